@@ -1,0 +1,16 @@
+//! The generator: typed models of the MongoDB specification test formats (and the
+//! server's error-code table and IDL), and the emitters that turn them into Rust.
+//!
+//! Nothing here depends on the driver or the simulator; the root build script, the
+//! driver's build script and the `spec-macros` proc-macro call into it.
+
+pub mod error;
+pub mod manifest;
+pub mod naming;
+pub mod spec_data;
+pub mod suite;
+
+pub mod selection;
+
+pub use error::SpecError;
+pub use suite::{GeneratedTest, Status, Suite};

@@ -1,0 +1,145 @@
+//! Spec suites and the tests generated from them: the registry of suites, and the
+//! emitter that turns a suite's tests into one Rust module tree.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::SpecError;
+
+/// Whether a generated test runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// The test runs.
+    Run,
+    /// The test is generated with `#[ignore = reason]`.
+    Ignored(String),
+}
+
+/// One generated test: where it sits, where it came from, and its body.
+#[derive(Debug, Clone)]
+pub struct GeneratedTest {
+    /// Module path below the suite module; the last element is the test function's name.
+    /// Each element must be a valid identifier (see [`crate::naming`]).
+    pub path: Vec<String>,
+    /// The spec file, relative to the specifications checkout (e.g. `source/max-staleness/tests/...json`).
+    pub spec_file: String,
+    /// The index of the case in the file's list of cases, where the file has several.
+    pub case_index: Option<usize>,
+    /// Run or ignored.
+    pub status: Status,
+    /// Whether the body is `async` (run with `#[tokio::test]`).
+    pub is_async: bool,
+    /// The statements of the test function.
+    pub body: TokenStream,
+}
+
+/// A generator for one spec directory.
+pub struct Suite {
+    /// Module name of the suite (the spec directory in snake_case), e.g. `max_staleness`.
+    pub module: &'static str,
+    /// The spec directory under `source/`, e.g. `max-staleness`.
+    pub spec_dir: &'static str,
+    /// The test target (file in `generated-tests/`) that expands it.
+    pub test_target: &'static str,
+    /// Reads the suite's files below the specifications checkout and makes its tests.
+    pub generate: fn(&Path) -> Result<Vec<GeneratedTest>, SpecError>,
+}
+
+/// Every suite the project generates.
+pub fn suites() -> &'static [Suite] {
+    &[
+        Suite {
+            module: "max_staleness",
+            spec_dir: "max-staleness",
+            test_target: "selection",
+            generate: crate::selection::generate_max_staleness,
+        },
+        Suite {
+            module: "server_selection",
+            spec_dir: "server-selection",
+            test_target: "selection",
+            generate: crate::selection::generate_server_selection,
+        },
+    ]
+}
+
+/// The suite with module name `module`.
+pub fn find(module: &str) -> Option<&'static Suite> {
+    suites().iter().find(|s| s.module == module)
+}
+
+#[derive(Default)]
+struct Tree {
+    children: BTreeMap<String, Tree>,
+    tests: Vec<TokenStream>,
+}
+
+/// Emits `pub mod <suite> { ... }` holding the tests in nested modules.
+pub fn emit(suite: &Suite, tests: &[GeneratedTest], spec_commit: &str) -> TokenStream {
+    let mut root = Tree::default();
+    for test in tests {
+        let (name, dirs) = test.path.split_last().expect("a generated test has a name");
+        let node = dirs.iter().fold(&mut root, |node, dir| node.children.entry(dir.clone()).or_default());
+        node.tests.push(emit_test(name, test));
+    }
+    let module = format_ident!("{}", suite.module);
+    let doc = format!(
+        " Generated from `source/{}/` of the driver specifications at commit {}.",
+        suite.spec_dir, spec_commit
+    );
+    let inner = emit_tree(&root);
+    quote! {
+        #[doc = #doc]
+        pub mod #module {
+            #inner
+        }
+    }
+}
+
+fn emit_tree(tree: &Tree) -> TokenStream {
+    let tests = &tree.tests;
+    let modules = tree.children.iter().map(|(name, child)| {
+        let ident = format_ident!("{}", name);
+        let inner = emit_tree(child);
+        quote! { pub mod #ident { #inner } }
+    });
+    quote! { #(#tests)* #(#modules)* }
+}
+
+fn emit_test(name: &str, test: &GeneratedTest) -> TokenStream {
+    let ident = format_ident!("{}", name);
+    let doc = match test.case_index {
+        Some(i) => format!(" Spec file `{}`, case {}.", test.spec_file, i),
+        None => format!(" Spec file `{}`.", test.spec_file),
+    };
+    let ignore = match &test.status {
+        Status::Run => quote! {},
+        Status::Ignored(reason) => quote! { #[ignore = #reason] },
+    };
+    let body = &test.body;
+    if test.is_async {
+        quote! {
+            #[doc = #doc]
+            #[tokio::test]
+            #ignore
+            async fn #ident() { #body }
+        }
+    } else {
+        quote! {
+            #[doc = #doc]
+            #[test]
+            #ignore
+            fn #ident() { #body }
+        }
+    }
+}
+
+/// Formats generated tokens as Rust source (for the inspectable copy in `OUT_DIR`).
+pub fn pretty(tokens: &TokenStream, header: &str) -> Result<String, String> {
+    let file: syn::File =
+        syn::parse2(tokens.clone()).map_err(|e| format!("generated code does not parse: {e}"))?;
+    Ok(format!("{header}{}", prettyplease::unparse(&file)))
+}

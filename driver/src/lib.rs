@@ -1,0 +1,6 @@
+//! An async MongoDB driver whose behaviour is checked against the official driver
+//! specifications' test data.
+
+pub mod error;
+
+pub use error::{Error, ErrorKind, Result};

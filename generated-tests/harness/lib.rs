@@ -1,0 +1,4 @@
+//! Runtime support for the generated spec tests: building driver inputs from spec
+//! values and asserting the spec's expectations.
+
+pub mod selection;

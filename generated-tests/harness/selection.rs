@@ -1,0 +1,1 @@
+//! Assertions for the server-selection test format (`server-selection/tests/README.rst`).

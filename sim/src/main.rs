@@ -1,0 +1,3 @@
+//! `mongo-sim`: run a simulated deployment until killed.
+
+fn main() {}
