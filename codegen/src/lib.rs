@@ -5,6 +5,7 @@
 //! driver's build script and the `spec-macros` proc-macro call into it.
 
 pub mod error;
+pub mod error_codes;
 pub mod manifest;
 pub mod naming;
 pub mod spec_data;

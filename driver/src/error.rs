@@ -30,6 +30,26 @@ pub enum ErrorKind {
         /// What was asked for and what was seen.
         message: String,
     },
+    /// The server answered a command with `ok: 0`.
+    #[error("command failed: {code_name} ({code}): {message}")]
+    Command {
+        /// The server's error code.
+        code: i32,
+        /// The server's code name (empty if the reply had none).
+        code_name: String,
+        /// The server's error message.
+        message: String,
+    },
+    /// The server applied a write but could not satisfy its write concern (`writeConcernError`).
+    #[error("write concern error: {code_name} ({code}): {message}")]
+    WriteConcern {
+        /// The write concern error's code.
+        code: i32,
+        /// The write concern error's code name (empty if the reply had none).
+        code_name: String,
+        /// The write concern error's message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -41,6 +61,83 @@ impl Error {
     /// An [`ErrorKind::InvalidArgument`] error.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument { message: message.into() })
+    }
+
+    /// A [`ErrorKind::Command`] error (`code_name` may be empty when the reply had none).
+    pub fn command(code: i32, code_name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Command { code, code_name: code_name.into(), message: message.into() })
+    }
+
+    /// The server's error code, for a command or write concern error.
+    pub fn code(&self) -> Option<i32> {
+        match &*self.kind {
+            ErrorKind::Command { code, .. } | ErrorKind::WriteConcern { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The server's code name; when the reply had none, the name the error-code table gives.
+    pub fn code_name(&self) -> Option<&str> {
+        match &*self.kind {
+            ErrorKind::Command { code, code_name, .. } | ErrorKind::WriteConcern { code, code_name, .. } => {
+                if code_name.is_empty() {
+                    crate::error_code::ErrorCode(*code).name()
+                } else {
+                    Some(code_name)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The server's message, for a command or write concern error.
+    pub fn server_message(&self) -> Option<&str> {
+        match &*self.kind {
+            ErrorKind::Command { message, .. } | ErrorKind::WriteConcern { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The server's code as an [`ErrorCode`](crate::error_code::ErrorCode).
+    pub fn error_code(&self) -> Option<crate::error_code::ErrorCode> {
+        self.code().map(crate::error_code::ErrorCode)
+    }
+
+    /// SDAM: a "node is recovering" error (by code, or by message when there is no code).
+    pub fn is_node_is_recovering(&self) -> bool {
+        self.server_message().is_some_and(|m| crate::error_code::is_node_is_recovering(self.code(), m))
+    }
+
+    /// SDAM: a "not writable primary" error (by code, or by message when there is no code).
+    pub fn is_not_writable_primary(&self) -> bool {
+        self.server_message().is_some_and(|m| crate::error_code::is_not_writable_primary(self.code(), m))
+    }
+
+    /// SDAM: a "node is shutting down" error.
+    pub fn is_shutting_down(&self) -> bool {
+        crate::error_code::is_shutting_down(self.code())
+    }
+
+    /// SDAM: a state-change error ("not writable primary" or "node is recovering").
+    pub fn is_state_change(&self) -> bool {
+        self.is_node_is_recovering() || self.is_not_writable_primary()
+    }
+
+    /// Retryable writes: whether a pre-4.4 server's error earns the `RetryableWriteError`
+    /// label by its code (4.4+ servers add the label themselves).
+    pub fn is_retryable_write_code(&self) -> bool {
+        self.error_code().is_some_and(|c| c.is_retryable_write())
+    }
+
+    /// Retryable reads: whether the server error's code makes a read retryable.
+    pub fn is_retryable_read_code(&self) -> bool {
+        self.error_code().is_some_and(|c| c.is_retryable_read())
+    }
+
+    /// Whether the server error reports a network problem between servers (HostNotFound,
+    /// HostUnreachable, NetworkTimeout, SocketException).
+    pub fn is_network_routing(&self) -> bool {
+        self.error_code().is_some_and(|c| c.is_network_routing())
     }
 
     /// The error labels (e.g. `RetryableWriteError`).

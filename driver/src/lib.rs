@@ -2,5 +2,6 @@
 //! specifications' test data.
 
 pub mod error;
+pub mod error_code;
 
 pub use error::{Error, ErrorKind, Result};
