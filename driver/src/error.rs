@@ -30,6 +30,13 @@ pub enum ErrorKind {
         /// What was asked for and what was seen.
         message: String,
     },
+    /// A server's wire version range does not overlap the driver's, or an option needs a
+    /// newer server (SDAM "Checking wire protocol compatibility").
+    #[error("incompatible wire version: {message}")]
+    IncompatibleWireVersion {
+        /// Which server and which versions.
+        message: String,
+    },
     /// The server answered a command with `ok: 0`.
     #[error("command failed: {code_name} ({code}): {message}")]
     Command {

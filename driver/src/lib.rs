@@ -3,5 +3,7 @@
 
 pub mod error;
 pub mod error_code;
+pub mod sdam;
+pub mod selection;
 
 pub use error::{Error, ErrorKind, Result};
