@@ -1,0 +1,625 @@
+//! Emits the driver's command builders from IDL `commands` and the generic-arguments struct.
+//!
+//! The emitted code expects, where it is included, the items of the driver's
+//! `commands` module: the `Command` trait, `OpMsgParts`, and the checks `bound_error` and
+//! `check_stable_api`.
+
+use std::collections::HashSet;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use super::types::{self, RustType};
+use super::{FieldDef, FieldType, IdlSet, Origin, Validator};
+use crate::error::{SpecError, escape_token};
+use crate::naming;
+
+/// Method names a field setter must not take (they belong to the builder or its traits).
+const RESERVED: &[&str] = &[
+    "new",
+    "validate",
+    "serialize",
+    "to_document",
+    "to_op_msg",
+    "db",
+    "generic_arguments",
+    "generic_arguments_mut",
+    "with_generic_arguments",
+    "clone",
+];
+
+/// A builder field.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The name on the wire.
+    pub wire: String,
+    /// The setter / member name.
+    pub ident: String,
+    /// How it is stored and sent.
+    pub rust: RustType,
+    /// A constructor argument (else an optional setter).
+    pub required: bool,
+    /// The IDL `description`.
+    pub description: String,
+    /// The IDL `stability` (`"unspecified"` when absent).
+    pub stability: String,
+    /// Numeric bounds and the server-side callback, if any.
+    pub validator: Validator,
+    /// May be sent as an OP_MSG document sequence.
+    pub doc_sequence: bool,
+    /// The IDL `default`, rendered for the documentation.
+    pub default: Option<String>,
+    /// Where it is defined.
+    pub origin: Origin,
+}
+
+/// What the first element of a command holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FirstElement {
+    /// `concatenate_with_db`: the collection name.
+    Collection,
+    /// `concatenate_with_db_or_uuid`: the collection name (the UUID form is not sent by drivers).
+    CollectionOrUuid,
+    /// `ignored`: the number 1.
+    Ignored,
+    /// `type`: a value of this type.
+    Value(RustType),
+}
+
+/// One command builder to emit.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    /// `command_name`.
+    pub name: String,
+    /// `command_alias`, if any.
+    pub alias: Option<String>,
+    /// The Rust type name.
+    pub type_name: String,
+    /// The IDL `description`.
+    pub description: String,
+    /// Where the command is defined.
+    pub origin: Origin,
+    /// The first element.
+    pub first: FirstElement,
+    /// `api_version` (`""` when the command is not in the Stable API).
+    pub api_version: String,
+    /// The reply struct, if named.
+    pub reply_type: Option<String>,
+    /// Command fields in wire order (chained structs' fields first).
+    pub fields: Vec<Field>,
+}
+
+/// What was generated.
+#[derive(Debug)]
+pub struct Generated {
+    /// Every item: the generic-arguments struct and trait, and the builders.
+    pub all: TokenStream,
+    /// Each builder's items alone, by command name.
+    pub per_command: Vec<(String, TokenStream)>,
+    /// The builders.
+    pub builders: Vec<Builder>,
+    /// The generic arguments' fields.
+    pub generic_fields: Vec<Field>,
+    /// Wanted commands that no loaded IDL file defines.
+    pub without_idl: Vec<String>,
+}
+
+fn idl_error(set: &IdlSet, origin: &Origin, pointer: String, message: String) -> SpecError {
+    SpecError::new(set.path(&origin.file), pointer, message)
+}
+
+/// Collects the fields of a struct: chained structs' fields first, then its own, leaving
+/// out `ignore`d fields and `internal` ones (server-to-server only).
+fn collect_fields(
+    set: &IdlSet,
+    owner: &str,
+    origin: &Origin,
+    chained: &std::collections::BTreeMap<String, serde_norway::Value>,
+    fields: Option<&super::indexmap_like::OrderedMap<FieldDef>>,
+    out: &mut Vec<Field>,
+) -> Result<(), SpecError> {
+    for name in chained.keys() {
+        let Some((sorigin, sdef)) = set.structs.get(name) else {
+            return Err(idl_error(
+                set,
+                origin,
+                format!("{}/chained_structs/{}", origin.pointer, escape_token(name)),
+                format!("{owner}: chained struct `{name}` is not defined in any loaded IDL file"),
+            ));
+        };
+        collect_fields(set, name, sorigin, &sdef.chained_structs, sdef.fields.as_ref(), out)?;
+    }
+    for (wire, def) in fields.map(|f| f.0.as_slice()).unwrap_or_default() {
+        let full = def.full();
+        let stability = full.stability.clone().unwrap_or_else(|| "unspecified".into());
+        if full.ignore || stability == "internal" {
+            continue;
+        }
+        let pointer = format!("{}/fields/{}", origin.pointer, escape_token(wire));
+        let mapped = types::resolve(set, &full.ty).map_err(|message| {
+            idl_error(
+                set,
+                origin,
+                format!("{pointer}/type"),
+                format!("field `{wire}` of `{owner}`: {message}"),
+            )
+        })?;
+        let validator = full.validator.clone().unwrap_or_default();
+        let bounded = validator.gte.is_some()
+            || validator.gt.is_some()
+            || validator.lte.is_some()
+            || validator.lt.is_some();
+        if bounded && !mapped.rust.is_number() {
+            return Err(idl_error(
+                set,
+                origin,
+                format!("{pointer}/validator"),
+                format!("field `{wire}` of `{owner}`: numeric bounds on a {} field", mapped.rust),
+            ));
+        }
+        if full.supports_doc_sequence && mapped.rust != RustType::Vec(Box::new(RustType::Document)) {
+            return Err(idl_error(
+                set,
+                origin,
+                format!("{pointer}/supports_doc_sequence"),
+                format!("field `{wire}` of `{owner}`: a document sequence must be an array of documents"),
+            ));
+        }
+        if out.iter().any(|f| f.wire == *wire) {
+            return Err(idl_error(
+                set,
+                origin,
+                pointer,
+                format!("field `{wire}` of `{owner}` is defined twice"),
+            ));
+        }
+        let required = !full.optional && full.default.is_none() && !mapped.implicitly_optional;
+        let default = full.default.as_ref().map(|v| match v {
+            serde_norway::Value::String(s) => s.clone(),
+            other => serde_norway::to_string(other).map(|s| s.trim().to_string()).unwrap_or_default(),
+        });
+        out.push(Field {
+            wire: wire.clone(),
+            ident: String::new(),
+            rust: mapped.rust,
+            required,
+            description: full.description.clone().unwrap_or_default().trim().to_string(),
+            stability,
+            validator,
+            doc_sequence: full.supports_doc_sequence,
+            default,
+            origin: Origin { file: origin.file.clone(), pointer },
+        });
+    }
+    Ok(())
+}
+
+fn name_fields(fields: &mut [Field], taken: &[&str]) {
+    let mut unique = naming::Unique::default();
+    for t in taken {
+        unique.ident(t);
+    }
+    for f in fields.iter_mut() {
+        let mut ident = unique.ident(f.wire.trim_start_matches('$').trim_start_matches('_'));
+        if RESERVED.contains(&ident.as_str()) {
+            ident.push('_');
+        }
+        f.ident = ident;
+    }
+}
+
+/// Builds the builder models for `wanted` commands (by `command_name`), in that order.
+/// Commands the set does not define are listed in [`Generated::without_idl`].
+pub fn builders(set: &IdlSet, wanted: &[&str]) -> Result<(Vec<Builder>, Vec<String>), SpecError> {
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for &name in wanted {
+        let Some((origin, def)) = set.commands.get(name) else {
+            missing.push(name.to_string());
+            continue;
+        };
+        let first = match def.namespace.as_str() {
+            "concatenate_with_db" => FirstElement::Collection,
+            "concatenate_with_db_or_uuid" => FirstElement::CollectionOrUuid,
+            "ignored" => FirstElement::Ignored,
+            "type" => {
+                let ty = def.first_type.clone().unwrap_or(FieldType::Named(String::new()));
+                let mapped = types::resolve(set, &ty).map_err(|m| {
+                    idl_error(
+                        set,
+                        origin,
+                        format!("{}/type", origin.pointer),
+                        format!("command `{name}`: {m}"),
+                    )
+                })?;
+                FirstElement::Value(mapped.rust)
+            }
+            other => {
+                return Err(idl_error(
+                    set,
+                    origin,
+                    format!("{}/namespace", origin.pointer),
+                    format!("command `{name}`: namespace form `{other}` is not supported"),
+                ));
+            }
+        };
+        let mut fields = Vec::new();
+        collect_fields(set, name, origin, &def.chained_structs, def.fields.as_ref(), &mut fields)?;
+        let first_arg = naming::ident(name);
+        name_fields(&mut fields, &["db", "collection", &first_arg]);
+        out.push(Builder {
+            name: name.to_string(),
+            alias: def.command_alias.clone(),
+            type_name: format!("{}Command", heck::ToUpperCamelCase::to_upper_camel_case(name)),
+            description: def.description.clone().unwrap_or_default().trim().to_string(),
+            origin: origin.clone(),
+            first,
+            api_version: def.api_version.clone().unwrap_or_default(),
+            reply_type: def.reply_type.clone(),
+            fields,
+        });
+    }
+    Ok((out, missing))
+}
+
+/// The fields of the generic-arguments struct `name` (e.g. `GenericArguments`).
+pub fn generic_fields(set: &IdlSet, name: &str) -> Result<Vec<Field>, SpecError> {
+    let Some((origin, def)) = set.structs.get(name) else {
+        return Err(SpecError::new(
+            set.src.join("mongo/idl/generic_argument.idl"),
+            "/structs",
+            format!("struct `{name}` is not defined in any loaded IDL file"),
+        ));
+    };
+    let mut fields = Vec::new();
+    collect_fields(set, name, origin, &def.chained_structs, def.fields.as_ref(), &mut fields)?;
+    name_fields(&mut fields, &[]);
+    Ok(fields)
+}
+
+/// The setter parameter type, and whether the value goes through `Into`.
+fn param(rust: &RustType) -> (TokenStream, bool) {
+    match rust {
+        RustType::String => (quote!(impl Into<String>), true),
+        RustType::Bson => (quote!(impl Into<bson::Bson>), true),
+        other => (other.tokens(), false),
+    }
+}
+
+/// One `#[doc]` attribute per line, so the formatted source shows `///` comments.
+fn doc_attrs(text: &str) -> TokenStream {
+    let lines = text.lines().map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
+    quote!(#(#[doc = #lines])*)
+}
+
+fn field_doc(f: &Field) -> String {
+    let mut doc = if f.description.is_empty() { format!("`{}`.", f.wire) } else { f.description.clone() };
+    doc.push_str(&format!("\n\nSent as `{}` ({}); stability: {}.", f.wire, f.rust, f.stability));
+    if let Some(d) = &f.default {
+        doc.push_str(&format!(" The server's default when unset: `{d}`."));
+    }
+    if let Some(cb) = &f.validator.callback {
+        doc.push_str(&format!(" The server also checks it with `{cb}`."));
+    }
+    doc
+}
+
+fn bound_checks(command: &TokenStream, f: &Field, value: TokenStream) -> TokenStream {
+    let wire = &f.wire;
+    let v = &f.validator;
+    let checks =
+        [(">=", v.gte), (">", v.gt), ("<=", v.lte), ("<", v.lt)].into_iter().filter_map(|(op, lim)| {
+            let lim = lim?;
+            // The condition under which the value fails the bound.
+            let fails = match op {
+                ">=" => quote!(value < #lim),
+                ">" => quote!(value <= #lim),
+                "<=" => quote!(value > #lim),
+                _ => quote!(value >= #lim),
+            };
+            Some(quote! {
+                if #fails { return Err(bound_error(#command, #wire, #op, #lim, value)); }
+            })
+        });
+    quote! { { let value = #value as f64; #(#checks)* } }
+}
+
+/// Setter, serialization, validation and strict-API pieces for a field list.
+struct Pieces {
+    members: Vec<TokenStream>,
+    setters: Vec<TokenStream>,
+    serialize: Vec<TokenStream>,
+    validate: Vec<TokenStream>,
+    strict: Vec<TokenStream>,
+}
+
+fn pieces(command: TokenStream, fields: &[Field], receiver: TokenStream) -> Pieces {
+    let mut p =
+        Pieces { members: vec![], setters: vec![], serialize: vec![], validate: vec![], strict: vec![] };
+    for f in fields {
+        let ident = Ident::new(&f.ident, Span::call_site());
+        let ty = f.rust.tokens();
+        let wire = &f.wire;
+        let doc = doc_attrs(&field_doc(f));
+        let bounded = f.validator.gte.is_some()
+            || f.validator.gt.is_some()
+            || f.validator.lte.is_some()
+            || f.validator.lt.is_some();
+        let non_stable = f.stability != "stable";
+        let stability = &f.stability;
+        if f.required {
+            p.members.push(quote!(#doc #ident: #ty));
+            let value =
+                if f.rust.is_copy() { quote!(#receiver.#ident) } else { quote!(#receiver.#ident.clone()) };
+            p.serialize.push(quote!(body.insert(#wire, #value);));
+            if bounded {
+                p.validate.push(bound_checks(&command, f, quote!(#receiver.#ident)));
+            }
+            if non_stable {
+                p.strict.push(quote!((true, #wire, #stability)));
+            }
+        } else {
+            let (param_ty, into) = param(&f.rust);
+            let conv = if into { quote!(value.into()) } else { quote!(value) };
+            p.members.push(quote!(#doc #ident: Option<#ty>));
+            p.setters.push(quote! {
+                #doc
+                pub fn #ident(mut self, value: #param_ty) -> Self { self.#ident = Some(#conv); self }
+            });
+            if f.doc_sequence {
+                p.serialize.push(quote! {
+                    if let Some(value) = &#receiver.#ident {
+                        if doc_sequences { sequences.push((#wire.to_string(), value.clone())); }
+                        else { body.insert(#wire, value.clone()); }
+                    }
+                });
+            } else {
+                p.serialize.push({
+                    let value = if f.rust.is_copy() { quote!(*value) } else { quote!(value.clone()) };
+                    quote!(if let Some(value) = &#receiver.#ident { body.insert(#wire, #value); })
+                });
+            }
+            if bounded {
+                let check = bound_checks(&command, f, quote!(*value));
+                p.validate.push(quote!(if let Some(value) = &#receiver.#ident #check));
+            }
+            if non_stable {
+                p.strict.push(quote!((#receiver.#ident.is_some(), #wire, #stability)));
+            }
+        }
+    }
+    p
+}
+
+fn emit_builder(b: &Builder) -> TokenStream {
+    let ty = format_ident!("{}", b.type_name);
+    let name = &b.name;
+    let first_arg = format_ident!("{}", naming::ident(name));
+    let P { members, setters, serialize, validate, strict } = {
+        let p = pieces(quote!(#name), &b.fields, quote!(self));
+        P {
+            members: p.members,
+            setters: p.setters,
+            serialize: p.serialize,
+            validate: p.validate,
+            strict: p.strict,
+        }
+    };
+    struct P {
+        members: Vec<TokenStream>,
+        setters: Vec<TokenStream>,
+        serialize: Vec<TokenStream>,
+        validate: Vec<TokenStream>,
+        strict: Vec<TokenStream>,
+    }
+    let (first_member, first_param, first_init, first_value) = match &b.first {
+        FirstElement::Collection | FirstElement::CollectionOrUuid => (
+            quote!(#[doc = " The collection (the first element's value)."] collection: String,),
+            quote!(collection: impl Into<String>,),
+            quote!(collection: collection.into(),),
+            quote!(self.collection.clone()),
+        ),
+        FirstElement::Ignored => (quote!(), quote!(), quote!(), quote!(1i32)),
+        FirstElement::Value(rust) => {
+            let t = rust.tokens();
+            (
+                quote!(#[doc = " The first element's value."] #first_arg: #t,),
+                quote!(#first_arg: #t,),
+                quote!(#first_arg,),
+                if rust.is_copy() { quote!(self.#first_arg) } else { quote!(self.#first_arg.clone()) },
+            )
+        }
+    };
+    let required: Vec<&Field> = b.fields.iter().filter(|f| f.required).collect();
+    let req_params = required.iter().map(|f| {
+        let ident = Ident::new(&f.ident, Span::call_site());
+        let (pty, _) = param(&f.rust);
+        quote!(#ident: #pty)
+    });
+    let req_inits = required.iter().map(|f| {
+        let ident = Ident::new(&f.ident, Span::call_site());
+        if param(&f.rust).1 { quote!(#ident: #ident.into()) } else { quote!(#ident) }
+    });
+    let opt_inits = b.fields.iter().filter(|f| !f.required).map(|f| {
+        let ident = Ident::new(&f.ident, Span::call_site());
+        quote!(#ident: None)
+    });
+    let first_doc = match &b.first {
+        FirstElement::Collection => "the collection name (`concatenate_with_db`)".to_string(),
+        FirstElement::CollectionOrUuid => "the collection name (`concatenate_with_db_or_uuid`)".to_string(),
+        FirstElement::Ignored => "`1` (`namespace: ignored`)".to_string(),
+        FirstElement::Value(r) => format!("a {r} (`namespace: type`)"),
+    };
+    let mut doc =
+        if b.description.is_empty() { format!("The `{name}` command.") } else { b.description.clone() };
+    doc.push_str(&format!(
+        "\n\nBuilds the `{name}` command from the server IDL (`{}` in `{}`). The first element is \
+         `{name}`, holding {first_doc}; `$db` is the database given to `new`.",
+        b.origin.pointer, b.origin.file
+    ));
+    if let Some(alias) = &b.alias {
+        doc.push_str(&format!(" The server also accepts the spelling `{alias}`."));
+    }
+    if let Some(reply) = &b.reply_type {
+        doc.push_str(&format!(" The reply is the IDL struct `{reply}`."));
+    }
+    let api_version = &b.api_version;
+    let new_doc = doc_attrs(&format!("A `{name}` command on database `db`."));
+    let doc = doc_attrs(&doc);
+    quote! {
+        #doc
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct #ty {
+            /// The database (`$db`).
+            db: String,
+            #first_member
+            #(#members,)*
+            /// The generic arguments.
+            generic: GenericArguments,
+        }
+
+        impl #ty {
+            /// The Stable API version the command belongs to (`""`: none).
+            pub const API_VERSION: &'static str = #api_version;
+
+            #new_doc
+            pub fn new(db: impl Into<String>, #first_param #(#req_params),*) -> Self {
+                Self {
+                    db: db.into(),
+                    #first_init
+                    #(#req_inits,)*
+                    #(#opt_inits,)*
+                    generic: GenericArguments::default(),
+                }
+            }
+
+            #(#setters)*
+        }
+
+        impl Command for #ty {
+            const NAME: &'static str = #name;
+
+            fn db(&self) -> &str { &self.db }
+
+            fn generic_arguments(&self) -> &GenericArguments { &self.generic }
+
+            fn generic_arguments_mut(&mut self) -> &mut GenericArguments { &mut self.generic }
+
+            fn validate(&self) -> crate::Result<()> {
+                #(#validate)*
+                self.generic.validate(#name)?;
+                check_stable_api(#name, Self::API_VERSION, self.generic.is_api_strict(), &[#(#strict),*])
+            }
+
+            fn serialize(&self, doc_sequences: bool) -> crate::Result<OpMsgParts> {
+                self.validate()?;
+                let mut body = bson::Document::new();
+                #[allow(unused_mut)]
+                let mut sequences: Vec<(String, Vec<bson::Document>)> = Vec::new();
+                let _ = doc_sequences;
+                body.insert(#name, #first_value);
+                #(#serialize)*
+                self.generic.append_to(&mut body);
+                body.insert("$db", self.db.clone());
+                Ok(OpMsgParts { body, sequences })
+            }
+        }
+    }
+}
+
+fn emit_generic(fields: &[Field]) -> TokenStream {
+    let p = pieces(quote!(command), fields, quote!(self));
+    let Pieces { members, setters, serialize, validate, strict } = p;
+
+    let trait_setters = fields.iter().filter(|f| !f.required).map(|f| {
+        let ident = Ident::new(&f.ident, Span::call_site());
+        let (pty, _) = param(&f.rust);
+        let doc = doc_attrs(&field_doc(f));
+        quote! {
+            #doc
+            fn #ident(mut self, value: #pty) -> Self where Self: Sized {
+                let args = std::mem::take(self.generic_arguments_mut());
+                *self.generic_arguments_mut() = args.#ident(value);
+                self
+            }
+        }
+    });
+    let api_strict =
+        fields.iter().find(|f| f.wire == "apiStrict").map(|f| Ident::new(&f.ident, Span::call_site()));
+    let is_strict = match api_strict {
+        Some(id) => quote!(self.#id == Some(true)),
+        None => quote!(false),
+    };
+    quote! {
+        /// The generic command arguments (the IDL struct `GenericArguments`), attachable to
+        /// any command: session, transaction, cluster time, read/write concern, read
+        /// preference, Stable API, `maxTimeMS`, `comment`, ….
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct GenericArguments {
+            #(#members,)*
+        }
+
+        impl GenericArguments {
+            /// No generic arguments.
+            pub fn new() -> Self { Self::default() }
+
+            #(#setters)*
+
+            /// Whether `apiStrict: true` is set.
+            pub fn is_api_strict(&self) -> bool { #is_strict }
+
+            /// Checks the arguments' validators, and the Stable API for them, for `command`.
+            pub fn validate(&self, command: &str) -> crate::Result<()> {
+                #(#validate)*
+                check_stable_api(command, "1", self.is_api_strict(), &[#(#strict),*])
+            }
+
+            /// Appends the set arguments to a command body, in IDL order.
+            pub fn append_to(&self, body: &mut bson::Document) {
+                let doc_sequences = false;
+                let _ = doc_sequences;
+                #(#serialize)*
+            }
+        }
+
+        /// Chainable setters for the generic arguments of any command builder.
+        pub trait WithGenericArguments: Command {
+            #(#trait_setters)*
+        }
+
+        impl<T: Command> WithGenericArguments for T {}
+    }
+}
+
+/// Emits the generic arguments and the builders for `wanted` commands.
+pub fn generate(set: &IdlSet, wanted: &[&str], generic_struct: &str) -> Result<Generated, SpecError> {
+    let generic_fields = generic_fields(set, generic_struct)?;
+    let (builders, without_idl) = builders(set, wanted)?;
+    let generic_wires: HashSet<&str> = generic_fields.iter().map(|f| f.wire.as_str()).collect();
+    for b in &builders {
+        if let Some(f) = b.fields.iter().find(|f| generic_wires.contains(f.wire.as_str())) {
+            return Err(idl_error(
+                set,
+                &f.origin,
+                f.origin.pointer.clone(),
+                format!("field `{}` of `{}` is also a generic argument", f.wire, b.name),
+            ));
+        }
+    }
+    let per_command: Vec<(String, TokenStream)> =
+        builders.iter().map(|b| (b.name.clone(), emit_builder(b))).collect();
+    let generic = emit_generic(&generic_fields);
+    let items = per_command.iter().map(|(_, t)| t);
+    let names = builders.iter().map(|b| b.name.as_str());
+    let missing = without_idl.iter().map(String::as_str);
+    let all = quote! {
+        #generic
+        #(#items)*
+
+        /// The commands with a generated builder.
+        pub const GENERATED_COMMANDS: &[&str] = &[#(#names),*];
+        /// Commands the driver sends that no IDL file in the server data defines.
+        pub const COMMANDS_WITHOUT_IDL: &[&str] = &[#(#missing),*];
+    };
+    Ok(Generated { all, per_command, builders, generic_fields, without_idl })
+}

@@ -1,0 +1,107 @@
+//! Command builders generated from the server's IDL (`commands:` in `src/mongo/**/*.idl`),
+//! one per command the driver sends, plus the generic arguments every command accepts
+//! (`GenericArguments` in `src/mongo/idl/generic_argument.idl`).
+//!
+//! Each builder takes the database, the first element's value (usually the collection) and
+//! the IDL's required fields in `new`; optional fields are chainable setters named after
+//! the field; generic arguments attach through [`WithGenericArguments`] (or
+//! [`Command::with_generic_arguments`]). [`Command::to_document`] gives the whole command
+//! document, [`Command::to_op_msg`] the OP_MSG body plus the document sequences (kind-1
+//! sections) for fields the IDL marks `supports_doc_sequence`. Both first run
+//! [`Command::validate`]: the IDL's numeric validators, and the Stable API rule that with
+//! `apiStrict: true` no field outside the Stable API may be sent.
+//!
+//! ```
+//! use mongo_driver::commands::{Command, FindCommand, WithGenericArguments};
+//! use bson::doc;
+//!
+//! let find = FindCommand::new("db", "coll").filter(doc! {"x": 1}).batch_size(10).comment("hi");
+//! let command = find.to_document().unwrap();
+//! assert_eq!(command, doc! {"find": "coll", "filter": {"x": 1}, "batchSize": 10i64, "comment": "hi", "$db": "db"});
+//! ```
+
+include!(concat!(env!("OUT_DIR"), "/commands.rs"));
+
+use crate::error::{Error, Result};
+
+/// A command ready for OP_MSG: the body (kind-0 section) and the document sequences
+/// (kind-1 sections, `(identifier, documents)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpMsgParts {
+    /// The command document, including `$db`.
+    pub body: bson::Document,
+    /// Document sequences, in field order.
+    pub sequences: Vec<(String, Vec<bson::Document>)>,
+}
+
+/// What every generated command builder offers.
+pub trait Command {
+    /// The command name (the first key of the command document).
+    const NAME: &'static str;
+
+    /// The database the command runs against (`$db`).
+    fn db(&self) -> &str;
+
+    /// The generic arguments set so far.
+    fn generic_arguments(&self) -> &GenericArguments;
+
+    /// The generic arguments, to change in place (e.g. by the executor adding `lsid`).
+    fn generic_arguments_mut(&mut self) -> &mut GenericArguments;
+
+    /// Checks the IDL validators and the Stable API rule (see the module documentation).
+    fn validate(&self) -> Result<()>;
+
+    /// Validates, then serializes: the command name first, the fields in IDL order, the
+    /// generic arguments, `$db` last. With `doc_sequences`, fields that support document
+    /// sequences go to [`OpMsgParts::sequences`] instead of the body.
+    fn serialize(&self, doc_sequences: bool) -> Result<OpMsgParts>;
+
+    /// The whole command as one document.
+    fn to_document(&self) -> Result<bson::Document> {
+        Ok(self.serialize(false)?.body)
+    }
+
+    /// The command as OP_MSG sections, using document sequences where the IDL allows them.
+    fn to_op_msg(&self) -> Result<OpMsgParts> {
+        self.serialize(true)
+    }
+
+    /// Replaces the generic arguments.
+    fn with_generic_arguments(mut self, args: GenericArguments) -> Self
+    where
+        Self: Sized,
+    {
+        *self.generic_arguments_mut() = args;
+        self
+    }
+}
+
+/// A validator failed: `command.field` must be `op limit` but is `value`.
+fn bound_error(command: &str, field: &str, op: &str, limit: f64, value: f64) -> Error {
+    Error::invalid_argument(format!("{command}: field `{field}` must be {op} {limit}, but is {value}"))
+}
+
+/// The Stable API rule: with `apiStrict: true`, a command outside API version 1, or a set
+/// field whose IDL stability is not `stable`, is rejected before sending. `fields` lists the
+/// non-stable fields as (is set, wire name, stability).
+fn check_stable_api(
+    command: &str,
+    api_version: &str,
+    strict: bool,
+    fields: &[(bool, &str, &str)],
+) -> Result<()> {
+    if !strict {
+        return Ok(());
+    }
+    if api_version != "1" {
+        return Err(Error::invalid_argument(format!(
+            "command `{command}` is not in the Stable API (version 1) and cannot be sent with apiStrict: true"
+        )));
+    }
+    match fields.iter().find(|(set, _, _)| *set) {
+        Some((_, field, stability)) => Err(Error::invalid_argument(format!(
+            "{command}: field `{field}` is not in the Stable API (stability: {stability}) and cannot be sent with apiStrict: true"
+        ))),
+        None => Ok(()),
+    }
+}
