@@ -1,0 +1,107 @@
+//! What deployment to simulate: topology (SDAM spec: server types), size, version and ports.
+
+use std::time::Duration;
+
+use bson::Document;
+
+use crate::version::ServerVersion;
+
+/// The shape of a simulated deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// One `mongod` without replication.
+    Standalone,
+    /// A replica set: a primary and secondaries sharing one data set.
+    ReplicaSet,
+    /// `mongos` routers in front of a replica-set shard.
+    Sharded,
+}
+
+impl std::str::FromStr for Topology {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "standalone" | "single" => Ok(Self::Standalone),
+            "replicaset" | "replica-set" | "replset" => Ok(Self::ReplicaSet),
+            "sharded" => Ok(Self::Sharded),
+            other => Err(format!("unknown topology '{other}': expected standalone, replicaset or sharded")),
+        }
+    }
+}
+
+/// Configuration of a [`crate::Deployment`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Standalone, replica set or sharded.
+    pub topology: Topology,
+    /// Replica-set members (the shard's members when sharded); ignored for a standalone.
+    pub members: usize,
+    /// `mongos` routers (sharded only).
+    pub routers: usize,
+    /// The server version every node reports.
+    pub version: ServerVersion,
+    /// First TCP port to listen on (the rest consecutive); `None` picks free ports.
+    pub first_port: Option<u16>,
+    /// The replica set's name (`setName`).
+    pub set_name: String,
+    /// How long after a step-down (or a freeze ending) the next primary is elected.
+    pub election_delay: Duration,
+    /// `tags` of each member, by index (missing or empty: no `tags` field).
+    pub member_tags: Vec<Document>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            topology: Topology::Standalone,
+            members: 1,
+            routers: 0,
+            version: ServerVersion::V7_0,
+            first_port: None,
+            set_name: "rs0".to_owned(),
+            election_delay: Duration::from_millis(50),
+            member_tags: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// A standalone `mongod`.
+    pub fn standalone() -> Self {
+        Self::default()
+    }
+
+    /// A replica set of `members` members (the first is primary).
+    pub fn replica_set(members: usize) -> Self {
+        Self { topology: Topology::ReplicaSet, members: members.max(1), ..Self::default() }
+    }
+
+    /// `routers` `mongos` routers in front of a replica set of `members` members.
+    pub fn sharded(routers: usize, members: usize) -> Self {
+        Self {
+            topology: Topology::Sharded,
+            members: members.max(1),
+            routers: routers.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// The same configuration at another server version.
+    pub fn with_version(mut self, version: ServerVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The same configuration listening from `port` on.
+    pub fn with_first_port(mut self, port: u16) -> Self {
+        self.first_port = Some(port);
+        self
+    }
+
+    /// The same configuration with another election delay.
+    pub fn with_election_delay(mut self, delay: Duration) -> Self {
+        self.election_delay = delay;
+        self
+    }
+}

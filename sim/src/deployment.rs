@@ -1,0 +1,217 @@
+//! A running simulated deployment: its listeners on 127.0.0.1, its own runtime thread, and
+//! its connection string (connection-string spec).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::config::{Config, Topology};
+use crate::server::{Cluster, Node, Role, connection};
+
+/// Why a deployment could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The runtime thread could not be started or died while starting.
+    #[error("cannot start the simulator's runtime: {0}")]
+    Runtime(String),
+}
+
+/// A simulated deployment serving on 127.0.0.1 until dropped.
+///
+/// It runs on its own thread and runtime, so it serves even while the caller blocks.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mongo_sim::StartError> {
+/// let deployment = mongo_sim::Deployment::start(mongo_sim::Config::replica_set(3)).await?;
+/// println!("{}", deployment.connection_string()); // mongodb://127.0.0.1:…/?replicaSet=rs0
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Deployment {
+    cluster: Arc<Cluster>,
+    connection_string: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+type Started = Result<Arc<Cluster>, StartError>;
+
+/// The runtime thread being started: its start report, its shutdown trigger, its handle.
+type Launched = (oneshot::Receiver<Started>, oneshot::Sender<()>, JoinHandle<()>);
+
+/// Binds `count` listeners from `first` (or on free ports).
+async fn bind(count: usize, first: Option<u16>) -> Result<Vec<TcpListener>, StartError> {
+    let mut listeners = Vec::with_capacity(count);
+    for i in 0..count {
+        let port = first.map_or(0, |p| p.saturating_add(i as u16));
+        let addr = format!("127.0.0.1:{port}");
+        let listener = TcpListener::bind(&addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+fn host_of(listener: &TcpListener) -> String {
+    listener.local_addr().map_or_else(|_| "127.0.0.1:0".to_owned(), |a: SocketAddr| a.to_string())
+}
+
+async fn accept_loop(cluster: Arc<Cluster>, node: Arc<Node>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(connection::serve(Arc::clone(&cluster), Arc::clone(&node), stream));
+            }
+            Err(e) => {
+                tracing::warn!(node = %node.host, error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Binds every node and serves until `shutdown` fires.
+async fn serve(config: Config, started: oneshot::Sender<Started>, shutdown: oneshot::Receiver<()>) {
+    let (members, routers) = match config.topology {
+        Topology::Standalone => (1, 0),
+        Topology::ReplicaSet => (config.members.max(1), 0),
+        Topology::Sharded => (config.members.max(1), config.routers.max(1)),
+    };
+    // Routers take the first ports (they are what clients connect to), then the members.
+    let router_listeners = match bind(routers, config.first_port).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = started.send(Err(e));
+            return;
+        }
+    };
+    let member_first = config.first_port.map(|p| p.saturating_add(routers as u16));
+    let member_listeners = match bind(members, member_first).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = started.send(Err(e));
+            return;
+        }
+    };
+    let member_hosts = member_listeners.iter().map(host_of).collect();
+    let router_hosts = router_listeners.iter().map(host_of).collect();
+    let cluster = Arc::new(Cluster::new(config, member_hosts, router_hosts));
+    let listeners = member_listeners.into_iter().chain(router_listeners);
+    for (node, listener) in cluster.nodes.iter().zip(listeners) {
+        tokio::spawn(accept_loop(Arc::clone(&cluster), Arc::clone(node), listener));
+    }
+    if started.send(Ok(Arc::clone(&cluster))).is_err() {
+        return;
+    }
+    let _ = shutdown.await;
+}
+
+impl Deployment {
+    fn launch(config: Config) -> Result<Launched, StartError> {
+        let (started_tx, started_rx) = oneshot::channel();
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("mongo-sim".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = started_tx.send(Err(StartError::Runtime(e.to_string())));
+                        return;
+                    }
+                };
+                runtime.block_on(serve(config, started_tx, shutdown_rx));
+            })
+            .map_err(|e| StartError::Runtime(e.to_string()))?;
+        Ok((started_rx, shutdown_tx, thread))
+    }
+
+    fn assemble(cluster: Arc<Cluster>, shutdown: oneshot::Sender<()>, thread: JoinHandle<()>) -> Self {
+        let connection_string = connection_string(&cluster);
+        Self { cluster, connection_string, shutdown: Some(shutdown), thread: Some(thread) }
+    }
+
+    /// Starts a deployment; it listens once this returns.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let (started, shutdown, thread) = Self::launch(config)?;
+        let cluster = started.await.map_err(|_| StartError::Runtime("runtime thread exited".into()))??;
+        Ok(Self::assemble(cluster, shutdown, thread))
+    }
+
+    /// Starts a deployment from synchronous code (not from inside an async runtime).
+    pub fn start_blocking(config: Config) -> Result<Self, StartError> {
+        let (started, shutdown, thread) = Self::launch(config)?;
+        let cluster =
+            started.blocking_recv().map_err(|_| StartError::Runtime("runtime thread exited".into()))??;
+        Ok(Self::assemble(cluster, shutdown, thread))
+    }
+
+    /// The MongoDB connection string that reaches this deployment.
+    pub fn connection_string(&self) -> &str {
+        &self.connection_string
+    }
+
+    /// The configuration it runs.
+    pub fn config(&self) -> &Config {
+        &self.cluster.config
+    }
+
+    /// Replica-set members' (or the standalone's) `host:port`, in member order.
+    pub fn member_hosts(&self) -> Vec<String> {
+        self.hosts_where(|r| !matches!(r, Role::Router))
+    }
+
+    /// Routers' `host:port` (sharded only).
+    pub fn router_hosts(&self) -> Vec<String> {
+        self.hosts_where(|r| matches!(r, Role::Router))
+    }
+
+    /// The current primary's `host:port`, if there is one (replica set and shard).
+    pub fn primary_host(&self) -> Option<String> {
+        let primary = self.cluster.replica_set.as_ref()?.state().primary?;
+        self.member_hosts().get(primary).cloned()
+    }
+
+    fn hosts_where(&self, keep: impl Fn(Role) -> bool) -> Vec<String> {
+        self.cluster.nodes.iter().filter(|n| keep(n.role)).map(|n| n.host.clone()).collect()
+    }
+}
+
+fn connection_string(cluster: &Cluster) -> String {
+    let hosts = |router: bool| {
+        cluster
+            .nodes
+            .iter()
+            .filter(|n| (n.role == Role::Router) == router)
+            .map(|n| n.host.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match cluster.config.topology {
+        Topology::Standalone => format!("mongodb://{}/", hosts(false)),
+        Topology::ReplicaSet => format!("mongodb://{}/?replicaSet={}", hosts(false), cluster.config.set_name),
+        Topology::Sharded => format!("mongodb://{}/", hosts(true)),
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The command pipeline (mongod's command execution order): cluster-time gossip, sessions,
+//! the `failCommand` fail point, role checks, read concern, retryable-write records, then the
+//! command itself; the reply gets `ok`, error labels, `$clusterTime` and `operationTime`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::{Bson, Document, Timestamp};
+
+use super::cluster_time::cluster_time_document;
+use super::errors::{Failure, error_reply, server_labels};
+use super::handshake::{self, ClientInfo};
+use super::retryable::{Lookup, is_retryable_write};
+use super::sessions::session_key;
+use super::{Cluster, MAX_BSON_OBJECT_SIZE, Node, Role, admin, lock, read_concern};
+use crate::config::Topology;
+use crate::engine::{ExecContext, Store};
+
+/// How long a router waits for the shard to elect a primary before failing a command.
+const ROUTER_PRIMARY_WAIT: Duration = Duration::from_secs(10);
+
+/// What the connection does after a command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Send this reply.
+    Reply(Document),
+    /// Close the connection without a reply.
+    Close,
+}
+
+/// One command as received.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The target database (`$db`).
+    pub db: String,
+    /// The command body; its first key names the command.
+    pub cmd: Document,
+    /// Whether reads may run on a secondary (`$readPreference` other than primary, or the
+    /// legacy `secondaryOk` query flag).
+    pub secondary_ok: bool,
+}
+
+impl Invocation {
+    /// An invocation whose `secondary_ok` comes from `$readPreference`.
+    pub fn new(db: impl Into<String>, cmd: Document, legacy_secondary_ok: bool) -> Self {
+        let mode = cmd
+            .get_document("$readPreference")
+            .ok()
+            .and_then(|rp| rp.get_str("mode").ok())
+            .map(str::to_owned);
+        let secondary_ok = legacy_secondary_ok || mode.is_some_and(|m| m != "primary");
+        Self { db: db.into(), cmd, secondary_ok }
+    }
+
+    /// The command's name.
+    pub fn name(&self) -> &str {
+        self.cmd.keys().next().map_or("", String::as_str)
+    }
+}
+
+fn int64(v: Option<&Bson>) -> Option<i64> {
+    match v {
+        Some(Bson::Int64(i)) => Some(*i),
+        Some(Bson::Int32(i)) => Some(i64::from(*i)),
+        _ => None,
+    }
+}
+
+/// Runs one command on `node` and returns what to send back.
+pub async fn run_command(
+    cluster: &Arc<Cluster>,
+    node: &Node,
+    client: &mut ClientInfo,
+    inv: Invocation,
+) -> Outcome {
+    let version = cluster.config.version;
+    let name = inv.name().to_owned();
+    let gossip = cluster.gossips_cluster_time();
+    if gossip {
+        if let Some(t) =
+            inv.cmd.get_document("$clusterTime").ok().and_then(|c| c.get_timestamp("clusterTime").ok())
+        {
+            cluster.clock.advance_to(t);
+        }
+    }
+    if let Ok(lsid) = inv.cmd.get_document("lsid") {
+        cluster.sessions.touch(lsid);
+    }
+    let has_txn_number = inv.cmd.contains_key("txnNumber");
+    let retryable_write = has_txn_number
+        && is_retryable_write(&name, &inv.cmd)
+        && !inv.cmd.contains_key("autocommit")
+        && cluster.config.topology != Topology::Standalone;
+
+    let action = lock(&node.fail_points).check(&name, client.app_name.as_deref());
+    let mut injected_wce = None;
+    let mut labels_override = None;
+    if let Some(action) = action {
+        if let Some(block) = action.block {
+            tokio::time::sleep(block).await;
+        }
+        if action.close_connection {
+            tracing::debug!(command = %name, "failCommand: closing connection");
+            return Outcome::Close;
+        }
+        if let Some(code) = action.error_code {
+            let mut failure = Failure::new(code, version, "Failing command via 'failCommand' failpoint");
+            failure.labels = action.error_labels.clone();
+            let mut reply = error_reply(&failure, version, retryable_write);
+            if let Some(extra) = action.extra_info {
+                reply.insert("errorExtraInfo", extra);
+            }
+            return Outcome::Reply(with_cluster_time(cluster, reply, None));
+        }
+        injected_wce = action.write_concern_error;
+        labels_override = action.error_labels;
+    }
+
+    let mut close = false;
+    let result = if handshake::is_hello(&name) {
+        handshake::hello(cluster, node, client, &name, &inv.cmd).await.map(|d| (d, None))
+    } else if admin::is_admin_command(&name) {
+        admin::run(cluster, node, &inv.db, &name, &inv.cmd, &mut close).map(|d| (d, None))
+    } else if Store::handles(&name) {
+        data_command(cluster, node, &name, &inv).await
+    } else {
+        Err(Failure::new(59, version, format!("no such command: '{name}'")))
+    };
+    if close {
+        return Outcome::Close;
+    }
+    let (reply, op_time) = match result {
+        Ok((mut body, op_time)) => {
+            let wce_code = injected_wce.as_ref().and_then(|w| int64(w.get("code"))).map(|c| c as i32);
+            if let Some(wce) = injected_wce {
+                body.insert("writeConcernError", wce);
+            }
+            body.insert("ok", 1.0);
+            let labels = match (&labels_override, wce_code) {
+                (Some(labels), Some(_)) => labels.clone(),
+                _ => server_labels(version, retryable_write, None, wce_code),
+            };
+            if !labels.is_empty() {
+                body.insert("errorLabels", labels);
+            }
+            (body, op_time)
+        }
+        Err(failure) => (error_reply(&failure, version, retryable_write), None),
+    };
+    Outcome::Reply(with_cluster_time(cluster, reply, op_time))
+}
+
+/// Appends `$clusterTime` and `operationTime` on replica sets and routers.
+fn with_cluster_time(cluster: &Cluster, mut reply: Document, op_time: Option<Timestamp>) -> Document {
+    if cluster.gossips_cluster_time() {
+        let now = cluster.clock.now();
+        reply.insert("$clusterTime", cluster_time_document(now));
+        reply.insert("operationTime", op_time.unwrap_or(now));
+    }
+    reply
+}
+
+/// Runs a data command through the engine; returns the reply and the write's time.
+async fn data_command(
+    cluster: &Arc<Cluster>,
+    node: &Node,
+    name: &str,
+    inv: &Invocation,
+) -> Result<(Document, Option<Timestamp>), Failure> {
+    let version = cluster.config.version;
+    let topology = cluster.config.topology;
+    let cmd = &inv.cmd;
+    let is_write = Store::is_write(name);
+    let lsid = cmd.get_document("lsid").ok().cloned();
+    let txn_number = int64(cmd.get("txnNumber"));
+    if cmd.contains_key("txnNumber") {
+        if topology == Topology::Standalone {
+            return Err(Failure::new(
+                20,
+                version,
+                "Transaction numbers are only allowed on a replica set member or mongos",
+            ));
+        }
+        if txn_number.is_none() {
+            return Err(Failure::new(14, version, "txnNumber must be a 64-bit integer"));
+        }
+        if cmd.contains_key("autocommit") || cmd.contains_key("startTransaction") {
+            return Err(Failure::new(20, version, "mongo-sim does not support multi-document transactions"));
+        }
+        if lsid.is_none() {
+            return Err(Failure::new(
+                72,
+                version,
+                "Transaction number requires a session ID to also be specified",
+            ));
+        }
+        if !is_retryable_write(name, cmd) {
+            return Err(Failure::new(
+                50768,
+                version,
+                format!(
+                    "txnNumber may only be provided for multi-document transactions and retryable write commands. \
+                     autocommit:false was not provided, and {name} is not a retryable write command."
+                ),
+            ));
+        }
+    }
+    match node.role {
+        Role::Member(i) if !cluster.is_writable(Role::Member(i)) => {
+            let primary = version.uses_primary_vocabulary();
+            if is_write {
+                return Err(Failure::new(10107, version, if primary { "not primary" } else { "not master" }));
+            }
+            if !inv.secondary_ok && !matches!(name, "getMore" | "killCursors") {
+                let msg = if primary {
+                    "not primary and secondaryOk=false"
+                } else {
+                    "not master and slaveOk=false"
+                };
+                return Err(Failure::new(13435, version, msg));
+            }
+        }
+        Role::Router if !cluster.wait_for_primary(ROUTER_PRIMARY_WAIT).await => {
+            return Err(Failure::new(
+                133,
+                version,
+                format!(
+                    "Could not find host matching read preference {{ mode: \"primary\" }} for set {}",
+                    cluster.config.set_name
+                ),
+            ));
+        }
+        _ => {}
+    }
+    let rc = read_concern::parse(cmd, name, topology, version)?;
+    if let Some(after) = rc.after_cluster_time {
+        cluster.clock.advance_to(after);
+    }
+    let read_at = rc.is_snapshot().then(|| rc.at_cluster_time.unwrap_or_else(|| cluster.clock.now()));
+    let write_time = is_write.then(|| cluster.clock.tick());
+    // The engine's context may grow fields the server layer does not set yet.
+    #[allow(clippy::needless_update)]
+    let ctx = ExecContext {
+        write_time,
+        read_at,
+        lsid: lsid.clone(),
+        max_bson_size: MAX_BSON_OBJECT_SIZE,
+        ..ExecContext::default()
+    };
+    let mut reply = match (txn_number, &lsid) {
+        (Some(txn), Some(lsid)) => {
+            let key = session_key(lsid);
+            let mut records = lock(&cluster.retryable);
+            match records.lookup(&key, txn) {
+                Lookup::Replay(reply) => reply,
+                Lookup::TooOld { newest } => {
+                    return Err(Failure::new(
+                        225,
+                        version,
+                        format!(
+                            "Retryable write with txnNumber {txn} is prohibited on session because a newer retryable \
+                             write with txnNumber {newest} has already started on this session."
+                        ),
+                    ));
+                }
+                Lookup::Execute => {
+                    let reply = lock(&cluster.store).run(&inv.db, cmd, &ctx)?;
+                    records.record(key, txn, reply.clone());
+                    reply
+                }
+            }
+        }
+        _ => lock(&cluster.store).run(&inv.db, cmd, &ctx)?,
+    };
+    if let Some(at) = read_at {
+        read_concern::stamp_snapshot_reply(&mut reply, at);
+    }
+    Ok((reply, write_time))
+}

@@ -1,0 +1,163 @@
+//! Server error replies (`{ok: 0, errmsg, code, codeName, errorLabels}`) and the error labels
+//! mongod attaches itself (retryable-writes spec: "RetryableWriteError label").
+
+use bson::{Bson, Document, doc};
+
+use crate::engine::CommandError;
+use crate::version::ServerVersion;
+
+/// The codes whose errors make a retryable write retryable (retryable-writes spec).
+pub const RETRYABLE_WRITE_CODES: [i32; 12] =
+    [6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436];
+
+/// Label mongod 4.4+ puts on retryable errors of retryable writes.
+pub const RETRYABLE_WRITE_ERROR: &str = "RetryableWriteError";
+
+/// The `codeName` mongod reports for `code` (at `version`, where names changed).
+pub fn code_name(code: i32, version: ServerVersion) -> String {
+    let primary = version.uses_primary_vocabulary();
+    let name = match code {
+        1 => "InternalError",
+        2 => "BadValue",
+        4 => "NoSuchKey",
+        6 => "HostUnreachable",
+        7 => "HostNotFound",
+        8 => "UnknownError",
+        9 => "FailedToParse",
+        11 => "UserNotFound",
+        13 => "Unauthorized",
+        14 => "TypeMismatch",
+        18 => "AuthenticationFailed",
+        20 => "IllegalOperation",
+        24 => "LockTimeout",
+        26 => "NamespaceNotFound",
+        43 => "CursorNotFound",
+        48 => "NamespaceExists",
+        50 => "MaxTimeMSExpired",
+        59 => "CommandNotFound",
+        64 => "WriteConcernFailed",
+        72 => "InvalidOptions",
+        76 => "NoReplicationEnabled",
+        79 => "UnknownReplWriteConcern",
+        89 => "NetworkTimeout",
+        91 => "ShutdownInProgress",
+        95 => "NotSecondary",
+        96 => "OperationFailed",
+        100 => "UnsatisfiableWriteConcern",
+        112 => "WriteConflict",
+        117 => "ConflictingOperationInProgress",
+        123 => "NotAReplicaSet",
+        133 => "FailedToSatisfyReadPreference",
+        134 => "ReadConcernMajorityNotAvailableYet",
+        136 => "CappedPositionLost",
+        150 => "StaleEpoch",
+        175 => "QueryPlanKilled",
+        186 => "ClientMetadataCannotBeMutated",
+        189 => "PrimarySteppedDown",
+        211 => "KeyNotFound",
+        225 => "TransactionTooOld",
+        234 => "RetryChangeStream",
+        237 => "CursorKilled",
+        244 => "TransactionAborted",
+        251 => "NoSuchTransaction",
+        256 => "TransactionCommitted",
+        262 => "ExceededTimeLimit",
+        263 => "OperationNotSupportedInTransaction",
+        280 => "ChangeStreamFatalError",
+        286 => "ChangeStreamHistoryLost",
+        352 => "UnsupportedOpQueryCommand",
+        9001 => "SocketException",
+        10107 if primary => "NotWritablePrimary",
+        10107 => "NotMaster",
+        10334 => "BSONObjectTooLarge",
+        11000 => "DuplicateKey",
+        11600 => "InterruptedAtShutdown",
+        11601 => "Interrupted",
+        11602 => "InterruptedDueToReplStateChange",
+        13297 => "DatabaseDifferCase",
+        13388 => "StaleConfig",
+        13435 if primary => "NotPrimaryNoSecondaryOk",
+        13435 => "NotMasterNoSlaveOk",
+        13436 if primary => "NotPrimaryOrSecondary",
+        13436 => "NotMasterOrSecondary",
+        _ => return format!("Location{code}"),
+    };
+    name.to_owned()
+}
+
+/// A command failure on its way to the client: the engine's error plus labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Code, code name and message.
+    pub error: CommandError,
+    /// Labels chosen explicitly (by a fail point); `None` lets the server decide.
+    pub labels: Option<Vec<String>>,
+}
+
+impl Failure {
+    /// A failure with `code`, named for `version`.
+    pub fn new(code: i32, version: ServerVersion, message: impl Into<String>) -> Self {
+        Self { error: CommandError::new(code, &code_name(code, version), message), labels: None }
+    }
+}
+
+impl From<CommandError> for Failure {
+    fn from(error: CommandError) -> Self {
+        Self { error, labels: None }
+    }
+}
+
+/// The labels the server adds to a reply of a command that failed with `code` and/or carries
+/// a write-concern error with `wce_code`.
+pub fn server_labels(
+    version: ServerVersion,
+    retryable_write: bool,
+    code: Option<i32>,
+    wce_code: Option<i32>,
+) -> Vec<String> {
+    let retryable = |c: Option<i32>| c.is_some_and(|c| RETRYABLE_WRITE_CODES.contains(&c));
+    if version.labels_retryable_writes() && retryable_write && (retryable(code) || retryable(wce_code)) {
+        vec![RETRYABLE_WRITE_ERROR.to_owned()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The reply document of a failure (without cluster time, which the caller appends).
+pub fn error_reply(failure: &Failure, version: ServerVersion, retryable_write: bool) -> Document {
+    let mut reply = doc! {
+        "ok": 0.0,
+        "errmsg": failure.error.message.clone(),
+        "code": failure.error.code,
+        "codeName": failure.error.code_name.clone(),
+    };
+    let labels = match &failure.labels {
+        Some(labels) => labels.clone(),
+        None => server_labels(version, retryable_write, Some(failure.error.code), None),
+    };
+    if !labels.is_empty() {
+        reply.insert("errorLabels", labels.into_iter().map(Bson::String).collect::<Vec<_>>());
+    }
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_version() {
+        assert_eq!(code_name(10107, ServerVersion::V4_4), "NotMaster");
+        assert_eq!(code_name(10107, ServerVersion::V5_0), "NotWritablePrimary");
+        assert_eq!(code_name(424242, ServerVersion::V5_0), "Location424242");
+    }
+
+    #[test]
+    fn retryable_label_only_from_4_4_and_only_for_retryable_writes() {
+        assert_eq!(server_labels(ServerVersion::V4_4, true, Some(91), None), vec![RETRYABLE_WRITE_ERROR]);
+        assert!(server_labels(ServerVersion::V4_2, true, Some(91), None).is_empty());
+        assert!(server_labels(ServerVersion::V4_4, false, Some(91), None).is_empty());
+        assert!(server_labels(ServerVersion::V4_4, true, Some(11000), None).is_empty());
+        assert_eq!(server_labels(ServerVersion::V5_0, true, None, Some(11600)), vec![RETRYABLE_WRITE_ERROR]);
+    }
+}

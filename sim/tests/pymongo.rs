@@ -1,0 +1,1 @@
+//! pymongo scenarios (placeholder; filled below).

@@ -1,0 +1,242 @@
+//! Wire-level tests against a running deployment: handshakes, replies, and malformed
+//! messages that must close the connection without taking the server down.
+
+use std::time::Duration;
+
+use bson::{Document, doc};
+use mongo_sim::wire::{self, MORE_TO_COME};
+use mongo_sim::{Config, Deployment, ServerVersion};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn connect(host: &str) -> TcpStream {
+    TcpStream::connect(host).await.unwrap_or_else(|e| panic!("connect {host}: {e}"))
+}
+
+async fn read_reply(stream: &mut TcpStream) -> Option<(wire::Header, Document)> {
+    let mut header = [0u8; wire::HEADER_LEN];
+    stream.read_exact(&mut header).await.ok()?;
+    let len = wire::Header::parse(&header).message_length as usize;
+    let mut message = header.to_vec();
+    message.resize(len, 0);
+    stream.read_exact(&mut message[wire::HEADER_LEN..]).await.ok()?;
+    wire::parse_reply(&message).ok()
+}
+
+async fn command(stream: &mut TcpStream, id: i32, body: Document) -> Document {
+    let bytes = wire::encode_op_msg(id, 0, 0, &body).unwrap_or_else(|e| panic!("{e}"));
+    stream.write_all(&bytes).await.unwrap_or_else(|e| panic!("write: {e}"));
+    let (header, reply) = read_reply(stream).await.unwrap_or_else(|| panic!("no reply to {body}"));
+    assert_eq!(header.response_to, id);
+    reply
+}
+
+async fn is_closed(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+fn host(d: &Deployment) -> String {
+    d.member_hosts().first().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn legacy_op_query_handshake_gets_op_reply() {
+    let d = Deployment::start(Config::replica_set(3)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&d)).await;
+    let q =
+        wire::encode_op_query(1, "admin.$cmd", &doc! { "isMaster": 1, "helloOk": true }).unwrap_or_default();
+    s.write_all(&q).await.unwrap_or_else(|e| panic!("{e}"));
+    let (header, reply) = read_reply(&mut s).await.unwrap_or_else(|| panic!("no reply"));
+    assert_eq!((header.op_code, header.response_to), (wire::OP_REPLY, 1));
+    assert_eq!(reply.get_bool("ismaster").ok(), Some(true));
+    assert_eq!(reply.get_bool("helloOk").ok(), Some(true));
+    assert_eq!(reply.get_str("setName").ok(), Some("rs0"));
+    assert_eq!(reply.get_i32("maxWireVersion").ok(), Some(21));
+    assert_eq!(reply.get_array("hosts").ok().map(|h| h.len()), Some(3));
+    assert!(reply.get_document("topologyVersion").is_ok());
+    assert!(reply.get_document("$clusterTime").is_ok());
+}
+
+#[tokio::test]
+async fn hello_on_each_topology_and_version() {
+    let standalone = Deployment::start(Config::standalone().with_version(ServerVersion::V4_0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&standalone)).await;
+    let reply = command(&mut s, 1, doc! { "isMaster": 1, "$db": "admin" }).await;
+    assert_eq!(reply.get_i32("maxWireVersion").ok(), Some(7));
+    assert!(
+        !reply.contains_key("setName")
+            && !reply.contains_key("$clusterTime")
+            && !reply.contains_key("topologyVersion")
+    );
+    let hello = command(&mut s, 2, doc! { "hello": 1, "$db": "admin" }).await;
+    assert_eq!(hello.get_i32("code").ok(), Some(59), "hello is unknown before 4.4: {hello}");
+
+    let sharded = Deployment::start(Config::sharded(2, 1)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sharded.router_hosts().len(), 2);
+    let mut s = connect(&sharded.router_hosts()[0]).await;
+    let reply = command(&mut s, 1, doc! { "hello": 1, "$db": "admin" }).await;
+    assert_eq!(reply.get_str("msg").ok(), Some("isdbgrid"));
+    assert_eq!(reply.get_bool("isWritablePrimary").ok(), Some(true));
+    assert!(reply.get_timestamp("operationTime").is_ok());
+}
+
+#[tokio::test]
+async fn malformed_messages_close_only_their_connection() {
+    let d = Deployment::start(Config::replica_set(1)).await.unwrap_or_else(|e| panic!("{e}"));
+    let h = host(&d);
+    let good = wire::encode_op_msg(1, 0, 0, &doc! { "ping": 1, "$db": "admin" }).unwrap_or_default();
+    let mut bad_messages: Vec<Vec<u8>> = Vec::new();
+    // Length below the header size, and above maxMessageSizeBytes.
+    bad_messages.push([8i32.to_le_bytes(), [0; 4], [0; 4], 2013i32.to_le_bytes()].concat());
+    bad_messages.push([60_000_000i32.to_le_bytes(), [0; 4], [0; 4], 2013i32.to_le_bytes()].concat());
+    // Unknown opcode.
+    let mut m = good.clone();
+    m[12..16].copy_from_slice(&2010i32.to_le_bytes());
+    bad_messages.push(m);
+    // Unknown required flag bit.
+    let mut m = good.clone();
+    m[16] = 0x04;
+    bad_messages.push(m);
+    // Corrupt BSON length inside the body.
+    let mut m = good.clone();
+    m[21] = 0xFF;
+    bad_messages.push(m);
+    for (i, bad) in bad_messages.iter().enumerate() {
+        let mut s = connect(&h).await;
+        s.write_all(bad).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(is_closed(&mut s).await, "malformed message {i} did not close the connection");
+    }
+    // The server still serves new connections.
+    let mut s = connect(&h).await;
+    assert_eq!(command(&mut s, 5, doc! { "ping": 1, "$db": "admin" }).await.get_f64("ok").ok(), Some(1.0));
+}
+
+#[tokio::test]
+async fn more_to_come_gets_no_reply_and_checksums_are_accepted() {
+    let d = Deployment::start(Config::standalone()).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&d)).await;
+    let quiet =
+        wire::encode_op_msg(1, 0, MORE_TO_COME, &doc! { "ping": 1, "$db": "admin" }).unwrap_or_default();
+    s.write_all(&quiet).await.unwrap_or_else(|e| panic!("{e}"));
+    // The next reply answers request 2, proving request 1 got none.
+    let with_crc = wire::encode_op_msg(2, 0, wire::CHECKSUM_PRESENT, &doc! { "ping": 1, "$db": "admin" })
+        .unwrap_or_default();
+    s.write_all(&with_crc).await.unwrap_or_else(|e| panic!("{e}"));
+    let (header, reply) = read_reply(&mut s).await.unwrap_or_else(|| panic!("no reply"));
+    assert_eq!(header.response_to, 2);
+    assert_eq!(reply.get_f64("ok").ok(), Some(1.0));
+}
+
+#[tokio::test]
+async fn errors_fail_points_and_connection_counters() {
+    let d = Deployment::start(Config::replica_set(2)).await.unwrap_or_else(|e| panic!("{e}"));
+    let hosts = d.member_hosts();
+    let mut s = connect(&hosts[0]).await;
+    let unknown = command(&mut s, 1, doc! { "frobnicate": 1, "$db": "admin" }).await;
+    assert_eq!(
+        (unknown.get_f64("ok").ok(), unknown.get_i32("code").ok(), unknown.get_str("codeName").ok()),
+        (Some(0.0), Some(59), Some("CommandNotFound"))
+    );
+    let fp = command(
+        &mut s,
+        2,
+        doc! { "configureFailPoint": "failCommand", "mode": { "times": 1 },
+        "data": { "failCommands": ["ping"], "errorCode": 91 }, "$db": "admin" },
+    )
+    .await;
+    assert_eq!(fp.get_f64("ok").ok(), Some(1.0), "{fp}");
+    let failed = command(&mut s, 3, doc! { "ping": 1, "$db": "admin" }).await;
+    assert_eq!(
+        (failed.get_i32("code").ok(), failed.get_str("codeName").ok()),
+        (Some(91), Some("ShutdownInProgress"))
+    );
+    assert_eq!(command(&mut s, 4, doc! { "ping": 1, "$db": "admin" }).await.get_f64("ok").ok(), Some(1.0));
+    command(
+        &mut s,
+        5,
+        doc! { "configureFailPoint": "failCommand", "mode": { "times": 1 },
+        "data": { "failCommands": ["ping"], "closeConnection": true }, "$db": "admin" },
+    )
+    .await;
+    let ping = wire::encode_op_msg(6, 0, 0, &doc! { "ping": 1, "$db": "admin" }).unwrap_or_default();
+    s.write_all(&ping).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(is_closed(&mut s).await);
+    let mut s = connect(&hosts[0]).await;
+    let status = command(&mut s, 1, doc! { "serverStatus": 1, "$db": "admin" }).await;
+    let conns = status.get_document("connections").ok().cloned().unwrap_or_default();
+    assert_eq!(conns.get_i64("totalCreated").ok(), Some(2));
+    // Retryable-write numbers on a secondary's reads are refused; writes there are NotWritablePrimary.
+    let mut secondary = connect(&hosts[1]).await;
+    let step = command(&mut secondary, 1, doc! { "replSetStepDown": 1, "$db": "admin" }).await;
+    assert_eq!(step.get_i32("code").ok(), Some(10107), "{step}");
+    let not_admin = command(
+        &mut secondary,
+        2,
+        doc! { "configureFailPoint": "failCommand", "mode": "off", "$db": "test" },
+    )
+    .await;
+    assert_eq!(not_admin.get_i32("code").ok(), Some(13));
+}
+
+#[tokio::test]
+async fn step_down_elects_another_primary_and_bumps_topology_version() {
+    let d = Deployment::start(Config::replica_set(3).with_election_delay(Duration::from_millis(10)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hosts = d.member_hosts();
+    assert_eq!(d.primary_host().as_deref(), Some(hosts[0].as_str()));
+    let mut s = connect(&hosts[0]).await;
+    let before = command(&mut s, 1, doc! { "hello": 1, "$db": "admin" }).await;
+    let tv = before.get_document("topologyVersion").ok().cloned().unwrap_or_default();
+    let election_before = before.get_object_id("electionId").ok();
+    let step = command(&mut s, 2, doc! { "replSetStepDown": 5, "force": true, "$db": "admin" }).await;
+    assert_eq!(step.get_f64("ok").ok(), Some(1.0), "{step}");
+    // Awaitable hello returns at the next change (the election).
+    let mut s2 = connect(&hosts[1]).await;
+    let mut new_primary = None;
+    for i in 0..50 {
+        let r = command(&mut s2, 10 + i, doc! { "hello": 1, "$db": "admin" }).await;
+        if let Ok(p) = r.get_str("primary") {
+            new_primary = Some(p.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(new_primary.as_deref(), Some(hosts[1].as_str()));
+    let after = command(
+        &mut s,
+        3,
+        doc! { "hello": 1, "topologyVersion": tv.clone(), "maxAwaitTimeMS": 10, "$db": "admin" },
+    )
+    .await;
+    assert_eq!(after.get_bool("isWritablePrimary").ok(), Some(false));
+    assert!(
+        after.get_document("topologyVersion").ok().and_then(|t| t.get_i64("counter").ok())
+            > tv.get_i64("counter").ok()
+    );
+    let mut p = connect(&hosts[1]).await;
+    let primary = command(&mut p, 1, doc! { "hello": 1, "$db": "admin" }).await;
+    assert!(primary.get_object_id("electionId").ok() > election_before);
+}
+
+#[tokio::test]
+async fn step_down_on_4_0_closes_connections() {
+    let d = Deployment::start(Config::replica_set(2).with_version(ServerVersion::V4_0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hosts = d.member_hosts();
+    let mut bystander = connect(&hosts[0]).await;
+    command(&mut bystander, 1, doc! { "ping": 1, "$db": "admin" }).await;
+    let mut s = connect(&hosts[0]).await;
+    let step = wire::encode_op_msg(2, 0, 0, &doc! { "replSetStepDown": 5, "force": true, "$db": "admin" })
+        .unwrap_or_default();
+    s.write_all(&step).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(is_closed(&mut s).await);
+    assert!(is_closed(&mut bystander).await);
+}
