@@ -246,7 +246,12 @@ pub fn builders(set: &IdlSet, wanted: &[&str]) -> Result<(Vec<Builder>, Vec<Stri
         let mut fields = Vec::new();
         collect_fields(set, name, origin, &def.chained_structs, def.fields.as_ref(), &mut fields)?;
         let first_arg = naming::ident(name);
-        name_fields(&mut fields, &["db", "collection", &first_arg]);
+        let taken: &[&str] = match first {
+            FirstElement::Collection | FirstElement::CollectionOrUuid => &["db", "collection"],
+            FirstElement::Ignored => &["db"],
+            FirstElement::Value(_) => &["db", &first_arg],
+        };
+        name_fields(&mut fields, taken);
         out.push(Builder {
             name: name.to_string(),
             alias: def.command_alias.clone(),
@@ -351,7 +356,14 @@ fn pieces(command: TokenStream, fields: &[Field], receiver: TokenStream) -> Piec
             p.members.push(quote!(#doc #ident: #ty));
             let value =
                 if f.rust.is_copy() { quote!(#receiver.#ident) } else { quote!(#receiver.#ident.clone()) };
-            p.serialize.push(quote!(body.insert(#wire, #value);));
+            if f.doc_sequence {
+                p.serialize.push(quote! {
+                    if doc_sequences { sequences.push((#wire.to_string(), #value)); }
+                    else { body.insert(#wire, #value); }
+                });
+            } else {
+                p.serialize.push(quote!(body.insert(#wire, #value);));
+            }
             if bounded {
                 p.validate.push(bound_checks(&command, f, quote!(#receiver.#ident)));
             }
