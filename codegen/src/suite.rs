@@ -63,6 +63,18 @@ pub fn suites() -> &'static [Suite] {
             test_target: "selection",
             generate: crate::selection::generate_server_selection,
         },
+        Suite {
+            module: "connection_string",
+            spec_dir: "connection-string",
+            test_target: "connection_string",
+            generate: crate::connection_string::generate_connection_string,
+        },
+        Suite {
+            module: "uri_options",
+            spec_dir: "uri-options",
+            test_target: "connection_string",
+            generate: crate::connection_string::generate_uri_options,
+        },
     ]
 }
 

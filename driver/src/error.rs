@@ -47,6 +47,20 @@ pub enum ErrorKind {
         /// The server's error message.
         message: String,
     },
+    /// A message from the server could not be decoded or broke the wire protocol (OP_MSG spec).
+    #[error("invalid server response: {message}")]
+    InvalidResponse {
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Reading from or writing to a connection failed.
+    #[error("I/O error: {message}: {source}")]
+    Io {
+        /// What was being done.
+        message: String,
+        /// The underlying error.
+        source: std::sync::Arc<std::io::Error>,
+    },
     /// The server applied a write but could not satisfy its write concern (`writeConcernError`).
     #[error("write concern error: {code_name} ({code}): {message}")]
     WriteConcern {
@@ -63,6 +77,16 @@ impl Error {
     /// An error of `kind` with no labels.
     pub fn new(kind: ErrorKind) -> Self {
         Self { kind: Box::new(kind), labels: BTreeSet::new() }
+    }
+
+    /// An [`ErrorKind::InvalidResponse`] error.
+    pub fn invalid_response(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidResponse { message: message.into() })
+    }
+
+    /// An [`ErrorKind::Io`] error: `source` while doing `message`.
+    pub fn io(message: impl Into<String>, source: std::io::Error) -> Self {
+        Self::new(ErrorKind::Io { message: message.into(), source: std::sync::Arc::new(source) })
     }
 
     /// An [`ErrorKind::InvalidArgument`] error.

@@ -1,6 +1,7 @@
 //! An async MongoDB driver whose behaviour is checked against the official driver
 //! specifications' test data.
 
+pub mod connection_string;
 pub mod commands;
 pub mod error;
 pub mod error_code;

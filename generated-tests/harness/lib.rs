@@ -1,4 +1,5 @@
 //! Runtime support for the generated spec tests: building driver inputs from spec
 //! values and asserting the spec's expectations.
 
+pub mod connection_string;
 pub mod selection;
