@@ -302,6 +302,17 @@ mod builders {
         assert_eq!(generated, tested, "a builder was added or removed: add or remove its serialization test");
     }
 
+    #[test]
+    fn commands_without_idl_are_listed_in_the_readme() {
+        let readme = include_str!("../README.md");
+        for name in COMMANDS_WITHOUT_IDL {
+            assert!(readme.contains(&format!("`{name}`")), "driver/README.md does not explain `{name}`");
+        }
+        for name in GENERATED_COMMANDS {
+            assert!(!COMMANDS_WITHOUT_IDL.contains(name));
+        }
+    }
+
     // ---- Validators (IDL `validator`) ----
 
     #[test]

@@ -635,3 +635,75 @@ pub fn generate(set: &IdlSet, wanted: &[&str], generic_struct: &str) -> Result<G
     };
     Ok(Generated { all, per_command, builders, generic_fields, without_idl })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes IDL files into a fresh folder under the system temp dir and loads `roots`.
+    fn load(files: &[(&str, &str)], roots: &[&str]) -> Result<IdlSet, SpecError> {
+        let dir = std::env::temp_dir().join(format!(
+            "spec-codegen-idl-{}-{}",
+            std::process::id(),
+            files.iter().map(|(_, t)| t.len()).sum::<usize>()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (rel, text) in files {
+            let path = dir.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        let roots: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
+        IdlSet::load(&dir, &roots)
+    }
+
+    /// Basic types and a generic-arguments struct, as the test commands' companions.
+    const GENERIC: &str = "types:\n  string: {bson_serialization_type: string}\n  bool: {bson_serialization_type: bool}\n  int: {bson_serialization_type: int}\n  object: {bson_serialization_type: object}\nstructs:\n  GenericArguments:\n    fields:\n      comment:\n        type: string\n        optional: true\n        stability: stable\n";
+
+    #[test]
+    fn unknown_type_names_file_field_and_type() {
+        let cmd = "imports:\n  - \"mongo/nowhere.idl\"\ncommands:\n  c:\n    command_name: c\n    namespace: ignored\n    fields:\n      f:\n        type: MysteryType\n        stability: stable\n";
+        let set =
+            load(&[("mongo/c.idl", cmd), ("mongo/g.idl", GENERIC)], &["mongo/c.idl", "mongo/g.idl"]).unwrap();
+        assert_eq!(set.missing_imports, ["mongo/nowhere.idl"], "a missing import alone is not an error");
+        let err = generate(&set, &["c"], "GenericArguments").unwrap_err();
+        assert!(err.file.ends_with("mongo/c.idl"), "{}", err.file.display());
+        assert_eq!(err.pointer, "/commands/c/fields/f/type");
+        assert!(
+            err.message.contains("`MysteryType`") && err.message.contains("field `f`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn mapped_types_from_missing_imports_chaining_and_namespace_forms() {
+        let cmd = "imports:\n  - \"mongo/query/hint.idl\"\nstructs:\n  Base:\n    fields:\n      ordered:\n        type: bool\n        default: true\n        stability: stable\ncommands:\n  w:\n    command_name: w\n    command_alias: ww\n    namespace: concatenate_with_db\n    api_version: \"1\"\n    chained_structs:\n      Base: base\n    fields:\n      docs:\n        type: array<object>\n        supports_doc_sequence: true\n        stability: stable\n      hint:\n        type: indexHint\n        optional: true\n        stability: unstable\n      secret:\n        type: bool\n        optional: true\n        stability: internal\n      skipped:\n        type: bool\n        ignore: true\n  g:\n    command_name: g\n    namespace: type\n    type: array<int>\n    api_version: \"\"\n    fields:\n      n: int\n";
+        let set =
+            load(&[("mongo/w.idl", cmd), ("mongo/g.idl", GENERIC)], &["mongo/w.idl", "mongo/g.idl"]).unwrap();
+        let generated = generate(&set, &["w", "g", "absent"], "GenericArguments").unwrap();
+        assert_eq!(generated.without_idl, ["absent"]);
+        let w = &generated.builders[0];
+        let names: Vec<&str> = w.fields.iter().map(|f| f.wire.as_str()).collect();
+        assert_eq!(names, ["ordered", "docs", "hint"], "chained first; internal and ignored left out");
+        assert!(!w.fields[0].required && w.fields[1].required && w.fields[1].doc_sequence);
+        assert_eq!(w.fields[2].rust, RustType::Bson, "indexHint mapped though hint.idl is missing");
+        assert_eq!(w.first, FirstElement::Collection);
+        assert_eq!(w.alias.as_deref(), Some("ww"));
+        let g = &generated.builders[1];
+        assert_eq!(g.first, FirstElement::Value(RustType::Vec(Box::new(RustType::I32))));
+        assert!(g.fields[0].required, "shorthand fields are required");
+        assert_eq!(g.api_version, "");
+        // The emitted code parses.
+        syn::parse2::<syn::File>(generated.all).unwrap();
+    }
+
+    #[test]
+    fn bounds_on_a_non_number_are_an_error() {
+        let cmd = "commands:\n  c:\n    command_name: c\n    namespace: ignored\n    fields:\n      s:\n        type: string\n        validator: {gte: 0}\n";
+        let set =
+            load(&[("mongo/c.idl", cmd), ("mongo/g.idl", GENERIC)], &["mongo/c.idl", "mongo/g.idl"]).unwrap();
+        let err = generate(&set, &["c"], "GenericArguments").unwrap_err();
+        assert_eq!(err.pointer, "/commands/c/fields/s/validator");
+    }
+}
