@@ -5,7 +5,23 @@
 //! retryable-write records and fail points; it calls [`Store::run`] for every command
 //! [`Store::handles`] names.
 
+pub mod aggregate;
+pub mod collection;
+mod commands;
+pub mod compare;
+pub mod cursor;
+pub mod expr;
+pub mod matcher;
+pub mod projection;
+pub mod sort;
+pub mod update;
+
+use std::collections::{BTreeMap, HashMap};
+
 use bson::{Document, Timestamp};
+
+use collection::Collection;
+use cursor::Cursor;
 
 /// What the server layer tells the engine about one command execution.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +35,9 @@ pub struct ExecContext {
     pub lsid: Option<Document>,
     /// The server's `maxBsonObjectSize`, for checking documents and batches.
     pub max_bson_size: usize,
+    /// The emulated server's `maxWireVersion` (0: the newest behaviour), for the few replies
+    /// that changed across versions (e.g. `drop` of a missing collection succeeds on 7.0+).
+    pub max_wire_version: i32,
 }
 
 /// A command failure, shaped by the server layer as `{ok: 0, errmsg, code, codeName}`.
@@ -40,32 +59,159 @@ impl CommandError {
     }
 }
 
+/// One database: its collections by name.
+#[derive(Debug, Clone, Default)]
+pub struct Database {
+    /// Collections by name.
+    pub collections: BTreeMap<String, Collection>,
+}
+
 /// All databases of one deployment (a replica set's members share one store).
-#[derive(Debug, Default)]
-pub struct Store {}
+///
+/// `Clone` gives a full copy (e.g. for a transaction's rollback image).
+#[derive(Debug, Clone)]
+pub struct Store {
+    dbs: BTreeMap<String, Database>,
+    cursors: HashMap<i64, Cursor>,
+    next_cursor: i64,
+    last_write: Timestamp,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The commands [`Store::run`] executes.
+const COMMANDS: &[&str] = &[
+    "insert",
+    "update",
+    "delete",
+    "find",
+    "getMore",
+    "killCursors",
+    "findAndModify",
+    "findandmodify",
+    "aggregate",
+    "distinct",
+    "count",
+    "create",
+    "drop",
+    "dropDatabase",
+    "listCollections",
+    "listDatabases",
+    "listIndexes",
+    "createIndexes",
+    "dropIndexes",
+    "renameCollection",
+];
+
+/// The commands that write (the server advances cluster time before them).
+const WRITES: &[&str] = &[
+    "insert",
+    "update",
+    "delete",
+    "findAndModify",
+    "findandmodify",
+    "create",
+    "drop",
+    "dropDatabase",
+    "createIndexes",
+    "dropIndexes",
+    "renameCollection",
+];
 
 impl Store {
     /// An empty store.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            dbs: BTreeMap::new(),
+            cursors: HashMap::new(),
+            next_cursor: 1,
+            last_write: Timestamp { time: 0, increment: 0 },
+        }
     }
 
     /// Whether the engine runs the command `name` (as it appears as the first key).
-    pub fn handles(_name: &str) -> bool {
-        false
+    pub fn handles(name: &str) -> bool {
+        COMMANDS.contains(&name)
     }
 
     /// Whether `name` writes data (the server advances cluster time before it).
-    pub fn is_write(_name: &str) -> bool {
-        false
+    /// `aggregate` is not listed: see [`Store::is_write_command`] for `$out`/`$merge`.
+    pub fn is_write(name: &str) -> bool {
+        WRITES.contains(&name)
+    }
+
+    /// Whether this command body writes: a write command, or an `aggregate` whose pipeline
+    /// ends in `$out`/`$merge`.
+    pub fn is_write_command(cmd: &Document) -> bool {
+        let Some(name) = cmd.keys().next() else { return false };
+        if Self::is_write(name) {
+            return true;
+        }
+        name == "aggregate"
+            && cmd.get_array("pipeline").ok().and_then(|p| p.last()).is_some_and(|last| {
+                last.as_document().is_some_and(|d| d.contains_key("$out") || d.contains_key("$merge"))
+            })
     }
 
     /// Runs a data command. `cmd` is the whole command body (first key is the command
     /// name), with any OP_MSG kind-1 sequences merged in as arrays; `db` is its `$db`.
     /// Returns the reply without `ok`, `$clusterTime` or `operationTime` (the server
     /// layer adds those).
-    pub fn run(&mut self, _db: &str, cmd: &Document, _ctx: &ExecContext) -> Result<Document, CommandError> {
+    pub fn run(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Result<Document, CommandError> {
         let name = cmd.keys().next().map(String::as_str).unwrap_or("");
-        Err(CommandError::new(59, "CommandNotFound", format!("no such command: '{name}'")))
+        match name {
+            "insert" => self.cmd_insert(db, cmd, ctx),
+            "update" => self.cmd_update(db, cmd, ctx),
+            "delete" => self.cmd_delete(db, cmd, ctx),
+            "find" => self.cmd_find(db, cmd, ctx),
+            "getMore" => self.cmd_get_more(db, cmd, ctx),
+            "killCursors" => self.cmd_kill_cursors(db, cmd),
+            "findAndModify" | "findandmodify" => self.cmd_find_and_modify(db, cmd, ctx),
+            "aggregate" => self.cmd_aggregate(db, cmd, ctx),
+            "distinct" => self.cmd_distinct(db, cmd, ctx),
+            "count" => self.cmd_count(db, cmd, ctx),
+            "create" => self.cmd_create(db, cmd, ctx),
+            "drop" => self.cmd_drop(db, cmd, ctx),
+            "dropDatabase" => self.cmd_drop_database(db),
+            "listCollections" => self.cmd_list_collections(db, cmd, ctx),
+            "listDatabases" => self.cmd_list_databases(cmd, ctx),
+            "listIndexes" => self.cmd_list_indexes(db, cmd, ctx),
+            "createIndexes" => self.cmd_create_indexes(db, cmd, ctx),
+            "dropIndexes" => self.cmd_drop_indexes(db, cmd),
+            "renameCollection" => self.cmd_rename_collection(cmd, ctx),
+            _ => Err(CommandError::new(59, "CommandNotFound", format!("no such command: '{name}'"))),
+        }
+    }
+
+    /// The session a cursor was opened in, if the cursor exists (`Some(None)`: no session).
+    pub fn cursor_lsid(&self, id: i64) -> Option<Option<&Document>> {
+        self.cursors.get(&id).map(|c| c.lsid.as_ref())
+    }
+
+    /// Closes every cursor opened in the session `lsid` (for `endSessions`/`killSessions`);
+    /// returns how many were closed.
+    pub fn kill_session_cursors(&mut self, lsid: &Document) -> usize {
+        let before = self.cursors.len();
+        self.cursors.retain(|_, c| c.lsid.as_ref() != Some(lsid));
+        before - self.cursors.len()
+    }
+
+    /// Number of open cursors.
+    pub fn open_cursors(&self) -> usize {
+        self.cursors.len()
+    }
+
+    /// A collection, if it exists.
+    pub fn collection(&self, db: &str, coll: &str) -> Option<&Collection> {
+        self.dbs.get(db).and_then(|d| d.collections.get(coll))
+    }
+
+    /// The names of the databases that hold at least one collection.
+    pub fn database_names(&self) -> Vec<String> {
+        self.dbs.iter().filter(|(_, d)| !d.collections.is_empty()).map(|(n, _)| n.clone()).collect()
     }
 }

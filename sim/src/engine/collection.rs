@@ -1,0 +1,267 @@
+//! Collections with per-document version history (for `readConcern: snapshot` reads at a
+//! cluster time) and their indexes (MongoDB manual: "Indexes", "Unique Indexes").
+
+use std::collections::BTreeMap;
+
+use bson::{Bson, Document, Timestamp};
+
+use super::CommandError;
+use super::compare::{Key, display};
+use super::matcher::{Filter, get_path};
+
+/// One index of a collection, as `createIndexes` recorded it.
+#[derive(Debug, Clone)]
+pub struct Index {
+    /// The index name (`_id_` for the `_id` index).
+    pub name: String,
+    /// The key pattern.
+    pub key: Document,
+    /// Whether the index enforces uniqueness.
+    pub unique: bool,
+    /// Whether documents missing every key field are left out (`sparse`).
+    pub sparse: bool,
+    /// `partialFilterExpression`, compiled.
+    pub partial: Option<Filter>,
+    /// The full specification as `listIndexes` reports it.
+    pub spec: Document,
+}
+
+impl Index {
+    /// The `_id_` index every collection has.
+    pub fn id_index() -> Index {
+        Index {
+            name: "_id_".into(),
+            key: bson::doc! {"_id": 1},
+            unique: true,
+            sparse: false,
+            partial: None,
+            spec: bson::doc! {"v": 2, "key": {"_id": 1}, "name": "_id_"},
+        }
+    }
+
+    /// The index key of a document (missing fields are null), or `None` when the document is
+    /// not indexed (sparse or outside the partial filter).
+    fn key_of(&self, doc: &Document) -> Option<Document> {
+        if self.partial.as_ref().is_some_and(|p| !p.matches(doc)) {
+            return None;
+        }
+        let mut out = Document::new();
+        let mut any = false;
+        for field in self.key.keys() {
+            let v = get_path(doc, field).cloned();
+            any |= v.is_some();
+            out.insert(field.clone(), v.unwrap_or(Bson::Null));
+        }
+        if self.sparse && !any {
+            return None;
+        }
+        Some(out)
+    }
+}
+
+/// A write error with the extra fields mongod puts in `writeErrors` entries.
+#[derive(Debug, Clone)]
+pub struct WriteError {
+    /// Code, name and message.
+    pub error: CommandError,
+    /// Extra fields (`keyPattern`, `keyValue` for duplicate keys).
+    pub extra: Option<Box<Document>>,
+}
+
+impl From<CommandError> for WriteError {
+    fn from(error: CommandError) -> Self {
+        WriteError { error, extra: None }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    /// (write time, document or `None` when deleted), oldest first.
+    versions: Vec<(Timestamp, Option<Document>)>,
+}
+
+impl Record {
+    fn latest(&self) -> Option<&Document> {
+        self.versions.last().and_then(|(_, d)| d.as_ref())
+    }
+    fn at(&self, t: Timestamp) -> Option<&Document> {
+        self.versions.iter().rev().find(|(ts, _)| *ts <= t).and_then(|(_, d)| d.as_ref())
+    }
+}
+
+/// A collection: documents in natural (insertion) order, each with its history.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    records: Vec<Record>,
+    id_index: BTreeMap<Key, usize>,
+    /// Indexes, `_id_` first.
+    pub indexes: Vec<Index>,
+    /// Creation options (as `listCollections` reports them).
+    pub options: Document,
+    /// The collection's UUID.
+    pub uuid: bson::Binary,
+    /// When the collection was created.
+    pub created_at: Timestamp,
+    tombstones: usize,
+}
+
+/// A handle to one live document: its position in the collection.
+pub type RecordId = usize;
+
+impl Collection {
+    /// An empty collection created at `ts`.
+    pub fn new(options: Document, ts: Timestamp) -> Collection {
+        let mut bytes = [0u8; 16];
+        let seed = bson::oid::ObjectId::new().bytes();
+        bytes[..12].copy_from_slice(&seed);
+        bytes[12..].copy_from_slice(&(ts.increment ^ ts.time).to_be_bytes());
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        Collection {
+            records: Vec::new(),
+            id_index: BTreeMap::new(),
+            indexes: vec![Index::id_index()],
+            options,
+            uuid: bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: bytes.to_vec() },
+            created_at: ts,
+            tombstones: 0,
+        }
+    }
+
+    /// Number of live documents.
+    pub fn len(&self) -> usize {
+        self.id_index.len()
+    }
+
+    /// Whether there are no live documents.
+    pub fn is_empty(&self) -> bool {
+        self.id_index.is_empty()
+    }
+
+    /// Live documents in natural order.
+    pub fn iter(&self) -> impl Iterator<Item = (RecordId, &Document)> {
+        self.records.iter().enumerate().filter_map(|(i, r)| r.latest().map(|d| (i, d)))
+    }
+
+    /// Documents as of `t` (snapshot read), or the latest when `t` is `None`.
+    pub fn snapshot(&self, t: Option<Timestamp>) -> Vec<Document> {
+        match t {
+            None => self.iter().map(|(_, d)| d.clone()).collect(),
+            Some(t) => self.records.iter().filter_map(|r| r.at(t).cloned()).collect(),
+        }
+    }
+
+    /// The live document with this `_id`.
+    pub fn by_id(&self, id: &Bson) -> Option<(RecordId, &Document)> {
+        let i = *self.id_index.get(&Key(id.clone()))?;
+        self.records.get(i).and_then(|r| r.latest()).map(|d| (i, d))
+    }
+
+    /// The live document at `rid`.
+    pub fn get(&self, rid: RecordId) -> Option<&Document> {
+        self.records.get(rid).and_then(Record::latest)
+    }
+
+    /// Total BSON size of the live documents.
+    pub fn data_size(&self) -> u64 {
+        self.iter().map(|(_, d)| d.to_vec().map_or(0, |v| v.len() as u64)).sum()
+    }
+
+    fn dup_error(&self, ns: &str, index: &Index, key: &Document) -> WriteError {
+        let kv: Vec<String> = key.iter().map(|(k, v)| format!("{k}: {}", display(v))).collect();
+        WriteError {
+            error: CommandError::new(
+                11000,
+                "DuplicateKey",
+                format!(
+                    "E11000 duplicate key error collection: {ns} index: {} dup key: {{ {} }}",
+                    index.name,
+                    kv.join(", ")
+                ),
+            ),
+            extra: Some(Box::new(bson::doc! {"keyPattern": index.key.clone(), "keyValue": key.clone()})),
+        }
+    }
+
+    /// Checks every unique index for a document about to be stored at `rid` (`None`: new).
+    pub fn check_unique(&self, ns: &str, doc: &Document, rid: Option<RecordId>) -> Result<(), WriteError> {
+        if let Some(id) = doc.get("_id") {
+            let other = self.id_index.get(&Key(id.clone())).copied();
+            if other.is_some() && other != rid {
+                let idx = Index::id_index();
+                return Err(self.dup_error(ns, &idx, &bson::doc! {"_id": id.clone()}));
+            }
+        }
+        for index in self.indexes.iter().filter(|i| i.unique && i.name != "_id_") {
+            let Some(key) = index.key_of(doc) else { continue };
+            for (i, other) in self.iter() {
+                if Some(i) == rid {
+                    continue;
+                }
+                if index.key_of(other).is_some_and(|k2| super::compare::compare_docs_values(&key, &k2)) {
+                    return Err(self.dup_error(ns, index, &key));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts a document (which must have an `_id`), enforcing unique indexes.
+    pub fn insert(&mut self, ns: &str, doc: Document, ts: Timestamp) -> Result<RecordId, WriteError> {
+        self.check_unique(ns, &doc, None)?;
+        let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+        self.records.push(Record { versions: vec![(ts, Some(doc))] });
+        let rid = self.records.len() - 1;
+        self.id_index.insert(Key(id), rid);
+        Ok(rid)
+    }
+
+    /// Replaces the document at `rid` (same `_id`), enforcing unique indexes.
+    pub fn replace(
+        &mut self,
+        ns: &str,
+        rid: RecordId,
+        doc: Document,
+        ts: Timestamp,
+    ) -> Result<(), WriteError> {
+        self.check_unique(ns, &doc, Some(rid))?;
+        if let Some(r) = self.records.get_mut(rid) {
+            r.versions.push((ts, Some(doc)));
+        }
+        Ok(())
+    }
+
+    /// Deletes the document at `rid`.
+    pub fn delete(&mut self, rid: RecordId, ts: Timestamp) {
+        let Some(r) = self.records.get_mut(rid) else { return };
+        let Some(id) = r.latest().and_then(|d| d.get("_id")).cloned() else { return };
+        r.versions.push((ts, None));
+        self.id_index.remove(&Key(id));
+        self.tombstones += 1;
+    }
+
+    /// Deletes every document (as `$out` does before writing).
+    pub fn clear(&mut self, ts: Timestamp) {
+        let ids: Vec<RecordId> = self.iter().map(|(i, _)| i).collect();
+        for i in ids {
+            self.delete(i, ts);
+        }
+    }
+
+    /// Adds an index, checking existing documents against a unique one.
+    pub fn add_index(&mut self, ns: &str, index: Index) -> Result<(), WriteError> {
+        if index.unique {
+            let mut seen: Vec<Document> = Vec::new();
+            for (_, d) in self.iter() {
+                if let Some(k) = index.key_of(d) {
+                    if seen.iter().any(|s| super::compare::compare_docs_values(s, &k)) {
+                        return Err(self.dup_error(ns, &index, &k));
+                    }
+                    seen.push(k);
+                }
+            }
+        }
+        self.indexes.push(index);
+        Ok(())
+    }
+}

@@ -1,0 +1,1346 @@
+//! The data commands (MongoDB manual: "Database Commands" — CRUD, query and write, aggregate,
+//! and the catalog commands), with mongod's reply shapes and error codes.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bson::{Bson, Document, Timestamp, doc};
+
+use super::aggregate::Pipeline;
+use super::collection::{Collection, Index, RecordId, WriteError};
+use super::compare::{compare, num, type_name, values_equal};
+use super::cursor::{Cursor, DEFAULT_BATCH, take_batch};
+use super::matcher::{Filter, lookup_doc};
+use super::projection::Projection;
+use super::sort::SortSpec;
+use super::update::{Update, UpdateEnv, parse_array_filters, upsert_base};
+use super::{CommandError, ExecContext, Store};
+
+/// One update statement's outcome: (n, nModified, upserted `_id`, (before, after) of the
+/// last document written).
+type StmtOutcome = (i64, i64, Option<Bson>, Option<(Document, Document)>);
+
+const DEFAULT_MAX_BSON: usize = 16 * 1024 * 1024;
+
+fn type_mismatch(cmd: &str, field: &str, v: &Bson, expected: &str) -> CommandError {
+    CommandError::new(
+        14,
+        "TypeMismatch",
+        format!(
+            "BSON field '{cmd}.{field}' is the wrong type '{}', expected type '{expected}'",
+            type_name(v)
+        ),
+    )
+}
+
+fn cmd_name(cmd: &Document) -> &str {
+    cmd.keys().next().map(String::as_str).unwrap_or("")
+}
+
+/// The collection a command names (its first value).
+fn coll_name(cmd: &Document) -> Result<String, CommandError> {
+    match cmd.values().next() {
+        Some(Bson::String(s)) if !s.is_empty() && !s.contains('\0') => {
+            if s.starts_with('$') || s.starts_with('.') || s.ends_with('.') {
+                return Err(CommandError::new(
+                    73,
+                    "InvalidNamespace",
+                    format!("Invalid collection name: {s}"),
+                ));
+            }
+            Ok(s.clone())
+        }
+        Some(Bson::String(_)) => {
+            Err(CommandError::new(73, "InvalidNamespace", "Invalid namespace specified"))
+        }
+        Some(other) => Err(CommandError::new(
+            73,
+            "InvalidNamespace",
+            format!("collection name has invalid type {}", type_name(other)),
+        )),
+        None => Err(CommandError::new(73, "InvalidNamespace", "missing collection name")),
+    }
+}
+
+fn opt_doc<'a>(cmd: &'a Document, field: &str) -> Result<Option<&'a Document>, CommandError> {
+    match cmd.get(field) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::Document(d)) => Ok(Some(d)),
+        Some(other) => Err(type_mismatch(cmd_name(cmd), field, other, "object")),
+    }
+}
+
+fn opt_bool(cmd: &Document, field: &str, default: bool) -> Result<bool, CommandError> {
+    match cmd.get(field) {
+        None | Some(Bson::Null) => Ok(default),
+        Some(Bson::Boolean(b)) => Ok(*b),
+        Some(other) => match num(other) {
+            Some(n) => Ok(n.as_f64() != 0.0),
+            None => Err(type_mismatch(cmd_name(cmd), field, other, "bool")),
+        },
+    }
+}
+
+fn opt_int(cmd: &Document, field: &str) -> Result<Option<i64>, CommandError> {
+    match cmd.get(field) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(v) => match num(v) {
+            Some(n) if n.as_f64().fract() == 0.0 => Ok(Some(n.as_f64() as i64)),
+            Some(_) => Err(CommandError::new(
+                14,
+                "TypeMismatch",
+                format!("Expected field {field} to be of type integer"),
+            )),
+            None => Err(type_mismatch(cmd_name(cmd), field, v, "long")),
+        },
+    }
+}
+
+fn non_negative(cmd: &Document, field: &str) -> Result<Option<i64>, CommandError> {
+    let v = opt_int(cmd, field)?;
+    if let Some(n) = v.filter(|n| *n < 0) {
+        return Err(CommandError::new(
+            51024,
+            "Location51024",
+            format!("BSON field '{field}' value must be >= 0, actual value '{n}'"),
+        ));
+    }
+    Ok(v)
+}
+
+fn doc_array<'a>(cmd: &'a Document, field: &str) -> Result<Vec<&'a Document>, CommandError> {
+    let name = cmd_name(cmd);
+    match cmd.get(field) {
+        Some(Bson::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| match x {
+                Bson::Document(d) => Ok(d),
+                other => Err(type_mismatch(name, &format!("{field}.{i}"), other, "object")),
+            })
+            .collect(),
+        Some(other) => Err(type_mismatch(name, field, other, "array")),
+        None => Err(CommandError::new(
+            40414,
+            "Location40414",
+            format!("BSON field '{name}.{field}' is missing but a required field"),
+        )),
+    }
+}
+
+fn write_error_doc(index: usize, e: &WriteError) -> Bson {
+    let mut d = doc! {"index": index as i32, "code": e.error.code};
+    for (k, v) in e.extra.iter().flat_map(|x| x.iter()) {
+        d.insert(k.clone(), v.clone());
+    }
+    d.insert("errmsg", e.error.message.clone());
+    Bson::Document(d)
+}
+
+/// Puts `_id` first, generating an ObjectId when missing.
+fn with_id_first(d: &Document) -> Document {
+    let mut out = Document::new();
+    out.insert("_id", d.get("_id").cloned().unwrap_or_else(|| Bson::ObjectId(bson::oid::ObjectId::new())));
+    for (k, v) in d {
+        if k != "_id" {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+fn check_storable(doc: &Document, ctx: &ExecContext) -> Result<(), WriteError> {
+    match doc.get("_id") {
+        Some(Bson::Array(_)) => {
+            return Err(
+                CommandError::new(53, "InvalidIdField", "The '_id' value cannot be of type array").into()
+            );
+        }
+        Some(Bson::RegularExpression(_)) => {
+            return Err(CommandError::new(53, "InvalidIdField", "can't use a regex for _id").into());
+        }
+        _ => {}
+    }
+    let max = if ctx.max_bson_size == 0 { DEFAULT_MAX_BSON } else { ctx.max_bson_size };
+    let size = doc.to_vec().map_or(0, |v| v.len());
+    if size > max {
+        return Err(CommandError::new(
+            17419,
+            "Location17419",
+            format!("Document to upsert is larger than {max}"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn filter_of(cmd: &Document, field: &str) -> Result<(Filter, Document), CommandError> {
+    let q = opt_doc(cmd, field)?.cloned().unwrap_or_default();
+    Ok((Filter::parse(&q)?, q))
+}
+
+impl Store {
+    fn stamp(&mut self, ctx: &ExecContext) -> Timestamp {
+        let t = ctx.write_time.unwrap_or(self.last_write);
+        if t > self.last_write {
+            self.last_write = t;
+        }
+        t
+    }
+
+    fn coll_mut(&mut self, db: &str, coll: &str, ts: Timestamp) -> &mut Collection {
+        self.dbs
+            .entry(db.to_string())
+            .or_default()
+            .collections
+            .entry(coll.to_string())
+            .or_insert_with(|| Collection::new(Document::new(), ts))
+    }
+
+    fn existing_mut(&mut self, db: &str, coll: &str) -> Option<&mut Collection> {
+        self.dbs.get_mut(db).and_then(|d| d.collections.get_mut(coll))
+    }
+
+    /// The documents a read sees (latest, or as of `ctx.read_at`); views run their pipeline.
+    fn read_docs(&self, db: &str, coll: &str, ctx: &ExecContext) -> Result<Vec<Document>, CommandError> {
+        self.read_docs_depth(db, coll, ctx, 0)
+    }
+
+    fn read_docs_depth(
+        &self,
+        db: &str,
+        coll: &str,
+        ctx: &ExecContext,
+        depth: u32,
+    ) -> Result<Vec<Document>, CommandError> {
+        let Some(c) = self.collection(db, coll) else { return Ok(Vec::new()) };
+        if let Some(Bson::String(source)) = c.options.get("viewOn") {
+            if depth > 20 {
+                return Err(CommandError::new(2, "BadValue", "view nesting too deep"));
+            }
+            let base = self.read_docs_depth(db, source, ctx, depth + 1)?;
+            let stages: Vec<Document> = match c.options.get("pipeline") {
+                Some(Bson::Array(a)) => a.iter().filter_map(|s| s.as_document().cloned()).collect(),
+                _ => Vec::new(),
+            };
+            return Pipeline::parse(&stages)?.run(base, &BTreeMap::new());
+        }
+        Ok(c.snapshot(ctx.read_at))
+    }
+
+    fn new_cursor_id(&mut self) -> i64 {
+        // Cursor ids look like mongod's: large positive 64-bit numbers.
+        let id = 0x2000_0000_0000 + self.next_cursor * 7919;
+        self.next_cursor += 1;
+        id
+    }
+
+    /// Builds a cursor reply, keeping a cursor open when results remain.
+    fn cursor_reply(
+        &mut self,
+        ns: String,
+        docs: Vec<Document>,
+        batch_size: Option<usize>,
+        single_batch: bool,
+        ctx: &ExecContext,
+    ) -> Document {
+        let mut queue: VecDeque<Document> = docs.into();
+        let max = if ctx.max_bson_size == 0 { DEFAULT_MAX_BSON } else { ctx.max_bson_size };
+        let batch = take_batch(&mut queue, Some(batch_size.unwrap_or(DEFAULT_BATCH)), max);
+        let id = if queue.is_empty() || single_batch {
+            0
+        } else {
+            let id = self.new_cursor_id();
+            self.cursors.insert(
+                id,
+                Cursor { ns: ns.clone(), docs: queue, lsid: ctx.lsid.clone(), read_at: ctx.read_at },
+            );
+            id
+        };
+        doc! {"cursor": {"firstBatch": batch, "id": id, "ns": ns}}
+    }
+
+    pub(super) fn cmd_find(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let (filter, q) = filter_of(cmd, "filter")?;
+        let projection =
+            opt_doc(cmd, "projection")?.filter(|p| !p.is_empty()).map(Projection::parse).transpose()?;
+        let sort = opt_doc(cmd, "sort")?.map(SortSpec::parse).transpose()?.unwrap_or_default();
+        let skip = non_negative(cmd, "skip")?.unwrap_or(0) as usize;
+        let limit = opt_int(cmd, "limit")?;
+        let batch_size = non_negative(cmd, "batchSize")?;
+        let mut single_batch = opt_bool(cmd, "singleBatch", false)?;
+        let limit = match limit {
+            Some(l) if l < 0 => {
+                single_batch = true;
+                Some(l.unsigned_abs() as usize)
+            }
+            Some(0) | None => None,
+            Some(l) => Some(l as usize),
+        };
+        let mut docs = match (ctx.read_at, q.len(), q.get("_id")) {
+            // Point lookup through the `_id` index.
+            (None, 1, Some(id))
+                if !matches!(id, Bson::Document(_) | Bson::RegularExpression(_) | Bson::Array(_)) =>
+            {
+                self.collection(db, &coll)
+                    .and_then(|c| c.by_id(id))
+                    .map(|(_, d)| vec![d.clone()])
+                    .unwrap_or_default()
+            }
+            _ => {
+                let mut all = self.read_docs(db, &coll, ctx)?;
+                all.retain(|d| filter.matches(d));
+                all
+            }
+        };
+        sort.sort(&mut docs);
+        let docs: Vec<Document> = docs.into_iter().skip(skip).take(limit.unwrap_or(usize::MAX)).collect();
+        let docs = match &projection {
+            Some(p) => docs.iter().map(|d| p.apply(d)).collect::<Result<_, _>>()?,
+            None => docs,
+        };
+        let batch = match (batch_size, limit, single_batch) {
+            (Some(b), _, _) => Some(b as usize),
+            (None, Some(l), true) => Some(l),
+            _ => None,
+        };
+        Ok(self.cursor_reply(format!("{db}.{coll}"), docs, batch, single_batch, ctx))
+    }
+
+    pub(super) fn cmd_get_more(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let id = match cmd.get("getMore") {
+            Some(Bson::Int64(i)) => *i,
+            Some(Bson::Int32(i)) => i64::from(*i),
+            Some(other) => return Err(type_mismatch("getMore", "getMore", other, "long")),
+            None => return Err(CommandError::new(9, "FailedToParse", "getMore needs a cursor id")),
+        };
+        let coll = match cmd.get("collection") {
+            Some(Bson::String(s)) => s.clone(),
+            Some(other) => return Err(type_mismatch("getMore", "collection", other, "string")),
+            None => {
+                return Err(CommandError::new(
+                    40414,
+                    "Location40414",
+                    "BSON field 'getMore.collection' is missing but a required field",
+                ));
+            }
+        };
+        let batch_size = non_negative(cmd, "batchSize")?.filter(|b| *b > 0).map(|b| b as usize);
+        let ns = format!("{db}.{coll}");
+        let Some(cursor) = self.cursors.get_mut(&id) else {
+            return Err(CommandError::new(43, "CursorNotFound", format!("cursor id {id} not found")));
+        };
+        if cursor.ns != ns && !cursor.ns.starts_with(&format!("{db}.$cmd")) {
+            return Err(CommandError::new(
+                13,
+                "Unauthorized",
+                format!(
+                    "Requested getMore on namespace '{ns}', but cursor belongs to a different namespace {}",
+                    cursor.ns
+                ),
+            ));
+        }
+        if cursor.lsid.is_some() && cursor.lsid != ctx.lsid {
+            return Err(CommandError::new(
+                50738,
+                "Location50738",
+                format!("Cannot run getMore on cursor {id}, which was created in a different session"),
+            ));
+        }
+        let max = if ctx.max_bson_size == 0 { DEFAULT_MAX_BSON } else { ctx.max_bson_size };
+        let batch = take_batch(&mut cursor.docs, batch_size, max);
+        let ns = cursor.ns.clone();
+        let exhausted = cursor.docs.is_empty();
+        if exhausted {
+            self.cursors.remove(&id);
+        }
+        Ok(doc! {"cursor": {"nextBatch": batch, "id": if exhausted { 0 } else { id }, "ns": ns}})
+    }
+
+    pub(super) fn cmd_kill_cursors(&mut self, _db: &str, cmd: &Document) -> Result<Document, CommandError> {
+        coll_name(cmd)?;
+        let ids = match cmd.get("cursors") {
+            Some(Bson::Array(a)) => a.clone(),
+            Some(other) => return Err(type_mismatch("killCursors", "cursors", other, "array")),
+            None => {
+                return Err(CommandError::new(
+                    40414,
+                    "Location40414",
+                    "BSON field 'killCursors.cursors' is missing but a required field",
+                ));
+            }
+        };
+        let (mut killed, mut not_found) = (Vec::new(), Vec::new());
+        for v in ids {
+            let id = match v {
+                Bson::Int64(i) => i,
+                Bson::Int32(i) => i64::from(i),
+                other => return Err(type_mismatch("killCursors", "cursors", &other, "long")),
+            };
+            if self.cursors.remove(&id).is_some() {
+                killed.push(Bson::Int64(id));
+            } else {
+                not_found.push(Bson::Int64(id));
+            }
+        }
+        Ok(doc! {
+            "cursorsKilled": killed,
+            "cursorsNotFound": not_found,
+            "cursorsAlive": Vec::<Bson>::new(),
+            "cursorsUnknown": Vec::<Bson>::new(),
+        })
+    }
+
+    pub(super) fn cmd_insert(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let docs = doc_array(cmd, "documents")?;
+        let ordered = opt_bool(cmd, "ordered", true)?;
+        if docs.is_empty() {
+            return Err(CommandError::new(
+                16,
+                "InvalidLength",
+                "Write batch sizes must be between 1 and 100000. Got 0 operations.",
+            ));
+        }
+        let ts = self.stamp(ctx);
+        let ns = format!("{db}.{coll}");
+        let c = self.coll_mut(db, &coll, ts);
+        if c.options.contains_key("viewOn") {
+            return Err(CommandError::new(
+                166,
+                "CommandNotSupportedOnView",
+                format!("Namespace {ns} is a view, not a collection"),
+            ));
+        }
+        let mut n = 0;
+        let mut errors = Vec::new();
+        for (i, d) in docs.into_iter().enumerate() {
+            let d = with_id_first(d);
+            let r = check_storable(&d, ctx).and_then(|()| c.insert(&ns, d, ts).map(|_| ()));
+            match r {
+                Ok(()) => n += 1,
+                Err(e) => {
+                    errors.push(write_error_doc(i, &e));
+                    if ordered {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut reply = doc! {"n": n};
+        if !errors.is_empty() {
+            reply.insert("writeErrors", errors);
+        }
+        Ok(reply)
+    }
+
+    /// Documents matching `filter`, in natural order (or sorted), as record ids.
+    fn matching(
+        &self,
+        db: &str,
+        coll: &str,
+        filter: &Filter,
+        q: &Document,
+        sort: Option<&SortSpec>,
+        first_only: bool,
+    ) -> Vec<RecordId> {
+        let Some(c) = self.collection(db, coll) else { return Vec::new() };
+        if let (1, Some(id)) = (
+            q.len(),
+            q.get("_id")
+                .filter(|id| !matches!(id, Bson::Document(_) | Bson::RegularExpression(_) | Bson::Array(_))),
+        ) {
+            return c.by_id(id).map(|(rid, _)| vec![rid]).unwrap_or_default();
+        }
+        match sort.filter(|s| !s.is_empty()) {
+            Some(s) => {
+                let mut hits: Vec<(RecordId, &Document)> =
+                    c.iter().filter(|(_, d)| filter.matches(d)).collect();
+                hits.sort_by(|a, b| s.compare(a.1, b.1));
+                let mut ids: Vec<RecordId> = hits.into_iter().map(|(i, _)| i).collect();
+                if first_only {
+                    ids.truncate(1);
+                }
+                ids
+            }
+            None => {
+                let it = c.iter().filter(|(_, d)| filter.matches(d)).map(|(i, _)| i);
+                if first_only { it.take(1).collect() } else { it.collect() }
+            }
+        }
+    }
+
+    /// Applies one update statement; returns (n, nModified, upserted _id).
+    #[allow(clippy::too_many_arguments)]
+    fn update_one_stmt(
+        &mut self,
+        db: &str,
+        coll: &str,
+        stmt: &Document,
+        ts: Timestamp,
+        ctx: &ExecContext,
+        sort: Option<&SortSpec>,
+        force_single: bool,
+    ) -> Result<StmtOutcome, WriteError> {
+        let q = match stmt.get("q") {
+            Some(Bson::Document(d)) => d.clone(),
+            Some(other) => return Err(type_mismatch("update.updates", "q", other, "object").into()),
+            None => {
+                return Err(CommandError::new(
+                    40414,
+                    "Location40414",
+                    "BSON field 'update.updates.q' is missing but a required field",
+                )
+                .into());
+            }
+        };
+        let Some(u) = stmt.get("u") else {
+            return Err(CommandError::new(
+                40414,
+                "Location40414",
+                "BSON field 'update.updates.u' is missing but a required field",
+            )
+            .into());
+        };
+        let filter = Filter::parse(&q)?;
+        let update = Update::parse(u)?;
+        let multi = !force_single && opt_bool(stmt, "multi", false)?;
+        let upsert = opt_bool(stmt, "upsert", false)?;
+        if multi && update.is_replacement() {
+            return Err(CommandError::new(
+                9,
+                "FailedToParse",
+                "multi update is not supported for replacement-style update",
+            )
+            .into());
+        }
+        let array_filters = match stmt.get("arrayFilters") {
+            Some(Bson::Array(a)) => parse_array_filters(a)?,
+            None | Some(Bson::Null) => Vec::new(),
+            Some(other) => return Err(type_mismatch("update.updates", "arrayFilters", other, "array").into()),
+        };
+        let env = UpdateEnv { query: Some(&q), array_filters, inserting: false, now_ts: Some(ts) };
+        let ns = format!("{db}.{coll}");
+        let ids = self.matching(db, coll, &filter, &q, sort, !multi);
+        let (mut n, mut modified) = (0, 0);
+        let mut last: Option<(Document, Document)> = None;
+        if !ids.is_empty() {
+            let c = self.coll_mut(db, coll, ts);
+            for rid in ids {
+                let Some(old) = c.get(rid).cloned() else { continue };
+                let new = update.apply(&old, &env)?;
+                n += 1;
+                if new != old {
+                    check_storable(&new, ctx)?;
+                    c.replace(&ns, rid, new.clone(), ts)?;
+                    modified += 1;
+                }
+                last = Some((old, new));
+            }
+            return Ok((n, modified, None, last));
+        }
+        if !upsert {
+            return Ok((0, 0, None, None));
+        }
+        let env = UpdateEnv { inserting: true, ..env };
+        let base = upsert_base(&q)?;
+        let mut new = match &update {
+            Update::Replacement(r) => {
+                let mut d = r.clone();
+                if let (false, Some(id)) = (d.contains_key("_id"), base.get("_id")) {
+                    d.insert("_id", id.clone());
+                }
+                d
+            }
+            _ => update.apply(&base, &env)?,
+        };
+        if base.get("_id").zip(new.get("_id")).is_some_and(|(a, b)| !values_equal(a, b)) {
+            return Err(CommandError::new(
+                66,
+                "ImmutableField",
+                "Performing an update on the path '_id' would modify the immutable field '_id'",
+            )
+            .into());
+        }
+        new = with_id_first(&new);
+        check_storable(&new, ctx)?;
+        let id = new.get("_id").cloned().unwrap_or(Bson::Null);
+        self.coll_mut(db, coll, ts).insert(&ns, new.clone(), ts)?;
+        Ok((1, 0, Some(id), Some((Document::new(), new))))
+    }
+
+    pub(super) fn cmd_update(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let stmts = doc_array(cmd, "updates")?;
+        let ordered = opt_bool(cmd, "ordered", true)?;
+        if stmts.is_empty() {
+            return Err(CommandError::new(
+                16,
+                "InvalidLength",
+                "Write batch sizes must be between 1 and 100000. Got 0 operations.",
+            ));
+        }
+        self.reject_view(db, &coll)?;
+        let ts = self.stamp(ctx);
+        let (mut n, mut modified) = (0i64, 0i64);
+        let mut upserted = Vec::new();
+        let mut errors = Vec::new();
+        for (i, stmt) in stmts.into_iter().enumerate() {
+            match self.update_one_stmt(db, &coll, stmt, ts, ctx, None, false) {
+                Ok((sn, sm, up, _)) => {
+                    n += sn;
+                    modified += sm;
+                    if let Some(id) = up {
+                        upserted.push(Bson::Document(doc! {"index": i as i32, "_id": id}));
+                    }
+                }
+                Err(e) => {
+                    errors.push(write_error_doc(i, &e));
+                    if ordered {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut reply = doc! {"n": n as i32, "nModified": modified as i32};
+        if !upserted.is_empty() {
+            reply.insert("upserted", upserted);
+        }
+        if !errors.is_empty() {
+            reply.insert("writeErrors", errors);
+        }
+        Ok(reply)
+    }
+
+    fn reject_view(&self, db: &str, coll: &str) -> Result<(), CommandError> {
+        if self.collection(db, coll).is_some_and(|c| c.options.contains_key("viewOn")) {
+            return Err(CommandError::new(
+                166,
+                "CommandNotSupportedOnView",
+                format!("Namespace {db}.{coll} is a view, not a collection"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn cmd_delete(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let stmts = doc_array(cmd, "deletes")?;
+        let ordered = opt_bool(cmd, "ordered", true)?;
+        if stmts.is_empty() {
+            return Err(CommandError::new(
+                16,
+                "InvalidLength",
+                "Write batch sizes must be between 1 and 100000. Got 0 operations.",
+            ));
+        }
+        self.reject_view(db, &coll)?;
+        let ts = self.stamp(ctx);
+        let mut n = 0i64;
+        let mut errors = Vec::new();
+        for (i, stmt) in stmts.into_iter().enumerate() {
+            let r: Result<i64, CommandError> = (|| {
+                let q = match stmt.get("q") {
+                    Some(Bson::Document(d)) => d.clone(),
+                    Some(other) => return Err(type_mismatch("delete.deletes", "q", other, "object")),
+                    None => {
+                        return Err(CommandError::new(
+                            40414,
+                            "Location40414",
+                            "BSON field 'delete.deletes.q' is missing but a required field",
+                        ));
+                    }
+                };
+                let limit = match stmt.get("limit") {
+                    None => {
+                        return Err(CommandError::new(
+                            40414,
+                            "Location40414",
+                            "BSON field 'delete.deletes.limit' is missing but a required field",
+                        ));
+                    }
+                    Some(v) => match num(v).map(|n| n.as_f64()) {
+                        Some(l) if l == 0.0 || l == 1.0 => l as i64,
+                        _ => {
+                            return Err(CommandError::new(
+                                9,
+                                "FailedToParse",
+                                format!(
+                                    "The limit field in delete objects must be 0 or 1. Got {}",
+                                    super::compare::display(v)
+                                ),
+                            ));
+                        }
+                    },
+                };
+                let filter = Filter::parse(&q)?;
+                let ids = self.matching(db, &coll, &filter, &q, None, limit == 1);
+                let count = ids.len() as i64;
+                if let Some(c) = self.existing_mut(db, &coll) {
+                    for rid in ids {
+                        c.delete(rid, ts);
+                    }
+                }
+                Ok(count)
+            })();
+            match r {
+                Ok(c) => n += c,
+                Err(e) => {
+                    errors.push(write_error_doc(i, &e.into()));
+                    if ordered {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut reply = doc! {"n": n as i32};
+        if !errors.is_empty() {
+            reply.insert("writeErrors", errors);
+        }
+        Ok(reply)
+    }
+
+    pub(super) fn cmd_find_and_modify(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let (filter, q) = filter_of(cmd, "query")?;
+        let sort = opt_doc(cmd, "sort")?.map(SortSpec::parse).transpose()?.unwrap_or_default();
+        let fields = opt_doc(cmd, "fields")?.filter(|p| !p.is_empty()).map(Projection::parse).transpose()?;
+        let remove = opt_bool(cmd, "remove", false)?;
+        let new = opt_bool(cmd, "new", false)?;
+        let upsert = opt_bool(cmd, "upsert", false)?;
+        let update = cmd.get("update").filter(|u| !matches!(u, Bson::Null));
+        match (remove, update.is_some()) {
+            (true, true) => {
+                return Err(CommandError::new(
+                    9,
+                    "FailedToParse",
+                    "Cannot specify both an update and remove=true",
+                ));
+            }
+            (false, false) => {
+                return Err(CommandError::new(
+                    9,
+                    "FailedToParse",
+                    "Either an update or remove=true must be specified",
+                ));
+            }
+            _ => {}
+        }
+        if remove && (new || upsert) {
+            return Err(CommandError::new(
+                9,
+                "FailedToParse",
+                "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document",
+            ));
+        }
+        self.reject_view(db, &coll)?;
+        let project = |d: Document| -> Result<Bson, CommandError> {
+            Ok(Bson::Document(match &fields {
+                Some(p) => p.apply(&d)?,
+                None => d,
+            }))
+        };
+        let ts = self.stamp(ctx);
+        if remove {
+            let ids = self.matching(db, &coll, &filter, &q, Some(&sort), true);
+            let mut value = Bson::Null;
+            if let (Some(rid), Some(c)) = (ids.first(), self.existing_mut(db, &coll)) {
+                if let Some(d) = c.get(*rid).cloned() {
+                    c.delete(*rid, ts);
+                    value = project(d)?;
+                }
+            }
+            let n = i32::from(!matches!(value, Bson::Null));
+            return Ok(doc! {"lastErrorObject": {"n": n}, "value": value});
+        }
+        let mut stmt =
+            doc! {"q": q, "u": update.cloned().unwrap_or(Bson::Null), "upsert": upsert, "multi": false};
+        if let Some(af) = cmd.get("arrayFilters") {
+            stmt.insert("arrayFilters", af.clone());
+        }
+        let (n, _, upserted, docs) =
+            self.update_one_stmt(db, &coll, &stmt, ts, ctx, Some(&sort), true).map_err(|e| e.error)?;
+        let value = match docs {
+            Some((old, newd)) => {
+                if new {
+                    project(newd)?
+                } else if upserted.is_some() {
+                    Bson::Null
+                } else {
+                    project(old)?
+                }
+            }
+            None => Bson::Null,
+        };
+        let mut leo = doc! {"n": n as i32, "updatedExisting": n > 0 && upserted.is_none()};
+        if let Some(id) = upserted {
+            leo.insert("upserted", id);
+        }
+        Ok(doc! {"lastErrorObject": leo, "value": value})
+    }
+
+    pub(super) fn cmd_aggregate(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = match cmd.get("aggregate") {
+            Some(Bson::String(_)) => Some(coll_name(cmd)?),
+            Some(v) if num(v).is_some_and(|n| n.as_f64() == 1.0) => None,
+            Some(other) => {
+                return Err(CommandError::new(
+                    73,
+                    "InvalidNamespace",
+                    format!("collection name has invalid type {}", type_name(other)),
+                ));
+            }
+            None => None,
+        };
+        let stages: Vec<Document> = doc_array(cmd, "pipeline")?.into_iter().cloned().collect();
+        if opt_bool(cmd, "explain", false)? {
+            return Err(CommandError::new(2, "BadValue", "explain is not supported by the simulator"));
+        }
+        let batch_size = match cmd.get("cursor") {
+            Some(Bson::Document(c)) => non_negative(c, "batchSize")?,
+            Some(other) => return Err(type_mismatch("aggregate", "cursor", other, "object")),
+            None => {
+                return Err(CommandError::new(
+                    9,
+                    "FailedToParse",
+                    "The 'cursor' option is required, except for aggregate with the explain argument",
+                ));
+            }
+        };
+        let pipeline = Pipeline::parse(&stages)?;
+        let input = match &coll {
+            Some(c) => self.read_docs(db, c, ctx)?,
+            None => Vec::new(),
+        };
+        let mut foreign = BTreeMap::new();
+        for from in pipeline.lookups() {
+            let docs = self.read_docs(db, &from, ctx)?;
+            foreign.insert(from, docs);
+        }
+        let out = pipeline.run(input, &foreign)?;
+        let ns = match &coll {
+            Some(c) => format!("{db}.{c}"),
+            None => format!("{db}.$cmd.aggregate"),
+        };
+        if let Some(target) = pipeline.out_target().cloned() {
+            let tdb = target.db.clone().unwrap_or_else(|| db.to_string());
+            let ts = self.stamp(ctx);
+            let tns = format!("{tdb}.{}", target.coll);
+            let c = self.coll_mut(&tdb, &target.coll, ts);
+            if !target.merge {
+                c.clear(ts);
+            }
+            for d in out {
+                let d = with_id_first(&d);
+                let existing = d.get("_id").and_then(|id| c.by_id(id)).map(|(rid, _)| rid);
+                let r = match existing {
+                    Some(rid) if target.merge => c.replace(&tns, rid, d, ts),
+                    _ => c.insert(&tns, d, ts).map(|_| ()),
+                };
+                r.map_err(|e| e.error)?;
+            }
+            return Ok(doc! {"cursor": {"firstBatch": Vec::<Bson>::new(), "id": 0_i64, "ns": ns}});
+        }
+        Ok(self.cursor_reply(ns, out, batch_size.map(|b| b as usize), false, ctx))
+    }
+
+    pub(super) fn cmd_distinct(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let key = match cmd.get("key") {
+            Some(Bson::String(k)) => k.clone(),
+            Some(other) => return Err(type_mismatch("distinct", "key", other, "string")),
+            None => {
+                return Err(CommandError::new(
+                    40414,
+                    "Location40414",
+                    "BSON field 'distinct.key' is missing but a required field",
+                ));
+            }
+        };
+        let (filter, _) = filter_of(cmd, "query")?;
+        let mut values: Vec<Bson> = Vec::new();
+        for d in self.read_docs(db, &coll, ctx)? {
+            if !filter.matches(&d) {
+                continue;
+            }
+            for v in lookup_doc(&d, &key).into_iter().flatten() {
+                let items: Vec<&Bson> = match v {
+                    Bson::Array(a) => a.iter().collect(),
+                    other => vec![other],
+                };
+                for it in items {
+                    if !values.iter().any(|x| values_equal(x, it)) {
+                        values.push(it.clone());
+                    }
+                }
+            }
+        }
+        values.sort_by(compare);
+        Ok(doc! {"values": values})
+    }
+
+    pub(super) fn cmd_count(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let (filter, _) = filter_of(cmd, "query")?;
+        let skip = non_negative(cmd, "skip")?.unwrap_or(0) as usize;
+        let limit = opt_int(cmd, "limit")?.map(|l| l.unsigned_abs() as usize).filter(|l| *l > 0);
+        let n = self
+            .read_docs(db, &coll, ctx)?
+            .iter()
+            .filter(|d| filter.matches(d))
+            .skip(skip)
+            .take(limit.unwrap_or(usize::MAX))
+            .count();
+        Ok(doc! {"n": n as i32})
+    }
+
+    pub(super) fn cmd_create(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        if self.collection(db, &coll).is_some() {
+            return Err(CommandError::new(
+                48,
+                "NamespaceExists",
+                format!("Collection {db}.{coll} already exists."),
+            ));
+        }
+        let mut options = Document::new();
+        for (k, v) in cmd.iter().skip(1) {
+            if matches!(
+                k.as_str(),
+                "capped"
+                    | "size"
+                    | "max"
+                    | "validator"
+                    | "validationLevel"
+                    | "validationAction"
+                    | "viewOn"
+                    | "pipeline"
+                    | "collation"
+                    | "timeseries"
+                    | "expireAfterSeconds"
+                    | "clusteredIndex"
+                    | "changeStreamPreAndPostImages"
+                    | "storageEngine"
+                    | "indexOptionDefaults"
+                    | "encryptedFields"
+            ) {
+                options.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(p) = options.get("pipeline") {
+            let Bson::Array(a) = p else { return Err(type_mismatch("create", "pipeline", p, "array")) };
+            let stages: Vec<Document> = a.iter().filter_map(|s| s.as_document().cloned()).collect();
+            Pipeline::parse(&stages)?;
+        }
+        let ts = self.stamp(ctx);
+        self.dbs.entry(db.to_string()).or_default().collections.insert(coll, Collection::new(options, ts));
+        Ok(Document::new())
+    }
+
+    pub(super) fn cmd_drop(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        self.stamp(ctx);
+        let ns = format!("{db}.{coll}");
+        match self.dbs.get_mut(db).and_then(|d| d.collections.remove(&coll)) {
+            Some(c) => {
+                self.cursors.retain(|_, cur| cur.ns != ns);
+                Ok(doc! {"nIndexesWas": c.indexes.len() as i32, "ns": ns})
+            }
+            // 7.0 (wire version 21) and later succeed quietly for a missing collection.
+            None if ctx.max_wire_version >= 21 => Ok(Document::new()),
+            None => Err(CommandError::new(26, "NamespaceNotFound", "ns not found")),
+        }
+    }
+
+    pub(super) fn cmd_drop_database(&mut self, db: &str) -> Result<Document, CommandError> {
+        let prefix = format!("{db}.");
+        self.cursors.retain(|_, c| !c.ns.starts_with(&prefix));
+        self.dbs.remove(db);
+        Ok(doc! {"dropped": db})
+    }
+
+    pub(super) fn cmd_list_collections(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let (filter, _) = filter_of(cmd, "filter")?;
+        let name_only = opt_bool(cmd, "nameOnly", false)?;
+        let batch_size = match cmd.get("cursor") {
+            Some(Bson::Document(c)) => non_negative(c, "batchSize")?.map(|b| b as usize),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        if let Some(d) = self.dbs.get(db) {
+            for (name, c) in &d.collections {
+                let is_view = c.options.contains_key("viewOn");
+                let kind = if is_view { "view" } else { "collection" };
+                let full = if is_view {
+                    doc! {"name": name, "type": kind, "options": c.options.clone(), "info": {"readOnly": true}}
+                } else {
+                    doc! {
+                        "name": name,
+                        "type": kind,
+                        "options": c.options.clone(),
+                        "info": {"readOnly": false, "uuid": Bson::Binary(c.uuid.clone())},
+                        "idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"},
+                    }
+                };
+                if !filter.matches(&full) {
+                    continue;
+                }
+                out.push(if name_only {
+                    doc! {"name": name, "type": kind}
+                } else {
+                    full
+                });
+            }
+        }
+        Ok(self.cursor_reply(
+            format!("{db}.$cmd.listCollections"),
+            out,
+            batch_size.or(Some(usize::MAX)),
+            false,
+            ctx,
+        ))
+    }
+
+    pub(super) fn cmd_list_databases(
+        &mut self,
+        cmd: &Document,
+        _ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let (filter, _) = filter_of(cmd, "filter")?;
+        let name_only = opt_bool(cmd, "nameOnly", false)?;
+        let mut dbs = Vec::new();
+        let mut total: i64 = 0;
+        for (name, d) in &self.dbs {
+            if d.collections.is_empty() {
+                continue;
+            }
+            // mongod reports allocated storage; the simulator reports data size rounded up to 4 KiB
+            // pages per collection, so an existing database never reports 0.
+            let size: i64 = d.collections.values().map(|c| (c.data_size() as i64 / 4096 + 1) * 4096).sum();
+            let entry = doc! {"name": name, "sizeOnDisk": size, "empty": false};
+            if !filter.matches(&entry) {
+                continue;
+            }
+            total += size;
+            dbs.push(if name_only {
+                doc! {"name": name}
+            } else {
+                entry
+            });
+        }
+        if name_only {
+            return Ok(doc! {"databases": dbs});
+        }
+        Ok(doc! {"databases": dbs, "totalSize": total, "totalSizeMb": total / (1024 * 1024)})
+    }
+
+    pub(super) fn cmd_list_indexes(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let batch_size = match cmd.get("cursor") {
+            Some(Bson::Document(c)) => non_negative(c, "batchSize")?.map(|b| b as usize),
+            _ => None,
+        };
+        let Some(c) = self.collection(db, &coll) else {
+            return Err(CommandError::new(
+                26,
+                "NamespaceNotFound",
+                format!("ns does not exist: {db}.{coll}"),
+            ));
+        };
+        let specs: Vec<Document> = c.indexes.iter().map(|i| i.spec.clone()).collect();
+        Ok(self.cursor_reply(
+            format!("{db}.$cmd.listIndexes.{coll}"),
+            specs,
+            batch_size.or(Some(usize::MAX)),
+            false,
+            ctx,
+        ))
+    }
+
+    pub(super) fn cmd_create_indexes(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let specs = doc_array(cmd, "indexes")?;
+        if specs.is_empty() {
+            return Err(CommandError::new(2, "BadValue", "Must specify at least one index to create"));
+        }
+        let mut parsed = Vec::new();
+        for s in specs {
+            let key = match s.get("key") {
+                Some(Bson::Document(k)) if !k.is_empty() => k.clone(),
+                _ => {
+                    return Err(CommandError::new(
+                        9,
+                        "FailedToParse",
+                        "The 'key' field is a required property of an index specification",
+                    ));
+                }
+            };
+            for v in key.values() {
+                let ok = num(v).is_some_and(|n| n.as_f64() != 0.0) || matches!(v, Bson::String(_));
+                if !ok {
+                    return Err(CommandError::new(
+                        67,
+                        "CannotCreateIndex",
+                        format!(
+                            "Values in the index key pattern can only be numbers or strings, found {}",
+                            super::compare::display(v)
+                        ),
+                    ));
+                }
+            }
+            let name = match s.get("name") {
+                Some(Bson::String(n)) => n.clone(),
+                None => key
+                    .iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}_{}",
+                            match v {
+                                Bson::String(s) => s.clone(),
+                                other => num(other).map_or("1".into(), |n| (n.as_f64() as i64).to_string()),
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("_"),
+                Some(other) => return Err(type_mismatch("createIndexes", "indexes.name", other, "string")),
+            };
+            let partial = match s.get("partialFilterExpression") {
+                Some(Bson::Document(p)) => Some(Filter::parse(p)?),
+                _ => None,
+            };
+            let mut spec = doc! {"v": 2, "key": key.clone(), "name": name.clone()};
+            for (k, v) in s {
+                if !matches!(k.as_str(), "key" | "name" | "v" | "ns") {
+                    spec.insert(k.clone(), v.clone());
+                }
+            }
+            parsed.push(Index {
+                name,
+                key,
+                unique: s.get("unique").is_some_and(super::expr::truthy),
+                sparse: s.get("sparse").is_some_and(super::expr::truthy),
+                partial,
+                spec,
+            });
+        }
+        self.reject_view(db, &coll)?;
+        let ts = self.stamp(ctx);
+        let created = self.collection(db, &coll).is_none();
+        let ns = format!("{db}.{coll}");
+        let c = self.coll_mut(db, &coll, ts);
+        let before = c.indexes.len() as i32;
+        for idx in parsed {
+            if let Some(existing) = c.indexes.iter().find(|i| i.name == idx.name) {
+                if existing.key != idx.key {
+                    return Err(CommandError::new(
+                        86,
+                        "IndexKeySpecsConflict",
+                        format!(
+                            "An existing index has the same name as the requested index. Requested index: {}, existing index: {}",
+                            super::compare::display_doc(&idx.spec),
+                            super::compare::display_doc(&existing.spec)
+                        ),
+                    ));
+                }
+                if existing.unique != idx.unique {
+                    return Err(CommandError::new(
+                        85,
+                        "IndexOptionsConflict",
+                        format!("Index with name: {} already exists with different options", idx.name),
+                    ));
+                }
+                continue;
+            }
+            if let Some(existing) =
+                c.indexes.iter().find(|i| i.key == idx.key && i.partial.is_none() && idx.partial.is_none())
+            {
+                return Err(CommandError::new(
+                    85,
+                    "IndexOptionsConflict",
+                    format!("Index already exists with a different name: {}", existing.name),
+                ));
+            }
+            c.add_index(&ns, idx).map_err(|e| e.error)?;
+        }
+        let after = c.indexes.len() as i32;
+        let mut reply = doc! {"numIndexesBefore": before, "numIndexesAfter": after, "createdCollectionAutomatically": created};
+        if before == after {
+            reply.insert("note", "all indexes already exist");
+        }
+        Ok(reply)
+    }
+
+    pub(super) fn cmd_drop_indexes(&mut self, db: &str, cmd: &Document) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let Some(c) = self.existing_mut(db, &coll) else {
+            return Err(CommandError::new(26, "NamespaceNotFound", format!("ns not found {db}.{coll}")));
+        };
+        let was = c.indexes.len() as i32;
+        let not_found = |what: String| CommandError::new(27, "IndexNotFound", what);
+        let id_err = || CommandError::new(72, "InvalidOptions", "cannot drop _id index");
+        match cmd.get("index") {
+            Some(Bson::String(s)) if s == "*" => c.indexes.retain(|i| i.name == "_id_"),
+            Some(Bson::String(s)) => {
+                if s == "_id_" {
+                    return Err(id_err());
+                }
+                let before = c.indexes.len();
+                c.indexes.retain(|i| i.name != *s);
+                if c.indexes.len() == before {
+                    return Err(not_found(format!("index not found with name [{s}]")));
+                }
+            }
+            Some(Bson::Array(names)) => {
+                for n in names {
+                    let Bson::String(n) = n else {
+                        return Err(type_mismatch("dropIndexes", "index", n, "string"));
+                    };
+                    if n == "_id_" {
+                        return Err(id_err());
+                    }
+                    if !c.indexes.iter().any(|i| i.name == *n) {
+                        return Err(not_found(format!("index not found with name [{n}]")));
+                    }
+                }
+                c.indexes.retain(|i| !names.iter().any(|n| n.as_str() == Some(i.name.as_str())));
+            }
+            Some(Bson::Document(key)) => {
+                if *key == doc! {"_id": 1} {
+                    return Err(id_err());
+                }
+                let before = c.indexes.len();
+                c.indexes.retain(|i| i.key != *key);
+                if c.indexes.len() == before {
+                    return Err(not_found(format!(
+                        "can't find index with key: {}",
+                        super::compare::display_doc(key)
+                    )));
+                }
+            }
+            Some(other) => return Err(type_mismatch("dropIndexes", "index", other, "string")),
+            None => {
+                return Err(CommandError::new(
+                    40414,
+                    "Location40414",
+                    "BSON field 'dropIndexes.index' is missing but a required field",
+                ));
+            }
+        }
+        Ok(doc! {"nIndexesWas": was})
+    }
+
+    pub(super) fn cmd_rename_collection(
+        &mut self,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let split = |v: Option<&Bson>, field: &str| -> Result<(String, String), CommandError> {
+            match v {
+                Some(Bson::String(s)) => match s.split_once('.') {
+                    Some((d, c)) if !d.is_empty() && !c.is_empty() => Ok((d.to_string(), c.to_string())),
+                    _ => Err(CommandError::new(
+                        73,
+                        "InvalidNamespace",
+                        format!("Invalid {field} namespace: {s}"),
+                    )),
+                },
+                Some(other) => Err(type_mismatch("renameCollection", field, other, "string")),
+                None => Err(CommandError::new(
+                    40414,
+                    "Location40414",
+                    format!("BSON field 'renameCollection.{field}' is missing but a required field"),
+                )),
+            }
+        };
+        let (sdb, scoll) = split(cmd.get("renameCollection"), "renameCollection")?;
+        let (tdb, tcoll) = split(cmd.get("to"), "to")?;
+        let drop_target = opt_bool(cmd, "dropTarget", false)?;
+        if self.collection(&sdb, &scoll).is_none() {
+            return Err(CommandError::new(
+                26,
+                "NamespaceNotFound",
+                format!("Source collection {sdb}.{scoll} does not exist"),
+            ));
+        }
+        if self.collection(&tdb, &tcoll).is_some() && !drop_target {
+            return Err(CommandError::new(48, "NamespaceExists", "target namespace exists"));
+        }
+        self.stamp(ctx);
+        let Some(c) = self.dbs.get_mut(&sdb).and_then(|d| d.collections.remove(&scoll)) else {
+            return Err(CommandError::new(26, "NamespaceNotFound", "source namespace does not exist"));
+        };
+        self.dbs.entry(tdb).or_default().collections.insert(tcoll, c);
+        Ok(Document::new())
+    }
+}
