@@ -134,14 +134,20 @@ impl Error {
         self.code().map(crate::error_code::ErrorCode)
     }
 
+    /// The code for SDAM's checks: a reply without a code is stored with code 0 (`OK`, which
+    /// no server error uses), and counts as having no code, so the message decides.
+    fn sdam_code(&self) -> Option<i32> {
+        self.code().filter(|c| *c != 0)
+    }
+
     /// SDAM: a "node is recovering" error (by code, or by message when there is no code).
     pub fn is_node_is_recovering(&self) -> bool {
-        self.server_message().is_some_and(|m| crate::error_code::is_node_is_recovering(self.code(), m))
+        self.server_message().is_some_and(|m| crate::error_code::is_node_is_recovering(self.sdam_code(), m))
     }
 
     /// SDAM: a "not writable primary" error (by code, or by message when there is no code).
     pub fn is_not_writable_primary(&self) -> bool {
-        self.server_message().is_some_and(|m| crate::error_code::is_not_writable_primary(self.code(), m))
+        self.server_message().is_some_and(|m| crate::error_code::is_not_writable_primary(self.sdam_code(), m))
     }
 
     /// SDAM: a "node is shutting down" error.
@@ -169,6 +175,49 @@ impl Error {
     /// HostUnreachable, NetworkTimeout, SocketException).
     pub fn is_network_routing(&self) -> bool {
         self.error_code().is_some_and(|c| c.is_network_routing())
+    }
+
+    /// Whether reading from or writing to a connection failed (a network error).
+    pub fn is_network_error(&self) -> bool {
+        matches!(&*self.kind, ErrorKind::Io { .. })
+    }
+
+    /// The error a command reply reports, if any: `ok` not true gives an
+    /// [`ErrorKind::Command`] (`code`, `codeName`, `errmsg`; code 0 when absent); otherwise
+    /// a `writeConcernError` gives an [`ErrorKind::WriteConcern`]. The reply's `errorLabels`
+    /// become the labels.
+    pub fn from_reply(reply: &bson::Document) -> Option<Error> {
+        fn number(v: Option<&bson::Bson>) -> Option<f64> {
+            match v? {
+                bson::Bson::Int32(i) => Some(f64::from(*i)),
+                bson::Bson::Int64(i) => Some(*i as f64),
+                bson::Bson::Double(d) => Some(*d),
+                bson::Bson::Boolean(b) => Some(if *b { 1.0 } else { 0.0 }),
+                _ => None,
+            }
+        }
+        fn parts(doc: &bson::Document) -> (i32, String, String) {
+            let code = number(doc.get("code")).map_or(0, |c| c as i32);
+            let name = doc.get_str("codeName").unwrap_or_default().to_string();
+            let message = doc.get_str("errmsg").unwrap_or_default().to_string();
+            (code, name, message)
+        }
+        let ok = number(reply.get("ok")).is_some_and(|ok| ok == 1.0);
+        let mut error = if !ok {
+            let (code, code_name, message) = parts(reply);
+            Error::new(ErrorKind::Command { code, code_name, message })
+        } else if let Ok(wce) = reply.get_document("writeConcernError") {
+            let (code, code_name, message) = parts(wce);
+            Error::new(ErrorKind::WriteConcern { code, code_name, message })
+        } else {
+            return None;
+        };
+        if let Ok(labels) = reply.get_array("errorLabels") {
+            for label in labels.iter().filter_map(bson::Bson::as_str) {
+                error.add_label(label);
+            }
+        }
+        Some(error)
     }
 
     /// The error labels (e.g. `RetryableWriteError`).

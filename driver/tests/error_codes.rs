@@ -260,3 +260,33 @@ fn unknown_codes_are_representable() {
     assert_eq!(e.code_name(), None);
     assert!(e.to_string().contains("987654"));
 }
+
+#[test]
+fn errors_from_replies_carry_code_name_message_and_labels() {
+    use bson::doc;
+    let reply = doc! {"ok": 0.0, "errmsg": "not primary", "code": 10107, "codeName": "NotWritablePrimary", "errorLabels": ["RetryableWriteError"]};
+    let e = Error::from_reply(&reply).expect("ok: 0 is an error");
+    assert!(matches!(&*e.kind, mongo_driver::ErrorKind::Command { .. }));
+    assert_eq!(
+        (e.code(), e.code_name(), e.server_message()),
+        (Some(10107), Some("NotWritablePrimary"), Some("not primary"))
+    );
+    assert!(e.contains_label("RetryableWriteError") && e.is_not_writable_primary());
+
+    // No code: SDAM's message fallback applies.
+    let e = Error::from_reply(&doc! {"ok": 0, "errmsg": "node is recovering"}).expect("error");
+    assert_eq!(e.code(), Some(0), "stored as code 0 (OK)");
+    assert!(e.is_node_is_recovering() && !e.is_not_writable_primary(), "no code: the message decides");
+    let e = Error::from_reply(&doc! {"ok": 0, "errmsg": "not master"}).expect("error");
+    assert!(e.is_not_writable_primary() && e.is_state_change());
+    let e = Error::from_reply(&doc! {"ok": 0, "code": 2, "errmsg": "not master"}).expect("error");
+    assert!(!e.is_not_writable_primary(), "a code is present: the message is not consulted");
+
+    let wce = doc! {"ok": 1, "n": 1, "writeConcernError": {"code": 91, "codeName": "ShutdownInProgress", "errmsg": "bye"}};
+    let e = Error::from_reply(&wce).expect("a write concern error");
+    assert!(matches!(&*e.kind, mongo_driver::ErrorKind::WriteConcern { code: 91, .. }));
+    assert!(e.is_shutting_down() && e.is_retryable_write_code());
+
+    assert!(Error::from_reply(&doc! {"ok": 1.0, "n": 1}).is_none());
+    assert!(Error::from_reply(&doc! {"ok": true}).is_none());
+}
