@@ -136,7 +136,7 @@ pub fn evaluate<'a>(
 /// selection spec, "maxStalenessSeconds"). The driver's own minimum wire version is
 /// higher, so a compatible topology always passes; the check stays for hand-built ones.
 fn check_max_staleness_wire_version(topology: &TopologyDescription, rp: &ReadPreference) -> Result<()> {
-    if rp.max_staleness().is_none() {
+    if rp.positive_max_staleness().is_none() {
         return Ok(());
     }
     match topology
@@ -236,7 +236,7 @@ fn eligible<'a>(
 ) -> Vec<&'a ServerDescription> {
     why.push(format!("candidates for mode {}: {}", rp.mode, names(&candidates)));
     let mut servers = candidates;
-    if let Some(max) = rp.max_staleness() {
+    if let Some(max) = rp.positive_max_staleness() {
         let mut line = format!("maxStalenessSeconds {max}: estimated staleness");
         servers.retain(|s| {
             let estimate = staleness::estimate_ms(s, topology, options.heartbeat_frequency);

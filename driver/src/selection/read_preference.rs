@@ -189,18 +189,25 @@ impl ReadPreference {
         self.max_staleness_seconds.filter(|&s| s != -1)
     }
 
-    /// Checks what can be checked without a topology: mode `primary` takes no max
-    /// staleness and no non-empty tag set, and a max staleness is positive or `-1`.
+    /// The max staleness that filters servers: only a positive value does (server
+    /// selection spec: "If maxStalenessSeconds is not a positive number, then all
+    /// servers are eligible").
+    pub fn positive_max_staleness(&self) -> Option<i64> {
+        self.max_staleness_seconds.filter(|&s| s > 0)
+    }
+
+    /// Checks what can be checked without a topology: a max staleness is `-1` or not
+    /// negative; mode `primary` takes no positive max staleness and no non-empty tag set.
     pub fn validate(&self) -> Result<()> {
         if let Some(s) = self.max_staleness() {
-            if self.mode == ReadPreferenceMode::Primary {
+            if s < 0 {
                 return Err(Error::invalid_argument(format!(
-                    "read preference mode primary cannot be combined with maxStalenessSeconds ({s})"
+                    "maxStalenessSeconds must be a number of seconds or -1 (no maximum), not {s}"
                 )));
             }
-            if s <= 0 {
+            if s > 0 && self.mode == ReadPreferenceMode::Primary {
                 return Err(Error::invalid_argument(format!(
-                    "maxStalenessSeconds must be a positive number of seconds or -1, not {s}"
+                    "read preference mode primary cannot be combined with maxStalenessSeconds ({s})"
                 )));
             }
         }
@@ -242,7 +249,7 @@ impl ReadPreference {
             if !self.tag_sets.is_empty() {
                 d.insert("tags", self.tag_sets.iter().map(TagSet::to_document).collect::<Vec<_>>());
             }
-            if let Some(s) = self.max_staleness() {
+            if let Some(s) = self.positive_max_staleness() {
                 d.insert("maxStalenessSeconds", s);
             }
             if let Some(h) = &self.hedge {
@@ -293,6 +300,17 @@ mod tests {
     #[test]
     fn negative_staleness_other_than_minus_one_is_invalid() {
         assert!(ReadPreference::nearest().with_max_staleness_seconds(-2).validate().is_err());
+    }
+
+    #[test]
+    fn zero_staleness_filters_nothing_but_is_too_small_for_a_replica_set() {
+        let rp = ReadPreference::nearest().with_max_staleness_seconds(0);
+        assert_eq!(rp.positive_max_staleness(), None);
+        assert!(rp.validate_for_topology(TopologyType::Sharded, Duration::from_secs(10)).is_ok());
+        assert!(
+            rp.validate_for_topology(TopologyType::ReplicaSetNoPrimary, Duration::from_secs(10)).is_err()
+        );
+        assert!(ReadPreference::primary().with_max_staleness_seconds(0).validate().is_ok());
     }
 
     #[test]
