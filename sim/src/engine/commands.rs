@@ -173,6 +173,68 @@ fn check_storable(doc: &Document, ctx: &ExecContext) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Structural checks mongod makes while parsing an update statement (command-level errors).
+fn check_update_stmt(stmt: &Document) -> Result<(), CommandError> {
+    match stmt.get("q") {
+        Some(Bson::Document(_)) => {}
+        Some(other) => return Err(type_mismatch("update.updates", "q", other, "object")),
+        None => {
+            return Err(CommandError::new(
+                40414,
+                "Location40414",
+                "BSON field 'update.updates.q' is missing but a required field",
+            ));
+        }
+    }
+    match stmt.get("u") {
+        Some(Bson::Document(_) | Bson::Array(_)) => {}
+        Some(other) => return Err(type_mismatch("update.updates", "u", other, "object")),
+        None => {
+            return Err(CommandError::new(
+                40414,
+                "Location40414",
+                "BSON field 'update.updates.u' is missing but a required field",
+            ));
+        }
+    }
+    opt_bool(stmt, "multi", false)?;
+    opt_bool(stmt, "upsert", false)?;
+    Ok(())
+}
+
+/// Structural checks mongod makes while parsing a delete statement (command-level errors).
+fn check_delete_stmt(stmt: &Document) -> Result<(), CommandError> {
+    match stmt.get("q") {
+        Some(Bson::Document(_)) => {}
+        Some(other) => return Err(type_mismatch("delete.deletes", "q", other, "object")),
+        None => {
+            return Err(CommandError::new(
+                40414,
+                "Location40414",
+                "BSON field 'delete.deletes.q' is missing but a required field",
+            ));
+        }
+    }
+    match stmt.get("limit") {
+        None => Err(CommandError::new(
+            40414,
+            "Location40414",
+            "BSON field 'delete.deletes.limit' is missing but a required field",
+        )),
+        Some(v) => match num(v).map(|n| n.as_f64()) {
+            Some(l) if l == 0.0 || l == 1.0 => Ok(()),
+            _ => Err(CommandError::new(
+                9,
+                "FailedToParse",
+                format!(
+                    "The limit field in delete objects must be 0 or 1. Got {}",
+                    super::compare::display(v)
+                ),
+            )),
+        },
+    }
+}
+
 fn filter_of(cmd: &Document, field: &str) -> Result<(Filter, Document), CommandError> {
     let q = opt_doc(cmd, field)?.cloned().unwrap_or_default();
     Ok((Filter::parse(&q)?, q))
@@ -600,6 +662,7 @@ impl Store {
                 "Write batch sizes must be between 1 and 100000. Got 0 operations.",
             ));
         }
+        stmts.iter().try_for_each(|s| check_update_stmt(s))?;
         self.reject_view(db, &coll)?;
         let ts = self.stamp(ctx);
         let (mut n, mut modified) = (0i64, 0i64);
@@ -659,6 +722,7 @@ impl Store {
                 "Write batch sizes must be between 1 and 100000. Got 0 operations.",
             ));
         }
+        stmts.iter().try_for_each(|s| check_delete_stmt(s))?;
         self.reject_view(db, &coll)?;
         let ts = self.stamp(ctx);
         let mut n = 0i64;

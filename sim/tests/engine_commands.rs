@@ -1,0 +1,383 @@
+//! The engine's data commands through `Store::run`, with replies checked against the shapes
+//! and codes documented for mongod (manual "Database Commands").
+
+use bson::{Bson, Document, Timestamp, doc};
+use mongo_sim::engine::{CommandError, ExecContext, Store};
+
+fn ts(t: u32) -> Timestamp {
+    Timestamp { time: t, increment: 1 }
+}
+
+fn ctx_at(t: u32) -> ExecContext {
+    ExecContext { write_time: Some(ts(t)), ..ExecContext::default() }
+}
+
+fn run(s: &mut Store, cmd: Document) -> Document {
+    s.run("db", &cmd, &ctx_at(1)).unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+fn run_err(s: &mut Store, cmd: Document) -> CommandError {
+    match s.run("db", &cmd, &ctx_at(1)) {
+        Ok(r) => panic!("expected an error for {cmd}, got {r}"),
+        Err(e) => e,
+    }
+}
+
+fn first_batch(reply: &Document) -> Vec<Document> {
+    let c = reply.get_document("cursor").unwrap();
+    let b = c.get_array("firstBatch").or_else(|_| c.get_array("nextBatch")).unwrap();
+    b.iter().map(|d| d.as_document().unwrap().clone()).collect()
+}
+
+fn cursor_id(reply: &Document) -> i64 {
+    reply.get_document("cursor").unwrap().get_i64("id").unwrap()
+}
+
+fn seeded() -> Store {
+    let mut s = Store::new();
+    run(
+        &mut s,
+        doc! {"insert": "c", "documents": [
+            {"_id": 1, "x": 11, "tags": ["a", "b"]},
+            {"_id": 2, "x": 22, "tags": ["b"]},
+            {"_id": 3, "x": 33},
+            {"_id": 4, "x": 44, "y": null},
+            {"_id": 5, "x": 55},
+        ]},
+    );
+    s
+}
+
+#[test]
+fn insert_generates_id_first_and_reports_duplicates() {
+    let mut s = Store::new();
+    let r = run(&mut s, doc! {"insert": "c", "documents": [{"a": 1, "_id": 7}, {"b": 2}]});
+    assert_eq!(r, doc! {"n": 2});
+    let docs = first_batch(&run(&mut s, doc! {"find": "c", "filter": {}}));
+    assert_eq!(docs[0], doc! {"_id": 7, "a": 1});
+    assert!(matches!(docs[1].get("_id"), Some(Bson::ObjectId(_))));
+    assert_eq!(docs[1].keys().next().map(String::as_str), Some("_id"));
+
+    // Ordered: stops at the first error.
+    let r = run(&mut s, doc! {"insert": "c", "documents": [{"_id": 8}, {"_id": 7}, {"_id": 9}]});
+    assert_eq!(r.get_i32("n").unwrap(), 1);
+    let errs = r.get_array("writeErrors").unwrap();
+    assert_eq!(errs.len(), 1);
+    let e = errs[0].as_document().unwrap();
+    assert_eq!(e.get_i32("index").unwrap(), 1);
+    assert_eq!(e.get_i32("code").unwrap(), 11000);
+    assert_eq!(e.get_document("keyPattern").unwrap(), &doc! {"_id": 1});
+    assert_eq!(e.get_document("keyValue").unwrap(), &doc! {"_id": 7});
+    assert_eq!(
+        e.get_str("errmsg").unwrap(),
+        "E11000 duplicate key error collection: db.c index: _id_ dup key: { _id: 7 }"
+    );
+
+    // Unordered: keeps going.
+    let r = run(&mut s, doc! {"insert": "c", "documents": [{"_id": 7}, {"_id": 10}], "ordered": false});
+    assert_eq!(r.get_i32("n").unwrap(), 1);
+    // Numeric _id values collide across types (1 == 1.0).
+    let r = run(&mut s, doc! {"insert": "c", "documents": [{"_id": 7.0}]});
+    assert_eq!(r.get_array("writeErrors").unwrap().len(), 1);
+}
+
+#[test]
+fn find_filter_sort_skip_limit_projection() {
+    let mut s = seeded();
+    let r = run(
+        &mut s,
+        doc! {"find": "c", "filter": {"x": {"$gt": 11}}, "sort": {"x": -1}, "skip": 1, "limit": 2, "projection": {"x": 1, "_id": 0}},
+    );
+    assert_eq!(first_batch(&r), vec![doc! {"x": 44}, doc! {"x": 33}]);
+    assert_eq!(cursor_id(&r), 0);
+    assert_eq!(r.get_document("cursor").unwrap().get_str("ns").unwrap(), "db.c");
+    // Equality to null matches the explicit null and the missing field.
+    let r = run(&mut s, doc! {"find": "c", "filter": {"y": null}});
+    assert_eq!(first_batch(&r).len(), 5);
+    let r = run(&mut s, doc! {"find": "c", "filter": {"tags": "b"}});
+    assert_eq!(first_batch(&r).len(), 2);
+    let r = run(&mut s, doc! {"find": "c", "filter": {"_id": 3}});
+    assert_eq!(first_batch(&r), vec![doc! {"_id": 3, "x": 33}]);
+    // A missing collection reads as empty.
+    assert!(first_batch(&run(&mut s, doc! {"find": "nope"})).is_empty());
+    assert_eq!(run_err(&mut s, doc! {"find": "c", "filter": 1}).code, 14);
+    assert_eq!(run_err(&mut s, doc! {"find": "c", "filter": {"$bad": 1}}).code, 2);
+    assert_eq!(run_err(&mut s, doc! {"find": "c", "skip": -1}).code, 51024);
+}
+
+#[test]
+fn cursors_batch_and_get_more() {
+    let mut s = seeded();
+    let r = run(&mut s, doc! {"find": "c", "batchSize": 2});
+    assert_eq!(first_batch(&r).len(), 2);
+    let id = cursor_id(&r);
+    assert_ne!(id, 0);
+    let r = run(&mut s, doc! {"getMore": id, "collection": "c", "batchSize": 2});
+    assert_eq!(first_batch(&r).iter().map(|d| d.get_i32("_id").unwrap()).collect::<Vec<_>>(), vec![3, 4]);
+    assert_eq!(cursor_id(&r), id);
+    let r = run(&mut s, doc! {"getMore": id, "collection": "c"});
+    assert_eq!(first_batch(&r).len(), 1);
+    assert_eq!(cursor_id(&r), 0);
+    assert_eq!(run_err(&mut s, doc! {"getMore": id, "collection": "c"}).code, 43);
+
+    // A negative limit is a single batch.
+    let r = run(&mut s, doc! {"find": "c", "limit": -2});
+    assert_eq!((first_batch(&r).len(), cursor_id(&r)), (2, 0));
+
+    let r = run(&mut s, doc! {"find": "c", "batchSize": 1});
+    let id = cursor_id(&r);
+    let k = run(&mut s, doc! {"killCursors": "c", "cursors": [id, 12345_i64]});
+    assert_eq!(
+        k,
+        doc! {"cursorsKilled": [id], "cursorsNotFound": [12345_i64], "cursorsAlive": [], "cursorsUnknown": []}
+    );
+    assert_eq!(s.open_cursors(), 0);
+}
+
+#[test]
+fn cursors_remember_their_session() {
+    let mut s = seeded();
+    let lsid = doc! {"id": 1};
+    let ctx = ExecContext { lsid: Some(lsid.clone()), ..ExecContext::default() };
+    let r = s.run("db", &doc! {"find": "c", "batchSize": 1}, &ctx).unwrap();
+    let id = cursor_id(&r);
+    assert_eq!(s.cursor_lsid(id), Some(Some(&lsid)));
+    assert!(s.run("db", &doc! {"getMore": id, "collection": "c"}, &ExecContext::default()).is_err());
+    assert_eq!(s.kill_session_cursors(&lsid), 1);
+}
+
+#[test]
+fn update_operators_upsert_and_multi() {
+    let mut s = seeded();
+    let r = run(
+        &mut s,
+        doc! {"update": "c", "updates": [
+            {"q": {"x": {"$gte": 44}}, "u": {"$inc": {"x": 1}}, "multi": true},
+            {"q": {"_id": 1}, "u": {"$set": {"x": 11}}},
+            {"q": {"_id": 100}, "u": {"$set": {"z": 1}}, "upsert": true},
+            {"q": {"k": 5}, "u": {"v": 6}, "upsert": true},
+        ]},
+    );
+    assert_eq!(r.get_i32("n").unwrap(), 5);
+    // The second statement matched but changed nothing.
+    assert_eq!(r.get_i32("nModified").unwrap(), 2);
+    let up = r.get_array("upserted").unwrap();
+    assert_eq!(up[0].as_document().unwrap(), &doc! {"index": 2, "_id": 100});
+    assert_eq!(up[1].as_document().unwrap().get_i32("index").unwrap(), 3);
+    let docs = first_batch(&run(&mut s, doc! {"find": "c", "filter": {"_id": {"$in": [4, 5, 100]}}}));
+    assert_eq!(
+        docs,
+        vec![doc! {"_id": 4, "x": 45, "y": null}, doc! {"_id": 5, "x": 56}, doc! {"_id": 100, "z": 1}]
+    );
+    let docs = first_batch(&run(&mut s, doc! {"find": "c", "filter": {"v": 6}, "projection": {"_id": 0}}));
+    // A replacement upsert does not take the query's equality fields.
+    assert_eq!(docs, vec![doc! {"v": 6}]);
+
+    // Per-statement errors are write errors.
+    let r = run(&mut s, doc! {"update": "c", "updates": [{"q": {"_id": 2}, "u": {"$set": {"_id": 9}}}]});
+    assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 66);
+    let r = run(
+        &mut s,
+        doc! {"update": "c", "updates": [{"q": {}, "u": {"$set": {"a": 1}, "$unset": {"a": 1}}}]},
+    );
+    assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 40);
+    let r = run(&mut s, doc! {"update": "c", "updates": [{"q": {}, "u": {"$bogus": {"a": 1}}}]});
+    assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 9);
+}
+
+#[test]
+fn delete_with_limits() {
+    let mut s = seeded();
+    let r = run(&mut s, doc! {"delete": "c", "deletes": [{"q": {"x": {"$gt": 20}}, "limit": 1}]});
+    assert_eq!(r, doc! {"n": 1});
+    let r = run(&mut s, doc! {"delete": "c", "deletes": [{"q": {"x": {"$gt": 20}}, "limit": 0}]});
+    assert_eq!(r, doc! {"n": 3});
+    assert_eq!(run(&mut s, doc! {"count": "c"}), doc! {"n": 1});
+    // A deleted _id can be inserted again.
+    assert_eq!(run(&mut s, doc! {"insert": "c", "documents": [{"_id": 2}]}), doc! {"n": 1});
+}
+
+#[test]
+fn find_and_modify_forms() {
+    let mut s = seeded();
+    let r = run(
+        &mut s,
+        doc! {"findAndModify": "c", "query": {"x": {"$gt": 20}}, "sort": {"x": -1}, "update": {"$set": {"w": 1}}},
+    );
+    assert_eq!(r, doc! {"lastErrorObject": {"n": 1, "updatedExisting": true}, "value": {"_id": 5, "x": 55}});
+    let r = run(
+        &mut s,
+        doc! {"findAndModify": "c", "query": {"_id": 5}, "update": {"$inc": {"w": 1}}, "new": true, "fields": {"w": 1}},
+    );
+    assert_eq!(r.get_document("value").unwrap(), &doc! {"_id": 5, "w": 2});
+    let r = run(
+        &mut s,
+        doc! {"findAndModify": "c", "query": {"_id": 50}, "update": {"$set": {"a": 1}}, "upsert": true},
+    );
+    assert_eq!(
+        r,
+        doc! {"lastErrorObject": {"n": 1, "updatedExisting": false, "upserted": 50}, "value": null}
+    );
+    let r = run(&mut s, doc! {"findAndModify": "c", "query": {"_id": 1}, "remove": true});
+    assert_eq!(r.get_document("lastErrorObject").unwrap(), &doc! {"n": 1});
+    assert_eq!(r.get_document("value").unwrap().get_i32("_id").unwrap(), 1);
+    let r = run(&mut s, doc! {"findAndModify": "c", "query": {"_id": 1}, "remove": true});
+    assert_eq!(r, doc! {"lastErrorObject": {"n": 0}, "value": null});
+    assert_eq!(run_err(&mut s, doc! {"findAndModify": "c", "query": {}}).code, 9);
+    assert_eq!(run_err(&mut s, doc! {"findAndModify": "c", "remove": true, "update": {"a": 1}}).code, 9);
+}
+
+#[test]
+fn aggregate_distinct_count() {
+    let mut s = seeded();
+    let r = run(
+        &mut s,
+        doc! {"aggregate": "c", "pipeline": [
+            {"$unwind": "$tags"},
+            {"$group": {"_id": "$tags", "n": {"$sum": 1}, "xs": {"$push": "$x"}}},
+            {"$sort": {"_id": 1}},
+        ], "cursor": {}},
+    );
+    assert_eq!(
+        first_batch(&r),
+        vec![doc! {"_id": "a", "n": 1, "xs": [11]}, doc! {"_id": "b", "n": 2, "xs": [11, 22]}]
+    );
+    let r = run(&mut s, doc! {"aggregate": "c", "pipeline": [], "cursor": {"batchSize": 0}});
+    assert!(first_batch(&r).is_empty());
+    assert_ne!(cursor_id(&r), 0);
+    assert_eq!(run_err(&mut s, doc! {"aggregate": "c", "pipeline": []}).code, 9);
+    assert_eq!(
+        run_err(&mut s, doc! {"aggregate": "c", "pipeline": [{"$bogus": 1}], "cursor": {}}).code,
+        40324
+    );
+
+    let r = run(
+        &mut s,
+        doc! {"aggregate": "c", "pipeline": [{"$match": {"x": {"$lt": 30}}}, {"$out": "o"}], "cursor": {}},
+    );
+    assert!(first_batch(&r).is_empty());
+    assert_eq!(run(&mut s, doc! {"count": "o"}), doc! {"n": 2});
+
+    let r = run(&mut s, doc! {"distinct": "c", "key": "tags"});
+    assert_eq!(r, doc! {"values": ["a", "b"]});
+    let r = run(&mut s, doc! {"distinct": "c", "key": "x", "query": {"x": {"$lt": 30}}});
+    assert_eq!(r, doc! {"values": [11, 22]});
+    assert_eq!(
+        run(&mut s, doc! {"count": "c", "query": {"x": {"$gt": 20}}, "skip": 1, "limit": 2}),
+        doc! {"n": 2}
+    );
+}
+
+#[test]
+fn catalog_commands() {
+    let mut s = Store::new();
+    assert_eq!(run(&mut s, doc! {"create": "a"}), doc! {});
+    assert_eq!(run_err(&mut s, doc! {"create": "a"}).code, 48);
+    run(&mut s, doc! {"insert": "b", "documents": [{"_id": 1, "u": 1}, {"_id": 2, "u": 2}]});
+    let r = run(&mut s, doc! {"listCollections": 1, "nameOnly": true});
+    assert_eq!(
+        first_batch(&r),
+        vec![doc! {"name": "a", "type": "collection"}, doc! {"name": "b", "type": "collection"}]
+    );
+    assert_eq!(r.get_document("cursor").unwrap().get_str("ns").unwrap(), "db.$cmd.listCollections");
+    let r = run(&mut s, doc! {"listCollections": 1, "filter": {"name": "b"}});
+    let full = &first_batch(&r)[0];
+    assert_eq!(full.get_str("name").unwrap(), "b");
+    assert!(full.get_document("info").unwrap().contains_key("uuid"));
+
+    let r = run(
+        &mut s,
+        doc! {"createIndexes": "b", "indexes": [{"key": {"u": 1}, "name": "u_1", "unique": true}]},
+    );
+    assert_eq!(
+        r,
+        doc! {"numIndexesBefore": 1, "numIndexesAfter": 2, "createdCollectionAutomatically": false}
+    );
+    let r = run(&mut s, doc! {"insert": "b", "documents": [{"_id": 3, "u": 1}]});
+    let e = r.get_array("writeErrors").unwrap()[0].as_document().unwrap().clone();
+    assert_eq!(
+        e.get_str("errmsg").unwrap(),
+        "E11000 duplicate key error collection: db.b index: u_1 dup key: { u: 1 }"
+    );
+    let names: Vec<String> = first_batch(&run(&mut s, doc! {"listIndexes": "b"}))
+        .iter()
+        .map(|d| d.get_str("name").unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["_id_", "u_1"]);
+    assert_eq!(run_err(&mut s, doc! {"listIndexes": "zz"}).code, 26);
+    assert_eq!(run_err(&mut s, doc! {"dropIndexes": "b", "index": "_id_"}).code, 72);
+    assert_eq!(run_err(&mut s, doc! {"dropIndexes": "b", "index": "nope"}).code, 27);
+    assert_eq!(run(&mut s, doc! {"dropIndexes": "b", "index": "*"}), doc! {"nIndexesWas": 2});
+
+    let r = s.run("admin", &doc! {"listDatabases": 1, "nameOnly": true}, &ExecContext::default()).unwrap();
+    assert_eq!(r, doc! {"databases": [{"name": "db"}]});
+    let r = s.run("admin", &doc! {"listDatabases": 1}, &ExecContext::default()).unwrap();
+    assert!(r.get_i64("totalSize").unwrap() > 0);
+    assert_eq!(run(&mut s, doc! {"drop": "a"}), doc! {"nIndexesWas": 1, "ns": "db.a"});
+    assert_eq!(run_err(&mut s, doc! {"drop": "a"}).code, 26);
+    assert_eq!(run(&mut s, doc! {"dropDatabase": 1}), doc! {"dropped": "db"});
+    assert!(s.database_names().is_empty());
+}
+
+#[test]
+fn snapshot_reads_see_history() {
+    let mut s = Store::new();
+    s.run("db", &doc! {"insert": "c", "documents": [{"_id": 1, "v": 1}]}, &ctx_at(10)).unwrap();
+    s.run("db", &doc! {"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$set": {"v": 2}}}]}, &ctx_at(20))
+        .unwrap();
+    s.run("db", &doc! {"insert": "c", "documents": [{"_id": 2}]}, &ctx_at(30)).unwrap();
+    s.run("db", &doc! {"delete": "c", "deletes": [{"q": {"_id": 1}, "limit": 1}]}, &ctx_at(40)).unwrap();
+    let at = |t: u32| ExecContext { read_at: Some(ts(t)), ..ExecContext::default() };
+    let mut s2 = s.clone();
+    let find = |s: &mut Store, t: u32| first_batch(&s.run("db", &doc! {"find": "c"}, &at(t)).unwrap());
+    assert_eq!(find(&mut s2, 15), vec![doc! {"_id": 1, "v": 1}]);
+    assert_eq!(find(&mut s2, 25), vec![doc! {"_id": 1, "v": 2}]);
+    assert_eq!(find(&mut s2, 35), vec![doc! {"_id": 1, "v": 2}, doc! {"_id": 2}]);
+    assert_eq!(find(&mut s2, 45), vec![doc! {"_id": 2}]);
+    assert!(find(&mut s2, 5).is_empty());
+    let r = s.run("db", &doc! {"find": "c", "filter": {"_id": 1}}, &at(25)).unwrap();
+    assert_eq!(first_batch(&r), vec![doc! {"_id": 1, "v": 2}]);
+    let r = s.run("db", &doc! {"aggregate": "c", "pipeline": [], "cursor": {}}, &at(15)).unwrap();
+    assert_eq!(first_batch(&r).len(), 1);
+}
+
+#[test]
+fn command_classification_and_bad_input_never_panics() {
+    assert!(Store::handles("find") && Store::handles("findAndModify") && !Store::handles("hello"));
+    assert!(Store::is_write("insert") && !Store::is_write("find"));
+    assert!(Store::is_write_command(&doc! {"aggregate": "c", "pipeline": [{"$out": "x"}]}));
+    assert!(!Store::is_write_command(&doc! {"aggregate": "c", "pipeline": [{"$match": {}}]}));
+    let mut s = seeded();
+    let weird = [
+        doc! {"find": 1},
+        doc! {"find": ""},
+        doc! {"insert": "c"},
+        doc! {"insert": "c", "documents": [1]},
+        doc! {"insert": "c", "documents": []},
+        doc! {"update": "c", "updates": [{"q": 1, "u": {}}]},
+        doc! {"update": "c", "updates": [{"u": {}}]},
+        doc! {"update": "c", "updates": [{"q": {}, "u": 5}]},
+        doc! {"delete": "c", "deletes": [{"q": {}, "limit": 5}]},
+        doc! {"getMore": "x", "collection": "c"},
+        doc! {"killCursors": "c", "cursors": "x"},
+        doc! {"aggregate": "c", "pipeline": [1], "cursor": {}},
+        doc! {"aggregate": "c", "pipeline": [{"$group": {"_id": {"$bogus": 1}}}], "cursor": {}},
+        doc! {"aggregate": "c", "pipeline": [{"$project": {"a": {"$divide": [1, 0]}}}], "cursor": {}},
+        doc! {"distinct": "c"},
+        doc! {"createIndexes": "c", "indexes": [{"name": "x"}]},
+        doc! {"find": "c", "filter": {"a": {"$regex": "("}}},
+        doc! {"find": "c", "sort": {"a": "x"}},
+        doc! {"find": "c", "projection": {"a": 1, "b": 0}},
+        doc! {"renameCollection": 1},
+        doc! {"bogus": 1},
+        doc! {},
+    ];
+    // An array _id is a write error, not a command error.
+    let r = s.run("db", &doc! {"insert": "c", "documents": [{"_id": [1]}]}, &ExecContext::default()).unwrap();
+    assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 53);
+    for cmd in weird {
+        let r = s.run("db", &cmd, &ExecContext::default());
+        let e = r.expect_err(&format!("{cmd} should fail"));
+        assert!(e.code != 0 && !e.code_name.is_empty(), "{cmd}: {e:?}");
+    }
+}
