@@ -68,7 +68,10 @@ fn insert_generates_id_first_and_reports_duplicates() {
     assert_eq!(e.get_i32("code").unwrap(), 11000);
     assert_eq!(e.get_document("keyPattern").unwrap(), &doc! {"_id": 1});
     assert_eq!(e.get_document("keyValue").unwrap(), &doc! {"_id": 7});
-    assert_eq!(e.get_str("errmsg").unwrap(), "E11000 duplicate key error collection: db.c index: _id_ dup key: { _id: 7 }");
+    assert_eq!(
+        e.get_str("errmsg").unwrap(),
+        "E11000 duplicate key error collection: db.c index: _id_ dup key: { _id: 7 }"
+    );
 
     // Unordered: keeps going.
     let r = run(&mut s, doc! {"insert": "c", "documents": [{"_id": 7}, {"_id": 10}], "ordered": false});
@@ -162,7 +165,10 @@ fn update_operators_upsert_and_multi() {
     assert_eq!(up[0].as_document().unwrap(), &doc! {"index": 2, "_id": 100});
     assert_eq!(up[1].as_document().unwrap().get_i32("index").unwrap(), 3);
     let docs = first_batch(&run(&mut s, doc! {"find": "c", "filter": {"_id": {"$in": [4, 5, 100]}}}));
-    assert_eq!(docs, vec![doc! {"_id": 4, "x": 45, "y": null}, doc! {"_id": 5, "x": 56}, doc! {"_id": 100, "z": 1}]);
+    assert_eq!(
+        docs,
+        vec![doc! {"_id": 4, "x": 45, "y": null}, doc! {"_id": 5, "x": 56}, doc! {"_id": 100, "z": 1}]
+    );
     let docs = first_batch(&run(&mut s, doc! {"find": "c", "filter": {"v": 6}, "projection": {"_id": 0}}));
     // A replacement upsert does not take the query's equality fields.
     assert_eq!(docs, vec![doc! {"v": 6}]);
@@ -170,7 +176,10 @@ fn update_operators_upsert_and_multi() {
     // Per-statement errors are write errors.
     let r = run(&mut s, doc! {"update": "c", "updates": [{"q": {"_id": 2}, "u": {"$set": {"_id": 9}}}]});
     assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 66);
-    let r = run(&mut s, doc! {"update": "c", "updates": [{"q": {}, "u": {"$set": {"a": 1}, "$unset": {"a": 1}}}]});
+    let r = run(
+        &mut s,
+        doc! {"update": "c", "updates": [{"q": {}, "u": {"$set": {"a": 1}, "$unset": {"a": 1}}}]},
+    );
     assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 40);
     let r = run(&mut s, doc! {"update": "c", "updates": [{"q": {}, "u": {"$bogus": {"a": 1}}}]});
     assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 9);
@@ -191,15 +200,24 @@ fn delete_with_limits() {
 #[test]
 fn find_and_modify_forms() {
     let mut s = seeded();
-    let r = run(&mut s, doc! {"findAndModify": "c", "query": {"x": {"$gt": 20}}, "sort": {"x": -1}, "update": {"$set": {"w": 1}}});
+    let r = run(
+        &mut s,
+        doc! {"findAndModify": "c", "query": {"x": {"$gt": 20}}, "sort": {"x": -1}, "update": {"$set": {"w": 1}}},
+    );
     assert_eq!(r, doc! {"lastErrorObject": {"n": 1, "updatedExisting": true}, "value": {"_id": 5, "x": 55}});
     let r = run(
         &mut s,
         doc! {"findAndModify": "c", "query": {"_id": 5}, "update": {"$inc": {"w": 1}}, "new": true, "fields": {"w": 1}},
     );
     assert_eq!(r.get_document("value").unwrap(), &doc! {"_id": 5, "w": 2});
-    let r = run(&mut s, doc! {"findAndModify": "c", "query": {"_id": 50}, "update": {"$set": {"a": 1}}, "upsert": true});
-    assert_eq!(r, doc! {"lastErrorObject": {"n": 1, "updatedExisting": false, "upserted": 50}, "value": null});
+    let r = run(
+        &mut s,
+        doc! {"findAndModify": "c", "query": {"_id": 50}, "update": {"$set": {"a": 1}}, "upsert": true},
+    );
+    assert_eq!(
+        r,
+        doc! {"lastErrorObject": {"n": 1, "updatedExisting": false, "upserted": 50}, "value": null}
+    );
     let r = run(&mut s, doc! {"findAndModify": "c", "query": {"_id": 1}, "remove": true});
     assert_eq!(r.get_document("lastErrorObject").unwrap(), &doc! {"n": 1});
     assert_eq!(r.get_document("value").unwrap().get_i32("_id").unwrap(), 1);
@@ -228,9 +246,15 @@ fn aggregate_distinct_count() {
     assert!(first_batch(&r).is_empty());
     assert_ne!(cursor_id(&r), 0);
     assert_eq!(run_err(&mut s, doc! {"aggregate": "c", "pipeline": []}).code, 9);
-    assert_eq!(run_err(&mut s, doc! {"aggregate": "c", "pipeline": [{"$bogus": 1}], "cursor": {}}).code, 40324);
+    assert_eq!(
+        run_err(&mut s, doc! {"aggregate": "c", "pipeline": [{"$bogus": 1}], "cursor": {}}).code,
+        40324
+    );
 
-    let r = run(&mut s, doc! {"aggregate": "c", "pipeline": [{"$match": {"x": {"$lt": 30}}}, {"$out": "o"}], "cursor": {}});
+    let r = run(
+        &mut s,
+        doc! {"aggregate": "c", "pipeline": [{"$match": {"x": {"$lt": 30}}}, {"$out": "o"}], "cursor": {}},
+    );
     assert!(first_batch(&r).is_empty());
     assert_eq!(run(&mut s, doc! {"count": "o"}), doc! {"n": 2});
 
@@ -238,7 +262,10 @@ fn aggregate_distinct_count() {
     assert_eq!(r, doc! {"values": ["a", "b"]});
     let r = run(&mut s, doc! {"distinct": "c", "key": "x", "query": {"x": {"$lt": 30}}});
     assert_eq!(r, doc! {"values": [11, 22]});
-    assert_eq!(run(&mut s, doc! {"count": "c", "query": {"x": {"$gt": 20}}, "skip": 1, "limit": 2}), doc! {"n": 2});
+    assert_eq!(
+        run(&mut s, doc! {"count": "c", "query": {"x": {"$gt": 20}}, "skip": 1, "limit": 2}),
+        doc! {"n": 2}
+    );
 }
 
 #[test]
@@ -248,18 +275,30 @@ fn catalog_commands() {
     assert_eq!(run_err(&mut s, doc! {"create": "a"}).code, 48);
     run(&mut s, doc! {"insert": "b", "documents": [{"_id": 1, "u": 1}, {"_id": 2, "u": 2}]});
     let r = run(&mut s, doc! {"listCollections": 1, "nameOnly": true});
-    assert_eq!(first_batch(&r), vec![doc! {"name": "a", "type": "collection"}, doc! {"name": "b", "type": "collection"}]);
+    assert_eq!(
+        first_batch(&r),
+        vec![doc! {"name": "a", "type": "collection"}, doc! {"name": "b", "type": "collection"}]
+    );
     assert_eq!(r.get_document("cursor").unwrap().get_str("ns").unwrap(), "db.$cmd.listCollections");
     let r = run(&mut s, doc! {"listCollections": 1, "filter": {"name": "b"}});
     let full = &first_batch(&r)[0];
     assert_eq!(full.get_str("name").unwrap(), "b");
     assert!(full.get_document("info").unwrap().contains_key("uuid"));
 
-    let r = run(&mut s, doc! {"createIndexes": "b", "indexes": [{"key": {"u": 1}, "name": "u_1", "unique": true}]});
-    assert_eq!(r, doc! {"numIndexesBefore": 1, "numIndexesAfter": 2, "createdCollectionAutomatically": false});
+    let r = run(
+        &mut s,
+        doc! {"createIndexes": "b", "indexes": [{"key": {"u": 1}, "name": "u_1", "unique": true}]},
+    );
+    assert_eq!(
+        r,
+        doc! {"numIndexesBefore": 1, "numIndexesAfter": 2, "createdCollectionAutomatically": false}
+    );
     let r = run(&mut s, doc! {"insert": "b", "documents": [{"_id": 3, "u": 1}]});
     let e = r.get_array("writeErrors").unwrap()[0].as_document().unwrap().clone();
-    assert_eq!(e.get_str("errmsg").unwrap(), "E11000 duplicate key error collection: db.b index: u_1 dup key: { u: 1 }");
+    assert_eq!(
+        e.get_str("errmsg").unwrap(),
+        "E11000 duplicate key error collection: db.b index: u_1 dup key: { u: 1 }"
+    );
     let names: Vec<String> = first_batch(&run(&mut s, doc! {"listIndexes": "b"}))
         .iter()
         .map(|d| d.get_str("name").unwrap().to_string())
@@ -284,7 +323,8 @@ fn catalog_commands() {
 fn snapshot_reads_see_history() {
     let mut s = Store::new();
     s.run("db", &doc! {"insert": "c", "documents": [{"_id": 1, "v": 1}]}, &ctx_at(10)).unwrap();
-    s.run("db", &doc! {"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$set": {"v": 2}}}]}, &ctx_at(20)).unwrap();
+    s.run("db", &doc! {"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$set": {"v": 2}}}]}, &ctx_at(20))
+        .unwrap();
     s.run("db", &doc! {"insert": "c", "documents": [{"_id": 2}]}, &ctx_at(30)).unwrap();
     s.run("db", &doc! {"delete": "c", "deletes": [{"q": {"_id": 1}, "limit": 1}]}, &ctx_at(40)).unwrap();
     let at = |t: u32| ExecContext { read_at: Some(ts(t)), ..ExecContext::default() };
