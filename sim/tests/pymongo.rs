@@ -120,7 +120,6 @@ mod sim {
         }
 
         #[tokio::test]
-        #[ignore = "needs the data engine (sim/src/engine) to land"]
         async fn crud_and_cursor_over_several_get_mores() {
             let r = scenario(Config::replica_set(3), "crud_cursor.py").await;
             assert!(field(&r, "getmores").parse::<u32>().is_ok_and(|n| n >= 4));
@@ -128,42 +127,36 @@ mod sim {
         }
 
         #[tokio::test]
-        #[ignore = "needs the data engine (sim/src/engine) to land"]
         async fn explicit_session_with_causal_consistency() {
             let r = scenario(Config::replica_set(3), "causal.py").await;
             assert_eq!(field(&r, "after_cluster_time"), "ok");
         }
 
         #[tokio::test]
-        #[ignore = "needs the data engine (sim/src/engine) to land"]
         async fn retryable_insert_after_closed_connection_applies_once() {
             let r = scenario(Config::replica_set(3), "retryable.py").await;
             assert_eq!((field(&r, "attempts"), field(&r, "documents")), ("2", "1"));
         }
 
         #[tokio::test]
-        #[ignore = "needs the data engine (sim/src/engine) to land"]
         async fn step_down_then_new_primary_takes_writes() {
             let r = scenario(Config::replica_set(3), "stepdown.py").await;
             assert_ne!(field(&r, "old"), field(&r, "new"));
         }
 
         #[tokio::test]
-        #[ignore = "needs the data engine (sim/src/engine) to land"]
         async fn snapshot_read_does_not_see_later_write() {
             let r = scenario(Config::replica_set(3), "snapshot.py").await;
             assert_eq!((field(&r, "snapshot_x"), field(&r, "current_x")), ("1", "2"));
         }
 
         #[tokio::test]
-        #[ignore = "needs the data engine (sim/src/engine) to land"]
         async fn sharded_through_two_routers() {
             let r = scenario(Config::sharded(2, 3), "sharded.py").await;
             assert_eq!((field(&r, "routers"), field(&r, "documents")), ("2", "10"));
         }
 
         #[tokio::test]
-        #[ignore = "needs the data engine (sim/src/engine) to land"]
         async fn standalone_refuses_snapshot_reads() {
             let r = scenario(Config::standalone(), "standalone.py").await;
             assert_eq!(field(&r, "snapshot_error"), "123");

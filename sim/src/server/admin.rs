@@ -112,6 +112,10 @@ pub fn run(
                 .get_array(name)
                 .map_err(|_| Failure::new(14, version, format!("{name} must be an array")))?;
             cluster.sessions.end(ids);
+            let mut store = lock(&cluster.store);
+            for lsid in ids.iter().filter_map(Bson::as_document) {
+                store.kill_session_cursors(lsid);
+            }
             Ok(Document::new())
         }
         "refreshSessions" => {

@@ -170,7 +170,7 @@ async fn data_command(
     let version = cluster.config.version;
     let topology = cluster.config.topology;
     let cmd = &inv.cmd;
-    let is_write = Store::is_write(name);
+    let is_write = Store::is_write_command(cmd);
     let lsid = cmd.get_document("lsid").ok().cloned();
     let txn_number = int64(cmd.get("txnNumber"));
     if cmd.contains_key("txnNumber") {
@@ -238,14 +238,12 @@ async fn data_command(
     }
     let read_at = rc.is_snapshot().then(|| rc.at_cluster_time.unwrap_or_else(|| cluster.clock.now()));
     let write_time = is_write.then(|| cluster.clock.tick());
-    // The engine's context may grow fields the server layer does not set yet.
-    #[allow(clippy::needless_update)]
     let ctx = ExecContext {
         write_time,
         read_at,
         lsid: lsid.clone(),
         max_bson_size: MAX_BSON_OBJECT_SIZE,
-        ..ExecContext::default()
+        max_wire_version: version.max_wire_version(),
     };
     let mut reply = match (txn_number, &lsid) {
         (Some(txn), Some(lsid)) => {
