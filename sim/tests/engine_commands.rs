@@ -381,3 +381,44 @@ fn command_classification_and_bad_input_never_panics() {
         assert!(e.code != 0 && !e.code_name.is_empty(), "{cmd}: {e:?}");
     }
 }
+
+#[test]
+fn let_variables_bind_in_expr_and_pipelines() {
+    let mut s = seeded();
+    let r = run(&mut s, doc! {"find": "c", "filter": {"$expr": {"$eq": ["$_id", "$$id"]}}, "let": {"id": 3}});
+    assert_eq!(first_batch(&r), vec![doc! {"_id": 3, "x": 33}]);
+    let r = run(
+        &mut s,
+        doc! {"aggregate": "c", "pipeline": [{"$match": {"$expr": {"$gt": ["$x", "$$min"]}}}, {"$project": {"_id": 1, "k": "$$k"}}], "cursor": {}, "let": {"min": 40, "k": "v"}},
+    );
+    assert_eq!(first_batch(&r), vec![doc! {"_id": 4, "k": "v"}, doc! {"_id": 5, "k": "v"}]);
+    let r = run(
+        &mut s,
+        doc! {"update": "c", "updates": [{"q": {"$expr": {"$eq": ["$_id", "$$id"]}}, "u": [{"$set": {"x": "$$nx"}}]}], "let": {"id": 1, "nx": 0}},
+    );
+    assert_eq!((r.get_i32("n").unwrap(), r.get_i32("nModified").unwrap()), (1, 1));
+    let r = run(
+        &mut s,
+        doc! {"delete": "c", "deletes": [{"q": {"$expr": {"$lt": ["$x", "$$lim"]}}, "limit": 0}], "let": {"lim": 1}},
+    );
+    assert_eq!(r, doc! {"n": 1});
+    assert_eq!(run_err(&mut s, doc! {"find": "c", "let": {"Bad": 1}}).code, 16870);
+}
+
+#[test]
+fn validators_reject_unless_bypassed() {
+    let mut s = Store::new();
+    run(&mut s, doc! {"create": "v", "validator": {"n": {"$type": "int"}}});
+    let r = run(&mut s, doc! {"insert": "v", "documents": [{"_id": 1, "n": 1}, {"_id": 2, "n": "x"}]});
+    assert_eq!(r.get_i32("n").unwrap(), 1);
+    let e = r.get_array("writeErrors").unwrap()[0].as_document().unwrap().clone();
+    assert_eq!((e.get_i32("index").unwrap(), e.get_i32("code").unwrap()), (1, 121));
+    assert_eq!(e.get_document("errInfo").unwrap().get_i32("failingDocumentId").unwrap(), 2);
+    let r = run(&mut s, doc! {"update": "v", "updates": [{"q": {"_id": 1}, "u": {"$set": {"n": "y"}}}]});
+    assert_eq!(r.get_array("writeErrors").unwrap().len(), 1);
+    let r = run(
+        &mut s,
+        doc! {"insert": "v", "documents": [{"_id": 2, "n": "x"}], "bypassDocumentValidation": true},
+    );
+    assert_eq!(r, doc! {"n": 1});
+}

@@ -173,6 +173,141 @@ fn check_storable(doc: &Document, ctx: &ExecContext) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Per-statement options of an update (from the update command or findAndModify).
+struct StmtOpts {
+    /// findAndModify's sort.
+    sort: Option<SortSpec>,
+    /// findAndModify updates one document whatever `multi` says.
+    force_single: bool,
+    /// `bypassDocumentValidation`.
+    bypass: bool,
+}
+
+/// Checks a document against the collection's query-style `validator` (manual "Schema
+/// Validation"); validators the simulator cannot evaluate (e.g. `$jsonSchema`) accept all.
+fn validate_doc(c: &Collection, doc: &Document, old: Option<&Document>) -> Result<(), WriteError> {
+    let Some(Bson::Document(v)) = c.options.get("validator") else { return Ok(()) };
+    let level = c.options.get("validationLevel").and_then(Bson::as_str).unwrap_or("strict");
+    let action = c.options.get("validationAction").and_then(Bson::as_str).unwrap_or("error");
+    if level == "off" || action == "warn" {
+        return Ok(());
+    }
+    let Ok(f) = Filter::parse(v) else { return Ok(()) };
+    // "moderate": updates to documents that already fail validation are not checked.
+    if level == "moderate" && old.is_some_and(|o| !f.matches(o)) {
+        return Ok(());
+    }
+    if f.matches(doc) {
+        return Ok(());
+    }
+    Err(WriteError {
+        error: CommandError::new(121, "DocumentValidationFailure", "Document failed validation"),
+        extra: Some(Box::new(doc! {"errInfo": {
+            "failingDocumentId": doc.get("_id").cloned().unwrap_or(Bson::Null),
+            "details": {"operatorName": "$and", "schemaRulesNotSatisfied": []},
+        }})),
+    })
+}
+
+/// The command's `let` variables, evaluated as constants.
+fn let_vars(cmd: &Document) -> Result<Vec<(String, Bson)>, CommandError> {
+    let Some(l) = opt_doc(cmd, "let")? else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for (k, e) in l {
+        if !k.starts_with(|c: char| c.is_ascii_lowercase() || !c.is_ascii()) {
+            return Err(CommandError::new(
+                16870,
+                "Location16870",
+                format!("'{k}' starts with an invalid character for a user variable name"),
+            ));
+        }
+        out.push((k.clone(), super::expr::eval(e, &Document::new())?));
+    }
+    Ok(out)
+}
+
+/// Binds `let` variables in an aggregation expression: each `$$name…` reference becomes a
+/// `$let` over the variable's literal value.
+fn subst_expr(v: &Bson, vars: &[(String, Bson)]) -> Bson {
+    if vars.is_empty() {
+        return v.clone();
+    }
+    match v {
+        Bson::String(s) if s.starts_with("$$") => {
+            let name = s[2..].split('.').next().unwrap_or("");
+            match vars.iter().find(|(n, _)| n == name) {
+                Some((n, val)) => {
+                    let mut bound = Document::new();
+                    bound.insert(n.clone(), doc! {"$literal": val.clone()});
+                    Bson::Document(doc! {"$let": {"vars": bound, "in": s.clone()}})
+                }
+                None => v.clone(),
+            }
+        }
+        Bson::Document(d) if d.contains_key("$literal") => v.clone(),
+        Bson::Document(d) => {
+            Bson::Document(d.iter().map(|(k, x)| (k.clone(), subst_expr(x, vars))).collect())
+        }
+        Bson::Array(a) => Bson::Array(a.iter().map(|x| subst_expr(x, vars)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Binds `let` variables in a query: only `$expr` parts refer to variables.
+fn subst_filter(q: &Document, vars: &[(String, Bson)]) -> Document {
+    if vars.is_empty() {
+        return q.clone();
+    }
+    q.iter()
+        .map(|(k, v)| {
+            let nv = match (k.as_str(), v) {
+                ("$expr", _) => subst_expr(v, vars),
+                ("$and" | "$or" | "$nor", Bson::Array(items)) => Bson::Array(
+                    items
+                        .iter()
+                        .map(|i| match i {
+                            Bson::Document(d) => Bson::Document(subst_filter(d, vars)),
+                            other => other.clone(),
+                        })
+                        .collect(),
+                ),
+                _ => v.clone(),
+            };
+            (k.clone(), nv)
+        })
+        .collect()
+}
+
+/// Binds `let` variables in a pipeline.
+fn subst_pipeline(stages: &[Document], vars: &[(String, Bson)]) -> Vec<Document> {
+    stages
+        .iter()
+        .map(|s| match s.get("$match") {
+            Some(Bson::Document(q)) => doc! {"$match": subst_filter(q, vars)},
+            _ => match subst_expr(&Bson::Document(s.clone()), vars) {
+                Bson::Document(d) => d,
+                _ => s.clone(),
+            },
+        })
+        .collect()
+}
+
+/// Binds `let` variables in an update statement's query and pipeline.
+fn subst_stmt(stmt: &Document, vars: &[(String, Bson)]) -> Document {
+    let mut out = stmt.clone();
+    if vars.is_empty() {
+        return out;
+    }
+    if let Some(Bson::Document(q)) = stmt.get("q") {
+        out.insert("q", subst_filter(q, vars));
+    }
+    if let Some(Bson::Array(stages)) = stmt.get("u") {
+        let stages: Vec<Document> = stages.iter().filter_map(|s| s.as_document().cloned()).collect();
+        out.insert("u", subst_pipeline(&stages, vars));
+    }
+    out
+}
+
 /// Structural checks mongod makes while parsing an update statement (command-level errors).
 fn check_update_stmt(stmt: &Document) -> Result<(), CommandError> {
     match stmt.get("q") {
@@ -328,7 +463,9 @@ impl Store {
         ctx: &ExecContext,
     ) -> Result<Document, CommandError> {
         let coll = coll_name(cmd)?;
-        let (filter, q) = filter_of(cmd, "filter")?;
+        let vars = let_vars(cmd)?;
+        let q = subst_filter(&opt_doc(cmd, "filter")?.cloned().unwrap_or_default(), &vars);
+        let filter = Filter::parse(&q)?;
         let projection =
             opt_doc(cmd, "projection")?.filter(|p| !p.is_empty()).map(Projection::parse).transpose()?;
         let sort = opt_doc(cmd, "sort")?.map(SortSpec::parse).transpose()?.unwrap_or_default();
@@ -479,6 +616,7 @@ impl Store {
                 "Write batch sizes must be between 1 and 100000. Got 0 operations.",
             ));
         }
+        let bypass = opt_bool(cmd, "bypassDocumentValidation", false)?;
         let ts = self.stamp(ctx);
         let ns = format!("{db}.{coll}");
         let c = self.coll_mut(db, &coll, ts);
@@ -493,7 +631,9 @@ impl Store {
         let mut errors = Vec::new();
         for (i, d) in docs.into_iter().enumerate() {
             let d = with_id_first(d);
-            let r = check_storable(&d, ctx).and_then(|()| c.insert(&ns, d, ts).map(|_| ()));
+            let r = check_storable(&d, ctx)
+                .and_then(|()| if bypass { Ok(()) } else { validate_doc(c, &d, None) })
+                .and_then(|()| c.insert(&ns, d, ts).map(|_| ()));
             match r {
                 Ok(()) => n += 1,
                 Err(e) => {
@@ -556,9 +696,9 @@ impl Store {
         stmt: &Document,
         ts: Timestamp,
         ctx: &ExecContext,
-        sort: Option<&SortSpec>,
-        force_single: bool,
+        opts: &StmtOpts,
     ) -> Result<StmtOutcome, WriteError> {
+        let (sort, force_single) = (opts.sort.as_ref(), opts.force_single);
         let q = match stmt.get("q") {
             Some(Bson::Document(d)) => d.clone(),
             Some(other) => return Err(type_mismatch("update.updates", "q", other, "object").into()),
@@ -609,6 +749,9 @@ impl Store {
                 n += 1;
                 if new != old {
                     check_storable(&new, ctx)?;
+                    if !opts.bypass {
+                        validate_doc(c, &new, Some(&old))?;
+                    }
                     c.replace(&ns, rid, new.clone(), ts)?;
                     modified += 1;
                 }
@@ -641,6 +784,9 @@ impl Store {
         }
         new = with_id_first(&new);
         check_storable(&new, ctx)?;
+        if let (false, Some(c)) = (opts.bypass, self.collection(db, coll)) {
+            validate_doc(c, &new, None)?;
+        }
         let id = new.get("_id").cloned().unwrap_or(Bson::Null);
         self.coll_mut(db, coll, ts).insert(&ns, new.clone(), ts)?;
         Ok((1, 0, Some(id), Some((Document::new(), new))))
@@ -665,11 +811,18 @@ impl Store {
         stmts.iter().try_for_each(|s| check_update_stmt(s))?;
         self.reject_view(db, &coll)?;
         let ts = self.stamp(ctx);
+        let opts = StmtOpts {
+            sort: None,
+            force_single: false,
+            bypass: opt_bool(cmd, "bypassDocumentValidation", false)?,
+        };
+        let vars = let_vars(cmd)?;
         let (mut n, mut modified) = (0i64, 0i64);
         let mut upserted = Vec::new();
         let mut errors = Vec::new();
         for (i, stmt) in stmts.into_iter().enumerate() {
-            match self.update_one_stmt(db, &coll, stmt, ts, ctx, None, false) {
+            let stmt = subst_stmt(stmt, &vars);
+            match self.update_one_stmt(db, &coll, &stmt, ts, ctx, &opts) {
                 Ok((sn, sm, up, _)) => {
                     n += sn;
                     modified += sm;
@@ -723,6 +876,7 @@ impl Store {
             ));
         }
         stmts.iter().try_for_each(|s| check_delete_stmt(s))?;
+        let vars = let_vars(cmd)?;
         self.reject_view(db, &coll)?;
         let ts = self.stamp(ctx);
         let mut n = 0i64;
@@ -762,6 +916,7 @@ impl Store {
                         }
                     },
                 };
+                let q = subst_filter(&q, &vars);
                 let filter = Filter::parse(&q)?;
                 let ids = self.matching(db, &coll, &filter, &q, None, limit == 1);
                 let count = ids.len() as i64;
@@ -796,7 +951,9 @@ impl Store {
         ctx: &ExecContext,
     ) -> Result<Document, CommandError> {
         let coll = coll_name(cmd)?;
-        let (filter, q) = filter_of(cmd, "query")?;
+        let vars = let_vars(cmd)?;
+        let q = subst_filter(&opt_doc(cmd, "query")?.cloned().unwrap_or_default(), &vars);
+        let filter = Filter::parse(&q)?;
         let sort = opt_doc(cmd, "sort")?.map(SortSpec::parse).transpose()?.unwrap_or_default();
         let fields = opt_doc(cmd, "fields")?.filter(|p| !p.is_empty()).map(Projection::parse).transpose()?;
         let remove = opt_bool(cmd, "remove", false)?;
@@ -849,11 +1006,24 @@ impl Store {
         }
         let mut stmt =
             doc! {"q": q, "u": update.cloned().unwrap_or(Bson::Null), "upsert": upsert, "multi": false};
+        stmt = subst_stmt(&stmt, &vars);
         if let Some(af) = cmd.get("arrayFilters") {
             stmt.insert("arrayFilters", af.clone());
         }
-        let (n, _, upserted, docs) =
-            self.update_one_stmt(db, &coll, &stmt, ts, ctx, Some(&sort), true).map_err(|e| e.error)?;
+        let (n, _, upserted, docs) = self
+            .update_one_stmt(
+                db,
+                &coll,
+                &stmt,
+                ts,
+                ctx,
+                &StmtOpts {
+                    sort: Some(sort.clone()),
+                    force_single: true,
+                    bypass: opt_bool(cmd, "bypassDocumentValidation", false)?,
+                },
+            )
+            .map_err(|e| e.error)?;
         let value = match docs {
             Some((old, newd)) => {
                 if new {
@@ -892,6 +1062,7 @@ impl Store {
             None => None,
         };
         let stages: Vec<Document> = doc_array(cmd, "pipeline")?.into_iter().cloned().collect();
+        let stages = subst_pipeline(&stages, &let_vars(cmd)?);
         if opt_bool(cmd, "explain", false)? {
             return Err(CommandError::new(2, "BadValue", "explain is not supported by the simulator"));
         }
