@@ -313,6 +313,68 @@ mod builders {
         }
     }
 
+    // ---- Reply structs (IDL `reply_type`) ----
+
+    #[test]
+    fn cursor_initial_reply_parses_first_batch() {
+        let reply = doc! {
+            "cursor": {"firstBatch": [{"_id": 1}], "id": 42i64, "ns": "db.coll", "partialResultsReturned": false},
+            "ok": 1.0,
+        };
+        let parsed = CursorInitialReply::from_document(&reply).unwrap();
+        let cursor = parsed.cursor.expect("cursor");
+        assert_eq!(cursor.id, 42);
+        assert_eq!(cursor.ns, "db.coll");
+        assert_eq!(cursor.first_batch, vec![doc! {"_id": 1}]);
+        assert_eq!(cursor.partial_results_returned, Some(false));
+        assert_eq!(cursor.post_batch_resume_token, None);
+    }
+
+    #[test]
+    fn reply_errors_name_struct_and_field() {
+        let missing = doc! {"cursor": {"id": 0i64, "ns": "db.coll"}, "ok": 1};
+        let err = CursorInitialReply::from_document(&missing).unwrap_err().to_string();
+        assert!(err.contains("InitialResponseCursor") && err.contains("firstBatch"), "{err}");
+        let wrong = doc! {"cursor": {"id": "zero", "ns": "db.coll", "nextBatch": []}, "ok": 1};
+        let err = CursorGetMoreReply::from_document(&wrong).unwrap_err().to_string();
+        assert!(err.contains("id") && err.contains("integer"), "{err}");
+    }
+
+    #[test]
+    fn get_more_and_kill_cursors_replies_parse() {
+        let reply = doc! {"cursor": {"nextBatch": [], "id": 0i32, "ns": "db.c"}, "ok": 1};
+        let parsed = CursorGetMoreReply::from_document(&reply).unwrap();
+        assert_eq!(parsed.cursor.id, 0, "an int32 id is read as the IDL long");
+        assert!(parsed.cursor.next_batch.is_empty());
+        let reply = doc! {"cursorsKilled": [1i64], "cursorsNotFound": [], "cursorsAlive": [], "cursorsUnknown": [], "ok": 1};
+        assert_eq!(KillCursorsCommandReply::from_document(&reply).unwrap().cursors_killed, vec![1]);
+    }
+
+    #[test]
+    fn write_replies_parse_counts_upserts_and_errors() {
+        let reply = doc! {
+            "n": 2, "nModified": 1, "upserted": [{"index": 1, "_id": 7}],
+            "writeErrors": [{"index": 0, "code": 11000, "errmsg": "dup"}], "ok": 1,
+        };
+        let parsed = UpdateCommandReply::from_document(&reply).unwrap();
+        assert_eq!((parsed.n, parsed.n_modified), (Some(2), Some(1)));
+        let upserted = parsed.upserted.expect("upserted");
+        assert_eq!((upserted[0].index, upserted[0].id.clone()), (1, Bson::Int32(7)));
+        assert_eq!(parsed.write_errors.map(|e| e.len()), Some(1));
+        let insert = InsertCommandReply::from_document(&doc! {"n": 3, "ok": 1}).unwrap();
+        assert_eq!(insert.n, Some(3));
+    }
+
+    #[test]
+    fn find_and_modify_reply_reads_null_value_as_none() {
+        let reply =
+            doc! {"lastErrorObject": {"n": 0, "updatedExisting": false}, "value": Bson::Null, "ok": 1};
+        let parsed = FindAndModifyCommandReply::from_document(&reply).unwrap();
+        assert_eq!(parsed.value, None);
+        assert_eq!(parsed.last_error_object.n, 0);
+        assert_eq!(parsed.last_error_object.updated_existing, Some(false));
+    }
+
     // ---- Validators (IDL `validator`) ----
 
     #[test]

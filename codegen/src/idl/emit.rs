@@ -102,6 +102,10 @@ pub struct Generated {
     pub generic_fields: Vec<Field>,
     /// Wanted commands that no loaded IDL file defines.
     pub without_idl: Vec<String>,
+    /// The reply structs.
+    pub replies: Vec<Reply>,
+    /// Reply types the builders name that no loaded IDL file defines.
+    pub replies_without_idl: Vec<String>,
 }
 
 fn idl_error(set: &IdlSet, origin: &Origin, pointer: String, message: String) -> SpecError {
@@ -116,6 +120,7 @@ fn collect_fields(
     origin: &Origin,
     chained: &std::collections::BTreeMap<String, serde_norway::Value>,
     fields: Option<&super::indexmap_like::OrderedMap<FieldDef>>,
+    reply: bool,
     out: &mut Vec<Field>,
 ) -> Result<(), SpecError> {
     for name in chained.keys() {
@@ -127,7 +132,7 @@ fn collect_fields(
                 format!("{owner}: chained struct `{name}` is not defined in any loaded IDL file"),
             ));
         };
-        collect_fields(set, name, sorigin, &sdef.chained_structs, sdef.fields.as_ref(), out)?;
+        collect_fields(set, name, sorigin, &sdef.chained_structs, sdef.fields.as_ref(), reply, out)?;
     }
     for (wire, def) in fields.map(|f| f.0.as_slice()).unwrap_or_default() {
         let full = def.full();
@@ -136,7 +141,9 @@ fn collect_fields(
             continue;
         }
         let pointer = format!("{}/fields/{}", origin.pointer, escape_token(wire));
-        let mapped = types::resolve(set, &full.ty).map_err(|message| {
+        let resolved =
+            if reply { types::resolve_reply(set, &full.ty) } else { types::resolve(set, &full.ty) };
+        let mapped = resolved.map_err(|message| {
             idl_error(
                 set,
                 origin,
@@ -244,7 +251,7 @@ pub fn builders(set: &IdlSet, wanted: &[&str]) -> Result<(Vec<Builder>, Vec<Stri
             }
         };
         let mut fields = Vec::new();
-        collect_fields(set, name, origin, &def.chained_structs, def.fields.as_ref(), &mut fields)?;
+        collect_fields(set, name, origin, &def.chained_structs, def.fields.as_ref(), false, &mut fields)?;
         let first_arg = naming::ident(name);
         let taken: &[&str] = match first {
             FirstElement::Collection | FirstElement::CollectionOrUuid => &["db", "collection"],
@@ -277,7 +284,7 @@ pub fn generic_fields(set: &IdlSet, name: &str) -> Result<Vec<Field>, SpecError>
         ));
     };
     let mut fields = Vec::new();
-    collect_fields(set, name, origin, &def.chained_structs, def.fields.as_ref(), &mut fields)?;
+    collect_fields(set, name, origin, &def.chained_structs, def.fields.as_ref(), false, &mut fields)?;
     name_fields(&mut fields, &[]);
     Ok(fields)
 }
@@ -603,6 +610,114 @@ fn emit_generic(fields: &[Field]) -> TokenStream {
     }
 }
 
+/// A reply struct to emit (the IDL `reply_type` of a builder, or a struct one uses).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The IDL struct name (also the Rust type name).
+    pub name: String,
+    /// The IDL `description`.
+    pub description: String,
+    /// Where it is defined.
+    pub origin: Origin,
+    /// Its fields (chained structs' first; `internal` and `ignore`d ones left out).
+    pub fields: Vec<Field>,
+}
+
+fn struct_names(rust: &RustType, out: &mut Vec<String>) {
+    match rust {
+        RustType::Struct(name) => out.push(name.clone()),
+        RustType::Vec(inner) => struct_names(inner, out),
+        _ => {}
+    }
+}
+
+/// The reply structs of `builders` and, transitively, the structs their fields use. A
+/// `reply_type` no loaded file defines is listed in the second result.
+pub fn replies(set: &IdlSet, builders: &[Builder]) -> Result<(Vec<Reply>, Vec<String>), SpecError> {
+    let mut queue: Vec<String> = builders.iter().filter_map(|b| b.reply_type.clone()).collect();
+    queue.reverse();
+    let mut done: HashSet<String> = HashSet::new();
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    while let Some(name) = queue.pop() {
+        if !done.insert(name.clone()) {
+            continue;
+        }
+        let Some((origin, def)) = set.structs.get(&name) else {
+            missing.push(name);
+            continue;
+        };
+        let mut fields = Vec::new();
+        collect_fields(set, &name, origin, &def.chained_structs, def.fields.as_ref(), true, &mut fields)?;
+        name_fields(&mut fields, &[]);
+        let mut nested = Vec::new();
+        for f in &fields {
+            struct_names(&f.rust, &mut nested);
+        }
+        nested.reverse();
+        queue.extend(nested);
+        out.push(Reply {
+            name,
+            description: def.description.clone().unwrap_or_default().trim().to_string(),
+            origin: origin.clone(),
+            fields,
+        });
+    }
+    Ok((out, missing))
+}
+
+fn emit_reply(r: &Reply) -> TokenStream {
+    let ty = format_ident!("{}", r.name);
+    let name = &r.name;
+    let members = r.fields.iter().map(|f| {
+        let ident = Ident::new(&f.ident, Span::call_site());
+        let t = f.rust.tokens();
+        let doc = doc_attrs(&field_doc(f));
+        if f.required { quote!(#doc pub #ident: #t) } else { quote!(#doc pub #ident: Option<#t>) }
+    });
+    let parses = r.fields.iter().map(|f| {
+        let ident = Ident::new(&f.ident, Span::call_site());
+        let wire = &f.wire;
+        if f.required {
+            quote!(#ident: reply_field(doc, #name, #wire)?.ok_or_else(|| missing_field(#name, #wire))?)
+        } else {
+            quote!(#ident: reply_field(doc, #name, #wire)?)
+        }
+    });
+    let mut doc =
+        if r.description.is_empty() { format!("The IDL struct `{name}`.") } else { r.description.clone() };
+    doc.push_str(&format!(
+        "\n\nA reply shape from the server IDL (`{}` in `{}`). Parsing ignores fields it does not \
+         know (generic reply fields such as `ok` and `$clusterTime` are read elsewhere).",
+        r.origin.pointer, r.origin.file
+    ));
+    let doc = doc_attrs(&doc);
+    quote! {
+        #doc
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct #ty {
+            #(#members,)*
+        }
+
+        impl #ty {
+            /// Parses the reply document; an error names the struct and the field.
+            pub fn from_document(doc: &bson::Document) -> crate::Result<Self> {
+                let _ = doc;
+                Ok(Self { #(#parses,)* })
+            }
+        }
+
+        impl FromBson for #ty {
+            fn from_bson(value: &bson::Bson) -> std::result::Result<Self, String> {
+                match value {
+                    bson::Bson::Document(doc) => Self::from_document(doc).map_err(|e| e.to_string()),
+                    other => Err(format!("expected a document, got {:?}", other.element_type())),
+                }
+            }
+        }
+    }
+}
+
 /// Emits the generic arguments and the builders for `wanted` commands.
 pub fn generate(set: &IdlSet, wanted: &[&str], generic_struct: &str) -> Result<Generated, SpecError> {
     let generic_fields = generic_fields(set, generic_struct)?;
@@ -620,6 +735,8 @@ pub fn generate(set: &IdlSet, wanted: &[&str], generic_struct: &str) -> Result<G
     }
     let per_command: Vec<(String, TokenStream)> =
         builders.iter().map(|b| (b.name.clone(), emit_builder(b))).collect();
+    let (replies, replies_without_idl) = replies(set, &builders)?;
+    let reply_items = replies.iter().map(emit_reply);
     let generic = emit_generic(&generic_fields);
     let items = per_command.iter().map(|(_, t)| t);
     let names = builders.iter().map(|b| b.name.as_str());
@@ -627,13 +744,14 @@ pub fn generate(set: &IdlSet, wanted: &[&str], generic_struct: &str) -> Result<G
     let all = quote! {
         #generic
         #(#items)*
+        #(#reply_items)*
 
         /// The commands with a generated builder.
         pub const GENERATED_COMMANDS: &[&str] = &[#(#names),*];
         /// Commands the driver sends that no IDL file in the server data defines.
         pub const COMMANDS_WITHOUT_IDL: &[&str] = &[#(#missing),*];
     };
-    Ok(Generated { all, per_command, builders, generic_fields, without_idl })
+    Ok(Generated { all, per_command, builders, generic_fields, without_idl, replies, replies_without_idl })
 }
 
 #[cfg(test)]

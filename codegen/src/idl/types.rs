@@ -7,7 +7,8 @@
 //! 3. A name in the table below → its Rust type. The table holds the types whose
 //!    `bson_serialization_type` is `any` or a list, and types defined in IDL files that
 //!    are not in the shared set (their imports are missing).
-//! 4. A `structs` entry of a loaded file → `Document`.
+//! 4. A `structs` entry of a loaded file → `Document` (in a generated reply struct: the
+//!    generated reply struct of that name).
 //! 5. An `enums` entry of a loaded file → `String` (for `type: string`) or `i32` (`type: int`).
 //! 6. A `types` entry with one `bson_serialization_type`: `string` → `String`, `int` → `i32`,
 //!    `long` → `i64`, `double` → `f64`, `bool` → `bool`, `object` → `Document`,
@@ -101,6 +102,8 @@ pub enum RustType {
     Binary,
     /// `Vec<T>` (BSON array).
     Vec(Box<RustType>),
+    /// A generated reply struct (BSON embedded document).
+    Struct(String),
 }
 
 impl RustType {
@@ -122,6 +125,10 @@ impl RustType {
             RustType::Vec(inner) => {
                 let inner = inner.tokens();
                 quote!(Vec<#inner>)
+            }
+            RustType::Struct(name) => {
+                let ident = proc_macro2::Ident::new(name, proc_macro2::Span::call_site());
+                quote!(#ident)
             }
         }
     }
@@ -232,15 +239,25 @@ fn parse_table_type(text: &str) -> Option<RustType> {
 /// Resolves a field type by the rules in this module's documentation; `Err` says which
 /// type is unknown.
 pub fn resolve(set: &IdlSet, ty: &FieldType) -> Result<Mapped, String> {
+    resolve_in(set, ty, false)
+}
+
+/// Resolves a field type of a reply struct: like [`resolve`], but a struct becomes the
+/// generated reply struct of that name.
+pub fn resolve_reply(set: &IdlSet, ty: &FieldType) -> Result<Mapped, String> {
+    resolve_in(set, ty, true)
+}
+
+fn resolve_in(set: &IdlSet, ty: &FieldType, reply: bool) -> Result<Mapped, String> {
     match ty {
         FieldType::Variant { .. } => Ok(Mapped { rust: RustType::Bson, implicitly_optional: false }),
-        FieldType::Named(name) => resolve_name(set, name.trim()),
+        FieldType::Named(name) => resolve_name(set, name.trim(), reply),
     }
 }
 
-fn resolve_name(set: &IdlSet, name: &str) -> Result<Mapped, String> {
+fn resolve_name(set: &IdlSet, name: &str, reply: bool) -> Result<Mapped, String> {
     if let Some(inner) = name.strip_prefix("array<").and_then(|r| r.strip_suffix('>')) {
-        let inner = resolve_name(set, inner.trim())?;
+        let inner = resolve_name(set, inner.trim(), reply)?;
         return Ok(Mapped { rust: RustType::Vec(Box::new(inner.rust)), implicitly_optional: false });
     }
     if let Some((_, rust, implicit)) = NAMED.iter().find(|(n, _, _)| *n == name) {
@@ -250,7 +267,7 @@ fn resolve_name(set: &IdlSet, name: &str) -> Result<Mapped, String> {
     }
     let plain = |rust| Ok(Mapped { rust, implicitly_optional: false });
     if set.structs.contains_key(name) {
-        return plain(RustType::Document);
+        return plain(if reply { RustType::Struct(name.to_string()) } else { RustType::Document });
     }
     if let Some((_, def)) = set.enums.get(name) {
         return match def.kind.as_str() {
@@ -311,10 +328,10 @@ mod tests {
     #[test]
     fn rules_apply_in_order() {
         let set = IdlSet::default();
-        let r = resolve_name(&set, "array<safeInt64>").unwrap();
+        let r = resolve_name(&set, "array<safeInt64>", false).unwrap();
         assert_eq!(r.rust, RustType::Vec(Box::new(RustType::I64)));
-        assert!(resolve_name(&set, "optionalBool").unwrap().implicitly_optional);
-        let err = resolve_name(&set, "NoSuchType").unwrap_err();
+        assert!(resolve_name(&set, "optionalBool", false).unwrap().implicitly_optional);
+        let err = resolve_name(&set, "NoSuchType", false).unwrap_err();
         assert!(err.contains("`NoSuchType`"), "{err}");
     }
 }

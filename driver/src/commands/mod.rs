@@ -11,6 +11,9 @@
 //! [`Command::validate`]: the IDL's numeric validators, and the Stable API rule that with
 //! `apiStrict: true` no field outside the Stable API may be sent.
 //!
+//! The IDL `reply_type` of each command (and the structs it uses) is generated too, with
+//! `from_document` (see [`reply`]), e.g. [`CursorInitialReply`] for `find` and `aggregate`.
+//!
 //! ```
 //! use mongo_driver::commands::{Command, FindCommand, WithGenericArguments};
 //! use bson::doc;
@@ -21,6 +24,11 @@
 //! ```
 
 include!(concat!(env!("OUT_DIR"), "/commands.rs"));
+
+pub mod reply;
+
+pub use reply::FromBson;
+use reply::{missing_field, reply_field};
 
 use crate::error::{Error, Result};
 
