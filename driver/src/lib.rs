@@ -7,5 +7,6 @@ pub mod error;
 pub mod error_code;
 pub mod sdam;
 pub mod selection;
+pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
