@@ -10,7 +10,7 @@ pub mod model;
 
 use std::path::{Path, PathBuf};
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use crate::error::{escape_token, read_json};
@@ -115,12 +115,15 @@ fn selection_test(
     };
     let read_preference = read_preference(&t.read_preference);
     let options = match t.heartbeat_frequency_ms {
-        Some(ms) => quote! {
+        Some(ms) => {
+            let ms = Literal::u64_unsuffixed(ms);
+            quote! {
             ::mongo_driver::selection::SelectionOptions {
                 heartbeat_frequency: ::std::time::Duration::from_millis(#ms),
                 ..::std::default::Default::default()
             }
-        },
+            }
+        }
         None => quote! { ::mongo_driver::selection::SelectionOptions::default() },
     };
     let expected = match (t.error, &t.suitable_servers, &t.in_latency_window) {
@@ -210,6 +213,7 @@ fn in_window_test(
             return Err(SpecError::new(file, &pointer, "expected a frequency in [0, 1]"));
         }
         let a = address(&a);
+        let frequency = Literal::f64_unsuffixed(frequency);
         frequencies.push(quote! { (#a, #frequency) });
     }
     if t.iterations == 0 {
@@ -217,18 +221,19 @@ fn in_window_test(
     }
     let counts = t.mocked_topology_state.iter().map(|m| {
         let a = address(&m.address);
-        let c = m.operation_count;
+        let c = Literal::u32_unsuffixed(m.operation_count);
         quote! { (#a, #c) }
     });
     let topology = topology(&t.topology_description);
-    let iterations = t.iterations;
+    let iterations = Literal::u32_unsuffixed(t.iterations);
+    let tolerance_literal = Literal::f64_unsuffixed(tolerance);
     let body = quote! {
         ::conformance::selection::check_in_window(::conformance::selection::InWindowCase {
             name: #name,
             topology: #topology,
             operation_counts: ::std::vec![#(#counts),*],
             iterations: #iterations,
-            tolerance: #tolerance,
+            tolerance: #tolerance_literal,
             expected_frequencies: ::std::vec![#(#frequencies),*],
         });
     };
@@ -236,13 +241,18 @@ fn in_window_test(
 }
 
 fn address(a: &Address) -> TokenStream {
-    let (host, port) = (&a.host, a.port);
+    let (host, port) = (&a.host, Literal::u16_unsuffixed(a.port));
     quote! { ::mongo_driver::sdam::ServerAddress::new(#host, #port) }
 }
 
 fn duration(m: model::Millis) -> TokenStream {
-    let nanos = m.nanos;
-    quote! { ::std::time::Duration::from_nanos(#nanos) }
+    if m.nanos % 1_000_000 == 0 {
+        let ms = Literal::u64_unsuffixed(m.nanos / 1_000_000);
+        quote! { ::std::time::Duration::from_millis(#ms) }
+    } else {
+        let nanos = Literal::u64_unsuffixed(m.nanos);
+        quote! { ::std::time::Duration::from_nanos(#nanos) }
+    }
 }
 
 fn topology(t: &model::TopologyDescription) -> TokenStream {
@@ -284,18 +294,22 @@ fn server(s: &Server) -> TokenStream {
         fields.push(quote! { average_round_trip_time: ::std::option::Option::Some(#d), });
     }
     if let Some(ms) = s.last_update_time {
+        let ms = Literal::i64_unsuffixed(ms);
         fields.push(
             quote! { last_update_time: ::std::option::Option::Some(::bson::DateTime::from_millis(#ms)), },
         );
     }
     if let Some(w) = &s.last_write {
-        let ms = w.last_write_date.0;
+        let ms = Literal::i64_unsuffixed(w.last_write_date.0);
         fields.push(
             quote! { last_write_date: ::std::option::Option::Some(::bson::DateTime::from_millis(#ms)), },
         );
     }
     match s.max_wire_version {
-        Some(v) => fields.push(quote! { max_wire_version: #v, }),
+        Some(v) => {
+            let v = Literal::i32_unsuffixed(v);
+            fields.push(quote! { max_wire_version: #v, })
+        }
         // The server-selection format gives no wire versions; an available server in
         // those tests is meant to be one the driver can talk to.
         None if s.server_type.is_available() => {
@@ -335,7 +349,10 @@ fn read_preference(rp: &model::ReadPreference) -> TokenStream {
     };
     let tag_sets = rp.tag_sets.iter().flatten().map(tags_literal);
     let max_staleness = match rp.max_staleness_seconds {
-        Some(s) => quote! { ::std::option::Option::Some(#s) },
+        Some(s) => {
+            let s = Literal::i64_unsuffixed(s);
+            quote! { ::std::option::Option::Some(#s) }
+        }
         None => quote! { ::std::option::Option::None },
     };
     quote! {
