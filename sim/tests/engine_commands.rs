@@ -422,3 +422,17 @@ fn validators_reject_unless_bypassed() {
     );
     assert_eq!(r, doc! {"n": 1});
 }
+
+#[test]
+fn hints_must_name_an_index_and_natural_order_reverses() {
+    let mut s = seeded();
+    assert_eq!(first_batch(&run(&mut s, doc! {"find": "c", "hint": "_id_", "limit": 1})).len(), 1);
+    assert_eq!(first_batch(&run(&mut s, doc! {"find": "c", "hint": {"_id": 1}, "limit": 1})).len(), 1);
+    assert_eq!(run_err(&mut s, doc! {"find": "c", "hint": "nope"}).code, 2);
+    assert_eq!(run_err(&mut s, doc! {"count": "c", "hint": {"zz": 1}}).code, 2);
+    let r =
+        run(&mut s, doc! {"update": "c", "updates": [{"q": {}, "u": {"$set": {"a": 1}}, "hint": "nope"}]});
+    assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 2);
+    let r = run(&mut s, doc! {"find": "c", "sort": {"$natural": -1}, "limit": 2});
+    assert_eq!(first_batch(&r).iter().map(|d| d.get_i32("_id").unwrap()).collect::<Vec<_>>(), vec![5, 4]);
+}

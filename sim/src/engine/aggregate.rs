@@ -441,7 +441,7 @@ impl Pipeline {
                         let mut nd = d.clone();
                         for (k, e) in fields {
                             match expr::eval_opt(e, &d)? {
-                                Some(v) => set_path(&mut nd, k, v),
+                                Some(v) => merge_path(&mut nd, k, v, e),
                                 None => remove_path(&mut nd, k),
                             }
                         }
@@ -613,6 +613,26 @@ pub fn set_path(doc: &mut Document, path: &str, v: Bson) {
     }
 }
 
+/// Sets a computed field the way `$addFields` does: an object literal merges into an
+/// existing embedded document instead of replacing it (manual "$addFields: Adding Fields to
+/// an Embedded Document").
+fn merge_path(doc: &mut Document, path: &str, v: Bson, e: &Bson) {
+    let plain_object = matches!(e, Bson::Document(d) if !d.keys().next().is_some_and(|k| k.starts_with('$')));
+    if let (true, Bson::Document(new), Some(Bson::Document(old))) =
+        (plain_object, &v, super::matcher::get_path(doc, path))
+    {
+        let mut merged = old.clone();
+        let Bson::Document(exprs) = e else { return };
+        for (k, x) in new {
+            let sub_expr = exprs.get(k).cloned().unwrap_or(Bson::Null);
+            merge_path(&mut merged, k, x.clone(), &sub_expr);
+        }
+        set_path(doc, path, Bson::Document(merged));
+        return;
+    }
+    set_path(doc, path, v);
+}
+
 /// Removes a dotted path (through arrays of documents too).
 pub fn remove_path(doc: &mut Document, path: &str) {
     match path.split_once('.') {
@@ -706,6 +726,9 @@ mod tests {
             run(vec![doc! {"$match": {"x": 1}}, doc! {"$count": "n"}], sales()),
             Vec::<Document>::new()
         );
+        let out = run(vec![doc! {"$addFields": {"a": {"y": 2}, "b.c": 3}}], vec![doc! {"a": {"x": 1}}]);
+        // $addFields merges an object literal into an existing embedded document.
+        assert_eq!(out, vec![doc! {"a": {"x": 1, "y": 2}, "b": {"c": 3}}]);
         let out = run(vec![doc! {"$replaceRoot": {"newRoot": {"i": "$item"}}}, doc! {"$limit": 1}], sales());
         assert_eq!(out, vec![doc! {"i": "a"}]);
     }

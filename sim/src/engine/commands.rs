@@ -456,6 +456,35 @@ impl Store {
         doc! {"cursor": {"firstBatch": batch, "id": id, "ns": ns}}
     }
 
+    /// Rejects a `hint` naming no existing index (manual "cursor.hint()"); a missing
+    /// collection accepts any hint, as mongod's EOF plan does.
+    fn check_hint(&self, db: &str, coll: &str, hint: Option<&Bson>) -> Result<(), CommandError> {
+        let Some(c) = self.collection(db, coll) else { return Ok(()) };
+        let ok = match hint {
+            None | Some(Bson::Null) => true,
+            Some(Bson::String(name)) => c.indexes.iter().any(|i| i.name == *name),
+            Some(Bson::Document(key)) => {
+                key.is_empty() || key.contains_key("$natural") || c.indexes.iter().any(|i| i.key == *key)
+            }
+            Some(other) => {
+                return Err(CommandError::new(
+                    9,
+                    "FailedToParse",
+                    format!("hint must be a string or an object, not {}", type_name(other)),
+                ));
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(CommandError::new(
+                2,
+                "BadValue",
+                "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index",
+            ))
+        }
+    }
+
     pub(super) fn cmd_find(
         &mut self,
         db: &str,
@@ -466,6 +495,7 @@ impl Store {
         let vars = let_vars(cmd)?;
         let q = subst_filter(&opt_doc(cmd, "filter")?.cloned().unwrap_or_default(), &vars);
         let filter = Filter::parse(&q)?;
+        self.check_hint(db, &coll, cmd.get("hint"))?;
         let projection =
             opt_doc(cmd, "projection")?.filter(|p| !p.is_empty()).map(Projection::parse).transpose()?;
         let sort = opt_doc(cmd, "sort")?.map(SortSpec::parse).transpose()?.unwrap_or_default();
@@ -497,6 +527,10 @@ impl Store {
                 all
             }
         };
+        if matches!(opt_doc(cmd, "sort")?.and_then(|s| s.get("$natural")).and_then(num), Some(n) if n.as_f64() < 0.0)
+        {
+            docs.reverse();
+        }
         sort.sort(&mut docs);
         let docs: Vec<Document> = docs.into_iter().skip(skip).take(limit.unwrap_or(usize::MAX)).collect();
         let docs = match &projection {
@@ -721,6 +755,7 @@ impl Store {
         };
         let filter = Filter::parse(&q)?;
         let update = Update::parse(u)?;
+        self.check_hint(db, coll, stmt.get("hint"))?;
         let multi = !force_single && opt_bool(stmt, "multi", false)?;
         let upsert = opt_bool(stmt, "upsert", false)?;
         if multi && update.is_replacement() {
@@ -918,6 +953,7 @@ impl Store {
                 };
                 let q = subst_filter(&q, &vars);
                 let filter = Filter::parse(&q)?;
+                self.check_hint(db, &coll, stmt.get("hint"))?;
                 let ids = self.matching(db, &coll, &filter, &q, None, limit == 1);
                 let count = ids.len() as i64;
                 if let Some(c) = self.existing_mut(db, &coll) {
@@ -954,6 +990,7 @@ impl Store {
         let vars = let_vars(cmd)?;
         let q = subst_filter(&opt_doc(cmd, "query")?.cloned().unwrap_or_default(), &vars);
         let filter = Filter::parse(&q)?;
+        self.check_hint(db, &coll, cmd.get("hint"))?;
         let sort = opt_doc(cmd, "sort")?.map(SortSpec::parse).transpose()?.unwrap_or_default();
         let fields = opt_doc(cmd, "fields")?.filter(|p| !p.is_empty()).map(Projection::parse).transpose()?;
         let remove = opt_bool(cmd, "remove", false)?;
@@ -1078,6 +1115,7 @@ impl Store {
             }
         };
         let pipeline = Pipeline::parse(&stages)?;
+        self.check_hint(db, coll.as_deref().unwrap_or(""), cmd.get("hint"))?;
         let input = match &coll {
             Some(c) => self.read_docs(db, c, ctx)?,
             None => Vec::new(),
@@ -1163,6 +1201,7 @@ impl Store {
         let coll = coll_name(cmd)?;
         let (filter, _) = filter_of(cmd, "query")?;
         let skip = non_negative(cmd, "skip")?.unwrap_or(0) as usize;
+        self.check_hint(db, &coll, cmd.get("hint"))?;
         let limit = opt_int(cmd, "limit")?.map(|l| l.unsigned_abs() as usize).filter(|l| *l > 0);
         let n = self
             .read_docs(db, &coll, ctx)?

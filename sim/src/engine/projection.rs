@@ -109,6 +109,10 @@ impl Projection {
                         }
                         Some((op, Bson::Document(q))) if op == "$elemMatch" => {
                             insert_path(fields, &path, Node::ElemMatch(Box::new(Filter::parse(q)?)))?;
+                            // An $elemMatch projection alone returns only `_id` and the field.
+                            if mode.is_none() {
+                                *mode = Some(true);
+                            }
                             continue;
                         }
                         _ => {
