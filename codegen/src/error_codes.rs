@@ -127,7 +127,7 @@ impl ErrorCodes {
         sorted.sort_by_key(|d| d.code);
         let consts = sorted.iter().map(|d| {
             let ident = Ident::new(&const_name(&d.name), Span::call_site());
-            let code = d.code;
+            let code = proc_macro2::Literal::i32_unsuffixed(d.code);
             let doc = if d.categories.is_empty() {
                 format!("`{}` ({code}).", d.name)
             } else {
@@ -136,7 +136,7 @@ impl ErrorCodes {
             quote! { #[doc = #doc] pub const #ident: ErrorCode = ErrorCode(#code); }
         });
         let entries = sorted.iter().map(|d| {
-            let code = d.code;
+            let code = proc_macro2::Literal::i32_unsuffixed(d.code);
             let name = &d.name;
             let cats = d.categories.iter().map(|c| Ident::new(c, Span::call_site()));
             quote! { (#code, #name, &[#(ErrorCategory::#cats),*]) }
@@ -145,10 +145,13 @@ impl ErrorCodes {
         for d in &self.codes {
             by_name.insert(d.name.as_str(), d.code);
         }
-        let name_entries = by_name.iter().map(|(name, code)| quote! { (#name, #code) });
-        let n_codes = sorted.len();
-        let n_names = by_name.len();
-        let n_cats = self.categories.len();
+        let name_entries = by_name.iter().map(|(name, code)| {
+            let code = proc_macro2::Literal::i32_unsuffixed(*code);
+            quote! { (#name, #code) }
+        });
+        let n_codes = proc_macro2::Literal::usize_unsuffixed(sorted.len());
+        let n_names = proc_macro2::Literal::usize_unsuffixed(by_name.len());
+        let n_cats = proc_macro2::Literal::usize_unsuffixed(self.categories.len());
 
         quote! {
             /// A server error category from the server's error-code table.
