@@ -105,6 +105,13 @@ pub struct Collection {
     tombstones: usize,
 }
 
+/// A collection's state at one moment (see [`Collection::mark`]).
+#[derive(Debug, Clone, Default)]
+pub struct Mark {
+    records: usize,
+    versions: Vec<usize>,
+}
+
 /// A handle to one live document: its position in the collection.
 pub type RecordId = usize;
 
@@ -238,6 +245,51 @@ impl Collection {
         r.versions.push((ts, None));
         self.id_index.remove(&Key(id));
         self.tombstones += 1;
+    }
+
+    /// A mark of the collection's current state, for [`Collection::changes_since`].
+    pub fn mark(&self) -> Mark {
+        Mark {
+            records: self.records.len(),
+            versions: self.records.iter().map(|r| r.versions.len()).collect(),
+        }
+    }
+
+    /// The documents written since `mark`: (`_id`, final state or `None` when deleted), in
+    /// natural order, the last state of each `_id` winning.
+    pub fn changes_since(&self, mark: &Mark) -> Vec<(Bson, Option<Document>)> {
+        let mut out: Vec<(Bson, Option<Document>)> = Vec::new();
+        for (i, r) in self.records.iter().enumerate() {
+            let changed = i >= mark.records || mark.versions.get(i).is_some_and(|n| r.versions.len() > *n);
+            if !changed {
+                continue;
+            }
+            let Some(id) = r.versions.iter().find_map(|(_, d)| d.as_ref().and_then(|d| d.get("_id"))) else {
+                continue;
+            };
+            let state = r.latest().cloned();
+            match out.iter_mut().find(|(x, _)| super::compare::values_equal(x, id)) {
+                // A live state wins over the deletion of an older record with the same `_id`.
+                Some(slot) => {
+                    if state.is_some() || slot.1.is_none() {
+                        slot.1 = state;
+                    }
+                }
+                None => out.push((id.clone(), state)),
+            }
+        }
+        out
+    }
+
+    /// Whether the document with this `_id` was written (inserted, updated or deleted) after `t`.
+    pub fn changed_after(&self, id: &Bson, t: Timestamp) -> bool {
+        self.records.iter().any(|r| {
+            r.versions.last().is_some_and(|(ts, _)| *ts > t)
+                && r.versions
+                    .iter()
+                    .find_map(|(_, d)| d.as_ref().and_then(|d| d.get("_id")))
+                    .is_some_and(|x| super::compare::values_equal(x, id))
+        })
     }
 
     /// Deletes every document (as `$out` does before writing).

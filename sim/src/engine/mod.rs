@@ -14,6 +14,7 @@ pub mod expr;
 pub mod matcher;
 pub mod projection;
 pub mod sort;
+pub mod transaction;
 pub mod update;
 
 use std::collections::{BTreeMap, HashMap};

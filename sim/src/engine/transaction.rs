@@ -1,0 +1,168 @@
+//! Multi-document transactions (MongoDB manual: "Transactions" — snapshot isolation, a
+//! transaction sees its own writes, write conflicts abort it, commit applies all or nothing).
+//!
+//! The server layer keeps one [`Transaction`] per session/txnNumber, runs the transaction's
+//! commands with [`Store::run_in_transaction`], and ends it with
+//! [`Store::commit_transaction`] or by dropping it (abort).
+
+use std::collections::BTreeMap;
+
+use bson::{Bson, Document, Timestamp};
+
+use super::collection::{Collection, Mark};
+use super::{CommandError, ExecContext, Store};
+
+/// A transaction's private view of the data: a copy taken when it started, plus its writes.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    data: Store,
+    start: Timestamp,
+    marks: BTreeMap<(String, String), Mark>,
+}
+
+/// The commands a transaction may run (others fail with OperationNotSupportedInTransaction).
+const IN_TRANSACTION: &[&str] = &[
+    "find",
+    "getMore",
+    "killCursors",
+    "insert",
+    "update",
+    "delete",
+    "findAndModify",
+    "findandmodify",
+    "aggregate",
+    "distinct",
+    "create",
+    "createIndexes",
+];
+
+fn write_conflict() -> CommandError {
+    CommandError::new(
+        112,
+        "WriteConflict",
+        "WriteConflict error: this operation conflicted with another operation. Please retry your operation or multi-document transaction.",
+    )
+}
+
+impl Transaction {
+    /// When the transaction's snapshot was taken.
+    pub fn start(&self) -> Timestamp {
+        self.start
+    }
+
+    fn written(&self) -> Vec<(String, String, Bson, Option<Document>)> {
+        let mut out = Vec::new();
+        for (db, d) in &self.data.dbs {
+            for (name, c) in &d.collections {
+                let mark = self.marks.get(&(db.clone(), name.clone())).cloned().unwrap_or_default();
+                for (id, state) in c.changes_since(&mark) {
+                    out.push((db.clone(), name.clone(), id, state));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Store {
+    /// Starts a transaction reading the current data (snapshot isolation).
+    pub fn begin_transaction(&self) -> Transaction {
+        let mut data = Store::new();
+        data.dbs = self.dbs.clone();
+        data.last_write = self.last_write;
+        data.next_cursor = self.next_cursor + 1_000_000;
+        let mut marks = BTreeMap::new();
+        for (db, d) in &self.dbs {
+            for (name, c) in &d.collections {
+                marks.insert((db.clone(), name.clone()), c.mark());
+            }
+        }
+        Transaction { data, start: self.last_write, marks }
+    }
+
+    /// Runs one command inside `txn`: it sees the transaction's snapshot and its own writes;
+    /// a write to a document another writer changed after the snapshot fails with
+    /// WriteConflict (112), after which the transaction must be aborted.
+    pub fn run_in_transaction(
+        &mut self,
+        txn: &mut Transaction,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let name = cmd.keys().next().map(String::as_str).unwrap_or("");
+        if !IN_TRANSACTION.contains(&name) {
+            return Err(CommandError::new(
+                263,
+                "OperationNotSupportedInTransaction",
+                format!("Cannot run '{name}' in a multi-document transaction."),
+            ));
+        }
+        if name == "aggregate" && Store::is_write_command(cmd) {
+            return Err(CommandError::new(
+                263,
+                "OperationNotSupportedInTransaction",
+                "$out and $merge cannot be used in a transaction",
+            ));
+        }
+        let inner = ExecContext { read_at: None, ..ctx.clone() };
+        let reply = txn.data.run(db, cmd, &inner)?;
+        for (tdb, tcoll, id, _) in txn.written() {
+            if self.collection(&tdb, &tcoll).is_some_and(|c| c.changed_after(&id, txn.start)) {
+                return Err(write_conflict());
+            }
+        }
+        Ok(reply)
+    }
+
+    /// Applies a transaction's writes at `ts`, all or nothing.
+    pub fn commit_transaction(&mut self, txn: &Transaction, ts: Timestamp) -> Result<(), CommandError> {
+        let writes = txn.written();
+        for (db, coll, id, _) in &writes {
+            if self.collection(db, coll).is_some_and(|c| c.changed_after(id, txn.start)) {
+                return Err(write_conflict());
+            }
+        }
+        if ts > self.last_write {
+            self.last_write = ts;
+        }
+        // Collections (and their indexes) the transaction created.
+        for (db, d) in &txn.data.dbs {
+            for (name, c) in &d.collections {
+                if self.collection(db, name).is_none() && !txn.marks.contains_key(&(db.clone(), name.clone()))
+                {
+                    let mut fresh = Collection::new(c.options.clone(), ts);
+                    fresh.indexes = c.indexes.clone();
+                    self.dbs.entry(db.clone()).or_default().collections.insert(name.clone(), fresh);
+                }
+            }
+        }
+        let mut next = self.clone();
+        for (db, coll, id, state) in writes {
+            let ns = format!("{db}.{coll}");
+            let c = next.coll_for_commit(&db, &coll, ts);
+            let existing = c.by_id(&id).map(|(rid, _)| rid);
+            let r = match (existing, state) {
+                (Some(rid), Some(doc)) => c.replace(&ns, rid, doc, ts),
+                (Some(rid), None) => {
+                    c.delete(rid, ts);
+                    Ok(())
+                }
+                (None, Some(doc)) => c.insert(&ns, doc, ts).map(|_| ()),
+                (None, None) => Ok(()),
+            };
+            r.map_err(|e| e.error)?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn coll_for_commit(&mut self, db: &str, coll: &str, ts: Timestamp) -> &mut Collection {
+        self.dbs
+            .entry(db.to_string())
+            .or_default()
+            .collections
+            .entry(coll.to_string())
+            .or_insert_with(|| Collection::new(Document::new(), ts))
+    }
+}
