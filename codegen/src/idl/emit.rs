@@ -357,7 +357,10 @@ fn pieces(command: TokenStream, fields: &[Field], receiver: TokenStream) -> Piec
             || f.validator.gt.is_some()
             || f.validator.lte.is_some()
             || f.validator.lt.is_some();
-        let non_stable = f.stability != "stable";
+        // Only fields the IDL marks `unstable` (or `internal`) are outside the Stable API; a
+        // field without `stability` belongs to a command outside the API, which the server
+        // itself rejects under `apiStrict` (versioned-api spec tests expect it sent).
+        let non_stable = f.stability != "stable" && f.stability != "unspecified";
         let stability = &f.stability;
         if f.required {
             p.members.push(quote!(#doc #ident: #ty));
@@ -433,9 +436,9 @@ fn emit_builder(b: &Builder) -> TokenStream {
     }
     let (first_member, first_param, first_init, first_value) = match &b.first {
         FirstElement::Collection | FirstElement::CollectionOrUuid => (
-            quote!(#[doc = " The collection (the first element's value)."] collection: String,),
+            quote!(#[doc = " The first element's value: the collection name."] collection: bson::Bson,),
             quote!(collection: impl Into<String>,),
-            quote!(collection: collection.into(),),
+            quote!(collection: bson::Bson::String(collection.into()),),
             quote!(self.collection.clone()),
         ),
         FirstElement::Ignored => (quote!(), quote!(), quote!(), quote!(1i32)),
@@ -527,7 +530,7 @@ fn emit_builder(b: &Builder) -> TokenStream {
             fn validate(&self) -> crate::Result<()> {
                 #(#validate)*
                 self.generic.validate(#name)?;
-                check_stable_api(#name, Self::API_VERSION, self.generic.is_api_strict(), &[#(#strict),*])
+                check_stable_api(#name, self.generic.is_api_strict(), &[#(#strict),*])
             }
 
             fn serialize(&self, doc_sequences: bool) -> crate::Result<OpMsgParts> {
@@ -590,7 +593,7 @@ fn emit_generic(fields: &[Field]) -> TokenStream {
             /// Checks the arguments' validators, and the Stable API for them, for `command`.
             pub fn validate(&self, command: &str) -> crate::Result<()> {
                 #(#validate)*
-                check_stable_api(command, "1", self.is_api_strict(), &[#(#strict),*])
+                check_stable_api(command, self.is_api_strict(), &[#(#strict),*])
             }
 
             /// Appends the set arguments to a command body, in IDL order.
