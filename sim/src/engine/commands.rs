@@ -1276,7 +1276,7 @@ impl Store {
                 Ok(doc! {"nIndexesWas": c.indexes.len() as i32, "ns": ns})
             }
             // 7.0 (wire version 21) and later succeed quietly for a missing collection.
-            None if ctx.max_wire_version >= 21 => Ok(Document::new()),
+            None if ctx.max_wire_version == 0 || ctx.max_wire_version >= 21 => Ok(Document::new()),
             None => Err(CommandError::new(26, "NamespaceNotFound", "ns not found")),
         }
     }
