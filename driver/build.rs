@@ -12,6 +12,7 @@ use spec_codegen::{idl, spec_data};
 /// the reason, in README.md).
 const COMMANDS: &[&str] = &[
     "hello",
+    "isMaster",
     "find",
     "getMore",
     "killCursors",

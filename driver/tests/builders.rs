@@ -43,6 +43,15 @@ mod builders {
     }
 
     #[test]
+    fn legacy_hello_is_is_master_with_the_same_fields() {
+        let cmd = HelloCommand::new("admin").hello_ok(true).client(doc! {"application": {"name": "a"}});
+        assert_eq!(
+            cmd.to_legacy_document().unwrap(),
+            doc! {"isMaster": 1i32, "client": {"application": {"name": "a"}}, "helloOk": true, "$db": "admin"}
+        );
+    }
+
+    #[test]
     fn find_serializes_fields_in_idl_order_with_generic_arguments() {
         let cmd = FindCommand::new("db", "coll")
             .let_(doc! {"v": 1})

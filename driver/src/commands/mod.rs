@@ -111,3 +111,18 @@ impl AggregateCommand {
         command
     }
 }
+
+impl HelloCommand {
+    /// The legacy hello: the same command under the name `isMaster` (`isMaster: 1`), which
+    /// the handshake uses before it knows the server supports `hello`. No IDL defines it (the
+    /// server registers it as another name for `hello`).
+    pub fn to_legacy_document(&self) -> Result<bson::Document> {
+        let mut legacy = bson::doc! {"isMaster": 1i32};
+        for (key, value) in self.to_document()? {
+            if key != "hello" {
+                legacy.insert(key, value);
+            }
+        }
+        Ok(legacy)
+    }
+}
