@@ -279,8 +279,12 @@ mod builders {
             .read_preference(doc! {"mode": "secondary"})
             .autocommit(false)
             .start_transaction(true);
-        let cmd = DropCommand::new("db", "coll").with_generic_arguments(args.clone());
+        let mut cmd = DropCommand::new("db", "coll").with_generic_arguments(args.clone());
         assert_eq!(cmd.generic_arguments(), &args);
+        // The executor sets arguments in place (e.g. the session id).
+        cmd.generic_arguments_mut().txn_number = Some(3);
+        assert_eq!(to_doc(&cmd).get("txnNumber"), Some(&Bson::Int64(3)));
+        cmd.generic_arguments_mut().txn_number = None;
         assert_eq!(
             to_doc(&cmd),
             doc! {

@@ -345,7 +345,10 @@ struct Pieces {
     strict: Vec<TokenStream>,
 }
 
-fn pieces(command: TokenStream, fields: &[Field], receiver: TokenStream) -> Pieces {
+/// `public`: whether the members are `pub` (the generic arguments' are, so the executor can
+/// read and set them in place).
+fn pieces(command: TokenStream, fields: &[Field], receiver: TokenStream, public: bool) -> Pieces {
+    let vis = if public { quote!(pub) } else { quote!() };
     let mut p =
         Pieces { members: vec![], setters: vec![], serialize: vec![], validate: vec![], strict: vec![] };
     for f in fields {
@@ -363,7 +366,7 @@ fn pieces(command: TokenStream, fields: &[Field], receiver: TokenStream) -> Piec
         let non_stable = f.stability != "stable" && f.stability != "unspecified";
         let stability = &f.stability;
         if f.required {
-            p.members.push(quote!(#doc #ident: #ty));
+            p.members.push(quote!(#doc #vis #ident: #ty));
             let value =
                 if f.rust.is_copy() { quote!(#receiver.#ident) } else { quote!(#receiver.#ident.clone()) };
             if f.doc_sequence {
@@ -383,7 +386,7 @@ fn pieces(command: TokenStream, fields: &[Field], receiver: TokenStream) -> Piec
         } else {
             let (param_ty, into) = param(&f.rust);
             let conv = if into { quote!(value.into()) } else { quote!(value) };
-            p.members.push(quote!(#doc #ident: Option<#ty>));
+            p.members.push(quote!(#doc #vis #ident: Option<#ty>));
             p.setters.push(quote! {
                 #doc
                 pub fn #ident(mut self, value: #param_ty) -> Self { self.#ident = Some(#conv); self }
@@ -418,7 +421,7 @@ fn emit_builder(b: &Builder) -> TokenStream {
     let name = &b.name;
     let first_arg = format_ident!("{}", naming::ident(name));
     let P { members, setters, serialize, validate, strict } = {
-        let p = pieces(quote!(#name), &b.fields, quote!(self));
+        let p = pieces(quote!(#name), &b.fields, quote!(self), false);
         P {
             members: p.members,
             setters: p.setters,
@@ -550,7 +553,7 @@ fn emit_builder(b: &Builder) -> TokenStream {
 }
 
 fn emit_generic(fields: &[Field]) -> TokenStream {
-    let p = pieces(quote!(command), fields, quote!(self));
+    let p = pieces(quote!(command), fields, quote!(self), true);
     let Pieces { members, setters, serialize, validate, strict } = p;
 
     let trait_setters = fields.iter().filter(|f| !f.required).map(|f| {
