@@ -240,3 +240,115 @@ async fn step_down_on_4_0_closes_connections() {
     assert!(is_closed(&mut s).await);
     assert!(is_closed(&mut bystander).await);
 }
+
+fn lsid() -> Document {
+    doc! { "id": bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: vec![7; 16] } }
+}
+
+#[tokio::test]
+async fn retryable_write_rules_and_server_added_labels() {
+    // Standalone: transaction numbers are refused.
+    let single = Deployment::start(Config::standalone()).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&single)).await;
+    let r = command(
+        &mut s,
+        1,
+        doc! { "insert": "c", "documents": [{ "_id": 1 }], "lsid": lsid(),
+        "txnNumber": 1_i64, "$db": "test" },
+    )
+    .await;
+    assert_eq!((r.get_i32("code").ok(), r.get_str("codeName").ok()), (Some(20), Some("IllegalOperation")));
+    assert!(!r.contains_key("$clusterTime"), "standalone gossips cluster time: {r}");
+
+    for (version, labelled) in [(ServerVersion::V4_2, false), (ServerVersion::V4_4, true)] {
+        let rs = Deployment::start(Config::replica_set(1).with_version(version))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut s = connect(&host(&rs)).await;
+        command(
+            &mut s,
+            1,
+            doc! { "configureFailPoint": "failCommand", "mode": { "times": 1 },
+            "data": { "failCommands": ["insert"], "errorCode": 189 }, "$db": "admin" },
+        )
+        .await;
+        let insert = doc! { "insert": "c", "documents": [{ "_id": 1 }], "lsid": lsid(), "txnNumber": 3_i64, "$db": "test" };
+        let failed = command(&mut s, 2, insert.clone()).await;
+        assert_eq!(failed.get_i32("code").ok(), Some(189));
+        let labels = failed.get_array("errorLabels").map(|a| a.len()).unwrap_or(0);
+        assert_eq!(labels > 0, labelled, "{version}: {failed}");
+        // The retry applies; a second retry replays the record; an older number is refused.
+        let first = command(&mut s, 3, insert.clone()).await;
+        assert_eq!(first.get_i32("n").ok(), Some(1), "{first}");
+        let replay = command(&mut s, 4, insert.clone()).await;
+        assert_eq!(replay.get_i32("n").ok(), Some(1), "replayed reply differs: {replay}");
+        let count = command(&mut s, 5, doc! { "count": "c", "$db": "test" }).await;
+        assert_eq!(count.get_i32("n").ok(), Some(1), "retried insert applied twice: {count}");
+        let mut old = insert.clone();
+        old.insert("txnNumber", 2_i64);
+        assert_eq!(command(&mut s, 6, old).await.get_i32("code").ok(), Some(225));
+        let find = doc! { "find": "c", "lsid": lsid(), "txnNumber": 4_i64, "$db": "test" };
+        assert_eq!(command(&mut s, 7, find).await.get_i32("code").ok(), Some(50768));
+    }
+}
+
+#[tokio::test]
+async fn snapshot_reads_by_version_and_topology() {
+    let snap_find = doc! { "find": "c", "readConcern": { "level": "snapshot" }, "$db": "test" };
+    let rs = Deployment::start(Config::replica_set(2)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&rs)).await;
+    command(&mut s, 1, doc! { "insert": "c", "documents": [{ "_id": 1 }], "$db": "test" }).await;
+    let ok = command(&mut s, 2, snap_find.clone()).await;
+    let at = ok.get_document("cursor").ok().and_then(|c| c.get_timestamp("atClusterTime").ok());
+    assert!(at.is_some(), "no cursor.atClusterTime: {ok}");
+    assert_eq!(ok.get_timestamp("operationTime").ok(), at);
+    let write = doc! { "insert": "c", "documents": [{ "_id": 2 }], "readConcern": { "level": "snapshot" }, "$db": "test" };
+    assert_eq!(command(&mut s, 3, write).await.get_i32("code").ok(), Some(72));
+    // A secondary refuses reads without secondaryOk and writes altogether.
+    let mut sec = connect(&rs.member_hosts()[1]).await;
+    let read = command(&mut sec, 1, doc! { "find": "c", "$db": "test" }).await;
+    assert_eq!(read.get_i32("code").ok(), Some(13435));
+    let read =
+        command(&mut sec, 2, doc! { "find": "c", "$readPreference": { "mode": "secondary" }, "$db": "test" })
+            .await;
+    assert_eq!(read.get_f64("ok").ok(), Some(1.0), "{read}");
+    let write =
+        command(&mut sec, 3, doc! { "insert": "c", "documents": [{ "_id": 3 }], "$db": "test" }).await;
+    assert_eq!(
+        (write.get_i32("code").ok(), write.get_str("codeName").ok()),
+        (Some(10107), Some("NotWritablePrimary"))
+    );
+
+    let old = Deployment::start(Config::replica_set(1).with_version(ServerVersion::V4_4))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&old)).await;
+    assert_eq!(command(&mut s, 1, snap_find.clone()).await.get_i32("code").ok(), Some(72));
+    let single = Deployment::start(Config::standalone()).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&single)).await;
+    assert_eq!(command(&mut s, 1, snap_find).await.get_i32("code").ok(), Some(123));
+}
+
+#[tokio::test]
+async fn binary_prints_its_connection_string_first() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mongo-sim"))
+        .args(["--topology", "replicaset", "--members", "2", "--version", "5.0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn mongo-sim: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout).read_line(&mut line).await.unwrap_or_else(|e| panic!("{e}"));
+    let uri = line.trim();
+    assert!(uri.starts_with("mongodb://127.0.0.1:") && uri.ends_with("/?replicaSet=rs0"), "{uri}");
+    let first = uri.trim_start_matches("mongodb://").split(['/', ',']).next().unwrap_or_default().to_owned();
+    let mut s = connect(&first).await;
+    let hello = command(&mut s, 1, doc! { "hello": 1, "$db": "admin" }).await;
+    assert_eq!(hello.get_i32("maxWireVersion").ok(), Some(13));
+    let build = command(&mut s, 2, doc! { "buildInfo": 1, "$db": "admin" }).await;
+    assert_eq!(build.get_str("version").ok(), Some("5.0.0"));
+    let _ = child.kill().await;
+}
