@@ -439,3 +439,34 @@ fn hints_must_name_an_index_and_natural_order_reverses() {
     let r = run(&mut s, doc! {"find": "c", "sort": {"$natural": -1}, "limit": 2});
     assert_eq!(first_batch(&r).iter().map(|d| d.get_i32("_id").unwrap()).collect::<Vec<_>>(), vec![5, 4]);
 }
+
+#[test]
+fn collectionless_aggregates() {
+    let mut s = Store::new();
+    let ctx = ExecContext { lsid: Some(doc! {"id": 7}), ..ExecContext::default() };
+    let cmd = doc! {"aggregate": 1, "pipeline": [
+        {"$listLocalSessions": {}}, {"$limit": 1}, {"$addFields": {"dummy": "dummy field"}}, {"$project": {"_id": 0, "dummy": 1}},
+    ], "cursor": {}};
+    let r = s.run("admin", &cmd, &ctx).unwrap();
+    assert_eq!(first_batch(&r), vec![doc! {"dummy": "dummy field"}]);
+    assert_eq!(r.get_document("cursor").unwrap().get_str("ns").unwrap(), "admin.$cmd.aggregate");
+    let r = run(
+        &mut s,
+        doc! {"aggregate": 1, "pipeline": [{"$documents": [{"a": 1}, {"a": 2}]}, {"$match": {"a": 2}}], "cursor": {}},
+    );
+    assert_eq!(first_batch(&r), vec![doc! {"a": 2}]);
+    assert_eq!(run_err(&mut s, doc! {"aggregate": 1, "pipeline": [{"$match": {}}], "cursor": {}}).code, 73);
+}
+
+#[test]
+fn dots_and_dollars_through_pipeline_updates() {
+    let mut s = Store::new();
+    run(&mut s, doc! {"insert": "c", "documents": [{"_id": 1, "foo": {}}]});
+    let u = doc! {"update": "c", "updates": [{"q": {"_id": 1}, "u": [
+        {"$replaceWith": {"$setField": {"field": {"$literal": "$a"}, "value": 1, "input": "$$ROOT"}}},
+        {"$set": {"foo": {"$setField": {"field": {"$literal": "a.b"}, "value": 2, "input": "$foo"}}}},
+    ]}]};
+    assert_eq!(run(&mut s, u), doc! {"n": 1, "nModified": 1});
+    let docs = first_batch(&run(&mut s, doc! {"find": "c"}));
+    assert_eq!(docs, vec![doc! {"_id": 1, "foo": {"a.b": 2}, "$a": 1}]);
+}

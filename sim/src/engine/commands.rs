@@ -1114,11 +1114,47 @@ impl Store {
                 ));
             }
         };
+        // Collectionless first stages produce the input themselves.
+        let mut stages = stages;
+        let mut generated: Option<Vec<Document>> = None;
+        match stages.first().and_then(|s| s.iter().next()).map(|(k, v)| (k.clone(), v.clone())) {
+            Some((name, arg)) if name == "$documents" => {
+                let Bson::Array(items) = arg else {
+                    return Err(CommandError::new(
+                        5858203,
+                        "Location5858203",
+                        "$documents requires an array of objects",
+                    ));
+                };
+                generated = Some(items.iter().filter_map(|d| d.as_document().cloned()).collect());
+                stages.remove(0);
+            }
+            Some((name, _)) if name == "$listLocalSessions" => {
+                // The engine knows only the command's own session (the server's session cache
+                // is not visible here); mongod lists every cached session.
+                let sessions: Vec<Document> = ctx
+                    .lsid
+                    .iter()
+                    .map(|l| doc! {"_id": l.clone(), "lastUse": bson::DateTime::now()})
+                    .collect();
+                generated = Some(sessions);
+                stages.remove(0);
+            }
+            Some((name, _)) if coll.is_none() => {
+                return Err(CommandError::new(
+                    73,
+                    "InvalidNamespace",
+                    format!("{{aggregate: 1}} is not valid for '{name}'; a collection is required."),
+                ));
+            }
+            _ => {}
+        }
         let pipeline = Pipeline::parse(&stages)?;
         self.check_hint(db, coll.as_deref().unwrap_or(""), cmd.get("hint"))?;
-        let input = match &coll {
-            Some(c) => self.read_docs(db, c, ctx)?,
-            None => Vec::new(),
+        let input = match (generated, &coll) {
+            (Some(docs), _) => docs,
+            (None, Some(c)) => self.read_docs(db, c, ctx)?,
+            (None, None) => Vec::new(),
         };
         let mut foreign = BTreeMap::new();
         for from in pipeline.lookups() {

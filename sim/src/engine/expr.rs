@@ -181,6 +181,10 @@ const KNOWN: &[&str] = &[
     "$isNumber",
     "$setUnion",
     "$indexOfArray",
+    "$setField",
+    "$getField",
+    "$unsetField",
+    "$rand",
 ];
 
 fn path_value(v: &Bson, parts: &[&str]) -> Option<Bson> {
@@ -754,6 +758,55 @@ fn op(k: &str, arg: &Bson, s: &mut Scope) -> Result<Option<Bson>, CommandError> 
                 _ => Bson::Double(f),
             }
         }
+        "$setField" | "$unsetField" | "$getField" => {
+            // $getField: {field, input} or a field name; $setField/$unsetField: {field, input, value}.
+            let (field, input, value) = match arg {
+                Bson::Document(d) if d.contains_key("field") => (
+                    d.get("field").cloned().unwrap_or(Bson::Null),
+                    d.get("input").cloned(),
+                    d.get("value").cloned(),
+                ),
+                other if k == "$getField" => (other.clone(), None, None),
+                _ => return Err(err(4161100, format!("{k} requires an object with 'field' and 'input'"))),
+            };
+            let Some(Bson::String(name)) = ev(&field, s)? else {
+                return Err(err(4161102, format!("{k} requires 'field' to evaluate to a string")));
+            };
+            let input = match input {
+                Some(i) => ev(&i, s)?,
+                None => Some(Bson::Document(s.root.clone())),
+            };
+            match (k, input) {
+                ("$getField", Some(Bson::Document(d))) => return Ok(d.get(&name).cloned()),
+                ("$getField", _) => return Ok(None),
+                (_, None | Some(Bson::Null)) => Bson::Null,
+                (_, Some(Bson::Document(mut d))) => {
+                    let v =
+                        if k == "$unsetField" { None } else { ev(value.as_ref().unwrap_or(&Bson::Null), s)? };
+                    match v {
+                        Some(v) => {
+                            d.insert(name, v);
+                        }
+                        None => {
+                            d.remove(&name);
+                        }
+                    }
+                    Bson::Document(d)
+                }
+                (_, Some(_)) => {
+                    return Err(err(4161105, format!("{k} requires 'input' to evaluate to an object")));
+                }
+            }
+        }
+        "$rand" => {
+            // A xorshift step seeded from a fresh ObjectId: uniform enough for $rand in [0, 1).
+            let b = bson::oid::ObjectId::new().bytes();
+            let mut x = u64::from_le_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]]) | 1;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            Bson::Double((x >> 11) as f64 / (1u64 << 53) as f64)
+        }
         "$let" => {
             let Bson::Document(d) = arg else { return Err(err(16874, "$let only supports an object")) };
             let (Some(Bson::Document(vars)), Some(body)) = (d.get("vars"), d.get("in")) else {
@@ -859,5 +912,27 @@ mod tests {
         assert_eq!(e(Bson::Document(doc! {"$sum": "$arr"}), d.clone()), Bson::Int32(6));
         assert!(eval(&Bson::Document(doc! {"$size": "$s"}), &d).is_err());
         assert!(validate(&Bson::Document(doc! {"$nope": 1})).is_err());
+        // Manual "$setField": sets fields whose names contain '$' or '.'.
+        assert_eq!(
+            e(
+                Bson::Document(
+                    doc! {"$setField": {"field": {"$literal": "$a"}, "value": 1, "input": "$$ROOT"}}
+                ),
+                doc! {"_id": 1}
+            ),
+            Bson::Document(doc! {"_id": 1, "$a": 1})
+        );
+        assert_eq!(e(Bson::Document(doc! {"$getField": "a.b"}), doc! {"a.b": 5}), Bson::Int32(5));
+        // Manual "$setField": sets fields whose names contain '$' or '.'.
+        assert_eq!(
+            e(
+                Bson::Document(
+                    doc! {"$setField": {"field": {"$literal": "$a"}, "value": 1, "input": "$$ROOT"}}
+                ),
+                doc! {"_id": 1}
+            ),
+            Bson::Document(doc! {"_id": 1, "$a": 1})
+        );
+        assert_eq!(e(Bson::Document(doc! {"$getField": "a.b"}), doc! {"a.b": 5}), Bson::Int32(5));
     }
 }
