@@ -3,7 +3,8 @@
 //! A field's IDL type is resolved by the first rule that applies:
 //!
 //! 1. `array<T>` → `Vec<R>`, `R` being `T` resolved by these rules.
-//! 2. `variant: [A, B, …]` → `Bson` (any of the alternatives; the caller picks the BSON type).
+//! 2. `variant: [A, B, …]` → `Bson` (any of the alternatives, each of which must resolve by
+//!    these rules; the caller picks the BSON type).
 //! 3. A name in the table below → its Rust type. The table holds the types whose
 //!    `bson_serialization_type` is `any` or a list, and types defined in IDL files that
 //!    are not in the shared set (their imports are missing).
@@ -31,10 +32,8 @@
 //! | `boolNoOpSerializer` | `bool` | yes | deprecated flag, absent means false |
 //! | `explainBool` | `bool` | no | `explain` flag of aggregate |
 //! | `object_owned_nonempty_serialize` | `Document` | yes | absent means empty |
-//! | `IDLAnyType` | `Bson` | no | any BSON value |
 //! | `IDLAnyTypeOwned` | `Bson` | no | any BSON value |
 //! | `logicalTime` | `Timestamp` | no | a cluster/operation time |
-//! | `millisEpoch` | `DateTime` | no | a date in milliseconds |
 //! | `pipeline` | `Vec<Document>` | no | an aggregation pipeline |
 //! | `aggregateCursor` | `Document` | no | `cursor` options of aggregate (`{batchSize}`) |
 //! | `countLimit` | `i64` | no | `limit` of count (any number, negative allowed) |
@@ -60,11 +59,6 @@
 //! | `TimeseriesOptions` | `Document` | no | `timeseries.idl` (not in the set) |
 //! | `ChangeStreamPreAndPostImagesOptions` | `Document` | no | `change_stream_pre_and_post_images_options.idl` (not in the set) |
 //! | `sha256Block` | `Binary` | no | `sha256_block.idl` (not in the set): generic binary |
-//! | `AuditMetadata` | `Document` | no | `audit_metadata.idl` (not in the set) |
-//! | `database_version` | `Document` | no | `sharding_types.idl` (not in the set) |
-//! | `shard_version` | `Document` | no | `sharding_types.idl` (not in the set) |
-//! | `version_context` | `Document` | no | `version_context.idl` (not in the set) |
-//! | `GossipedRoutingCache` | `Document` | no | `gossiped_routing_cache.idl` (not in the set) |
 
 use std::fmt;
 
@@ -181,10 +175,8 @@ pub const NAMED: &[(&str, &str, bool)] = &[
     ("boolNoOpSerializer", "bool", true),
     ("explainBool", "bool", false),
     ("object_owned_nonempty_serialize", "Document", true),
-    ("IDLAnyType", "Bson", false),
     ("IDLAnyTypeOwned", "Bson", false),
     ("logicalTime", "Timestamp", false),
-    ("millisEpoch", "DateTime", false),
     ("pipeline", "Vec<Document>", false),
     ("aggregateCursor", "Document", false),
     ("countLimit", "i64", false),
@@ -210,11 +202,6 @@ pub const NAMED: &[(&str, &str, bool)] = &[
     ("TimeseriesOptions", "Document", false),
     ("ChangeStreamPreAndPostImagesOptions", "Document", false),
     ("sha256Block", "Binary", false),
-    ("AuditMetadata", "Document", false),
-    ("database_version", "Document", false),
-    ("shard_version", "Document", false),
-    ("version_context", "Document", false),
-    ("GossipedRoutingCache", "Document", false),
 ];
 
 fn parse_table_type(text: &str) -> Option<RustType> {
@@ -250,7 +237,13 @@ pub fn resolve_reply(set: &IdlSet, ty: &FieldType) -> Result<Mapped, String> {
 
 fn resolve_in(set: &IdlSet, ty: &FieldType, reply: bool) -> Result<Mapped, String> {
     match ty {
-        FieldType::Variant { .. } => Ok(Mapped { rust: RustType::Bson, implicitly_optional: false }),
+        FieldType::Variant { variant } => {
+            // Every alternative must be known, though the field holds any of them.
+            for alternative in variant {
+                resolve_in(set, alternative, reply)?;
+            }
+            Ok(Mapped { rust: RustType::Bson, implicitly_optional: false })
+        }
         FieldType::Named(name) => resolve_name(set, name.trim(), reply),
     }
 }
