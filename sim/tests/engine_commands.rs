@@ -470,3 +470,37 @@ fn dots_and_dollars_through_pipeline_updates() {
     let docs = first_batch(&run(&mut s, doc! {"find": "c"}));
     assert_eq!(docs, vec![doc! {"_id": 1, "foo": {"a.b": 2}, "$a": 1}]);
 }
+
+#[test]
+fn fields_newer_than_the_emulated_server_are_rejected() {
+    let mut s = seeded();
+    let v44 = ExecContext { max_wire_version: 9, ..ExecContext::default() };
+    let v40 = ExecContext { max_wire_version: 7, ..ExecContext::default() };
+    let err = |s: &mut Store, cmd: Document, ctx: &ExecContext| s.run("db", &cmd, ctx).unwrap_err().message;
+    // `let` arrived in 5.0; update hints in 4.2; delete and findAndModify hints in 4.4.
+    assert!(err(&mut s, doc! {"find": "c", "let": {"a": 1}}, &v44).contains("Unrecognized field 'let'"));
+    assert!(
+        err(&mut s, doc! {"aggregate": "c", "pipeline": [], "cursor": {}, "let": {"a": 1}}, &v44)
+            .contains("unrecognized field 'let'")
+    );
+    assert!(
+        err(&mut s, doc! {"update": "c", "updates": [{"q": {}, "u": {}}], "let": {"a": 1}}, &v44)
+            .contains("'update.let' is an unknown field")
+    );
+    assert!(
+        err(&mut s, doc! {"delete": "c", "deletes": [{"q": {}, "limit": 0}], "let": {"a": 1}}, &v44)
+            .contains("'delete.let' is an unknown field")
+    );
+    assert!(
+        err(&mut s, doc! {"findAndModify": "c", "remove": true, "let": {"a": 1}}, &v44)
+            .contains("field 'let' is an unknown field")
+    );
+    assert!(
+        s.run("db", &doc! {"update": "c", "updates": [{"q": {}, "u": {}, "hint": "_id_"}]}, &v40).is_err()
+    );
+    assert!(
+        s.run("db", &doc! {"update": "c", "updates": [{"q": {}, "u": {}, "hint": "_id_"}]}, &v44).is_ok()
+    );
+    // Nothing was deleted by the rejected commands.
+    assert_eq!(run(&mut s, doc! {"count": "c"}), doc! {"n": 5});
+}

@@ -173,6 +173,22 @@ fn check_storable(doc: &Document, ctx: &ExecContext) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Rejects a field the emulated server version does not know yet (`min_wire`: the first
+/// wire version that accepts it; a context wire version of 0 means the newest server).
+fn version_gate(
+    ctx: &ExecContext,
+    min_wire: i32,
+    present: bool,
+    code: i32,
+    code_name: &str,
+    message: &str,
+) -> Result<(), CommandError> {
+    if present && ctx.max_wire_version != 0 && ctx.max_wire_version < min_wire {
+        return Err(CommandError::new(code, code_name, message));
+    }
+    Ok(())
+}
+
 /// Per-statement options of an update (from the update command or findAndModify).
 struct StmtOpts {
     /// findAndModify's sort.
@@ -492,6 +508,22 @@ impl Store {
         ctx: &ExecContext,
     ) -> Result<Document, CommandError> {
         let coll = coll_name(cmd)?;
+        version_gate(
+            ctx,
+            13,
+            cmd.contains_key("let"),
+            9,
+            "FailedToParse",
+            "Failed to parse: find. Unrecognized field 'let'.",
+        )?;
+        version_gate(
+            ctx,
+            9,
+            cmd.contains_key("allowDiskUse"),
+            9,
+            "FailedToParse",
+            "Failed to parse: find. Unrecognized field 'allowDiskUse'.",
+        )?;
         let vars = let_vars(cmd)?;
         let q = subst_filter(&opt_doc(cmd, "filter")?.cloned().unwrap_or_default(), &vars);
         let filter = Filter::parse(&q)?;
@@ -851,6 +883,22 @@ impl Store {
             force_single: false,
             bypass: opt_bool(cmd, "bypassDocumentValidation", false)?,
         };
+        version_gate(
+            ctx,
+            13,
+            cmd.contains_key("let"),
+            40415,
+            "Location40415",
+            "BSON field 'update.let' is an unknown field.",
+        )?;
+        version_gate(
+            ctx,
+            8,
+            stmts.iter().any(|s| s.contains_key("hint")),
+            40415,
+            "Location40415",
+            "BSON field 'update.updates.hint' is an unknown field.",
+        )?;
         let vars = let_vars(cmd)?;
         let (mut n, mut modified) = (0i64, 0i64);
         let mut upserted = Vec::new();
@@ -911,6 +959,22 @@ impl Store {
             ));
         }
         stmts.iter().try_for_each(|s| check_delete_stmt(s))?;
+        version_gate(
+            ctx,
+            13,
+            cmd.contains_key("let"),
+            40415,
+            "Location40415",
+            "BSON field 'delete.let' is an unknown field.",
+        )?;
+        version_gate(
+            ctx,
+            9,
+            stmts.iter().any(|s| s.contains_key("hint")),
+            40415,
+            "Location40415",
+            "BSON field 'delete.deletes.hint' is an unknown field.",
+        )?;
         let vars = let_vars(cmd)?;
         self.reject_view(db, &coll)?;
         let ts = self.stamp(ctx);
@@ -987,6 +1051,22 @@ impl Store {
         ctx: &ExecContext,
     ) -> Result<Document, CommandError> {
         let coll = coll_name(cmd)?;
+        version_gate(
+            ctx,
+            13,
+            cmd.contains_key("let"),
+            40415,
+            "Location40415",
+            "BSON field 'let' is an unknown field.",
+        )?;
+        version_gate(
+            ctx,
+            9,
+            cmd.contains_key("hint"),
+            40415,
+            "Location40415",
+            "BSON field 'findAndModify.hint' is an unknown field.",
+        )?;
         let vars = let_vars(cmd)?;
         let q = subst_filter(&opt_doc(cmd, "query")?.cloned().unwrap_or_default(), &vars);
         let filter = Filter::parse(&q)?;
@@ -1099,6 +1179,7 @@ impl Store {
             None => None,
         };
         let stages: Vec<Document> = doc_array(cmd, "pipeline")?.into_iter().cloned().collect();
+        version_gate(ctx, 13, cmd.contains_key("let"), 9, "FailedToParse", "unrecognized field 'let'")?;
         let stages = subst_pipeline(&stages, &let_vars(cmd)?);
         if opt_bool(cmd, "explain", false)? {
             return Err(CommandError::new(2, "BadValue", "explain is not supported by the simulator"));
