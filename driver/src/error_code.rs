@@ -137,3 +137,13 @@ pub fn is_shutting_down(code: Option<i32>) -> bool {
 pub fn is_state_change(code: Option<i32>, message: &str) -> bool {
     is_node_is_recovering(code, message) || is_not_writable_primary(code, message)
 }
+
+impl std::fmt::Display for ErrorCode {
+    /// `Name (code)` for a known code, the number alone otherwise.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{name} ({})", self.0),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}

@@ -256,6 +256,8 @@ fn unknown_codes_are_representable() {
     assert_eq!(code.name(), None);
     assert!(code.categories().is_empty());
     assert_eq!(ErrorCode::from_name("NoSuchCodeName"), None);
+    assert_eq!(code.to_string(), "987654");
+    assert_eq!(ErrorCode(91).to_string(), "ShutdownInProgress (91)");
     let e = Error::command(987_654, "", "novel");
     assert_eq!(e.code_name(), None);
     assert!(e.to_string().contains("987654"));
