@@ -148,7 +148,7 @@ fn with_id_first(d: &Document) -> Document {
     out
 }
 
-fn check_storable(doc: &Document, ctx: &ExecContext) -> Result<(), WriteError> {
+fn check_storable(doc: &Document, ctx: &ExecContext, inserting: bool) -> Result<(), WriteError> {
     match doc.get("_id") {
         Some(Bson::Array(_)) => {
             return Err(
@@ -163,12 +163,21 @@ fn check_storable(doc: &Document, ctx: &ExecContext) -> Result<(), WriteError> {
     let max = if ctx.max_bson_size == 0 { DEFAULT_MAX_BSON } else { ctx.max_bson_size };
     let size = doc.to_vec().map_or(0, |v| v.len());
     if size > max {
-        return Err(CommandError::new(
-            17419,
-            "Location17419",
-            format!("Document to upsert is larger than {max}"),
-        )
-        .into());
+        // mongod's messages differ for an inserted document and an update's result.
+        let e = if inserting {
+            CommandError::new(
+                2,
+                "BadValue",
+                format!("object to insert too large. size in bytes: {size}, max size: {max}"),
+            )
+        } else {
+            CommandError::new(
+                17419,
+                "Location17419",
+                format!("Resulting document after update is larger than {max}"),
+            )
+        };
+        return Err(e.into());
     }
     Ok(())
 }
@@ -697,7 +706,7 @@ impl Store {
         let mut errors = Vec::new();
         for (i, d) in docs.into_iter().enumerate() {
             let d = with_id_first(d);
-            let r = check_storable(&d, ctx)
+            let r = check_storable(&d, ctx, true)
                 .and_then(|()| if bypass { Ok(()) } else { validate_doc(c, &d, None) })
                 .and_then(|()| c.insert(&ns, d, ts).map(|_| ()));
             match r {
@@ -815,7 +824,7 @@ impl Store {
                 let new = update.apply(&old, &env)?;
                 n += 1;
                 if new != old {
-                    check_storable(&new, ctx)?;
+                    check_storable(&new, ctx, false)?;
                     if !opts.bypass {
                         validate_doc(c, &new, Some(&old))?;
                     }
@@ -850,7 +859,7 @@ impl Store {
             .into());
         }
         new = with_id_first(&new);
-        check_storable(&new, ctx)?;
+        check_storable(&new, ctx, true)?;
         if let (false, Some(c)) = (opts.bypass, self.collection(db, coll)) {
             validate_doc(c, &new, None)?;
         }
