@@ -21,8 +21,12 @@ fn run() -> Result<(), String> {
     let root = spec_data::workspace_root(&manifest_dir)?;
     let pin = spec_data::load_pin(&root)?;
     println!("cargo:rerun-if-env-changed={}", pin.specifications.env);
+    // Watch each place the data may appear; a path that does not exist would make cargo
+    // rerun this script on every build, so watch its nearest existing ancestor instead.
     for (_, dir) in pin.specifications.candidates(&root) {
-        println!("cargo:rerun-if-changed={}", dir.display());
+        if let Some(existing) = dir.ancestors().find(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", existing.display());
+        }
     }
     let (pin, spec_root) = spec_data::locate_specifications(&manifest_dir)?;
     println!("cargo:rustc-env=SPEC_ROOT={}", spec_root.display());
