@@ -22,10 +22,11 @@ fn run() -> Result<(), String> {
     let pin = spec_data::load_pin(&root)?;
     println!("cargo:rerun-if-env-changed={}", pin.specifications.env);
     // Watch each place the data may appear; a path that does not exist would make cargo
-    // rerun this script on every build, so watch its nearest existing ancestor instead.
+    // rerun this script on every build, so watch its parent folder instead when that exists.
     for (_, dir) in pin.specifications.candidates(&root) {
-        if let Some(existing) = dir.ancestors().find(|p| p.exists()) {
-            println!("cargo:rerun-if-changed={}", existing.display());
+        let watched = if dir.exists() { Some(dir.as_path()) } else { dir.parent().filter(|p| p.exists()) };
+        if let Some(watched) = watched {
+            println!("cargo:rerun-if-changed={}", watched.display());
         }
     }
     let (pin, spec_root) = spec_data::locate_specifications(&manifest_dir)?;
