@@ -151,6 +151,12 @@ mod sim {
         }
 
         #[tokio::test]
+        async fn transactions_commit_abort_and_write_conflict() {
+            let r = scenario(Config::replica_set(3), "transactions.py").await;
+            assert_eq!((field(&r, "committed"), field(&r, "commits")), ("2", "1"));
+        }
+
+        #[tokio::test]
         async fn sharded_through_two_routers() {
             let r = scenario(Config::sharded(2, 3), "sharded.py").await;
             assert_eq!((field(&r, "routers"), field(&r, "documents")), ("2", "10"));

@@ -132,7 +132,7 @@ impl Connection {
         let version = self.cluster.config.version;
         let Ok(db) = body.get_str("$db").map(str::to_owned) else {
             let failure = Failure::new(40571, version, "OP_MSG requests require a $db argument");
-            let reply = super::errors::error_reply(&failure, version, false);
+            let reply = super::errors::error_reply(&failure, version, super::errors::LabelContext::default());
             if flags & MORE_TO_COME == 0 {
                 self.send_msg(request_id, 0, &reply).await?;
             }
@@ -214,7 +214,7 @@ impl Connection {
                     inv.name()
                 ),
             );
-            super::errors::error_reply(&failure, version, false)
+            super::errors::error_reply(&failure, version, super::errors::LabelContext::default())
         } else {
             match dispatch::run_command(&self.cluster, &self.node, client, inv).await {
                 Outcome::Close => return Ok(false),

@@ -8,10 +8,11 @@ use std::time::Duration;
 use bson::{Bson, Document, Timestamp};
 
 use super::cluster_time::cluster_time_document;
-use super::errors::{Failure, error_reply, server_labels};
+use super::errors::{Failure, LabelContext, error_reply, server_labels};
 use super::handshake::{self, ClientInfo};
 use super::retryable::{Lookup, is_retryable_write};
 use super::sessions::session_key;
+use super::transactions::{Refusal, State};
 use super::{Cluster, MAX_BSON_OBJECT_SIZE, Node, Role, admin, lock, read_concern};
 use crate::config::Topology;
 use crate::engine::{ExecContext, Store};
@@ -87,10 +88,16 @@ pub async fn run_command(
         cluster.sessions.touch(lsid);
     }
     let has_txn_number = inv.cmd.contains_key("txnNumber");
-    let retryable_write = has_txn_number
-        && is_retryable_write(&name, &inv.cmd)
-        && !inv.cmd.contains_key("autocommit")
-        && cluster.config.topology != Topology::Standalone;
+    let in_transaction = inv.cmd.contains_key("autocommit");
+    let commit_or_abort = matches!(name.as_str(), "commitTransaction" | "abortTransaction");
+    let labels = LabelContext {
+        retryable_write: has_txn_number
+            && is_retryable_write(&name, &inv.cmd)
+            && !in_transaction
+            && cluster.config.topology != Topology::Standalone,
+        in_transaction: in_transaction && !commit_or_abort,
+        commit_or_abort,
+    };
 
     let action = lock(&node.fail_points).check(&name, client.app_name.as_deref());
     let mut injected_wce = None;
@@ -106,7 +113,7 @@ pub async fn run_command(
         if let Some(code) = action.error_code {
             let mut failure = Failure::new(code, version, "Failing command via 'failCommand' failpoint");
             failure.labels = action.error_labels.clone();
-            let mut reply = error_reply(&failure, version, retryable_write);
+            let mut reply = error_reply(&failure, version, labels);
             if let Some(extra) = action.extra_info {
                 reply.insert("errorExtraInfo", extra);
             }
@@ -121,6 +128,8 @@ pub async fn run_command(
         handshake::hello(cluster, node, client, &name, &inv.cmd).await.map(|d| (d, None))
     } else if admin::is_admin_command(&name) {
         admin::run(cluster, node, &inv.db, &name, &inv.cmd, &mut close).map(|d| (d, None))
+    } else if commit_or_abort {
+        end_transaction(cluster, node, &name, &inv).await
     } else if Store::handles(&name) {
         data_command(cluster, node, &name, &inv).await
     } else {
@@ -136,16 +145,16 @@ pub async fn run_command(
                 body.insert("writeConcernError", wce);
             }
             body.insert("ok", 1.0);
-            let labels = match (&labels_override, wce_code) {
+            let added = match (&labels_override, wce_code) {
                 (Some(labels), Some(_)) => labels.clone(),
-                _ => server_labels(version, retryable_write, None, wce_code),
+                _ => server_labels(version, labels, None, wce_code),
             };
-            if !labels.is_empty() {
-                body.insert("errorLabels", labels);
+            if !added.is_empty() {
+                body.insert("errorLabels", added);
             }
             (body, op_time)
         }
-        Err(failure) => (error_reply(&failure, version, retryable_write), None),
+        Err(failure) => (error_reply(&failure, version, labels), None),
     };
     Outcome::Reply(with_cluster_time(cluster, reply, op_time))
 }
@@ -184,9 +193,6 @@ async fn data_command(
         if txn_number.is_none() {
             return Err(Failure::new(14, version, "txnNumber must be a 64-bit integer"));
         }
-        if cmd.contains_key("autocommit") || cmd.contains_key("startTransaction") {
-            return Err(Failure::new(20, version, "mongo-sim does not support multi-document transactions"));
-        }
         if lsid.is_none() {
             return Err(Failure::new(
                 72,
@@ -194,7 +200,7 @@ async fn data_command(
                 "Transaction number requires a session ID to also be specified",
             ));
         }
-        if !is_retryable_write(name, cmd) {
+        if !cmd.contains_key("autocommit") && !is_retryable_write(name, cmd) {
             return Err(Failure::new(
                 50768,
                 version,
@@ -231,6 +237,9 @@ async fn data_command(
             ));
         }
         _ => {}
+    }
+    if cmd.contains_key("autocommit") {
+        return transaction_statement(cluster, name, inv, txn_number, lsid.as_ref()).await;
     }
     let rc = read_concern::parse(cmd, name, topology, version)?;
     if let Some(after) = rc.after_cluster_time {
@@ -274,4 +283,162 @@ async fn data_command(
         read_concern::stamp_snapshot_reply(&mut reply, at);
     }
     Ok((reply, write_time))
+}
+
+fn refusal(r: Refusal, txn: i64, version: crate::ServerVersion) -> Failure {
+    match r {
+        Refusal::TooOld(newest) => Failure::new(
+            225,
+            version,
+            format!(
+                "Cannot start transaction {txn} on session because a newer transaction {newest} has already started."
+            ),
+        ),
+        Refusal::NoSuchTransaction(msg) => Failure::new(251, version, msg),
+        Refusal::AlreadyStarted => {
+            Failure::new(251, version, format!("Transaction with txnNumber {txn} has already been started."))
+        }
+        Refusal::Committed => Failure::new(256, version, format!("Transaction {txn} has been committed.")),
+    }
+}
+
+/// Checks what every transaction command needs: a replica set (4.0+) or router (4.2+), a
+/// session, `txnNumber` and `autocommit: false`.
+fn transaction_key(
+    cluster: &Cluster,
+    name: &str,
+    cmd: &Document,
+    txn_number: Option<i64>,
+    lsid: Option<&Document>,
+) -> Result<(Vec<u8>, i64), Failure> {
+    let version = cluster.config.version;
+    if cluster.config.topology == Topology::Standalone {
+        return Err(Failure::new(
+            20,
+            version,
+            "Transaction numbers are only allowed on a replica set member or mongos",
+        ));
+    }
+    if version < crate::ServerVersion::V4_0
+        || (cluster.config.topology == Topology::Sharded && version < crate::ServerVersion::V4_2)
+    {
+        return Err(Failure::new(
+            20,
+            version,
+            "Multi-document transactions are not supported by this server version",
+        ));
+    }
+    if cmd.get("autocommit") != Some(&Bson::Boolean(false)) {
+        return Err(Failure::new(72, version, format!("{name}: autocommit must be false when present")));
+    }
+    match (txn_number, lsid) {
+        (Some(txn), Some(lsid)) => Ok((session_key(lsid), txn)),
+        _ => Err(Failure::new(
+            72,
+            version,
+            format!("'{name}' in a multi-document transaction needs lsid and txnNumber"),
+        )),
+    }
+}
+
+/// Runs one statement of a multi-document transaction (starting it on `startTransaction`).
+async fn transaction_statement(
+    cluster: &Arc<Cluster>,
+    name: &str,
+    inv: &Invocation,
+    txn_number: Option<i64>,
+    lsid: Option<&Document>,
+) -> Result<(Document, Option<Timestamp>), Failure> {
+    let version = cluster.config.version;
+    let cmd = &inv.cmd;
+    let (key, txn) = transaction_key(cluster, name, cmd, txn_number, lsid)?;
+    if let Some(after) =
+        cmd.get_document("readConcern").ok().and_then(|rc| rc.get_timestamp("afterClusterTime").ok())
+    {
+        cluster.clock.advance_to(after);
+    }
+    let write_time = Store::is_write_command(cmd).then(|| cluster.clock.tick());
+    let ctx = ExecContext {
+        write_time,
+        read_at: None,
+        lsid: lsid.cloned(),
+        max_bson_size: MAX_BSON_OBJECT_SIZE,
+        max_wire_version: version.max_wire_version(),
+    };
+    let start = cmd.get_bool("startTransaction").unwrap_or(false);
+    let mut txns = lock(&cluster.transactions);
+    let mut store = lock(&cluster.store);
+    txns.check(&key, txn, start, || store.begin_transaction()).map_err(|r| refusal(r, txn, version))?;
+    let Some(transaction) = txns.in_progress(&key) else {
+        return Err(refusal(
+            Refusal::NoSuchTransaction(format!("Transaction {txn} is not in progress.")),
+            txn,
+            version,
+        ));
+    };
+    match store.run_in_transaction(transaction, &inv.db, cmd, &ctx) {
+        Ok(reply) => {
+            if reply.get_array("writeErrors").is_ok_and(|e| !e.is_empty()) {
+                txns.finish(&key, State::Aborted);
+            }
+            Ok((reply, write_time))
+        }
+        Err(e) => {
+            txns.finish(&key, State::Aborted);
+            Err(e.into())
+        }
+    }
+}
+
+/// `commitTransaction` / `abortTransaction`.
+async fn end_transaction(
+    cluster: &Arc<Cluster>,
+    node: &Node,
+    name: &str,
+    inv: &Invocation,
+) -> Result<(Document, Option<Timestamp>), Failure> {
+    let version = cluster.config.version;
+    if inv.db != "admin" {
+        return Err(Failure::new(13, version, format!("{name} may only be run against the admin database.")));
+    }
+    match node.role {
+        Role::Member(i) if !cluster.is_writable(Role::Member(i)) => {
+            let msg = if version.uses_primary_vocabulary() { "not primary" } else { "not master" };
+            return Err(Failure::new(10107, version, msg));
+        }
+        Role::Router if !cluster.wait_for_primary(ROUTER_PRIMARY_WAIT).await => {
+            return Err(Failure::new(133, version, "Could not find a primary for the transaction"));
+        }
+        _ => {}
+    }
+    let lsid = inv.cmd.get_document("lsid").ok();
+    let (key, txn) = transaction_key(cluster, name, &inv.cmd, int64(inv.cmd.get("txnNumber")), lsid)?;
+    let mut txns = lock(&cluster.transactions);
+    if let Some(newest) = txns.latest(&key).filter(|n| *n > txn) {
+        return Err(refusal(Refusal::TooOld(newest), txn, version));
+    }
+    let no_such = |what: &str| Failure::new(251, version, format!("Transaction {txn} {what}"));
+    let commit = name == "commitTransaction";
+    match txns.state(&key, txn) {
+        None => Err(no_such("does not match any in-progress transactions.")),
+        Some(State::Aborted) => Err(no_such("has been aborted.")),
+        Some(State::Committed) if commit => Ok((Document::new(), None)),
+        Some(State::Committed) => Err(refusal(Refusal::Committed, txn, version)),
+        Some(State::InProgress(_)) if !commit => {
+            txns.finish(&key, State::Aborted);
+            Ok((Document::new(), None))
+        }
+        Some(State::InProgress(_)) => {
+            let Some(transaction) = txns.take(&key) else { return Err(no_such("is not in progress.")) };
+            let ts = cluster.clock.tick();
+            let result = lock(&cluster.store).commit_transaction(&transaction, ts);
+            match result {
+                Ok(()) => {
+                    txns.finish(&key, State::Committed);
+                    Ok((Document::new(), Some(ts)))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }

@@ -107,24 +107,45 @@ impl From<CommandError> for Failure {
     }
 }
 
+/// What the server knows about a command when it labels its errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LabelContext {
+    /// A retryable write (`txnNumber`, no transaction).
+    pub retryable_write: bool,
+    /// A statement of a multi-document transaction.
+    pub in_transaction: bool,
+    /// `commitTransaction` or `abortTransaction`.
+    pub commit_or_abort: bool,
+}
+
 /// The labels the server adds to a reply of a command that failed with `code` and/or carries
 /// a write-concern error with `wce_code`.
 pub fn server_labels(
     version: ServerVersion,
-    retryable_write: bool,
+    cx: LabelContext,
     code: Option<i32>,
     wce_code: Option<i32>,
 ) -> Vec<String> {
-    let retryable = |c: Option<i32>| c.is_some_and(|c| RETRYABLE_WRITE_CODES.contains(&c));
-    if version.labels_retryable_writes() && retryable_write && (retryable(code) || retryable(wce_code)) {
-        vec![RETRYABLE_WRITE_ERROR.to_owned()]
-    } else {
-        Vec::new()
+    let mut labels = Vec::new();
+    if let Some(code) = code {
+        if (cx.in_transaction || cx.commit_or_abort)
+            && super::transactions::is_transient(code, cx.commit_or_abort)
+        {
+            labels.push(super::transactions::TRANSIENT_TRANSACTION_ERROR.to_owned());
+        }
     }
+    let retryable = |c: Option<i32>| c.is_some_and(|c| RETRYABLE_WRITE_CODES.contains(&c));
+    if version.labels_retryable_writes()
+        && (cx.retryable_write || cx.commit_or_abort)
+        && (retryable(code) || retryable(wce_code))
+    {
+        labels.push(RETRYABLE_WRITE_ERROR.to_owned());
+    }
+    labels
 }
 
 /// The reply document of a failure (without cluster time, which the caller appends).
-pub fn error_reply(failure: &Failure, version: ServerVersion, retryable_write: bool) -> Document {
+pub fn error_reply(failure: &Failure, version: ServerVersion, cx: LabelContext) -> Document {
     let mut reply = doc! {
         "ok": 0.0,
         "errmsg": failure.error.message.clone(),
@@ -133,7 +154,7 @@ pub fn error_reply(failure: &Failure, version: ServerVersion, retryable_write: b
     };
     let labels = match &failure.labels {
         Some(labels) => labels.clone(),
-        None => server_labels(version, retryable_write, Some(failure.error.code), None),
+        None => server_labels(version, cx, Some(failure.error.code), None),
     };
     if !labels.is_empty() {
         reply.insert("errorLabels", labels.into_iter().map(Bson::String).collect::<Vec<_>>());
@@ -154,10 +175,32 @@ mod tests {
 
     #[test]
     fn retryable_label_only_from_4_4_and_only_for_retryable_writes() {
-        assert_eq!(server_labels(ServerVersion::V4_4, true, Some(91), None), vec![RETRYABLE_WRITE_ERROR]);
-        assert!(server_labels(ServerVersion::V4_2, true, Some(91), None).is_empty());
-        assert!(server_labels(ServerVersion::V4_4, false, Some(91), None).is_empty());
-        assert!(server_labels(ServerVersion::V4_4, true, Some(11000), None).is_empty());
-        assert_eq!(server_labels(ServerVersion::V5_0, true, None, Some(11600)), vec![RETRYABLE_WRITE_ERROR]);
+        let write = LabelContext { retryable_write: true, ..LabelContext::default() };
+        let none = LabelContext::default();
+        assert_eq!(server_labels(ServerVersion::V4_4, write, Some(91), None), vec![RETRYABLE_WRITE_ERROR]);
+        assert!(server_labels(ServerVersion::V4_2, write, Some(91), None).is_empty());
+        assert!(server_labels(ServerVersion::V4_4, none, Some(91), None).is_empty());
+        assert!(server_labels(ServerVersion::V4_4, write, Some(11000), None).is_empty());
+        assert_eq!(server_labels(ServerVersion::V5_0, write, None, Some(11600)), vec![RETRYABLE_WRITE_ERROR]);
+    }
+
+    #[test]
+    fn transient_transaction_label() {
+        let stmt = LabelContext { in_transaction: true, ..LabelContext::default() };
+        let commit = LabelContext { commit_or_abort: true, ..LabelContext::default() };
+        assert_eq!(
+            server_labels(ServerVersion::V4_2, stmt, Some(112), None),
+            vec!["TransientTransactionError"]
+        );
+        assert_eq!(
+            server_labels(ServerVersion::V4_2, stmt, Some(251), None),
+            vec!["TransientTransactionError"]
+        );
+        assert!(server_labels(ServerVersion::V4_2, commit, Some(251), None).is_empty());
+        assert_eq!(
+            server_labels(ServerVersion::V4_4, commit, Some(91), None),
+            vec![RETRYABLE_WRITE_ERROR.to_owned()]
+        );
+        assert!(server_labels(ServerVersion::V4_4, LabelContext::default(), Some(112), None).is_empty());
     }
 }

@@ -12,6 +12,7 @@ pub mod read_concern;
 pub mod replica_set;
 pub mod retryable;
 pub mod sessions;
+pub mod transactions;
 
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +30,7 @@ use fail_point::FailPoints;
 use replica_set::{Election, ReplicaSet};
 use retryable::RetryableWrites;
 use sessions::Sessions;
+use transactions::Transactions;
 
 /// `maxBsonObjectSize`.
 pub const MAX_BSON_OBJECT_SIZE: usize = 16 * 1024 * 1024;
@@ -141,6 +143,8 @@ pub struct Cluster {
     pub sessions: Sessions,
     /// Retryable-write records.
     pub retryable: Mutex<RetryableWrites>,
+    /// Each session's latest multi-document transaction (lock before `store`).
+    pub transactions: Mutex<Transactions>,
     /// The replica set (replica set and sharded topologies).
     pub replica_set: Option<ReplicaSet>,
     /// Replica-set members (or the standalone) then routers.
@@ -170,6 +174,7 @@ impl Cluster {
             clock: ClusterClock::default(),
             sessions: Sessions::default(),
             retryable: Mutex::new(RetryableWrites::default()),
+            transactions: Mutex::new(Transactions::default()),
             replica_set,
             nodes,
             started: Instant::now(),
