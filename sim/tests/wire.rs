@@ -352,3 +352,24 @@ async fn binary_prints_its_connection_string_first() {
     assert_eq!(build.get_str("version").ok(), Some("5.0.0"));
     let _ = child.kill().await;
 }
+
+#[tokio::test]
+async fn step_down_without_force_needs_an_electable_secondary() {
+    let d = Deployment::start(Config::replica_set(1)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&d)).await;
+    let r = command(&mut s, 1, doc! { "replSetStepDown": 1, "$db": "admin" }).await;
+    assert_eq!(r.get_i32("code").ok(), Some(262), "{r}");
+    let r = command(&mut s, 2, doc! { "replSetStepDown": 1, "force": true, "$db": "admin" }).await;
+    assert_eq!(r.get_f64("ok").ok(), Some(1.0), "{r}");
+    assert_eq!(d.primary_host(), None);
+    // Frozen secondaries stay secondaries: a 1-member set re-elects itself once unfrozen.
+    let r = command(&mut s, 3, doc! { "replSetFreeze": 0, "$db": "admin" }).await;
+    assert_eq!(r.get_str("info").ok(), Some("unfreezing"), "{r}");
+    for _ in 0..100 {
+        if d.primary_host().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(d.primary_host(), Some(host(&d)));
+}

@@ -127,7 +127,11 @@ pub fn run(
             Ok(Document::new())
         }
         "killAllSessions" => {
-            cluster.sessions.clear();
+            let lsids = cluster.sessions.clear();
+            let mut store = lock(&cluster.store);
+            for lsid in &lsids {
+                store.kill_session_cursors(lsid);
+            }
             Ok(Document::new())
         }
         "getParameter" => get_parameter(node, cmd, version),
@@ -194,6 +198,10 @@ fn replica_set_command(
     match name {
         "replSetStepDown" => {
             let secs = seconds(cmd.get("replSetStepDown"), 60.0).max(0.0);
+            let force = cmd.get_bool("force").unwrap_or(false);
+            if !force && !rs.has_electable_peer(member) {
+                return Err(Failure::new(262, version, "No electable secondaries caught up"));
+            }
             rs.step_down(member, Duration::from_secs_f64(secs)).map_err(|_| {
                 let msg = if version.uses_primary_vocabulary() {
                     "not primary so can't step down"

@@ -92,6 +92,17 @@ impl ReplicaSet {
         result
     }
 
+    /// Whether a member other than `member` could be elected now.
+    pub fn has_electable_peer(&self, member: usize) -> bool {
+        let now = Instant::now();
+        self.state
+            .borrow()
+            .ineligible_until
+            .iter()
+            .enumerate()
+            .any(|(i, u)| i != member && u.is_none_or(|t| t <= now))
+    }
+
     /// Freezes `member` (not electable) for `secs`; zero unfreezes.
     pub fn freeze(&self, member: usize, secs: Duration) -> Result<(), RefusedBecause> {
         let mut result = Ok(());

@@ -9,7 +9,7 @@ use bson::{Bson, Document};
 /// The sessions a deployment has seen, by the bytes of their `lsid`.
 #[derive(Debug, Default)]
 pub struct Sessions {
-    last_use: Mutex<HashMap<Vec<u8>, Instant>>,
+    last_use: Mutex<HashMap<Vec<u8>, (Document, Instant)>>,
 }
 
 /// The key of a session: the canonical bytes of its `lsid` document.
@@ -21,7 +21,7 @@ impl Sessions {
     /// Records a use of `lsid`.
     pub fn touch(&self, lsid: &Document) {
         let mut map = self.last_use.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert(session_key(lsid), Instant::now());
+        map.insert(session_key(lsid), (lsid.clone(), Instant::now()));
     }
 
     /// Forgets the sessions listed in an `endSessions`/`killSessions` array.
@@ -34,9 +34,10 @@ impl Sessions {
         }
     }
 
-    /// Forgets every session (`killAllSessions`).
-    pub fn clear(&self) {
-        self.last_use.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    /// Forgets every session (`killAllSessions`); returns their `lsid`s.
+    pub fn clear(&self) -> Vec<Document> {
+        let mut map = self.last_use.lock().unwrap_or_else(|p| p.into_inner());
+        map.drain().map(|(_, (lsid, _))| lsid).collect()
     }
 
     /// How many sessions are active.
