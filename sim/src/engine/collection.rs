@@ -158,6 +158,14 @@ impl Collection {
         }
     }
 
+    /// Documents visible at `t` (latest when `None`), by reference, in natural order.
+    pub fn visible(&self, t: Option<Timestamp>) -> impl Iterator<Item = &Document> {
+        self.records.iter().filter_map(move |r| match t {
+            None => r.latest(),
+            Some(t) => r.at(t),
+        })
+    }
+
     /// The live document with this `_id`.
     pub fn by_id(&self, id: &Bson) -> Option<(RecordId, &Document)> {
         let i = *self.id_index.get(&Key(id.clone()))?;

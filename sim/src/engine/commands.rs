@@ -7,7 +7,7 @@ use bson::{Bson, Document, Timestamp, doc};
 
 use super::aggregate::Pipeline;
 use super::collection::{Collection, Index, RecordId, WriteError};
-use super::compare::{compare, num, type_name, values_equal};
+use super::compare::{Key, compare, num, type_name, values_equal};
 use super::cursor::{Cursor, DEFAULT_BATCH, take_batch};
 use super::matcher::{Filter, lookup_doc};
 use super::projection::Projection;
@@ -427,6 +427,26 @@ impl Store {
         self.read_docs_depth(db, coll, ctx, 0)
     }
 
+    /// The documents a read sees that match `filter`, cloning only the matches.
+    fn read_matching(
+        &self,
+        db: &str,
+        coll: &str,
+        ctx: &ExecContext,
+        filter: &Filter,
+    ) -> Result<Vec<Document>, CommandError> {
+        match self.collection(db, coll) {
+            Some(c) if !c.options.contains_key("viewOn") => {
+                Ok(c.visible(ctx.read_at).filter(|d| filter.matches(d)).cloned().collect())
+            }
+            _ => {
+                let mut all = self.read_docs(db, coll, ctx)?;
+                all.retain(|d| filter.matches(d));
+                Ok(all)
+            }
+        }
+    }
+
     fn read_docs_depth(
         &self,
         db: &str,
@@ -562,11 +582,7 @@ impl Store {
                     .map(|(_, d)| vec![d.clone()])
                     .unwrap_or_default()
             }
-            _ => {
-                let mut all = self.read_docs(db, &coll, ctx)?;
-                all.retain(|d| filter.matches(d));
-                all
-            }
+            _ => self.read_matching(db, &coll, ctx, &filter)?,
         };
         if matches!(opt_doc(cmd, "sort")?.and_then(|s| s.get("$natural")).and_then(num), Some(n) if n.as_f64() < 0.0)
         {
@@ -1243,7 +1259,11 @@ impl Store {
         self.check_hint(db, coll.as_deref().unwrap_or(""), cmd.get("hint"))?;
         let input = match (generated, &coll) {
             (Some(docs), _) => docs,
-            (None, Some(c)) => self.read_docs(db, c, ctx)?,
+            // A leading $match filters while reading (it runs again in the pipeline, harmlessly).
+            (None, Some(c)) => match stages.first().and_then(|st| st.get("$match")) {
+                Some(Bson::Document(q)) => self.read_matching(db, c, ctx, &Filter::parse(q)?)?,
+                _ => self.read_docs(db, c, ctx)?,
+            },
             (None, None) => Vec::new(),
         };
         let mut foreign = BTreeMap::new();
@@ -1297,23 +1317,21 @@ impl Store {
             }
         };
         let (filter, _) = filter_of(cmd, "query")?;
-        let mut values: Vec<Bson> = Vec::new();
-        for d in self.read_docs(db, &coll, ctx)? {
-            if !filter.matches(&d) {
-                continue;
-            }
+        let mut seen: BTreeMap<Key, ()> = BTreeMap::new();
+        for d in self.read_matching(db, &coll, ctx, &filter)? {
             for v in lookup_doc(&d, &key).into_iter().flatten() {
-                let items: Vec<&Bson> = match v {
-                    Bson::Array(a) => a.iter().collect(),
-                    other => vec![other],
-                };
-                for it in items {
-                    if !values.iter().any(|x| values_equal(x, it)) {
-                        values.push(it.clone());
+                match v {
+                    // distinct looks one level into arrays.
+                    Bson::Array(a) => a.iter().for_each(|it| {
+                        seen.insert(Key(it.clone()), ());
+                    }),
+                    other => {
+                        seen.insert(Key(other.clone()), ());
                     }
                 }
             }
         }
+        let mut values: Vec<Bson> = seen.into_keys().map(|k| k.0).collect();
         values.sort_by(compare);
         Ok(doc! {"values": values})
     }
@@ -1330,9 +1348,8 @@ impl Store {
         self.check_hint(db, &coll, cmd.get("hint"))?;
         let limit = opt_int(cmd, "limit")?.map(|l| l.unsigned_abs() as usize).filter(|l| *l > 0);
         let n = self
-            .read_docs(db, &coll, ctx)?
+            .read_matching(db, &coll, ctx, &filter)?
             .iter()
-            .filter(|d| filter.matches(d))
             .skip(skip)
             .take(limit.unwrap_or(usize::MAX))
             .count();

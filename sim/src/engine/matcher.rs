@@ -43,6 +43,9 @@ pub fn lookup<'a>(v: &'a Bson, parts: &[&str], out: &mut Vec<Option<&'a Bson>>) 
 
 /// The values at a dotted path of a document (see [`lookup`]).
 pub fn lookup_doc<'a>(doc: &'a Document, path: &str) -> Vec<Option<&'a Bson>> {
+    if !path.contains('.') {
+        return vec![doc.get(path)];
+    }
     let parts: Vec<&str> = path.split('.').collect();
     let mut out = Vec::new();
     let Some((first, rest)) = parts.split_first() else { return vec![None] };
