@@ -504,3 +504,13 @@ fn fields_newer_than_the_emulated_server_are_rejected() {
     // Nothing was deleted by the rejected commands.
     assert_eq!(run(&mut s, doc! {"count": "c"}), doc! {"n": 5});
 }
+
+#[test]
+fn positional_projection_keeps_the_matched_element() {
+    let mut s = Store::new();
+    run(&mut s, doc! {"insert": "c", "documents": [{"_id": 1, "grades": [70, 85, 90], "n": 1}]});
+    // Manual "$ (projection)": the first element that matches the query condition on the array.
+    let r =
+        run(&mut s, doc! {"find": "c", "filter": {"grades": {"$gte": 80}}, "projection": {"grades.$": 1}});
+    assert_eq!(first_batch(&r), vec![doc! {"_id": 1, "grades": [85]}]);
+}

@@ -557,8 +557,20 @@ impl Store {
         let q = subst_filter(&opt_doc(cmd, "filter")?.cloned().unwrap_or_default(), &vars);
         let filter = Filter::parse(&q)?;
         self.check_hint(db, &coll, cmd.get("hint"))?;
-        let projection =
-            opt_doc(cmd, "projection")?.filter(|p| !p.is_empty()).map(Projection::parse).transpose()?;
+        // The positional projection `{"arr.$": 1}` keeps the first element the query matched.
+        let mut positional: Option<String> = None;
+        let projection_spec = opt_doc(cmd, "projection")?.filter(|p| !p.is_empty()).map(|p| {
+            p.iter()
+                .map(|(k, v)| match k.strip_suffix(".$") {
+                    Some(prefix) => {
+                        positional = Some(prefix.to_string());
+                        (prefix.to_string(), v.clone())
+                    }
+                    None => (k.clone(), v.clone()),
+                })
+                .collect::<Document>()
+        });
+        let projection = projection_spec.as_ref().map(Projection::parse).transpose()?;
         let sort = opt_doc(cmd, "sort")?.map(SortSpec::parse).transpose()?.unwrap_or_default();
         let skip = non_negative(cmd, "skip")?.unwrap_or(0) as usize;
         let limit = opt_int(cmd, "limit")?;
@@ -591,7 +603,24 @@ impl Store {
         sort.sort(&mut docs);
         let docs: Vec<Document> = docs.into_iter().skip(skip).take(limit.unwrap_or(usize::MAX)).collect();
         let docs = match &projection {
-            Some(p) => docs.iter().map(|d| p.apply(d)).collect::<Result<_, _>>()?,
+            Some(p) => docs
+                .iter()
+                .map(|d| {
+                    let mut out = p.apply(d)?;
+                    if let Some(prefix) = &positional {
+                        let parts: Vec<&str> = prefix.split('.').chain(std::iter::once("$")).collect();
+                        let i = super::update::positional_match(d, &parts, &q)?;
+                        if let (Some(i), Some(Bson::Array(a))) = (i, super::matcher::get_path(d, prefix)) {
+                            super::aggregate::set_path(
+                                &mut out,
+                                prefix,
+                                Bson::Array(a.get(i).cloned().into_iter().collect()),
+                            );
+                        }
+                    }
+                    Ok(out)
+                })
+                .collect::<Result<_, CommandError>>()?,
             None => docs,
         };
         let batch = match (batch_size, limit, single_batch) {

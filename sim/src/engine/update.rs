@@ -442,6 +442,16 @@ fn path_has_array(doc: &Document, parts: &[&str]) -> bool {
 }
 
 /// The array index the positional `$` operator stands for, from the query.
+/// The array index the positional `$` in `parts` stands for, given the query that matched
+/// `doc` (also used by the positional projection).
+pub fn positional_match(
+    doc: &Document,
+    parts: &[&str],
+    query: &Document,
+) -> Result<Option<usize>, CommandError> {
+    positional_index(doc, parts, &UpdateEnv { query: Some(query), ..Default::default() })
+}
+
 fn positional_index(doc: &Document, parts: &[&str], env: &UpdateEnv) -> Result<Option<usize>, CommandError> {
     let Some(pos) = parts.iter().position(|p| *p == "$") else { return Ok(None) };
     let prefix = parts[..pos].join(".");
@@ -458,7 +468,20 @@ fn positional_index(doc: &Document, parts: &[&str], env: &UpdateEnv) -> Result<O
         let all = conds.iter().all(|(rest, cond)| {
             let path = if rest.is_empty() { "__e".to_string() } else { format!("__e.{rest}") };
             let mut q = Document::new();
-            q.insert(path, cond.clone());
+            match cond.as_document().and_then(|c| c.get("$elemMatch")).filter(|_| rest.is_empty()) {
+                // `{arr: {$elemMatch: …}}` selects the element that satisfies the inner query.
+                Some(Bson::Document(inner)) if inner.keys().next().is_some_and(|k| k.starts_with('$')) => {
+                    q.insert(path, Bson::Document(inner.clone()));
+                }
+                Some(Bson::Document(inner)) => {
+                    for (k, v) in inner {
+                        q.insert(format!("__e.{k}"), v.clone());
+                    }
+                }
+                _ => {
+                    q.insert(path, cond.clone());
+                }
+            }
             Filter::parse(&q).is_ok_and(|f| f.matches(&wrapper))
         });
         if all {
@@ -969,6 +992,14 @@ mod tests {
         let env = UpdateEnv { query: Some(&q), ..Default::default() };
         let u = Update::parse(&Bson::Document(doc! {"$set": {"a.$": 50}})).unwrap();
         assert_eq!(u.apply(&d, &env).unwrap(), doc! {"_id": 1, "a": [1, 50, 7]});
+        let d2 = doc! {"_id": 1, "a": [{"b": 1, "c": 0}, {"b": 2, "c": 0}]};
+        let q2 = doc! {"a": {"$elemMatch": {"b": 2}}};
+        let env2 = UpdateEnv { query: Some(&q2), ..Default::default() };
+        let u2 = Update::parse(&Bson::Document(doc! {"$set": {"a.$.c": 9}})).unwrap();
+        assert_eq!(u2.apply(&d2, &env2).unwrap(), doc! {"_id": 1, "a": [{"b": 1, "c": 0}, {"b": 2, "c": 9}]});
+        let q3 = doc! {"a.b": 1};
+        let env3 = UpdateEnv { query: Some(&q3), ..Default::default() };
+        assert_eq!(u2.apply(&d2, &env3).unwrap(), doc! {"_id": 1, "a": [{"b": 1, "c": 9}, {"b": 2, "c": 0}]});
         let env = UpdateEnv {
             array_filters: parse_array_filters(&[Bson::Document(doc! {"e": {"$gte": 5}})]).unwrap(),
             ..Default::default()
