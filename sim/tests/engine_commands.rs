@@ -514,3 +514,30 @@ fn positional_projection_keeps_the_matched_element() {
         run(&mut s, doc! {"find": "c", "filter": {"grades": {"$gte": 80}}, "projection": {"grades.$": 1}});
     assert_eq!(first_batch(&r), vec![doc! {"_id": 1, "grades": [85]}]);
 }
+
+#[test]
+fn extreme_numbers_are_errors_not_panics() {
+    let mut s = seeded();
+    let r = run(
+        &mut s,
+        doc! {"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$set": {"tags.99999999999": 1}}}]},
+    );
+    assert_eq!(r.get_array("writeErrors").unwrap().len(), 1);
+    let r = run(
+        &mut s,
+        doc! {"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$push": {"tags": {"$each": [1], "$slice": i64::MIN}}}}]},
+    );
+    assert_eq!(r.get_i32("n").unwrap(), 1);
+    let r = run(
+        &mut s,
+        doc! {"aggregate": "c", "pipeline": [{"$project": {"s": {"$substr": ["abc", 1, 1e300]}, "r": {"$arrayElemAt": [[1], i64::MIN]}}}], "cursor": {}},
+    );
+    assert_eq!(first_batch(&r)[0].get_str("s").unwrap(), "bc");
+    let r = run(&mut s, doc! {"find": "c", "limit": i64::MIN, "skip": i64::MAX, "batchSize": i64::MAX});
+    assert!(first_batch(&r).is_empty());
+    let r = run(
+        &mut s,
+        doc! {"find": "c", "filter": {"x": {"$mod": [-1, 0]}}, "projection": {"tags": {"$slice": [i64::MIN, i64::MAX]}}},
+    );
+    assert_eq!(first_batch(&r).len(), 5);
+}

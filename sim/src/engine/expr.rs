@@ -448,7 +448,8 @@ fn op(k: &str, arg: &Bson, s: &mut Scope) -> Result<Option<Bson>, CommandError> 
             let start = vals[1].as_ref().and_then(num).map_or(0, |n| n.as_f64().max(0.0) as usize);
             let len = vals[2].as_ref().and_then(num).map_or(0.0, |n| n.as_f64());
             let chars: Vec<char> = st.chars().collect();
-            let end = if len < 0.0 { chars.len() } else { (start + len as usize).min(chars.len()) };
+            let end =
+                if len < 0.0 { chars.len() } else { start.saturating_add(len as usize).min(chars.len()) };
             Bson::String(
                 chars
                     .get(start.min(chars.len())..end.max(start.min(chars.len())))

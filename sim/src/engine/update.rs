@@ -626,6 +626,12 @@ fn walk(
                     if !creates(&m.op) {
                         continue;
                     }
+                    // mongod refuses to pad an array by more than 1,500,000 nulls.
+                    if i - arr.len() > 1_500_000 {
+                        return Err(bad_value(format!(
+                            "can't backfill array to larger than 1500000 elements (index {i})"
+                        )));
+                    }
                     arr.resize(i + 1, Bson::Null);
                     if !last {
                         arr[i] = Bson::Document(Document::new());
@@ -808,7 +814,7 @@ fn leaf(
                 let len = arr.len() as i64;
                 if n >= 0 {
                     arr.truncate(n as usize);
-                } else if -n < len {
+                } else if n.checked_neg().is_some_and(|m| m < len) {
                     arr = arr.split_off((len + n) as usize);
                 }
             }
