@@ -162,7 +162,7 @@ fn document(g: &mut Gen, depth: u32) -> Document {
 fn command(g: &mut Gen) -> Document {
     // Mostly well-typed command fields with random contents; sometimes anything at all.
     let wild = g.chance(5);
-    let mut d = |g: &mut Gen| if wild { value(g, 1) } else { Bson::Document(document(g, 1)) };
+    let d = |g: &mut Gen| if wild { value(g, 1) } else { Bson::Document(document(g, 1)) };
     match g.next() % 10 {
         0 => doc! {"find": "c", "filter": d(g), "projection": d(g), "sort": d(g), "limit": value(g, 3)},
         1 => doc! {"insert": "c", "documents": [d(g), d(g)], "ordered": value(g, 3)},
