@@ -3,6 +3,7 @@
 
 pub mod connection_string;
 pub mod commands;
+pub mod connection;
 pub mod error;
 pub mod error_code;
 pub mod sdam;

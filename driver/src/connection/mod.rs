@@ -1,0 +1,488 @@
+//! Driver connections (CMAP spec, "Connection"; MongoDB handshake spec): a TCP stream to one
+//! server, opened with `connectTimeoutMS`, handshaken, then used to send commands as OP_MSG.
+//!
+//! ```no_run
+//! # async fn demo() -> mongo_driver::Result<()> {
+//! use bson::doc;
+//! use mongo_driver::connection::{CommandMessage, Connection, ConnectionOptions};
+//!
+//! let address = "localhost:27017".parse()?;
+//! let mut conn = Connection::connect(address, &ConnectionOptions::default(), 1, 0).await?;
+//! println!("max wire version {}", conn.stream_description()?.max_wire_version);
+//! let reply = conn.send_command(CommandMessage::new("admin", doc! {"ping": 1})).await?;
+//! assert_eq!(reply.get_f64("ok").ok(), Some(1.0));
+//! # Ok(()) }
+//! ```
+
+pub mod handshake;
+pub mod hello;
+pub mod metadata;
+
+use std::time::{Duration, Instant};
+
+use bson::Document;
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+
+pub use handshake::{HANDSHAKE_DB, HandshakeCommand, handshake_command};
+pub use hello::{StreamDescription, server_description_from_hello};
+pub use metadata::{ClientMetadata, DriverInfo, OsMetadata};
+
+use crate::commands::OpMsgParts;
+use crate::connection_string::UriOptions;
+use crate::error::{Error, ErrorKind, Result};
+use crate::sdam::{MIN_SUPPORTED_WIRE_VERSION, ServerAddress, ServerDescription};
+use crate::wire::{self, DocumentSequence, Message, MsgFlags, OpMsg, OpQuery};
+
+/// `connectTimeoutMS` when none is given (10 seconds).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A declared Stable API version (versioned API spec, "MongoClient changes").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerApi {
+    /// `apiVersion` (e.g. `"1"`).
+    pub version: String,
+    /// `apiStrict`, sent only when set.
+    pub strict: Option<bool>,
+    /// `apiDeprecationErrors`, sent only when set.
+    pub deprecation_errors: Option<bool>,
+}
+
+impl ServerApi {
+    /// Adds `apiVersion` (and `apiStrict`/`apiDeprecationErrors` when set) to a command body.
+    pub fn apply(&self, body: &mut Document) {
+        body.insert("apiVersion", self.version.clone());
+        if let Some(strict) = self.strict {
+            body.insert("apiStrict", strict);
+        }
+        if let Some(errors) = self.deprecation_errors {
+            body.insert("apiDeprecationErrors", errors);
+        }
+    }
+}
+
+/// How connections are opened and handshaken.
+#[derive(Debug, Clone)]
+pub struct ConnectionOptions {
+    /// `connectTimeoutMS`, for the TCP connect and for the handshake; `None` is the default
+    /// of 10 seconds, zero means no limit.
+    pub connect_timeout: Option<Duration>,
+    /// `socketTimeoutMS`, for each command's write and read after the handshake; `None` or
+    /// zero means no limit.
+    pub socket_timeout: Option<Duration>,
+    /// The declared Stable API version, if any (the handshake then uses `hello` over OP_MSG).
+    pub server_api: Option<ServerApi>,
+    /// `loadBalanced`: the handshake says so, and the server is a LoadBalancer.
+    pub load_balanced: bool,
+    /// The `client` metadata of the handshake.
+    pub metadata: ClientMetadata,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: None,
+            socket_timeout: None,
+            server_api: None,
+            load_balanced: false,
+            metadata: ClientMetadata::driver_default(),
+        }
+    }
+}
+
+impl ConnectionOptions {
+    /// The options a connection string gives (`appName`, `connectTimeoutMS`,
+    /// `socketTimeoutMS`, `loadBalanced`), with a wrapping library's `driver_info`.
+    pub fn from_uri_options(options: &UriOptions, driver_info: Option<&DriverInfo>) -> Result<Self> {
+        Ok(Self {
+            connect_timeout: options.connect_timeout,
+            socket_timeout: options.socket_timeout,
+            server_api: None,
+            load_balanced: options.load_balanced.unwrap_or(false),
+            metadata: ClientMetadata::new(options.app_name.clone(), driver_info)?,
+        })
+    }
+
+    /// The connect timeout in force (`None`: unlimited).
+    pub fn effective_connect_timeout(&self) -> Option<Duration> {
+        match self.connect_timeout {
+            None => Some(DEFAULT_CONNECT_TIMEOUT),
+            Some(t) if t.is_zero() => None,
+            Some(t) => Some(t),
+        }
+    }
+}
+
+/// A command to send: the body (kind-0 section, holding `$db`) and document sequences
+/// (kind-1 sections).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandMessage {
+    /// The command document, `$db` included.
+    pub body: Document,
+    /// Document sequences, e.g. `documents` of an `insert`.
+    pub sequences: Vec<DocumentSequence>,
+}
+
+impl CommandMessage {
+    /// `body` run against `db` (sets `$db`).
+    pub fn new(db: &str, mut body: Document) -> Self {
+        body.insert("$db", db);
+        Self { body, sequences: Vec::new() }
+    }
+
+    /// Adds a document sequence.
+    pub fn with_sequence(mut self, identifier: impl Into<String>, documents: Vec<Document>) -> Self {
+        self.sequences.push(DocumentSequence { identifier: identifier.into(), documents });
+        self
+    }
+
+    /// The command name (the body's first key).
+    pub fn name(&self) -> Option<&str> {
+        self.body.keys().next().map(String::as_str)
+    }
+
+    /// The database (`$db`).
+    pub fn db(&self) -> Option<&str> {
+        self.body.get_str("$db").ok()
+    }
+}
+
+impl From<OpMsgParts> for CommandMessage {
+    fn from(parts: OpMsgParts) -> Self {
+        Self {
+            body: parts.body,
+            sequences: parts
+                .sequences
+                .into_iter()
+                .map(|(identifier, documents)| DocumentSequence { identifier, documents })
+                .collect(),
+        }
+    }
+}
+
+/// An I/O timeout as an [`ErrorKind::Io`] error of kind `TimedOut`.
+fn timed_out(what: String, after: Duration) -> Error {
+    Error::io(
+        format!("{what} timed out after {after:?}"),
+        std::io::Error::new(std::io::ErrorKind::TimedOut, "operation timed out"),
+    )
+}
+
+/// Runs `future` within `limit` (no limit when `None`).
+async fn within<T>(
+    limit: Option<Duration>,
+    what: impl FnOnce() -> String,
+    future: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match limit {
+        None => future.await,
+        Some(limit) => match tokio::time::timeout(limit, future).await {
+            Ok(result) => result,
+            Err(_) => Err(timed_out(what(), limit)),
+        },
+    }
+}
+
+/// One connection to a server.
+#[derive(Debug)]
+pub struct Connection {
+    id: u32,
+    generation: u32,
+    address: ServerAddress,
+    stream: BufStream<TcpStream>,
+    socket_timeout: Option<Duration>,
+    stream_description: Option<StreamDescription>,
+    handshake_reply: Option<Document>,
+    handshake_round_trip_time: Option<Duration>,
+    load_balanced: bool,
+    broken: bool,
+    created: Instant,
+    last_used: Instant,
+}
+
+impl Connection {
+    /// Opens a TCP connection to `address` (TCP_NODELAY, within `connectTimeoutMS`) and
+    /// performs the handshake. Fails with an [`ErrorKind::Io`] error when the server cannot be
+    /// reached or the stream breaks, [`ErrorKind::InvalidResponse`] for a malformed reply, and
+    /// [`ErrorKind::Command`] when the server answers the handshake with `ok: 0`.
+    pub async fn connect(
+        address: ServerAddress,
+        options: &ConnectionOptions,
+        id: u32,
+        generation: u32,
+    ) -> Result<Self> {
+        let mut conn = Self::open(address, options, id, generation).await?;
+        conn.handshake(options).await?;
+        Ok(conn)
+    }
+
+    /// Opens the TCP connection only (TCP_NODELAY, within `connectTimeoutMS`); the caller
+    /// must then run [`Connection::handshake`] before any other command.
+    pub async fn open(
+        address: ServerAddress,
+        options: &ConnectionOptions,
+        id: u32,
+        generation: u32,
+    ) -> Result<Self> {
+        let connect = async {
+            TcpStream::connect((address.host(), address.port()))
+                .await
+                .map_err(|e| Error::io(format!("connecting to {address}"), e))
+        };
+        let stream =
+            within(options.effective_connect_timeout(), || format!("connecting to {address}"), connect)
+                .await?;
+        stream.set_nodelay(true).map_err(|e| Error::io(format!("setting TCP_NODELAY for {address}"), e))?;
+        let now = Instant::now();
+        Ok(Self {
+            id,
+            generation,
+            address,
+            stream: BufStream::new(stream),
+            socket_timeout: options.socket_timeout.filter(|t| !t.is_zero()),
+            stream_description: None,
+            handshake_reply: None,
+            handshake_round_trip_time: None,
+            load_balanced: options.load_balanced,
+            broken: false,
+            created: now,
+            last_used: now,
+        })
+    }
+
+    /// Performs the handshake (see [`handshake_command`]) within `connectTimeoutMS` and
+    /// records the stream description; returns the reply. Any failure marks the connection
+    /// broken (the spec: "If the command fails the client MUST disconnect").
+    pub async fn handshake(&mut self, options: &ConnectionOptions) -> Result<&Document> {
+        let command = handshake_command(options)?;
+        let started = Instant::now();
+        let limit = options.effective_connect_timeout();
+        let address = self.address.clone();
+        let result =
+            within(limit, || format!("the handshake with {address}"), self.run_handshake(command)).await;
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(e) => {
+                self.broken = true;
+                return Err(e);
+            }
+        };
+        self.handshake_round_trip_time = Some(started.elapsed());
+        if !hello::is_ok(&reply) {
+            self.broken = true;
+            return Err(Error::from_reply(&reply).unwrap_or_else(|| Error::invalid_response("hello failed")));
+        }
+        let description = StreamDescription::from_hello(self.address.clone(), &reply, options.load_balanced)
+            .inspect_err(|_| self.broken = true)?;
+        if options.load_balanced && description.service_id.is_none() {
+            self.broken = true;
+            return Err(Error::invalid_response(format!(
+                "the server at {} is not behind a load balancer (its hello reply has no serviceId) but \
+                 loadBalanced=true",
+                self.address
+            )));
+        }
+        self.stream_description = Some(description);
+        self.last_used = Instant::now();
+        Ok(self.handshake_reply.insert(reply))
+    }
+
+    async fn run_handshake(&mut self, command: HandshakeCommand) -> Result<Document> {
+        let request_id = wire::next_request_id();
+        let max = wire::DEFAULT_MAX_MESSAGE_SIZE;
+        let bytes = match &command {
+            HandshakeCommand::OpMsg(body) => OpMsg::new(body.clone()).encode(request_id, 0)?,
+            HandshakeCommand::OpQuery(query) => {
+                OpQuery::command(HANDSHAKE_DB, query.clone()).encode(request_id)?
+            }
+        };
+        wire::write_message(&mut self.stream, &bytes, max).await?;
+        let (header, message) = wire::read_message(&mut self.stream, max).await?;
+        check_response_to(header.response_to, request_id)?;
+        match (command, message) {
+            (HandshakeCommand::OpMsg(_), Message::Msg(reply)) => body_of(reply),
+            (HandshakeCommand::OpQuery(_), Message::Reply(reply)) => {
+                let doc = reply.single_document()?.clone();
+                if reply.query_failure() {
+                    let message = doc.get_str("$err").unwrap_or("the query failed").to_owned();
+                    let code = doc.get_i32("code").unwrap_or(0);
+                    return Err(Error::command(code, "", message));
+                }
+                Ok(doc)
+            }
+            (_, other) => Err(Error::invalid_response(format!(
+                "the handshake was answered with an unexpected message kind: {}",
+                kind_name(&other)
+            ))),
+        }
+    }
+
+    /// Sends `message` as an OP_MSG and returns the reply body. A reply with `ok: 0` is
+    /// returned as is (see [`Error::from_reply`]). An I/O error, a timeout
+    /// (`socketTimeoutMS`) or a malformed reply marks the connection broken; a message that
+    /// cannot be built (no `$db`, too large) is refused before anything is written.
+    pub async fn send_command(&mut self, message: CommandMessage) -> Result<Document> {
+        if self.broken {
+            return Err(Error::io(
+                format!("connection {} to {} is closed", self.id, self.address),
+                std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection is broken"),
+            ));
+        }
+        let description = self.stream_description()?;
+        if description.max_wire_version < MIN_SUPPORTED_WIRE_VERSION {
+            return Err(Error::new(ErrorKind::IncompatibleWireVersion {
+                message: format!(
+                    "the server at {} reports maxWireVersion {}, but OP_MSG needs at least {MIN_SUPPORTED_WIRE_VERSION}",
+                    self.address, description.max_wire_version
+                ),
+            }));
+        }
+        let max_size =
+            usize::try_from(description.max_message_size_bytes).unwrap_or(wire::DEFAULT_MAX_MESSAGE_SIZE);
+        if message.db().is_none() {
+            return Err(Error::invalid_argument(format!(
+                "the command `{}` has no `$db`",
+                message.name().unwrap_or_default()
+            )));
+        }
+        let name = message.name().unwrap_or_default().to_owned();
+        let request_id = wire::next_request_id();
+        let msg = OpMsg { flags: MsgFlags::empty(), body: message.body, sequences: message.sequences };
+        let bytes = msg.encode(request_id, 0)?;
+        if bytes.len() > max_size {
+            return Err(Error::invalid_argument(format!(
+                "the `{name}` command is {} bytes, more than the server's maxMessageSizeBytes of {max_size}",
+                bytes.len()
+            )));
+        }
+        let address = self.address.clone();
+        let id = self.id;
+        let exchange = async {
+            wire::write_message(&mut self.stream, &bytes, max_size).await?;
+            let (header, reply) = wire::read_message(&mut self.stream, max_size).await?;
+            check_response_to(header.response_to, request_id)?;
+            match reply {
+                Message::Msg(reply) if reply.flags.contains(MsgFlags::MORE_TO_COME) => {
+                    Err(Error::invalid_response(
+                        "the server set moreToCome on a reply to a request without exhaustAllowed",
+                    ))
+                }
+                Message::Msg(reply) => body_of(reply),
+                other => Err(Error::invalid_response(format!(
+                    "an OP_MSG was answered with an unexpected message kind: {}",
+                    kind_name(&other)
+                ))),
+            }
+        };
+        let result =
+            within(self.socket_timeout, || format!("`{name}` on connection {id} to {address}"), exchange)
+                .await;
+        self.last_used = Instant::now();
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    /// The connection's id (unique within its pool).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The pool generation the connection was created in.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// The address it is connected to.
+    pub fn address(&self) -> &ServerAddress {
+        &self.address
+    }
+
+    /// What the handshake said about the server; an error before the handshake.
+    pub fn stream_description(&self) -> Result<&StreamDescription> {
+        self.stream_description.as_ref().ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "connection {} to {} has not completed its handshake",
+                self.id, self.address
+            ))
+        })
+    }
+
+    /// The handshake's reply, once it succeeded.
+    pub fn handshake_reply(&self) -> Option<&Document> {
+        self.handshake_reply.as_ref()
+    }
+
+    /// How long the handshake took (the first RTT sample of a monitor).
+    pub fn handshake_round_trip_time(&self) -> Option<Duration> {
+        self.handshake_round_trip_time
+    }
+
+    /// The server's description from the handshake reply, with the handshake's duration as
+    /// its RTT (SDAM: "Clients update the topology from each handshake").
+    pub fn handshake_server_description(&self) -> Result<ServerDescription> {
+        let reply = self.handshake_reply.as_ref().ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "connection {} to {} has not completed its handshake",
+                self.id, self.address
+            ))
+        })?;
+        server_description_from_hello(
+            self.address.clone(),
+            reply,
+            self.handshake_round_trip_time,
+            self.load_balanced,
+        )
+    }
+
+    /// Changes `socketTimeoutMS` for later commands (`None` or zero: no limit).
+    pub fn set_socket_timeout(&mut self, timeout: Option<Duration>) {
+        self.socket_timeout = timeout.filter(|t| !t.is_zero());
+    }
+
+    /// Whether a network error or a malformed reply has made the connection unusable.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Marks the connection unusable (e.g. when an operation on it was cancelled midway).
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
+    /// When the connection was opened.
+    pub fn created(&self) -> Instant {
+        self.created
+    }
+
+    /// When a command last finished on it (or the handshake, or the open).
+    pub fn last_used(&self) -> Instant {
+        self.last_used
+    }
+}
+
+fn check_response_to(response_to: i32, request_id: i32) -> Result<()> {
+    if response_to != request_id {
+        return Err(Error::invalid_response(format!(
+            "the reply answers request {response_to}, but request {request_id} was sent"
+        )));
+    }
+    Ok(())
+}
+
+/// The body of an OP_MSG reply (a reply carries no document sequences).
+fn body_of(reply: OpMsg) -> Result<Document> {
+    if !reply.sequences.is_empty() {
+        return Err(Error::invalid_response("a reply must not carry document sequences"));
+    }
+    Ok(reply.body)
+}
+
+fn kind_name(message: &Message) -> &'static str {
+    match message {
+        Message::Msg(_) => "OP_MSG",
+        Message::Reply(_) => "OP_REPLY",
+        Message::Query(_) => "OP_QUERY",
+    }
+}
