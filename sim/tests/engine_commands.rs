@@ -273,6 +273,7 @@ fn catalog_commands() {
     let mut s = Store::new();
     assert_eq!(run(&mut s, doc! {"create": "a"}), doc! {});
     assert_eq!(run_err(&mut s, doc! {"create": "a"}).code, 48);
+    assert_eq!(run_err(&mut s, doc! {"create": "capped", "capped": true}).code, 72);
     run(&mut s, doc! {"insert": "b", "documents": [{"_id": 1, "u": 1}, {"_id": 2, "u": 2}]});
     let r = run(&mut s, doc! {"listCollections": 1, "nameOnly": true});
     assert_eq!(
@@ -540,4 +541,46 @@ fn extreme_numbers_are_errors_not_panics() {
         doc! {"find": "c", "filter": {"x": {"$mod": [-1, 0]}}, "projection": {"tags": {"$slice": [i64::MIN, i64::MAX]}}},
     );
     assert_eq!(first_batch(&r).len(), 5);
+}
+
+#[test]
+fn unique_indexes_are_multikey_and_honour_sparse() {
+    let mut s = Store::new();
+    run(
+        &mut s,
+        doc! {"createIndexes": "m", "indexes": [
+            {"key": {"tags": 1}, "name": "tags_1", "unique": true},
+            {"key": {"e": 1}, "name": "e_1", "unique": true, "sparse": true},
+        ]},
+    );
+    // Manual "Unique Constraint Across Separate Documents": array elements are index keys;
+    // a document may repeat a value within its own array.
+    assert_eq!(
+        run(&mut s, doc! {"insert": "m", "documents": [{"_id": 1, "tags": [1, 2, 1]}]}),
+        doc! {"n": 1}
+    );
+    let r = run(&mut s, doc! {"insert": "m", "documents": [{"_id": 2, "tags": [3, 2]}]});
+    let e = r.get_array("writeErrors").unwrap()[0].as_document().unwrap().clone();
+    assert_eq!(
+        e.get_str("errmsg").unwrap(),
+        "E11000 duplicate key error collection: db.m index: tags_1 dup key: { tags: 2 }"
+    );
+    // Sparse: documents without the field are not indexed, so several may lack it.
+    assert_eq!(
+        run(&mut s, doc! {"insert": "m", "documents": [{"_id": 3, "tags": 7}, {"_id": 4, "tags": 8}]}),
+        doc! {"n": 2}
+    );
+    // Non-sparse: two documents missing `tags` collide on null.
+    let r = run(&mut s, doc! {"insert": "m", "documents": [{"_id": 5}, {"_id": 6}]});
+    assert_eq!(r.get_i32("n").unwrap(), 1);
+    // Building a unique index over existing duplicates fails.
+    run(&mut s, doc! {"insert": "d", "documents": [{"_id": 1, "k": 1}, {"_id": 2, "k": 1.0}]});
+    assert_eq!(
+        run_err(
+            &mut s,
+            doc! {"createIndexes": "d", "indexes": [{"key": {"k": 1}, "name": "k_1", "unique": true}]}
+        )
+        .code,
+        11000
+    );
 }

@@ -7,7 +7,7 @@ use bson::{Bson, Document, Timestamp};
 
 use super::CommandError;
 use super::compare::{Key, display};
-use super::matcher::{Filter, get_path};
+use super::matcher::{Filter, lookup_doc};
 
 /// One index of a collection, as `createIndexes` recorded it.
 #[derive(Debug, Clone)]
@@ -41,21 +41,59 @@ impl Index {
 
     /// The index key of a document (missing fields are null), or `None` when the document is
     /// not indexed (sparse or outside the partial filter).
-    fn key_of(&self, doc: &Document) -> Option<Document> {
+    /// Every index key of a document: an array value contributes one key per element
+    /// (a multikey index); missing fields are null. Empty when the document is not indexed
+    /// (sparse, or outside the partial filter).
+    fn keys_of(&self, doc: &Document) -> Vec<Document> {
         if self.partial.as_ref().is_some_and(|p| !p.matches(doc)) {
-            return None;
+            return Vec::new();
         }
-        let mut out = Document::new();
+        let mut keys = vec![Document::new()];
         let mut any = false;
+        let mut expanded = false;
         for field in self.key.keys() {
-            let v = get_path(doc, field).cloned();
-            any |= v.is_some();
-            out.insert(field.clone(), v.unwrap_or(Bson::Null));
+            let mut values: Vec<Bson> = Vec::new();
+            for v in lookup_doc(doc, field) {
+                match v {
+                    None => values.push(Bson::Null),
+                    Some(Bson::Array(items)) if !expanded => {
+                        any = true;
+                        if items.is_empty() {
+                            values.push(Bson::Undefined);
+                        }
+                        values.extend(items.iter().cloned());
+                    }
+                    Some(other) => {
+                        any = true;
+                        values.push(other.clone());
+                    }
+                }
+            }
+            let mut unique: Vec<Bson> = Vec::with_capacity(values.len());
+            for v in values {
+                if !unique.iter().any(|u| super::compare::values_equal(u, &v)) {
+                    unique.push(v);
+                }
+            }
+            let values = unique;
+            if values.len() > 1 {
+                // Only one array field is expanded (mongod rejects parallel arrays).
+                expanded = true;
+            }
+            let mut next = Vec::with_capacity(keys.len() * values.len().max(1));
+            for k in &keys {
+                for v in &values {
+                    let mut nk = k.clone();
+                    nk.insert(field.clone(), v.clone());
+                    next.push(nk);
+                }
+            }
+            keys = next;
         }
         if self.sparse && !any {
-            return None;
+            return Vec::new();
         }
-        Some(out)
+        keys
     }
 }
 
@@ -208,13 +246,19 @@ impl Collection {
             }
         }
         for index in self.indexes.iter().filter(|i| i.unique && i.name != "_id_") {
-            let Some(key) = index.key_of(doc) else { continue };
+            let keys = index.keys_of(doc);
+            if keys.is_empty() {
+                continue;
+            }
             for (i, other) in self.iter() {
                 if Some(i) == rid {
                     continue;
                 }
-                if index.key_of(other).is_some_and(|k2| super::compare::compare_docs_values(&key, &k2)) {
-                    return Err(self.dup_error(ns, index, &key));
+                let theirs = index.keys_of(other);
+                if let Some(key) =
+                    keys.iter().find(|k| theirs.iter().any(|t| super::compare::compare_docs_values(k, t)))
+                {
+                    return Err(self.dup_error(ns, index, key));
                 }
             }
         }
@@ -313,7 +357,7 @@ impl Collection {
         if index.unique {
             let mut seen: Vec<Document> = Vec::new();
             for (_, d) in self.iter() {
-                if let Some(k) = index.key_of(d) {
+                for k in index.keys_of(d) {
                     if seen.iter().any(|s| super::compare::compare_docs_values(s, &k)) {
                         return Err(self.dup_error(ns, &index, &k));
                     }

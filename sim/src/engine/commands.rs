@@ -1423,6 +1423,13 @@ impl Store {
                 options.insert(k.clone(), v.clone());
             }
         }
+        if options.get("capped").is_some_and(super::expr::truthy) && !options.contains_key("size") {
+            return Err(CommandError::new(
+                72,
+                "InvalidOptions",
+                "the 'size' field is required when 'capped' is true",
+            ));
+        }
         if let Some(p) = options.get("pipeline") {
             let Bson::Array(a) = p else { return Err(type_mismatch("create", "pipeline", p, "array")) };
             let stages: Vec<Document> = a.iter().filter_map(|s| s.as_document().cloned()).collect();
