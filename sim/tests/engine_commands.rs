@@ -584,3 +584,31 @@ fn unique_indexes_are_multikey_and_honour_sparse() {
         11000
     );
 }
+
+#[test]
+fn merge_stage_modes() {
+    let mut s = Store::new();
+    run(&mut s, doc! {"insert": "src", "documents": [{"_id": 1, "a": 1}, {"_id": 2, "a": 2}]});
+    run(&mut s, doc! {"insert": "dst", "documents": [{"_id": 1, "b": 9}]});
+    // Manual "$merge": the default whenMatched "merge" keeps the target's other fields.
+    run(&mut s, doc! {"aggregate": "src", "pipeline": [{"$merge": {"into": "dst"}}], "cursor": {}});
+    let docs = first_batch(&run(&mut s, doc! {"find": "dst"}));
+    assert_eq!(docs, vec![doc! {"_id": 1, "b": 9, "a": 1}, doc! {"_id": 2, "a": 2}]);
+    run(
+        &mut s,
+        doc! {"aggregate": "src", "pipeline": [{"$set": {"a": 5}}, {"$merge": {"into": "dst", "whenMatched": "replace", "whenNotMatched": "discard"}}], "cursor": {}},
+    );
+    let docs = first_batch(&run(&mut s, doc! {"find": "dst"}));
+    assert_eq!(docs, vec![doc! {"_id": 1, "a": 5}, doc! {"_id": 2, "a": 5}]);
+    let e = run_err(
+        &mut s,
+        doc! {"aggregate": "src", "pipeline": [{"$merge": {"into": "dst", "whenMatched": "fail"}}], "cursor": {}},
+    );
+    assert_eq!(e.code, 11000);
+    // $out replaces the whole target collection.
+    run(
+        &mut s,
+        doc! {"aggregate": "src", "pipeline": [{"$match": {"_id": 2}}, {"$out": "dst"}], "cursor": {}},
+    );
+    assert_eq!(first_batch(&run(&mut s, doc! {"find": "dst"})), vec![doc! {"_id": 2, "a": 2}]);
+}

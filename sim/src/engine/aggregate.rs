@@ -140,6 +140,25 @@ pub struct OutTarget {
     pub coll: String,
     /// `$merge` (upsert by `_id`) rather than `$out` (replace the collection).
     pub merge: bool,
+    /// `$merge`'s `whenMatched`: `merge` (default), `replace`, `keepExisting` or `fail`.
+    pub when_matched: String,
+    /// `$merge`'s `whenNotMatched`: `insert` (default), `discard` or `fail`.
+    pub when_not_matched: String,
+    /// `$merge`'s `on` fields (default `_id`).
+    pub on: Vec<String>,
+}
+
+impl OutTarget {
+    fn new(db: Option<String>, coll: String, merge: bool) -> OutTarget {
+        OutTarget {
+            db,
+            coll,
+            merge,
+            when_matched: "merge".into(),
+            when_not_matched: "insert".into(),
+            on: vec!["_id".into()],
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -348,22 +367,28 @@ impl Pipeline {
                     }
                     let merge = name == "$merge";
                     match arg {
-                        Bson::String(c) => Stage::Out(OutTarget { db: None, coll: c.clone(), merge }),
+                        Bson::String(c) => Stage::Out(OutTarget::new(None, c.clone(), merge)),
                         Bson::Document(d) => {
                             let coll_key = if merge { "into" } else { "coll" };
                             match (d.get(coll_key), d.get("db")) {
-                                (Some(Bson::String(c)), db) => Stage::Out(OutTarget {
-                                    db: db.and_then(|x| x.as_str()).map(str::to_string),
-                                    coll: c.clone(),
-                                    merge,
-                                }),
+                                (Some(Bson::String(c)), db) => Stage::Out(merge_options(
+                                    OutTarget::new(
+                                        db.and_then(|x| x.as_str()).map(str::to_string),
+                                        c.clone(),
+                                        merge,
+                                    ),
+                                    d,
+                                )?),
                                 (Some(Bson::Document(into)), _) if merge => {
                                     match (into.get("coll"), into.get("db")) {
-                                        (Some(Bson::String(c)), db) => Stage::Out(OutTarget {
-                                            db: db.and_then(|x| x.as_str()).map(str::to_string),
-                                            coll: c.clone(),
-                                            merge,
-                                        }),
+                                        (Some(Bson::String(c)), db) => Stage::Out(merge_options(
+                                            OutTarget::new(
+                                                db.and_then(|x| x.as_str()).map(str::to_string),
+                                                c.clone(),
+                                                merge,
+                                            ),
+                                            d,
+                                        )?),
                                         _ => {
                                             return Err(CommandError::new(
                                                 9,
@@ -521,6 +546,46 @@ impl Pipeline {
         }
         Ok(docs)
     }
+}
+
+/// Reads `$merge`'s `whenMatched`, `whenNotMatched` and `on` options.
+fn merge_options(mut t: OutTarget, d: &Document) -> Result<OutTarget, CommandError> {
+    if !t.merge {
+        return Ok(t);
+    }
+    match d.get("whenMatched") {
+        None => {}
+        Some(Bson::String(w)) if matches!(w.as_str(), "merge" | "replace" | "keepExisting" | "fail") => {
+            t.when_matched = w.clone();
+        }
+        Some(_) => {
+            return Err(CommandError::new(51191, "Location51191", "unsupported $merge whenMatched mode"));
+        }
+    }
+    match d.get("whenNotMatched") {
+        None => {}
+        Some(Bson::String(w)) if matches!(w.as_str(), "insert" | "discard" | "fail") => {
+            t.when_not_matched = w.clone();
+        }
+        Some(_) => {
+            return Err(CommandError::new(51191, "Location51191", "unsupported $merge whenNotMatched mode"));
+        }
+    }
+    match d.get("on") {
+        None => {}
+        Some(Bson::String(f)) => t.on = vec![f.clone()],
+        Some(Bson::Array(fs)) if !fs.is_empty() && fs.iter().all(|f| matches!(f, Bson::String(_))) => {
+            t.on = fs.iter().filter_map(|f| f.as_str().map(str::to_string)).collect();
+        }
+        Some(_) => {
+            return Err(CommandError::new(
+                51186,
+                "Location51186",
+                "$merge 'on' must be a field name or an array of them",
+            ));
+        }
+    }
+    Ok(t)
 }
 
 fn group(

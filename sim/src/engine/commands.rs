@@ -1315,12 +1315,53 @@ impl Store {
             }
             for d in out {
                 let d = with_id_first(&d);
-                let existing = d.get("_id").and_then(|id| c.by_id(id)).map(|(rid, _)| rid);
-                let r = match existing {
-                    Some(rid) if target.merge => c.replace(&tns, rid, d, ts),
-                    _ => c.insert(&tns, d, ts).map(|_| ()),
+                if !target.merge {
+                    c.insert(&tns, d, ts).map_err(|e| e.error)?;
+                    continue;
+                }
+                // $merge: find the target document by the `on` fields.
+                let existing = if target.on == ["_id"] {
+                    d.get("_id").and_then(|id| c.by_id(id)).map(|(rid, _)| rid)
+                } else {
+                    c.iter()
+                        .find(|(_, o)| {
+                            target.on.iter().all(|f| {
+                                let a = super::matcher::get_path(&d, f).unwrap_or(&Bson::Null);
+                                let b = super::matcher::get_path(o, f).unwrap_or(&Bson::Null);
+                                values_equal(a, b)
+                            })
+                        })
+                        .map(|(rid, _)| rid)
                 };
-                r.map_err(|e| e.error)?;
+                let fail = |what: &str| {
+                    CommandError::new(
+                        if what == "matched" { 11000 } else { 13113 },
+                        if what == "matched" { "DuplicateKey" } else { "MergeStageNoMatchingDocument" },
+                        format!("$merge failed: document {what} in {tns}"),
+                    )
+                };
+                match (existing, target.when_matched.as_str(), target.when_not_matched.as_str()) {
+                    (Some(_), "keepExisting", _) => {}
+                    (Some(_), "fail", _) => return Err(fail("matched")),
+                    (Some(rid), mode, _) => {
+                        let Some(old) = c.get(rid).cloned() else { continue };
+                        let mut new = if mode == "merge" { old.clone() } else { Document::new() };
+                        if let Some(id) = old.get("_id") {
+                            new.insert("_id", id.clone());
+                        }
+                        for (k, v) in d {
+                            if k != "_id" {
+                                new.insert(k, v);
+                            }
+                        }
+                        c.replace(&tns, rid, new, ts).map_err(|e| e.error)?;
+                    }
+                    (None, _, "discard") => {}
+                    (None, _, "fail") => return Err(fail("not matched")),
+                    (None, _, _) => {
+                        c.insert(&tns, d, ts).map_err(|e| e.error)?;
+                    }
+                }
             }
             return Ok(doc! {"cursor": {"firstBatch": Vec::<Bson>::new(), "id": 0_i64, "ns": ns}});
         }
