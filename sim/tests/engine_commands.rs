@@ -612,3 +612,20 @@ fn merge_stage_modes() {
     );
     assert_eq!(first_batch(&run(&mut s, doc! {"find": "dst"})), vec![doc! {"_id": 2, "a": 2}]);
 }
+
+#[test]
+fn collection_statistics() {
+    let mut s = Store::new();
+    run(&mut s, doc! {"create": "cap", "capped": true, "size": 4096});
+    run(&mut s, doc! {"insert": "cap", "documents": [{"_id": 1, "x": 11}]});
+    let r = run(&mut s, doc! {"collStats": "cap", "scale": 1});
+    assert_eq!((r.get_bool("capped").unwrap(), r.get_i64("maxSize").unwrap()), (true, 4096));
+    assert_eq!(r.get_i32("count").unwrap(), 1);
+    assert_eq!(run_err(&mut s, doc! {"collStats": "nope"}).code, 26);
+    // estimatedDocumentCount on 4.9-5.0.8 servers: $collStats then $group.
+    let r = run(
+        &mut s,
+        doc! {"aggregate": "cap", "pipeline": [{"$collStats": {"count": {}}}, {"$group": {"_id": 1, "n": {"$sum": "$count"}}}], "cursor": {}},
+    );
+    assert_eq!(first_batch(&r), vec![doc! {"_id": 1, "n": 1}]);
+}

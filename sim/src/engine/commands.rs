@@ -1264,6 +1264,26 @@ impl Store {
                 generated = Some(items.iter().filter_map(|d| d.as_document().cloned()).collect());
                 stages.remove(0);
             }
+            Some((name, arg)) if name == "$collStats" => {
+                let (Some(c), Bson::Document(spec)) = (&coll, &arg) else {
+                    return Err(CommandError::new(
+                        5447000,
+                        "Location5447000",
+                        "$collStats must be the first stage of a collection aggregate and take an object",
+                    ));
+                };
+                let stats = self.coll_stats(db, c, 1)?;
+                let mut out =
+                    doc! {"ns": format!("{db}.{c}"), "host": "mongo-sim", "localTime": bson::DateTime::now()};
+                if spec.contains_key("count") {
+                    out.insert("count", stats.get("count").cloned().unwrap_or(Bson::Int32(0)));
+                }
+                if spec.contains_key("storageStats") {
+                    out.insert("storageStats", stats);
+                }
+                generated = Some(vec![out]);
+                stages.remove(0);
+            }
             Some((name, _)) if name == "$listLocalSessions" => {
                 // The engine knows only the command's own session (the server's session cache
                 // is not visible here); mongod lists every cached session.
@@ -1366,6 +1386,49 @@ impl Store {
             return Ok(doc! {"cursor": {"firstBatch": Vec::<Bson>::new(), "id": 0_i64, "ns": ns}});
         }
         Ok(self.cursor_reply(ns, out, batch_size.map(|b| b as usize), false, ctx))
+    }
+
+    /// `collStats`-style statistics of a collection (sizes divided by `scale`).
+    fn coll_stats(&self, db: &str, coll: &str, scale: i64) -> Result<Document, CommandError> {
+        let Some(c) = self.collection(db, coll) else {
+            return Err(CommandError::new(
+                26,
+                "NamespaceNotFound",
+                format!("Collection [{db}.{coll}] not found."),
+            ));
+        };
+        let scale = scale.max(1);
+        let size = c.data_size() as i64;
+        let count = c.len() as i64;
+        let mut out = doc! {
+            "ns": format!("{db}.{coll}"),
+            "size": size / scale,
+            "count": count as i32,
+            "avgObjSize": if count == 0 { 0 } else { size / count },
+            "storageSize": ((size / 4096 + 1) * 4096) / scale,
+            "capped": c.options.get("capped").is_some_and(super::expr::truthy),
+            "nindexes": c.indexes.len() as i32,
+            "totalIndexSize": (c.indexes.len() as i64 * 4096) / scale,
+            "scaleFactor": scale as i32,
+        };
+        if c.options.get("capped").is_some_and(super::expr::truthy) {
+            if let Some(max) = c.options.get("max") {
+                out.insert("max", max.clone());
+            }
+            if let Some(n) = c.options.get("size").and_then(num) {
+                out.insert("maxSize", Bson::Int64(n.as_f64() as i64 / scale));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn cmd_coll_stats(&mut self, db: &str, cmd: &Document) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let scale = opt_int(cmd, "scale")?.unwrap_or(1);
+        if scale < 1 {
+            return Err(CommandError::new(2, "BadValue", "scale has to be >= 1"));
+        }
+        self.coll_stats(db, &coll, scale)
     }
 
     pub(super) fn cmd_distinct(

@@ -106,6 +106,7 @@ const COMMANDS: &[&str] = &[
     "createIndexes",
     "dropIndexes",
     "renameCollection",
+    "collStats",
 ];
 
 /// The commands that write (the server advances cluster time before them).
@@ -184,6 +185,7 @@ impl Store {
             "createIndexes" => self.cmd_create_indexes(db, cmd, ctx),
             "dropIndexes" => self.cmd_drop_indexes(db, cmd),
             "renameCollection" => self.cmd_rename_collection(cmd, ctx),
+            "collStats" => self.cmd_coll_stats(db, cmd),
             _ => Err(CommandError::new(59, "CommandNotFound", format!("no such command: '{name}'"))),
         }
     }
