@@ -358,6 +358,17 @@ async fn timeouts_are_network_errors() {
     let error = run(&mut conn, "admin", doc! {"ping": 1}).await.expect_err("timed out");
     assert!(error.is_network_error(), "{error}");
     assert!(conn.is_broken());
+
+    // A command abandoned by its caller midway leaves the connection broken.
+    let mut conn = connect(&host, &ConnectionOptions::default()).await.expect("handshake");
+    assert!(!conn.is_broken());
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(100),
+        conn.send_command(CommandMessage::new("admin", doc! {"ping": 1})),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the fake server never answers");
+    assert!(conn.is_broken());
 }
 
 #[tokio::test]

@@ -258,6 +258,8 @@ impl Connection {
         let started = Instant::now();
         let limit = options.effective_connect_timeout();
         let address = self.address.clone();
+        // Broken until the handshake succeeds (also if the caller drops this future midway).
+        self.broken = true;
         let result =
             within(limit, || format!("the handshake with {address}"), self.run_handshake(command)).await;
         let reply = match result {
@@ -284,6 +286,7 @@ impl Connection {
         }
         self.stream_description = Some(description);
         self.last_used = Instant::now();
+        self.broken = false;
         Ok(self.handshake_reply.insert(reply))
     }
 
@@ -319,8 +322,9 @@ impl Connection {
 
     /// Sends `message` as an OP_MSG and returns the reply body. A reply with `ok: 0` is
     /// returned as is (see [`Error::from_reply`]). An I/O error, a timeout
-    /// (`socketTimeoutMS`) or a malformed reply marks the connection broken; a message that
-    /// cannot be built (no `$db`, too large) is refused before anything is written.
+    /// (`socketTimeoutMS`) or a malformed reply marks the connection broken, and so does
+    /// dropping the returned future before it completes; a message that cannot be built (no
+    /// `$db`, too large) is refused before anything is written.
     pub async fn send_command(&mut self, message: CommandMessage) -> Result<Document> {
         if self.broken {
             return Err(Error::io(
@@ -374,13 +378,14 @@ impl Connection {
                 ))),
             }
         };
+        // Broken until the exchange completes: a caller that drops this future midway (e.g.
+        // on its own timeout) leaves the stream between messages, unusable.
+        self.broken = true;
         let result =
             within(self.socket_timeout, || format!("`{name}` on connection {id} to {address}"), exchange)
                 .await;
         self.last_used = Instant::now();
-        if result.is_err() {
-            self.broken = true;
-        }
+        self.broken = result.is_err();
         result
     }
 
