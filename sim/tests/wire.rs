@@ -373,3 +373,34 @@ async fn step_down_without_force_needs_an_electable_secondary() {
     }
     assert_eq!(d.primary_host(), Some(host(&d)));
 }
+
+#[tokio::test]
+async fn exhaust_hello_streams_topology_changes() {
+    let d = Deployment::start(Config::replica_set(2).with_election_delay(Duration::from_millis(5)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let primary = host(&d);
+    let mut monitor = connect(&d.member_hosts()[1]).await;
+    let first = command(&mut monitor, 1, doc! { "hello": 1, "$db": "admin" }).await;
+    let tv = first.get_document("topologyVersion").ok().cloned().unwrap_or_default();
+    let awaitable =
+        doc! { "hello": 1, "topologyVersion": tv.clone(), "maxAwaitTimeMS": 5000, "$db": "admin" };
+    let bytes = wire::encode_op_msg(2, 0, wire::EXHAUST_ALLOWED, &awaitable).unwrap_or_default();
+    monitor.write_all(&bytes).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&primary).await;
+    command(&mut s, 1, doc! { "replSetStepDown": 5, "force": true, "$db": "admin" }).await;
+    let mut last = tv.get_i64("counter").ok();
+    let mut became_primary = false;
+    for _ in 0..2 {
+        let (header, reply) = tokio::time::timeout(Duration::from_secs(3), read_reply(&mut monitor))
+            .await
+            .unwrap_or_else(|_| panic!("no streamed hello after a topology change"))
+            .unwrap_or_else(|| panic!("monitor connection closed"));
+        assert_ne!(header.response_to, 0);
+        let counter = reply.get_document("topologyVersion").ok().and_then(|t| t.get_i64("counter").ok());
+        assert!(counter > last, "topology counter did not advance: {reply}");
+        last = counter;
+        became_primary |= reply.get_bool("isWritablePrimary").ok() == Some(true);
+    }
+    assert!(became_primary, "the secondary never reported itself primary");
+}
