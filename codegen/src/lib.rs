@@ -4,6 +4,7 @@
 //! Nothing here depends on the driver or the simulator; the root build script, the
 //! driver's build script and the `spec-macros` proc-macro call into it.
 
+pub mod cmap;
 pub mod connection_string;
 pub mod error;
 pub mod error_codes;

@@ -75,6 +75,12 @@ pub fn suites() -> &'static [Suite] {
             test_target: "connection_string",
             generate: crate::connection_string::generate_uri_options,
         },
+        Suite {
+            module: "connection_monitoring_and_pooling",
+            spec_dir: "connection-monitoring-and-pooling",
+            test_target: "cmap",
+            generate: crate::cmap::generate_cmap,
+        },
     ]
 }
 

@@ -61,6 +61,27 @@ pub enum ErrorKind {
         /// The underlying error.
         source: std::sync::Arc<std::io::Error>,
     },
+    /// A check-out from a closed connection pool (CMAP `PoolClosedError`).
+    #[error("Attempted to check out a connection from closed connection pool")]
+    PoolClosed {
+        /// The pool's server.
+        address: crate::sdam::ServerAddress,
+    },
+    /// A check-out from a paused pool, or one evicted from the wait queue by a clear (CMAP
+    /// `PoolClearedError`): retryable, and not a reason to mark the server Unknown.
+    #[error("Connection pool for {address} was cleared because another operation failed with: {cause}")]
+    PoolCleared {
+        /// The pool's server.
+        address: crate::sdam::ServerAddress,
+        /// The error that cleared the pool (or why it is paused, when none is known).
+        cause: String,
+    },
+    /// The wait queue timeout passed before a connection was available (CMAP `WaitQueueTimeoutError`).
+    #[error("Timed out while checking out a connection from connection pool")]
+    WaitQueueTimeout {
+        /// The pool's server.
+        address: crate::sdam::ServerAddress,
+    },
     /// The server applied a write but could not satisfy its write concern (`writeConcernError`).
     #[error("write concern error: {code_name} ({code}): {message}")]
     WriteConcern {
@@ -180,6 +201,13 @@ impl Error {
     /// Whether reading from or writing to a connection failed (a network error).
     pub fn is_network_error(&self) -> bool {
         matches!(&*self.kind, ErrorKind::Io { .. })
+    }
+
+    /// CMAP: a `PoolClearedError` (the pool was paused or cleared during check-out). Retryable
+    /// reads and writes retry it (the write path adds `RetryableWriteError` when `retryWrites`
+    /// is on); SDAM must not mark the server Unknown for it.
+    pub fn is_pool_cleared(&self) -> bool {
+        matches!(&*self.kind, ErrorKind::PoolCleared { .. })
     }
 
     /// The error a command reply reports, if any: `ok` not true gives an

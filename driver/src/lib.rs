@@ -1,11 +1,13 @@
 //! An async MongoDB driver whose behaviour is checked against the official driver
 //! specifications' test data.
 
+pub mod cmap;
 pub mod connection_string;
 pub mod commands;
 pub mod connection;
 pub mod error;
 pub mod error_code;
+pub mod event;
 pub mod sdam;
 pub mod selection;
 pub mod wire;

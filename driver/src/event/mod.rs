@@ -1,0 +1,3 @@
+//! Monitoring events (command, CMAP and SDAM monitoring specs).
+
+pub mod cmap;
