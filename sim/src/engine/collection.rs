@@ -116,6 +116,8 @@ impl From<CommandError> for WriteError {
 struct Record {
     /// (write time, document or `None` when deleted), oldest first.
     versions: Vec<(Timestamp, Option<Document>)>,
+    /// Indexes into `versions` written by a whole-document replacement (for change events).
+    replaced: Vec<usize>,
 }
 
 impl Record {
@@ -141,6 +143,23 @@ pub struct Collection {
     /// When the collection was created.
     pub created_at: Timestamp,
     tombstones: usize,
+}
+
+/// One write found in a collection's history (see [`Collection::writes_from`]).
+#[derive(Debug, Clone)]
+pub struct Write<'a> {
+    /// When it was written.
+    pub ts: Timestamp,
+    /// The record written.
+    pub rid: usize,
+    /// The version index within the record.
+    pub vi: usize,
+    /// The document before (`None`: inserted).
+    pub prev: Option<&'a Document>,
+    /// The document after (`None`: deleted).
+    pub cur: Option<&'a Document>,
+    /// Whether a whole-document replacement wrote it.
+    pub replaced: bool,
 }
 
 /// A collection's state at one moment (see [`Collection::mark`]).
@@ -269,7 +288,7 @@ impl Collection {
     pub fn insert(&mut self, ns: &str, doc: Document, ts: Timestamp) -> Result<RecordId, WriteError> {
         self.check_unique(ns, &doc, None)?;
         let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-        self.records.push(Record { versions: vec![(ts, Some(doc))] });
+        self.records.push(Record { versions: vec![(ts, Some(doc))], replaced: Vec::new() });
         let rid = self.records.len() - 1;
         self.id_index.insert(Key(id), rid);
         Ok(rid)
@@ -288,6 +307,45 @@ impl Collection {
             r.versions.push((ts, Some(doc)));
         }
         Ok(())
+    }
+
+    /// Like [`Collection::replace`], recorded as a whole-document replacement (a `replace`
+    /// change event rather than an `update`).
+    pub fn replace_whole(
+        &mut self,
+        ns: &str,
+        rid: RecordId,
+        doc: Document,
+        ts: Timestamp,
+    ) -> Result<(), WriteError> {
+        self.replace(ns, rid, doc, ts)?;
+        if let Some(r) = self.records.get_mut(rid) {
+            r.replaced.push(r.versions.len() - 1);
+        }
+        Ok(())
+    }
+
+    /// The writes at or after `from`, in (time, record, version) order.
+    pub fn writes_from(&self, from: Timestamp) -> Vec<Write<'_>> {
+        let mut out = Vec::new();
+        for (rid, r) in self.records.iter().enumerate() {
+            for (vi, (ts, doc)) in r.versions.iter().enumerate() {
+                if *ts < from {
+                    continue;
+                }
+                let prev = vi.checked_sub(1).and_then(|p| r.versions.get(p)).and_then(|(_, d)| d.as_ref());
+                out.push(Write {
+                    ts: *ts,
+                    rid,
+                    vi,
+                    prev,
+                    cur: doc.as_ref(),
+                    replaced: r.replaced.contains(&vi),
+                });
+            }
+        }
+        out.sort_by_key(|w| (w.ts, w.rid, w.vi));
+        out
     }
 
     /// Deletes the document at `rid`.

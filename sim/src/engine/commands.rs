@@ -494,7 +494,13 @@ impl Store {
             let id = self.new_cursor_id();
             self.cursors.insert(
                 id,
-                Cursor { ns: ns.clone(), docs: queue, lsid: ctx.lsid.clone(), read_at: ctx.read_at },
+                Cursor {
+                    ns: ns.clone(),
+                    docs: queue,
+                    lsid: ctx.lsid.clone(),
+                    read_at: ctx.read_at,
+                    stream: None,
+                },
             );
             id
         };
@@ -675,6 +681,26 @@ impl Store {
                 "Location50738",
                 format!("Cannot run getMore on cursor {id}, which was created in a different session"),
             ));
+        }
+        if let Some(stream) = cursor.stream.take() {
+            // A change stream stays open; each getMore returns the events since the last one.
+            let result = self.stream_events(&stream, batch_size);
+            let Some(cursor) = self.cursors.get_mut(&id) else {
+                return Err(CommandError::new(43, "CursorNotFound", format!("cursor id {id} not found")));
+            };
+            let ns = cursor.ns.clone();
+            let (batch, pos) = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    cursor.stream = Some(stream);
+                    return Err(e);
+                }
+            };
+            let resume = super::change_stream::token(&pos);
+            cursor.stream = Some(super::change_stream::Stream { pos, ..stream });
+            return Ok(
+                doc! {"cursor": {"nextBatch": batch, "postBatchResumeToken": resume, "id": id, "ns": ns}},
+            );
         }
         let max = if ctx.max_bson_size == 0 { DEFAULT_MAX_BSON } else { ctx.max_bson_size };
         let batch = take_batch(&mut cursor.docs, batch_size, max);
@@ -873,7 +899,11 @@ impl Store {
                     if !opts.bypass {
                         validate_doc(c, &new, Some(&old))?;
                     }
-                    c.replace(&ns, rid, new.clone(), ts)?;
+                    if update.is_replacement() {
+                        c.replace_whole(&ns, rid, new.clone(), ts)?;
+                    } else {
+                        c.replace(&ns, rid, new.clone(), ts)?;
+                    }
                     modified += 1;
                 }
                 last = Some((old, new));
@@ -1249,6 +1279,31 @@ impl Store {
                 ));
             }
         };
+        if let Some(Bson::Document(spec)) = stages.first().and_then(|st| st.get("$changeStream")) {
+            let spec = spec.clone();
+            let mut stream = self.open_stream(db, coll.as_deref(), &spec, &stages[1..])?;
+            let (first, pos) = self.stream_events(&stream, batch_size.map(|b| b as usize))?;
+            stream.pos = pos;
+            let ns = match &coll {
+                Some(c) => format!("{db}.{c}"),
+                None => format!("{db}.$cmd.aggregate"),
+            };
+            let id = self.new_cursor_id();
+            let resume = super::change_stream::token(&stream.pos);
+            self.cursors.insert(
+                id,
+                Cursor {
+                    ns: ns.clone(),
+                    docs: VecDeque::new(),
+                    lsid: ctx.lsid.clone(),
+                    read_at: None,
+                    stream: Some(stream),
+                },
+            );
+            return Ok(
+                doc! {"cursor": {"firstBatch": first, "postBatchResumeToken": resume, "id": id, "ns": ns}},
+            );
+        }
         // Collectionless first stages produce the input themselves.
         let mut stages = stages;
         let mut generated: Option<Vec<Document>> = None;
@@ -1374,7 +1429,12 @@ impl Store {
                                 new.insert(k, v);
                             }
                         }
-                        c.replace(&tns, rid, new, ts).map_err(|e| e.error)?;
+                        let r = if mode == "replace" {
+                            c.replace_whole(&tns, rid, new, ts)
+                        } else {
+                            c.replace(&tns, rid, new, ts)
+                        };
+                        r.map_err(|e| e.error)?;
                     }
                     (None, _, "discard") => {}
                     (None, _, "fail") => return Err(fail("not matched")),

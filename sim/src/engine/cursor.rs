@@ -15,6 +15,8 @@ pub struct Cursor {
     pub lsid: Option<Document>,
     /// The snapshot time the cursor read at.
     pub read_at: Option<Timestamp>,
+    /// For a change stream: where it is and what it watches (its `docs` stay empty).
+    pub stream: Option<super::change_stream::Stream>,
 }
 
 /// The default first-batch size of `find` and `aggregate`.

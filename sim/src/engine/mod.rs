@@ -6,6 +6,7 @@
 //! [`Store::handles`] names.
 
 pub mod aggregate;
+pub mod change_stream;
 pub mod collection;
 mod commands;
 pub mod compare;
