@@ -4,6 +4,20 @@
 //! The server layer (`crate::server`) owns wire protocol, topology, sessions, cluster time,
 //! retryable-write records and fail points; it calls [`Store::run`] for every command
 //! [`Store::handles`] names.
+//!
+//! What the server layer relies on:
+//! - Writes: [`Store::is_write_command`] (write commands, and `aggregate` ending in
+//!   `$out`/`$merge`); each write is stamped with `ExecContext::write_time` and kept in the
+//!   document's history.
+//! - Snapshot reads: with `ExecContext::read_at = Some(t)` reads see every write stamped
+//!   `<= t`; cursors are materialised when created, so their `getMore`s need no `read_at`.
+//! - Cursors: `firstBatch` holds 101 documents unless `batchSize` says otherwise; a cursor
+//!   closes (id 0) as soon as its results are exhausted; cursors remember the creating
+//!   session (`getMore` from another session fails) and are closed by
+//!   [`Store::kill_session_cursors`]. Change-stream cursors never close by themselves and
+//!   answer `getMore` at once (empty when nothing happened); awaiting is the server's choice.
+//! - Version-dependent replies follow `ExecContext::max_wire_version` (0 = newest).
+//! - Transactions: [`transaction`] (snapshot copy, own writes, write conflicts, commit).
 
 pub mod aggregate;
 pub mod change_stream;
@@ -164,6 +178,19 @@ impl Store {
     /// name), with any OP_MSG kind-1 sequences merged in as arrays; `db` is its `$db`.
     /// Returns the reply without `ok`, `$clusterTime` or `operationTime` (the server
     /// layer adds those).
+    ///
+    /// ```
+    /// use bson::doc;
+    /// use mongo_sim::engine::{ExecContext, Store};
+    ///
+    /// let mut store = Store::new();
+    /// let ctx = ExecContext::default();
+    /// let reply = store.run("db", &doc! {"insert": "c", "documents": [{"_id": 1, "x": 2}]}, &ctx)?;
+    /// assert_eq!(reply, doc! {"n": 1});
+    /// let reply = store.run("db", &doc! {"find": "c", "filter": {"x": {"$gt": 1}}}, &ctx)?;
+    /// assert_eq!(reply, doc! {"cursor": {"firstBatch": [{"_id": 1, "x": 2}], "id": 0_i64, "ns": "db.c"}});
+    /// # Ok::<(), mongo_sim::engine::CommandError>(())
+    /// ```
     pub fn run(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Result<Document, CommandError> {
         let name = cmd.keys().next().map(String::as_str).unwrap_or("");
         match name {
