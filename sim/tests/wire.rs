@@ -404,3 +404,35 @@ async fn exhaust_hello_streams_topology_changes() {
     }
     assert!(became_primary, "the secondary never reported itself primary");
 }
+
+#[tokio::test]
+async fn on_primary_transactional_write_commits_then_closes_or_fails_before_commit() {
+    let d = Deployment::start(Config::replica_set(1)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&d)).await;
+    command(
+        &mut s,
+        1,
+        doc! { "configureFailPoint": "onPrimaryTransactionalWrite", "mode": { "times": 1 }, "$db": "admin" },
+    )
+    .await;
+    let insert = doc! { "insert": "c", "documents": [{ "_id": 1 }], "lsid": lsid(), "txnNumber": 1_i64, "$db": "test" };
+    let bytes = wire::encode_op_msg(2, 0, 0, &insert).unwrap_or_default();
+    s.write_all(&bytes).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(is_closed(&mut s).await, "connection not closed before the reply");
+    let mut s = connect(&host(&d)).await;
+    let retry = command(&mut s, 1, insert).await;
+    assert_eq!(retry.get_i32("n").ok(), Some(1), "{retry}");
+    assert_eq!(command(&mut s, 2, doc! { "count": "c", "$db": "test" }).await.get_i32("n").ok(), Some(1));
+    // Not committed: the error code, nothing written.
+    command(
+        &mut s,
+        3,
+        doc! { "configureFailPoint": "onPrimaryTransactionalWrite", "mode": { "times": 1 },
+        "data": { "failBeforeCommitExceptionCode": 1, "closeConnection": false }, "$db": "admin" },
+    )
+    .await;
+    let insert = doc! { "insert": "c", "documents": [{ "_id": 2 }], "lsid": lsid(), "txnNumber": 2_i64, "$db": "test" };
+    assert_eq!(command(&mut s, 4, insert.clone()).await.get_i32("code").ok(), Some(1));
+    assert_eq!(command(&mut s, 5, doc! { "count": "c", "$db": "test" }).await.get_i32("n").ok(), Some(1));
+    assert_eq!(command(&mut s, 6, insert).await.get_i32("n").ok(), Some(1));
+}

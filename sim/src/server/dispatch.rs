@@ -131,7 +131,7 @@ pub async fn run_command(
     } else if commit_or_abort {
         end_transaction(cluster, node, &name, &inv).await
     } else if Store::handles(&name) {
-        data_command(cluster, node, &name, &inv).await
+        data_command(cluster, node, &name, &inv, &mut close).await
     } else {
         Err(Failure::new(59, version, format!("no such command: '{name}'")))
     };
@@ -175,6 +175,7 @@ async fn data_command(
     node: &Node,
     name: &str,
     inv: &Invocation,
+    close: &mut bool,
 ) -> Result<(Document, Option<Timestamp>), Failure> {
     let version = cluster.config.version;
     let topology = cluster.config.topology;
@@ -271,6 +272,13 @@ async fn data_command(
                     ));
                 }
                 Lookup::Execute => {
+                    if let Some(fp) = lock(&node.fail_points).check_transactional_write() {
+                        *close = fp.close_connection;
+                        if let Some(code) = fp.fail_before_commit {
+                            let msg = "Failing write for test due to failBeforeCommitExceptionCode";
+                            return Err(Failure::new(code, version, msg));
+                        }
+                    }
                     let reply = lock(&cluster.store).run(&inv.db, cmd, &ctx)?;
                     records.record(key, txn, reply.clone());
                     reply

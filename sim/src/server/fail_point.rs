@@ -46,20 +46,6 @@ pub struct FailCommand {
 /// One fired fail point: what to do with the command.
 pub type Action = FailCommand;
 
-/// A node's fail points.
-#[derive(Debug, Clone)]
-pub struct FailPoints {
-    mode: Mode,
-    data: FailCommand,
-    entered: i64,
-}
-
-impl Default for FailPoints {
-    fn default() -> Self {
-        Self { mode: Mode::Off, data: FailCommand::default(), entered: 0 }
-    }
-}
-
 fn bad(message: impl Into<String>) -> CommandError {
     CommandError::new(2, "BadValue", message)
 }
@@ -135,32 +121,45 @@ fn parse_data(data: Option<&Bson>) -> Result<FailCommand, CommandError> {
     })
 }
 
-impl FailPoints {
-    /// Applies `configureFailPoint`; returns how often the previous setting fired (`count`).
-    pub fn configure(&mut self, cmd: &Document) -> Result<i64, CommandError> {
-        let name = cmd
-            .get_str("configureFailPoint")
-            .map_err(|_| bad("configureFailPoint must name a fail point"))?;
-        if name != "failCommand" {
-            return Err(bad(format!("unknown fail point '{name}': mongo-sim supports failCommand")));
-        }
-        let mode = parse_mode(cmd.get("mode"))?;
-        let data = parse_data(cmd.get("data"))?;
+/// What `onPrimaryTransactionalWrite` does to a retryable write on the primary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionalWrite {
+    /// Close the connection before the reply (default `true`).
+    pub close_connection: bool,
+    /// Fail with this code instead of committing the write.
+    pub fail_before_commit: Option<i32>,
+}
+
+impl Default for TransactionalWrite {
+    fn default() -> Self {
+        Self { close_connection: true, fail_before_commit: None }
+    }
+}
+
+/// One fail point's activation mode and how often it fired.
+#[derive(Debug, Clone)]
+struct Slot<T> {
+    mode: Mode,
+    data: T,
+    entered: i64,
+}
+
+impl<T: Default + Clone> Default for Slot<T> {
+    fn default() -> Self {
+        Self { mode: Mode::Off, data: T::default(), entered: 0 }
+    }
+}
+
+impl<T: Clone> Slot<T> {
+    /// Sets mode and data; returns how often the previous setting fired.
+    fn set(&mut self, mode: Mode, data: T) -> i64 {
         let count = self.entered;
         *self = Self { mode, data, entered: 0 };
-        Ok(count)
+        count
     }
 
-    /// Whether the fail point fires for `command` on a connection of `app_name`; counts it.
-    pub fn check(&mut self, command: &str, app_name: Option<&str>) -> Option<Action> {
-        if self.mode == Mode::Off || !self.data.commands.iter().any(|c| c == command) {
-            return None;
-        }
-        if let Some(want) = &self.data.app_name {
-            if app_name != Some(want.as_str()) {
-                return None;
-            }
-        }
+    /// Counts one eligible evaluation; returns the data if the fail point fires.
+    fn fire(&mut self) -> Option<T> {
         let fire = match &mut self.mode {
             Mode::Off => false,
             Mode::AlwaysOn => true,
@@ -184,6 +183,63 @@ impl FailPoints {
         } else {
             None
         }
+    }
+}
+
+/// A node's fail points: `failCommand` and `onPrimaryTransactionalWrite`.
+#[derive(Debug, Clone, Default)]
+pub struct FailPoints {
+    fail_command: Slot<FailCommand>,
+    transactional_write: Slot<TransactionalWrite>,
+}
+
+fn parse_transactional_write(data: Option<&Bson>) -> Result<TransactionalWrite, CommandError> {
+    let data = match data {
+        None => return Ok(TransactionalWrite::default()),
+        Some(Bson::Document(d)) => d,
+        Some(other) => return Err(bad(format!("data must be a document, got {other}"))),
+    };
+    Ok(TransactionalWrite {
+        close_connection: data.get_bool("closeConnection").unwrap_or(true),
+        fail_before_commit: data.get("failBeforeCommitExceptionCode").and_then(number).map(|c| c as i32),
+    })
+}
+
+impl FailPoints {
+    /// Applies `configureFailPoint`; returns how often the previous setting fired (`count`).
+    pub fn configure(&mut self, cmd: &Document) -> Result<i64, CommandError> {
+        let name = cmd
+            .get_str("configureFailPoint")
+            .map_err(|_| bad("configureFailPoint must name a fail point"))?;
+        let mode = parse_mode(cmd.get("mode"))?;
+        match name {
+            "failCommand" => Ok(self.fail_command.set(mode, parse_data(cmd.get("data"))?)),
+            "onPrimaryTransactionalWrite" => {
+                Ok(self.transactional_write.set(mode, parse_transactional_write(cmd.get("data"))?))
+            }
+            other => Err(bad(format!(
+                "unknown fail point '{other}': mongo-sim supports failCommand and onPrimaryTransactionalWrite"
+            ))),
+        }
+    }
+
+    /// Whether `failCommand` fires for `command` on a connection of `app_name`; counts it.
+    pub fn check(&mut self, command: &str, app_name: Option<&str>) -> Option<Action> {
+        let slot = &mut self.fail_command;
+        if slot.mode == Mode::Off || !slot.data.commands.iter().any(|c| c == command) {
+            return None;
+        }
+        if let Some(want) = &slot.data.app_name {
+            if app_name != Some(want.as_str()) {
+                return None;
+            }
+        }
+        slot.fire()
+    }
+
+    /// Whether `onPrimaryTransactionalWrite` fires for a retryable write about to commit.
+    pub fn check_transactional_write(&mut self) -> Option<TransactionalWrite> {
+        self.transactional_write.fire()
     }
 }
 
@@ -223,6 +279,20 @@ mod tests {
         assert!(fp.check("ping", Some("b")).is_none());
         assert!(fp.check("ping", Some("a")).is_none());
         assert!(fp.check("ping", Some("a")).is_some_and(|a| a.close_connection));
+    }
+
+    #[test]
+    fn on_primary_transactional_write_defaults_to_closing() {
+        let mut fp = FailPoints::default();
+        let cmd = doc! { "configureFailPoint": "onPrimaryTransactionalWrite", "mode": { "times": 1 } };
+        assert!(fp.configure(&cmd).is_ok());
+        assert_eq!(fp.check_transactional_write(), Some(TransactionalWrite::default()));
+        assert_eq!(fp.check_transactional_write(), None);
+        let cmd = doc! { "configureFailPoint": "onPrimaryTransactionalWrite", "mode": "alwaysOn",
+        "data": { "failBeforeCommitExceptionCode": 1, "closeConnection": false } };
+        assert!(fp.configure(&cmd).is_ok());
+        let fired = fp.check_transactional_write();
+        assert_eq!(fired, Some(TransactionalWrite { close_connection: false, fail_before_commit: Some(1) }));
     }
 
     #[test]

@@ -115,7 +115,8 @@ impl Node {
             close_epoch: watch::Sender::new(0),
             parameters: Mutex::new(doc! {
                 "featureCompatibilityVersion": { "version": version.to_string() },
-                "enableTestCommands": 1,
+                "enableTestCommands": true,
+                "acceptApiVersion2": false,
                 "logLevel": 0,
                 "transactionLifetimeLimitSeconds": 60,
                 "requireApiVersion": false,
