@@ -51,7 +51,7 @@ fn abort_discards_and_snapshot_hides_later_writes() {
     // The transaction reads its snapshot: the later insert is invisible.
     assert_eq!(ids(&s.run_in_transaction(&mut txn, "db", &doc! {"find": "c"}, &at(3)).unwrap()), vec![1]);
     s.run_in_transaction(&mut txn, "db", &doc! {"insert": "c", "documents": [{"_id": 2}]}, &at(3)).unwrap();
-    drop(txn);
+    s.abort_transaction(&txn);
     assert_eq!(ids(&s.run("db", &doc! {"find": "c"}, &at(4)).unwrap()), vec![1, 3]);
 }
 
@@ -74,6 +74,7 @@ fn conflicting_writes_and_unsupported_commands_fail() {
     assert!(s.commit_transaction(&txn, Timestamp { time: 4, increment: 0 }).is_err());
     let mut txn = s.begin_transaction();
     assert_eq!(s.run_in_transaction(&mut txn, "db", &doc! {"count": "c"}, &at(5)).unwrap_err().code, 263);
+    s.abort_transaction(&txn);
     assert_eq!(
         s.run_in_transaction(
             &mut txn,
@@ -85,4 +86,32 @@ fn conflicting_writes_and_unsupported_commands_fail() {
         .code,
         263
     );
+}
+
+#[test]
+fn concurrent_transactions_conflict_on_the_same_document() {
+    // Transactions spec "errors: write conflict commit": the second transaction's insert of
+    // the same _id fails at once with WriteConflict; the first still commits.
+    let mut s = Store::new();
+    let mut t0 = s.begin_transaction();
+    let mut t1 = s.begin_transaction();
+    s.run_in_transaction(&mut t0, "db", &doc! {"insert": "c", "documents": [{"_id": 1}]}, &at(1)).unwrap();
+    let e = s
+        .run_in_transaction(&mut t1, "db", &doc! {"insert": "c", "documents": [{"_id": 1}]}, &at(2))
+        .unwrap_err();
+    assert_eq!(e.code_name, "WriteConflict");
+    s.commit_transaction(&t0, Timestamp { time: 3, increment: 0 }).unwrap();
+    s.abort_transaction(&t1);
+    assert_eq!(ids(&s.run("db", &doc! {"find": "c"}, &at(4)).unwrap()), vec![1]);
+    // Once t0 is over, a new transaction may write the document.
+    let mut t2 = s.begin_transaction();
+    s.run_in_transaction(
+        &mut t2,
+        "db",
+        &doc! {"delete": "c", "deletes": [{"q": {"_id": 1}, "limit": 1}]},
+        &at(5),
+    )
+    .unwrap();
+    s.commit_transaction(&t2, Timestamp { time: 6, increment: 0 }).unwrap();
+    assert!(ids(&s.run("db", &doc! {"find": "c"}, &at(7)).unwrap()).is_empty());
 }

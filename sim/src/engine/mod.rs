@@ -91,6 +91,9 @@ pub struct Store {
     cursors: HashMap<i64, Cursor>,
     next_cursor: i64,
     last_write: Timestamp,
+    /// Documents written by open transactions: (db, collection, `_id`) → transaction id.
+    txn_locks: BTreeMap<(String, String, compare::Key), u64>,
+    next_txn: u64,
 }
 
 impl Default for Store {
@@ -147,6 +150,8 @@ impl Store {
             cursors: HashMap::new(),
             next_cursor: 1,
             last_write: Timestamp { time: 0, increment: 0 },
+            txn_locks: BTreeMap::new(),
+            next_txn: 1,
         }
     }
 

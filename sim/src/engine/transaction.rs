@@ -3,18 +3,21 @@
 //!
 //! The server layer keeps one [`Transaction`] per session/txnNumber, runs the transaction's
 //! commands with [`Store::run_in_transaction`], and ends it with
-//! [`Store::commit_transaction`] or by dropping it (abort).
+//! [`Store::commit_transaction`] or [`Store::abort_transaction`]. A document written by one
+//! open transaction makes another transaction's write to it fail with WriteConflict.
 
 use std::collections::BTreeMap;
 
 use bson::{Bson, Document, Timestamp};
 
 use super::collection::{Collection, Mark};
+use super::compare::Key;
 use super::{CommandError, ExecContext, Store};
 
 /// A transaction's private view of the data: a copy taken when it started, plus its writes.
 #[derive(Debug, Clone)]
 pub struct Transaction {
+    id: u64,
     data: Store,
     start: Timestamp,
     marks: BTreeMap<(String, String), Mark>,
@@ -66,7 +69,9 @@ impl Transaction {
 
 impl Store {
     /// Starts a transaction reading the current data (snapshot isolation).
-    pub fn begin_transaction(&self) -> Transaction {
+    pub fn begin_transaction(&mut self) -> Transaction {
+        let id = self.next_txn;
+        self.next_txn += 1;
         let mut data = Store::new();
         data.dbs = self.dbs.clone();
         data.last_write = self.last_write;
@@ -77,7 +82,7 @@ impl Store {
                 marks.insert((db.clone(), name.clone()), c.mark());
             }
         }
-        Transaction { data, start: self.last_write, marks }
+        Transaction { id, data, start: self.last_write, marks }
     }
 
     /// Runs one command inside `txn`: it sees the transaction's snapshot and its own writes;
@@ -107,16 +112,32 @@ impl Store {
         }
         let inner = ExecContext { read_at: None, ..ctx.clone() };
         let reply = txn.data.run(db, cmd, &inner)?;
-        for (tdb, tcoll, id, _) in txn.written() {
-            if self.collection(&tdb, &tcoll).is_some_and(|c| c.changed_after(&id, txn.start)) {
+        let written = txn.written();
+        for (tdb, tcoll, id, _) in &written {
+            // Another writer changed the document after our snapshot, or another open
+            // transaction has written it.
+            let changed = self.collection(tdb, tcoll).is_some_and(|c| c.changed_after(id, txn.start));
+            let key = (tdb.clone(), tcoll.clone(), Key(id.clone()));
+            let locked = self.txn_locks.get(&key).is_some_and(|owner| *owner != txn.id);
+            if changed || locked {
                 return Err(write_conflict());
             }
+        }
+        for (tdb, tcoll, id, _) in written {
+            self.txn_locks.insert((tdb, tcoll, Key(id)), txn.id);
         }
         Ok(reply)
     }
 
-    /// Applies a transaction's writes at `ts`, all or nothing.
+    /// Ends a transaction without applying its writes (releases the documents it wrote).
+    pub fn abort_transaction(&mut self, txn: &Transaction) {
+        self.txn_locks.retain(|_, owner| *owner != txn.id);
+    }
+
+    /// Applies a transaction's writes at `ts`, all or nothing; either way the transaction is
+    /// over afterwards.
     pub fn commit_transaction(&mut self, txn: &Transaction, ts: Timestamp) -> Result<(), CommandError> {
+        self.abort_transaction(txn);
         let writes = txn.written();
         for (db, coll, id, _) in &writes {
             if self.collection(db, coll).is_some_and(|c| c.changed_after(id, txn.start)) {
