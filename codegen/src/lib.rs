@@ -14,6 +14,7 @@ pub mod naming;
 pub mod spec_data;
 pub mod suite;
 
+pub mod sdam;
 pub mod selection;
 
 pub use error::SpecError;

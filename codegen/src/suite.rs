@@ -64,6 +64,12 @@ pub fn suites() -> &'static [Suite] {
             generate: crate::selection::generate_server_selection,
         },
         Suite {
+            module: "server_discovery_and_monitoring",
+            spec_dir: "server-discovery-and-monitoring",
+            test_target: "sdam",
+            generate: crate::sdam::generate,
+        },
+        Suite {
             module: "connection_string",
             spec_dir: "connection-string",
             test_target: "connection_string",

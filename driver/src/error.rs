@@ -12,6 +12,9 @@ pub struct Error {
     /// What went wrong.
     pub kind: Box<ErrorKind>,
     labels: BTreeSet<String>,
+    /// The `topologyVersion` of the reply that reported a server error (SDAM uses it to
+    /// ignore stale state-change errors).
+    topology_version: Option<bson::Document>,
 }
 
 /// The kinds of driver error.
@@ -97,7 +100,7 @@ pub enum ErrorKind {
 impl Error {
     /// An error of `kind` with no labels.
     pub fn new(kind: ErrorKind) -> Self {
-        Self { kind: Box::new(kind), labels: BTreeSet::new() }
+        Self { kind: Box::new(kind), labels: BTreeSet::new(), topology_version: None }
     }
 
     /// An [`ErrorKind::InvalidResponse`] error.
@@ -203,6 +206,18 @@ impl Error {
         matches!(&*self.kind, ErrorKind::Io { .. })
     }
 
+    /// Whether the error is a network timeout (an I/O error of kind `TimedOut`; SDAM treats
+    /// it apart from other network errors once the handshake has completed).
+    pub fn is_network_timeout(&self) -> bool {
+        matches!(&*self.kind, ErrorKind::Io { source, .. } if source.kind() == std::io::ErrorKind::TimedOut)
+    }
+
+    /// The `topologyVersion` of the reply that reported this server error, if it had one
+    /// (SDAM "topologyVersion": state-change errors carry it).
+    pub fn topology_version(&self) -> Option<&bson::Document> {
+        self.topology_version.as_ref()
+    }
+
     /// CMAP: a `PoolClearedError` (the pool was paused or cleared during check-out). Retryable
     /// reads and writes retry it (the write path adds `RetryableWriteError` when `retryWrites`
     /// is on); SDAM must not mark the server Unknown for it.
@@ -240,6 +255,7 @@ impl Error {
         } else {
             return None;
         };
+        error.topology_version = reply.get_document("topologyVersion").ok().cloned();
         if let Ok(labels) = reply.get_array("errorLabels") {
             for label in labels.iter().filter_map(bson::Bson::as_str) {
                 error.add_label(label);

@@ -3,4 +3,5 @@
 
 pub mod cmap;
 pub mod connection_string;
+pub mod sdam;
 pub mod selection;

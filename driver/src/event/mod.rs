@@ -1,3 +1,5 @@
-//! Monitoring events (command, CMAP and SDAM monitoring specs).
+//! Monitoring events the driver publishes (SDAM monitoring spec; CMAP and command
+//! monitoring events live beside them).
 
 pub mod cmap;
+pub mod sdam;

@@ -272,9 +272,11 @@ impl ServerDescription {
 
     /// Why this server cannot be used by this driver (SDAM "Checking wire protocol
     /// compatibility"), or `None` if it can. Servers that are not available (Unknown,
-    /// PossiblePrimary) have not reported wire versions and are never incompatible.
+    /// PossiblePrimary) have not reported wire versions and are never incompatible, and neither
+    /// is a LoadBalancer (it is never checked: each connection's handshake reports the
+    /// versions of the server behind it).
     pub fn compatibility_error(&self) -> Option<String> {
-        if !self.server_type.is_available() {
+        if !self.server_type.is_available() || self.server_type == ServerType::LoadBalancer {
             return None;
         }
         if self.min_wire_version > MAX_SUPPORTED_WIRE_VERSION {
@@ -307,6 +309,10 @@ pub struct TopologyDescription {
     pub max_election_id: Option<ObjectId>,
     /// Every known server, by address.
     pub servers: BTreeMap<ServerAddress, ServerDescription>,
+    /// Whether the client was given exactly one seed: a Standalone found while the
+    /// TopologyType is Unknown then makes the topology Single instead of being removed
+    /// (SDAM "updateUnknownWithStandalone").
+    pub single_seed: bool,
 }
 
 impl TopologyDescription {
