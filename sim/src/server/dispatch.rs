@@ -124,7 +124,9 @@ pub async fn run_command(
     }
 
     let mut close = false;
-    let result = if handshake::is_hello(&name) {
+    let result = if let Err(failure) = super::api_version::check(&name, &inv.cmd, version) {
+        Err(failure)
+    } else if handshake::is_hello(&name) {
         handshake::hello(cluster, node, client, &name, &inv.cmd).await.map(|d| (d, None))
     } else if admin::is_admin_command(&name) {
         admin::run(cluster, node, &inv.db, &name, &inv.cmd, &mut close).map(|d| (d, None))
@@ -388,6 +390,11 @@ async fn transaction_statement(
         Ok(reply) => {
             if reply.get_array("writeErrors").is_ok_and(|e| !e.is_empty()) {
                 txns.finish(&key, State::Aborted);
+            }
+            let mut reply = reply;
+            if cluster.config.topology == Topology::Sharded {
+                // mongos hands out a recovery token for the transaction's commit.
+                reply.insert("recoveryToken", bson::doc! { "recoveryShardId": "shard0" });
             }
             Ok((reply, write_time))
         }

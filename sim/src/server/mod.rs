@@ -2,6 +2,7 @@
 //! the command pipeline around the data engine.
 
 pub mod admin;
+pub mod api_version;
 pub mod cluster_time;
 pub mod connection;
 pub mod dispatch;
