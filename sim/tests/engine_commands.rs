@@ -376,6 +376,11 @@ fn command_classification_and_bad_input_never_panics() {
         doc! {"bogus": 1},
         doc! {},
     ];
+    // An _id holding '$'-prefixed fields is not storable (CRUD spec "dots and dollars").
+    let r = s
+        .run("db", &doc! {"insert": "c", "documents": [{"_id": {"$a": 1}}]}, &ExecContext::default())
+        .unwrap();
+    assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 52);
     // An array _id is a write error, not a command error.
     let r = s.run("db", &doc! {"insert": "c", "documents": [{"_id": [1]}]}, &ExecContext::default()).unwrap();
     assert_eq!(r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap(), 53);

@@ -160,6 +160,15 @@ fn check_storable(doc: &Document, ctx: &ExecContext, inserting: bool) -> Result<
         }
         _ => {}
     }
+    let dollar_key = doc.get_document("_id").ok().and_then(|id| id.keys().find(|k| k.starts_with('$')));
+    if let Some(k) = dollar_key {
+        return Err(CommandError::new(
+            52,
+            "DollarPrefixedFieldName",
+            format!("_id fields may not contain '$'-prefixed fields: {k} is not valid for storage."),
+        )
+        .into());
+    }
     let max = if ctx.max_bson_size == 0 { DEFAULT_MAX_BSON } else { ctx.max_bson_size };
     let size = doc.to_vec().map_or(0, |v| v.len());
     if size > max {
@@ -1380,6 +1389,18 @@ impl Store {
             Some(c) => format!("{db}.{c}"),
             None => format!("{db}.$cmd.aggregate"),
         };
+        let linearizable = cmd
+            .get_document("readConcern")
+            .ok()
+            .and_then(|rc| rc.get_str("level").ok())
+            .is_some_and(|l| l == "linearizable");
+        if linearizable && pipeline.out_target().is_some() {
+            return Err(CommandError::new(
+                72,
+                "InvalidOptions",
+                "$out and $merge cannot be used with readConcern level 'linearizable'",
+            ));
+        }
         if let Some(target) = pipeline.out_target().cloned() {
             let tdb = target.db.clone().unwrap_or_else(|| db.to_string());
             let ts = self.stamp(ctx);

@@ -211,7 +211,16 @@ impl Update {
                 return Ok(out);
             }
             Update::Pipeline(stages) => {
-                super::aggregate::Pipeline::parse(stages)?.apply_to_one(doc.clone())?
+                let out = super::aggregate::Pipeline::parse(stages)?.apply_to_one(doc.clone())?;
+                // A pipeline that drops `_id` (e.g. `$replaceRoot`) keeps the original one.
+                match (doc.get("_id"), out.contains_key("_id")) {
+                    (Some(id), false) => {
+                        let mut with_id = bson::doc! {"_id": id.clone()};
+                        with_id.extend(out);
+                        with_id
+                    }
+                    _ => out,
+                }
             }
             Update::Operators(mods) => {
                 let mut out = doc.clone();
@@ -1028,6 +1037,18 @@ mod tests {
         assert_eq!(up_err(d.clone(), doc! {"$push": {"a": 1}}), 2);
         assert_eq!(up_err(d.clone(), doc! {"$set": {"a.b": 1}}), 28);
         assert_eq!(up_err(d, doc! {"$set": 1}), 9);
+    }
+
+    #[test]
+    fn pipeline_updates_keep_the_id() {
+        // CRUD spec "updateWithPipelines": $replaceRoot to a sub-document keeps `_id`.
+        let u = Update::parse(&Bson::Array(vec![
+            Bson::Document(doc! {"$replaceRoot": {"newRoot": "$t"}}),
+            Bson::Document(doc! {"$addFields": {"foo": 1}}),
+        ]))
+        .unwrap();
+        let d = doc! {"_id": 1, "x": 1, "t": {"u": {"v": 1}}};
+        assert_eq!(u.apply(&d, &UpdateEnv::default()).unwrap(), doc! {"_id": 1, "u": {"v": 1}, "foo": 1});
     }
 
     #[test]
