@@ -11,7 +11,7 @@ mod sim {
         use std::sync::OnceLock;
         use std::time::Duration;
 
-        use mongo_sim::{Config, Deployment};
+        use mongo_sim::{Config, Deployment, ServerVersion};
 
         /// A scenario that takes longer than this is stuck.
         const SCENARIO_TIMEOUT: Duration = Duration::from_secs(90);
@@ -154,6 +154,15 @@ mod sim {
         async fn transactions_commit_abort_and_write_conflict() {
             let r = scenario(Config::replica_set(3), "transactions.py").await;
             assert_eq!((field(&r, "committed"), field(&r, "commits")), ("2", "1"));
+        }
+
+        #[tokio::test]
+        async fn server_4_4_retryable_insert_and_step_down() {
+            let v44 = || Config::replica_set(3).with_version(ServerVersion::V4_4);
+            let r = scenario(v44(), "retryable.py").await;
+            assert_eq!((field(&r, "attempts"), field(&r, "documents")), ("2", "1"));
+            let r = scenario(v44(), "stepdown.py").await;
+            assert_ne!(field(&r, "old"), field(&r, "new"));
         }
 
         #[tokio::test]
