@@ -553,3 +553,103 @@ fn snapshot<T: Serialize>(name: &str, value: &T) {
     let file_name = name.replace("::", "__");
     settings.bind(|| insta::assert_yaml_snapshot!(file_name.as_str(), value));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(operations: Vec<Op>, error: Option<ExpectedError>, events: Vec<ExpectedEvent>) -> CmapCase {
+        CmapCase {
+            name: "cmap_harness::self_check",
+            description: "a case the runner must reject",
+            options: PoolOptions::default(),
+            app_name: None,
+            fault: None,
+            operations,
+            error,
+            events,
+            ignore: &[],
+        }
+    }
+
+    fn main(action: Action) -> Op {
+        Op { thread: None, action }
+    }
+
+    fn checked_out(connection_id: Expect<u32>) -> ExpectedEvent {
+        ExpectedEvent {
+            kind: CmapEventKind::ConnectionCheckedOut,
+            address: Expect::Any,
+            connection_id,
+            options: Expect::Absent,
+            reason: None,
+        }
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "event 0: expected ConnectionCheckedOut, got ConnectionPoolCreated")]
+    async fn an_event_of_another_kind_fails() {
+        run(case(
+            vec![main(Action::Ready), main(Action::CheckOut { label: None })],
+            None,
+            vec![checked_out(Expect::Any)],
+        ))
+        .await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "expected connectionId 2, got 1")]
+    async fn a_wrong_connection_id_fails() {
+        let mut c = case(
+            vec![main(Action::Ready), main(Action::CheckOut { label: None })],
+            None,
+            vec![checked_out(Expect::Is(2))],
+        );
+        c.ignore = &[
+            CmapEventKind::PoolCreated,
+            CmapEventKind::PoolReady,
+            CmapEventKind::ConnectionCheckOutStarted,
+            CmapEventKind::ConnectionCreated,
+            CmapEventKind::ConnectionReady,
+        ];
+        run(c).await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "expected a PoolClosedError error, but the main thread succeeded")]
+    async fn a_missing_error_fails() {
+        let error = ExpectedError { kind: "PoolClosedError", message: None, address: Expect::Any };
+        run(case(vec![main(Action::Ready), main(Action::CheckOut { label: None })], Some(error), vec![]))
+            .await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "expected the error message")]
+    async fn a_different_message_fails() {
+        let error = ExpectedError { kind: "PoolClosedError", message: Some("closed"), address: Expect::Any };
+        run(case(vec![main(Action::Close), main(Action::CheckOut { label: None })], Some(error), vec![]))
+            .await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "expected event 1 (ConnectionPoolClosed) is missing")]
+    async fn a_missing_event_fails() {
+        let closed = ExpectedEvent {
+            kind: CmapEventKind::PoolClosed,
+            address: Expect::Absent,
+            connection_id: Expect::Absent,
+            options: Expect::Absent,
+            reason: None,
+        };
+        let created = ExpectedEvent { kind: CmapEventKind::PoolCreated, ..closed.clone() };
+        run(case(vec![], None, vec![created, closed])).await;
+    }
+
+    #[test]
+    fn options_match_only_the_given_fields() {
+        let got = PoolOptions { max_pool_size: Some(50), min_pool_size: Some(5), ..PoolOptions::default() };
+        assert!(options_match(&PoolOptions { max_pool_size: Some(50), ..PoolOptions::default() }, &got));
+        assert!(!options_match(&PoolOptions { max_pool_size: Some(10), ..PoolOptions::default() }, &got));
+        assert!(!options_match(&PoolOptions { max_connecting: Some(1), ..PoolOptions::default() }, &got));
+    }
+}

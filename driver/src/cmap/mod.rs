@@ -34,3 +34,6 @@ pub use options::{
 pub use pool::{
     Pool, PoolBuilder, PoolState, PoolStatus, PooledConnection, PopulationError, PopulationErrorHandler,
 };
+
+#[cfg(test)]
+mod tests;
