@@ -1,5 +1,6 @@
 """Helpers shared by the pymongo scenarios run from sim/tests/pymongo.rs."""
 import sys
+import time
 
 from pymongo import MongoClient, monitoring
 
@@ -40,3 +41,12 @@ def check(condition, message):
 def result(**values):
     """Prints one result line the Rust test asserts on."""
     print("RESULT " + " ".join("%s=%s" % (k, v) for k, v in sorted(values.items())), flush=True)
+
+
+def wait_for(predicate, message, timeout=10.0):
+    """Polls `predicate` (monitoring is asynchronous) and fails with `message` on timeout."""
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            check(False, message)
+        time.sleep(0.01)

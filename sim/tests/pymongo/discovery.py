@@ -4,13 +4,13 @@ import sys
 
 from pymongo.errors import OperationFailure
 
-from common import check, client, result
+from common import check, client, result, wait_for
 
 uri = sys.argv[1]
 c, rec = client(uri)
 c.admin.command("ping")
 check(c.primary is not None, "no primary discovered")
-check(len(c.secondaries) == 2, "expected 2 secondaries, got %r" % (c.secondaries,))
+wait_for(lambda: len(c.secondaries) == 2, "expected 2 secondaries, got %r" % (c.secondaries,))
 check(c.topology_description.topology_type_name == "ReplicaSetWithPrimary",
       c.topology_description.topology_type_name)
 info = c.server_info()

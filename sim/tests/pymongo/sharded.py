@@ -3,7 +3,7 @@ import sys
 
 from pymongo import MongoClient
 
-from common import check, client, result
+from common import check, client, result, wait_for
 
 uri = sys.argv[1]
 c, rec = client(uri)
@@ -11,8 +11,8 @@ coll = c.sim_test.sharded
 coll.drop()
 coll.insert_many([{"_id": i} for i in range(10)])
 check(c.topology_description.topology_type_name == "Sharded", c.topology_description.topology_type_name)
-routers = [s.address for s in c.topology_description.known_servers]
-check(len(routers) == 2, "expected 2 routers, got %r" % routers)
+wait_for(lambda: len(c.topology_description.known_servers) == 2, "expected 2 known routers")
+routers = sorted(s.address for s in c.topology_description.known_servers)
 counts = []
 for host, port in routers:
     direct = MongoClient(host, port, directConnection=True, serverSelectionTimeoutMS=5000)
