@@ -115,3 +115,15 @@ fn concurrent_transactions_conflict_on_the_same_document() {
     s.commit_transaction(&t2, Timestamp { time: 6, increment: 0 }).unwrap();
     assert!(ids(&s.run("db", &doc! {"find": "c"}, &at(7)).unwrap()).is_empty());
 }
+
+#[test]
+fn a_dropped_transaction_releases_its_documents() {
+    let mut s = Store::new();
+    let mut t0 = s.begin_transaction();
+    s.run_in_transaction(&mut t0, "db", &doc! {"insert": "c", "documents": [{"_id": 1}]}, &at(1)).unwrap();
+    drop(t0);
+    let mut t1 = s.begin_transaction();
+    s.run_in_transaction(&mut t1, "db", &doc! {"insert": "c", "documents": [{"_id": 1}]}, &at(2)).unwrap();
+    s.commit_transaction(&t1, Timestamp { time: 3, increment: 0 }).unwrap();
+    assert_eq!(ids(&s.run("db", &doc! {"find": "c"}, &at(4)).unwrap()), vec![1]);
+}

@@ -91,8 +91,9 @@ pub struct Store {
     cursors: HashMap<i64, Cursor>,
     next_cursor: i64,
     last_write: Timestamp,
-    /// Documents written by open transactions: (db, collection, `_id`) → transaction id.
-    txn_locks: BTreeMap<(String, String, compare::Key), u64>,
+    /// Documents written by open transactions: (db, collection, `_id`) → (transaction id,
+    /// liveness of that transaction: a dropped [`transaction::Transaction`] releases its locks).
+    txn_locks: BTreeMap<(String, String, compare::Key), (u64, std::sync::Weak<()>)>,
     next_txn: u64,
 }
 

@@ -3,10 +3,12 @@
 //!
 //! The server layer keeps one [`Transaction`] per session/txnNumber, runs the transaction's
 //! commands with [`Store::run_in_transaction`], and ends it with
-//! [`Store::commit_transaction`] or [`Store::abort_transaction`]. A document written by one
-//! open transaction makes another transaction's write to it fail with WriteConflict.
+//! [`Store::commit_transaction`] or [`Store::abort_transaction`] (dropping the
+//! [`Transaction`] also releases it). A document written by one open transaction makes
+//! another transaction's write to it fail with WriteConflict.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bson::{Bson, Document, Timestamp};
 
@@ -18,6 +20,8 @@ use super::{CommandError, ExecContext, Store};
 #[derive(Debug, Clone)]
 pub struct Transaction {
     id: u64,
+    /// Held while the transaction exists; its locks die with it.
+    alive: Arc<()>,
     data: Store,
     start: Timestamp,
     marks: BTreeMap<(String, String), Mark>,
@@ -82,7 +86,7 @@ impl Store {
                 marks.insert((db.clone(), name.clone()), c.mark());
             }
         }
-        Transaction { id, data, start: self.last_write, marks }
+        Transaction { id, alive: Arc::new(()), data, start: self.last_write, marks }
     }
 
     /// Runs one command inside `txn`: it sees the transaction's snapshot and its own writes;
@@ -113,25 +117,27 @@ impl Store {
         let inner = ExecContext { read_at: None, ..ctx.clone() };
         let reply = txn.data.run(db, cmd, &inner)?;
         let written = txn.written();
+        // Locks of transactions that no longer exist (dropped without commit/abort) lapse.
+        self.txn_locks.retain(|_, (_, alive)| alive.strong_count() > 0);
         for (tdb, tcoll, id, _) in &written {
             // Another writer changed the document after our snapshot, or another open
             // transaction has written it.
             let changed = self.collection(tdb, tcoll).is_some_and(|c| c.changed_after(id, txn.start));
             let key = (tdb.clone(), tcoll.clone(), Key(id.clone()));
-            let locked = self.txn_locks.get(&key).is_some_and(|owner| *owner != txn.id);
+            let locked = self.txn_locks.get(&key).is_some_and(|(owner, _)| *owner != txn.id);
             if changed || locked {
                 return Err(write_conflict());
             }
         }
         for (tdb, tcoll, id, _) in written {
-            self.txn_locks.insert((tdb, tcoll, Key(id)), txn.id);
+            self.txn_locks.insert((tdb, tcoll, Key(id)), (txn.id, Arc::downgrade(&txn.alive)));
         }
         Ok(reply)
     }
 
     /// Ends a transaction without applying its writes (releases the documents it wrote).
     pub fn abort_transaction(&mut self, txn: &Transaction) {
-        self.txn_locks.retain(|_, owner| *owner != txn.id);
+        self.txn_locks.retain(|_, (owner, _)| *owner != txn.id);
     }
 
     /// Applies a transaction's writes at `ts`, all or nothing; either way the transaction is
