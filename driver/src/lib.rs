@@ -8,6 +8,7 @@ pub mod connection;
 pub mod error;
 pub mod error_code;
 pub mod event;
+pub mod monitor;
 pub mod sdam;
 pub mod selection;
 pub mod wire;

@@ -1,14 +1,14 @@
-//! Reading a `hello` (or legacy hello) reply: the connection's stream description and the
-//! server's description (SDAM spec, "Parsing a hello or legacy hello response").
+//! Reading a `hello` (or legacy hello) reply for a connection: its stream description (CMAP
+//! "Connection": the handshake's limits and server type) and the server's description (SDAM
+//! "Parsing a hello or legacy hello response", through [`ServerDescription::from_hello`]).
 
 use std::time::Duration;
 
 use bson::oid::ObjectId;
-use bson::{Bson, DateTime, Document};
+use bson::{Bson, Document};
 
 use crate::error::{Error, Result};
 use crate::sdam::{ServerAddress, ServerDescription, ServerType};
-use crate::selection::TagSet;
 
 /// `maxBsonObjectSize` when a reply omits it (16 MiB).
 pub const DEFAULT_MAX_BSON_OBJECT_SIZE: i64 = 16 * 1024 * 1024;
@@ -80,23 +80,6 @@ fn int32(reply: &Document, key: &str) -> Result<Option<i32>> {
         .transpose()
 }
 
-fn flag(reply: &Document, key: &str) -> bool {
-    match reply.get(key) {
-        Some(Bson::Boolean(b)) => *b,
-        other => number(other).is_some_and(|n| n != 0.0),
-    }
-}
-
-fn string(reply: &Document, key: &str) -> Result<Option<String>> {
-    match reply.get(key) {
-        None | Some(Bson::Null) => Ok(None),
-        Some(Bson::String(s)) => Ok(Some(s.clone())),
-        Some(other) => {
-            Err(Error::invalid_response(format!("hello reply field `{key}` must be a string, got {other}")))
-        }
-    }
-}
-
 fn strings(reply: &Document, key: &str) -> Result<Option<Vec<String>>> {
     match reply.get(key) {
         None | Some(Bson::Null) => Ok(None),
@@ -117,17 +100,6 @@ fn strings(reply: &Document, key: &str) -> Result<Option<Vec<String>>> {
     }
 }
 
-fn addresses(reply: &Document, key: &str) -> Result<Vec<ServerAddress>> {
-    strings(reply, key)?
-        .unwrap_or_default()
-        .iter()
-        .map(|host| {
-            host.parse()
-                .map_err(|e: Error| Error::invalid_response(format!("hello reply field `{key}`: {e}")))
-        })
-        .collect()
-}
-
 fn document(reply: &Document, key: &str) -> Result<Option<Document>> {
     match reply.get(key) {
         None | Some(Bson::Null) => Ok(None),
@@ -141,43 +113,6 @@ fn document(reply: &Document, key: &str) -> Result<Option<Document>> {
 /// Whether the reply says `ok: 1`.
 pub fn is_ok(reply: &Document) -> bool {
     number(reply.get("ok")).is_some_and(|ok| ok == 1.0)
-}
-
-/// The server type a successful hello reply shows (SDAM "type" table); `load_balanced`
-/// (the URI option) makes it a LoadBalancer. A reply without `ok: 1` is Unknown.
-pub fn server_type(reply: &Document, load_balanced: bool) -> ServerType {
-    if !is_ok(reply) {
-        return ServerType::Unknown;
-    }
-    if load_balanced {
-        return ServerType::LoadBalancer;
-    }
-    if flag(reply, "isreplicaset") {
-        return ServerType::RsGhost;
-    }
-    if reply.get_str("msg").is_ok_and(|m| m == "isdbgrid") {
-        return ServerType::Mongos;
-    }
-    if reply.contains_key("setName") {
-        // `isWritablePrimary` first, `ismaster` when it is absent.
-        let writable = if reply.contains_key("isWritablePrimary") {
-            flag(reply, "isWritablePrimary")
-        } else {
-            flag(reply, "ismaster")
-        };
-        return if flag(reply, "hidden") {
-            ServerType::RsOther
-        } else if writable {
-            ServerType::RsPrimary
-        } else if flag(reply, "secondary") {
-            ServerType::RsSecondary
-        } else if flag(reply, "arbiterOnly") {
-            ServerType::RsArbiter
-        } else {
-            ServerType::RsOther
-        };
-    }
-    ServerType::Standalone
 }
 
 impl StreamDescription {
@@ -202,9 +137,11 @@ impl StreamDescription {
                 )));
             }
         };
+        let server_type =
+            server_description_from_hello(address.clone(), reply, None, load_balanced).server_type;
         Ok(Self {
             server_address: address,
-            server_type: server_type(reply, load_balanced),
+            server_type,
             min_wire_version: int32(reply, "minWireVersion")?.unwrap_or(0),
             max_wire_version: int32(reply, "maxWireVersion")?.unwrap_or(0),
             max_bson_object_size: positive("maxBsonObjectSize", DEFAULT_MAX_BSON_OBJECT_SIZE)?,
@@ -221,104 +158,47 @@ impl StreamDescription {
     }
 }
 
-/// The ServerDescription of `address` from a hello reply (SDAM "Parsing a hello or legacy hello
-/// response"), with `round_trip_time` as its average RTT and the current time as its last
-/// update time. A reply without `ok: 1` gives an Unknown server whose error is the reply's
-/// message; a field of the wrong type is an `Err`.
+/// The ServerDescription of `address` from a hello reply, with `round_trip_time` as its
+/// average RTT: [`ServerDescription::from_hello`] (Unknown with an error for a reply without
+/// `ok: 1` or with a malformed field), except that with `load_balanced` (the URI option) a
+/// successful reply describes a LoadBalancer.
 pub fn server_description_from_hello(
     address: ServerAddress,
     reply: &Document,
     round_trip_time: Option<Duration>,
     load_balanced: bool,
-) -> Result<ServerDescription> {
-    let mut description = ServerDescription::unknown(address);
-    description.last_update_time = Some(DateTime::now());
-    if !is_ok(reply) {
-        let message = Error::from_reply(reply).map_or_else(|| "hello failed".to_owned(), |e| e.to_string());
-        description.error = Some(message);
-        return Ok(description);
+) -> ServerDescription {
+    let mut description = ServerDescription::from_hello(address, reply, round_trip_time);
+    if load_balanced && description.server_type != ServerType::Unknown {
+        description.server_type = ServerType::LoadBalancer;
     }
-    description.server_type = server_type(reply, load_balanced);
-    description.average_round_trip_time = round_trip_time;
-    description.min_wire_version = int32(reply, "minWireVersion")?.unwrap_or(0);
-    description.max_wire_version = int32(reply, "maxWireVersion")?.unwrap_or(0);
-    description.me = string(reply, "me")?
-        .map(|me| {
-            me.parse().map_err(|e: Error| Error::invalid_response(format!("hello reply field `me`: {e}")))
-        })
-        .transpose()?;
-    description.hosts = addresses(reply, "hosts")?;
-    description.passives = addresses(reply, "passives")?;
-    description.arbiters = addresses(reply, "arbiters")?;
-    if let Some(tags) = document(reply, "tags")? {
-        let mut set = TagSet::default();
-        for (key, value) in tags {
-            let value = value.as_str().map(str::to_owned).ok_or_else(|| {
-                Error::invalid_response(format!("hello reply tag `{key}` must be a string, got {value}"))
-            })?;
-            set.0.insert(key, value);
-        }
-        description.tags = set;
-    }
-    description.set_name = string(reply, "setName")?;
-    description.set_version = int(reply, "setVersion")?;
-    description.election_id = match reply.get("electionId") {
-        None | Some(Bson::Null) => None,
-        Some(Bson::ObjectId(id)) => Some(*id),
-        Some(other) => {
-            return Err(Error::invalid_response(format!(
-                "hello reply field `electionId` must be an ObjectId, got {other}"
-            )));
-        }
-    };
-    description.primary = string(reply, "primary")?
-        .map(|p| {
-            p.parse().map_err(|e: Error| Error::invalid_response(format!("hello reply field `primary`: {e}")))
-        })
-        .transpose()?;
-    description.logical_session_timeout_minutes = int(reply, "logicalSessionTimeoutMinutes")?;
-    description.topology_version = document(reply, "topologyVersion")?;
-    description.last_write_date = match document(reply, "lastWrite")?.as_ref().map(|w| w.get("lastWriteDate"))
-    {
-        Some(Some(Bson::DateTime(date))) => Some(*date),
-        _ => None,
-    };
-    Ok(description)
+    description
 }
 
 #[cfg(test)]
 mod tests {
-    use bson::doc;
+    use bson::{DateTime, doc};
 
     use super::*;
+    use crate::selection::TagSet;
 
     fn address() -> ServerAddress {
         ServerAddress::new("a", 1)
     }
 
     #[test]
-    fn server_types_follow_the_sdam_table() {
-        let cases = [
-            (doc! {"ok": 1, "isWritablePrimary": true}, ServerType::Standalone),
-            (doc! {"ok": 1, "ismaster": true, "msg": "isdbgrid"}, ServerType::Mongos),
-            (doc! {"ok": 1, "isreplicaset": true}, ServerType::RsGhost),
-            (doc! {"ok": 1, "setName": "rs", "isWritablePrimary": true}, ServerType::RsPrimary),
-            (doc! {"ok": 1, "setName": "rs", "ismaster": true}, ServerType::RsPrimary),
-            // isWritablePrimary wins over ismaster when both are present.
-            (
-                doc! {"ok": 1, "setName": "rs", "isWritablePrimary": false, "ismaster": true},
-                ServerType::RsOther,
-            ),
-            (doc! {"ok": 1, "setName": "rs", "secondary": true}, ServerType::RsSecondary),
-            (doc! {"ok": 1, "setName": "rs", "arbiterOnly": true}, ServerType::RsArbiter),
-            (doc! {"ok": 1, "setName": "rs", "secondary": true, "hidden": true}, ServerType::RsOther),
-            (doc! {"ok": 1, "setName": "rs"}, ServerType::RsOther),
-            (doc! {"ok": 0, "setName": "rs", "isWritablePrimary": true}, ServerType::Unknown),
-        ];
-        for (reply, expected) in cases {
-            assert_eq!(server_type(&reply, false), expected, "{reply}");
-        }
-        assert_eq!(server_type(&doc! {"ok": 1}, true), ServerType::LoadBalancer);
+    fn server_types() {
+        let ty = |reply: Document, lb: bool| {
+            StreamDescription::from_hello(address(), &reply, lb).unwrap().server_type
+        };
+        assert_eq!(ty(doc! {"ok": 1, "isWritablePrimary": true}, false), ServerType::Standalone);
+        assert_eq!(ty(doc! {"ok": 1, "setName": "rs", "secondary": true}, false), ServerType::RsSecondary);
+        assert_eq!(ty(doc! {"ok": 1, "ismaster": true, "msg": "isdbgrid"}, false), ServerType::Mongos);
+        assert_eq!(
+            ty(doc! {"ok": 1, "isWritablePrimary": true, "msg": "isdbgrid"}, true),
+            ServerType::LoadBalancer
+        );
+        assert_eq!(ty(doc! {"ok": 0}, true), ServerType::Unknown);
     }
 
     #[test]
@@ -358,17 +238,6 @@ mod tests {
             let err = StreamDescription::from_hello(address(), &reply, false).unwrap_err();
             assert!(matches!(*err.kind, crate::ErrorKind::InvalidResponse { .. }), "{reply}: {err}");
         }
-        for reply in [
-            doc! {"ok": 1, "hosts": "a:1"},
-            doc! {"ok": 1, "hosts": ["a:x"]},
-            doc! {"ok": 1, "hosts": [1]},
-            doc! {"ok": 1, "tags": {"dc": 1}},
-            doc! {"ok": 1, "electionId": 1},
-            doc! {"ok": 1, "setName": 1},
-        ] {
-            let err = server_description_from_hello(address(), &reply, None, false).unwrap_err();
-            assert!(matches!(*err.kind, crate::ErrorKind::InvalidResponse { .. }), "{reply}: {err}");
-        }
     }
 
     #[test]
@@ -384,7 +253,7 @@ mod tests {
             "lastWrite": {"lastWriteDate": date},
         };
         let rtt = Some(Duration::from_millis(3));
-        let s = server_description_from_hello(address(), &reply, rtt, false).unwrap();
+        let s = server_description_from_hello(address(), &reply, rtt, false);
         assert_eq!(s.server_type, ServerType::RsPrimary);
         assert_eq!(s.hosts, [ServerAddress::new("a", 1), ServerAddress::new("b", 2)]);
         assert_eq!(s.passives, [ServerAddress::new("c", 3)]);
@@ -407,8 +276,8 @@ mod tests {
     #[test]
     fn failed_reply_is_unknown_with_the_error() {
         let reply = doc! {"ok": 0, "code": 11600, "codeName": "InterruptedAtShutdown", "errmsg": "bye"};
-        let s =
-            server_description_from_hello(address(), &reply, Some(Duration::from_millis(1)), false).unwrap();
+        // Not a LoadBalancer either: the check failed.
+        let s = server_description_from_hello(address(), &reply, Some(Duration::from_millis(1)), true);
         assert_eq!(s.server_type, ServerType::Unknown);
         assert_eq!(s.average_round_trip_time, None);
         assert!(s.error.unwrap().contains("bye"));

@@ -433,12 +433,12 @@ impl Connection {
                 self.id, self.address
             ))
         })?;
-        server_description_from_hello(
+        Ok(server_description_from_hello(
             self.address.clone(),
             reply,
             self.handshake_round_trip_time,
             self.load_balanced,
-        )
+        ))
     }
 
     /// Changes `socketTimeoutMS` for later commands (`None` or zero: no limit).

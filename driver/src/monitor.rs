@@ -1,0 +1,433 @@
+//! The per-server monitor (server monitoring spec, "Multi-threaded or asynchronous
+//! monitoring" and its "Polling Protocol"): one task per server, on its own connection,
+//! checking the server with `hello` every `heartbeatFrequencyMS`.
+//!
+//! Each check publishes a heartbeat started event, then a succeeded or failed one, then the
+//! server's new [`ServerDescription`] (Unknown with the error after a failure) through the
+//! owner's callback; the topology runtime applies it
+//! ([`TopologyState::apply_check`](crate::sdam::TopologyState::apply_check)). The first check
+//! of a connection is its handshake (its duration is the first RTT sample); later checks send
+//! `hello` (or the legacy `isMaster` when the server did not answer `helloOk: true`). A failed
+//! check closes the connection and forgets the RTT average; the next check reconnects, at once
+//! if the check failed with a network error and the server was known before, otherwise after
+//! the usual wait. [`MonitorHandle::request_check`] wakes a sleeping monitor early, never less
+//! than [`MIN_HEARTBEAT_FREQUENCY`] after the previous check ended; a request made while a
+//! check runs is ignored.
+//!
+//! The monitor polls: it does not use the streaming (awaitable `hello`) protocol.
+//!
+//! ```no_run
+//! # async fn demo() -> mongo_driver::Result<()> {
+//! use mongo_driver::monitor::{MonitorEvent, MonitorHandle, MonitorOptions};
+//!
+//! let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+//! let monitor = MonitorHandle::start("localhost:27017".parse()?, MonitorOptions::default(), move |event| {
+//!     let _ = tx.send(event);
+//! })?;
+//! while let Some(event) = rx.recv().await {
+//!     if let MonitorEvent::ServerChecked(description) = event {
+//!         println!("{} is {}", description.address, description.server_type);
+//!         break;
+//!     }
+//! }
+//! monitor.stop().await; // the task has ended when this returns
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bson::Document;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::commands::{Command, HelloCommand, WithGenericArguments};
+use crate::connection::{
+    CommandMessage, Connection, ConnectionOptions, HANDSHAKE_DB, ServerApi, hello,
+    server_description_from_hello,
+};
+use crate::error::{Error, Result};
+use crate::event::sdam::{
+    ServerHeartbeatFailedEvent, ServerHeartbeatStartedEvent, ServerHeartbeatSucceededEvent,
+};
+use crate::sdam::{ServerAddress, ServerDescription, ServerType};
+use crate::selection::latency::average_round_trip_time;
+
+/// `minHeartbeatFrequencyMS`: the least time between the end of a check and the start of the
+/// next (500 ms, not configurable).
+pub const MIN_HEARTBEAT_FREQUENCY: Duration = Duration::from_millis(500);
+
+/// `heartbeatFrequencyMS` when none is given (10 seconds).
+pub const DEFAULT_HEARTBEAT_FREQUENCY: Duration = Duration::from_secs(10);
+
+/// How a monitor checks its server.
+#[derive(Debug, Clone)]
+pub struct MonitorOptions {
+    /// `heartbeatFrequencyMS`: the time from the end of one check to the start of the next
+    /// (raised to [`MIN_HEARTBEAT_FREQUENCY`] if lower).
+    pub heartbeat_frequency: Duration,
+    /// How the monitoring connection is opened. Its `socketTimeoutMS` is ignored: a
+    /// monitoring connection uses `connectTimeoutMS` for every check.
+    pub connection: ConnectionOptions,
+}
+
+impl Default for MonitorOptions {
+    fn default() -> Self {
+        Self { heartbeat_frequency: DEFAULT_HEARTBEAT_FREQUENCY, connection: ConnectionOptions::default() }
+    }
+}
+
+/// What a monitor reports to its owner, in order: for each check a started event, a succeeded
+/// or failed event, then the new description.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum MonitorEvent {
+    /// A check began (before connecting, for a check that opens a connection).
+    HeartbeatStarted(ServerHeartbeatStartedEvent),
+    /// A check got an `ok: 1` reply.
+    HeartbeatSucceeded(ServerHeartbeatSucceededEvent),
+    /// A check failed: a network error, a timeout, a malformed reply or `ok: 0`.
+    HeartbeatFailed(ServerHeartbeatFailedEvent),
+    /// The server's description after the check: from the reply, with the monitor's
+    /// average RTT, or Unknown with the error after a failure.
+    ServerChecked(Box<ServerDescription>),
+}
+
+/// The owner's callback: called on the monitor's task, one event at a time.
+pub type MonitorSink = Arc<dyn Fn(MonitorEvent) + Send + Sync>;
+
+/// A running monitor. Dropping it, or [`MonitorHandle::stop`], ends the monitor's task and
+/// closes its connection.
+#[derive(Debug)]
+pub struct MonitorHandle {
+    address: ServerAddress,
+    check_requests: watch::Sender<u64>,
+    cancels: watch::Sender<u64>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MonitorHandle {
+    /// Starts monitoring `address` on a new task of the current tokio runtime (an error
+    /// outside a runtime); the first check starts at once. `sink` receives every
+    /// [`MonitorEvent`].
+    pub fn start(
+        address: ServerAddress,
+        options: MonitorOptions,
+        sink: impl Fn(MonitorEvent) + Send + Sync + 'static,
+    ) -> Result<Self> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| Error::invalid_argument(format!("a monitor needs a tokio runtime: {e}")))?;
+        let (check_requests, requests) = watch::channel(0u64);
+        let (cancels, cancel_signals) = watch::channel(0u64);
+        let monitor = Monitor::new(address.clone(), options, Arc::new(sink));
+        let task = runtime.spawn(monitor.run(Signals { requests, cancels: cancel_signals }));
+        Ok(Self { address, check_requests, cancels, task: Some(task) })
+    }
+
+    /// The monitored server.
+    pub fn address(&self) -> &ServerAddress {
+        &self.address
+    }
+
+    /// Asks for a check as soon as possible (server monitoring spec, "Requesting an immediate
+    /// check"): a sleeping monitor wakes, but checks no sooner than
+    /// [`MIN_HEARTBEAT_FREQUENCY`] after its previous check ended; ignored while a check runs.
+    pub fn request_check(&self) {
+        self.check_requests.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Cancels the check in progress and closes the monitoring connection (server monitoring
+    /// spec, "hello or legacy hello Cancellation": the owner marked the server Unknown after a
+    /// network error of an application connection). A cancelled check reports a heartbeat
+    /// failure but no description; the monitor then waits as after a failed check, and its
+    /// next check opens a new connection. While the monitor sleeps, only the connection is
+    /// closed.
+    pub fn cancel_check(&self) {
+        self.cancels.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Stops the monitor and waits until its task has ended (its connection is closed then).
+    pub async fn stop(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            // A cancelled task reports `Err(JoinError::Cancelled)`: that is the expected end.
+            let _ = task.await;
+        }
+    }
+
+    /// Whether the monitor's task has ended (only after [`MonitorHandle::stop`] or a panic
+    /// in the owner's callback).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for MonitorHandle {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The monitor task's state.
+struct Monitor {
+    address: ServerAddress,
+    heartbeat_frequency: Duration,
+    connection_options: ConnectionOptions,
+    sink: MonitorSink,
+    connection: Option<Connection>,
+    /// Whether the server answered the handshake with `helloOk: true` (or a Stable API
+    /// version is declared): checks then use `hello`, otherwise legacy hello.
+    hello_ok: bool,
+    /// The average RTT since the current connection was opened.
+    average_rtt: Option<Duration>,
+    /// The id of the next monitoring connection.
+    next_connection_id: u32,
+    /// When the check in progress started.
+    check_started: Option<Instant>,
+}
+
+/// What the handle tells the task.
+struct Signals {
+    /// Bumped by [`MonitorHandle::request_check`].
+    requests: watch::Receiver<u64>,
+    /// Bumped by [`MonitorHandle::cancel_check`].
+    cancels: watch::Receiver<u64>,
+}
+
+/// How a check ended.
+struct Checked {
+    description: ServerDescription,
+    network_error: bool,
+}
+
+impl Monitor {
+    fn new(address: ServerAddress, options: MonitorOptions, sink: MonitorSink) -> Self {
+        let mut connection_options = options.connection;
+        // Monitoring sockets use connectTimeoutMS as their socket timeout.
+        connection_options.socket_timeout = connection_options.effective_connect_timeout();
+        let hello_ok = connection_options.server_api.is_some();
+        Self {
+            address,
+            heartbeat_frequency: options.heartbeat_frequency.max(MIN_HEARTBEAT_FREQUENCY),
+            connection_options,
+            sink,
+            connection: None,
+            hello_ok,
+            average_rtt: None,
+            next_connection_id: 1,
+            check_started: None,
+        }
+    }
+
+    fn emit(&self, event: MonitorEvent) {
+        (self.sink)(event);
+    }
+
+    async fn run(mut self, mut signals: Signals) {
+        let mut previous_type = ServerType::Unknown;
+        loop {
+            signals.cancels.borrow_and_update();
+            let checked = tokio::select! {
+                checked = self.check() => Some(checked),
+                changed = signals.cancels.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    None
+                }
+            };
+            let check_ended = Instant::now();
+            let Some(checked) = checked else {
+                // Cancelled by the owner, who has marked the server Unknown itself: close the
+                // connection, end the check's heartbeat, and wait before the next check.
+                self.cancelled();
+                previous_type = ServerType::Unknown;
+                if !self.wait(&mut signals, check_ended).await {
+                    return;
+                }
+                continue;
+            };
+            let new_type = checked.description.server_type;
+            self.emit(MonitorEvent::ServerChecked(Box::new(checked.description)));
+            // A network error on a known server: check again at once (it may have been a
+            // one-off, e.g. a connection the server closed on step-down).
+            let retry_now = checked.network_error && previous_type != ServerType::Unknown;
+            previous_type = new_type;
+            if retry_now {
+                continue;
+            }
+            if !self.wait(&mut signals, check_ended).await {
+                return;
+            }
+        }
+    }
+
+    /// After a cancelled check: the connection is closed, the RTT average forgotten, and the
+    /// check's started event gets its failed event.
+    fn cancelled(&mut self) {
+        self.connection = None;
+        self.average_rtt = None;
+        if let Some(started) = self.check_started.take() {
+            self.emit(MonitorEvent::HeartbeatFailed(ServerHeartbeatFailedEvent {
+                server_address: self.address.clone(),
+                duration: started.elapsed(),
+                failure: Error::io(
+                    format!("the check of {} was cancelled", self.address),
+                    std::io::Error::new(std::io::ErrorKind::Interrupted, "check cancelled"),
+                ),
+                awaited: false,
+            }));
+        }
+    }
+
+    /// Sleeps `heartbeatFrequencyMS`, or less if a check is requested, but at least
+    /// `minHeartbeatFrequencyMS` since `check_ended`; a cancellation meanwhile closes the
+    /// connection. `false` when the handle is gone.
+    async fn wait(&mut self, signals: &mut Signals, check_ended: Instant) -> bool {
+        // Requests made while the check ran are ignored.
+        signals.requests.borrow_and_update();
+        let heartbeat = tokio::time::sleep_until((check_ended + self.heartbeat_frequency).into());
+        tokio::pin!(heartbeat);
+        loop {
+            tokio::select! {
+                () = &mut heartbeat => return true,
+                changed = signals.requests.changed() => {
+                    if changed.is_err() {
+                        return false;
+                    }
+                    break;
+                }
+                changed = signals.cancels.changed() => {
+                    if changed.is_err() {
+                        return false;
+                    }
+                    self.connection = None;
+                    self.average_rtt = None;
+                }
+            }
+        }
+        tokio::time::sleep_until((check_ended + MIN_HEARTBEAT_FREQUENCY).into()).await;
+        true
+    }
+
+    /// One check: connect and handshake if there is no connection, otherwise `hello`.
+    async fn check(&mut self) -> Checked {
+        self.emit(MonitorEvent::HeartbeatStarted(ServerHeartbeatStartedEvent {
+            server_address: self.address.clone(),
+            awaited: false,
+        }));
+        let started = Instant::now();
+        self.check_started = Some(started);
+        let result = self.call_hello().await;
+        self.check_started = None;
+        let duration = started.elapsed();
+        match result {
+            Ok((reply, sample)) => {
+                self.average_rtt = Some(average_round_trip_time(self.average_rtt, sample));
+                self.hello_ok = self.connection_options.server_api.is_some()
+                    || reply.get_bool("helloOk").unwrap_or(false);
+                self.emit(MonitorEvent::HeartbeatSucceeded(ServerHeartbeatSucceededEvent {
+                    server_address: self.address.clone(),
+                    duration,
+                    reply: reply.clone(),
+                    awaited: false,
+                }));
+                let description = server_description_from_hello(
+                    self.address.clone(),
+                    &reply,
+                    self.average_rtt,
+                    self.connection_options.load_balanced,
+                );
+                Checked { description, network_error: false }
+            }
+            Err(error) => {
+                // Close the connection and forget the RTT average; the next check reconnects.
+                self.connection = None;
+                self.average_rtt = None;
+                let network_error = error.is_network_error();
+                let description = ServerDescription::check_failed(self.address.clone(), error.to_string());
+                self.emit(MonitorEvent::HeartbeatFailed(ServerHeartbeatFailedEvent {
+                    server_address: self.address.clone(),
+                    duration,
+                    failure: error,
+                    awaited: false,
+                }));
+                Checked { description, network_error }
+            }
+        }
+    }
+
+    /// The reply of this check (an `Err` for `ok: 0`) and its RTT sample.
+    async fn call_hello(&mut self) -> Result<(Document, Duration)> {
+        let connection = match self.connection.as_mut() {
+            Some(connection) => connection,
+            None => {
+                let id = self.next_connection_id;
+                self.next_connection_id = self.next_connection_id.wrapping_add(1);
+                let connection =
+                    Connection::connect(self.address.clone(), &self.connection_options, id, 0).await?;
+                let reply = connection.handshake_reply().cloned().unwrap_or_default();
+                let sample = connection.handshake_round_trip_time().unwrap_or_default();
+                self.connection = Some(connection);
+                return Ok((reply, sample));
+            }
+        };
+        let command = check_command(self.hello_ok, self.connection_options.server_api.as_ref())?;
+        let started = Instant::now();
+        let reply = connection.send_command(command).await?;
+        let sample = started.elapsed();
+        if !hello::is_ok(&reply) {
+            return Err(Error::from_reply(&reply).unwrap_or_else(|| Error::invalid_response("hello failed")));
+        }
+        Ok((reply, sample))
+    }
+}
+
+/// The command of a regular check: `hello` (or legacy hello) with `helloOk: true`, without
+/// client metadata, with the Stable API arguments when declared.
+fn check_command(hello_ok: bool, server_api: Option<&ServerApi>) -> Result<CommandMessage> {
+    let mut hello = HelloCommand::new(HANDSHAKE_DB).hello_ok(true);
+    if let Some(api) = server_api {
+        hello = hello.api_version(api.version.clone());
+        if let Some(strict) = api.strict {
+            hello = hello.api_strict(strict);
+        }
+        if let Some(errors) = api.deprecation_errors {
+            hello = hello.api_deprecation_errors(errors);
+        }
+    }
+    let body = if hello_ok { hello.to_document()? } else { hello.to_legacy_document()? };
+    Ok(CommandMessage { body, sequences: Vec::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_commands() {
+        let modern = check_command(true, None).unwrap();
+        assert_eq!(modern.body, bson::doc! {"hello": 1, "helloOk": true, "$db": "admin"});
+        let legacy = check_command(false, None).unwrap();
+        assert_eq!(legacy.body, bson::doc! {"isMaster": 1, "helloOk": true, "$db": "admin"});
+        let api = ServerApi { version: "1".into(), strict: None, deprecation_errors: Some(true) };
+        let versioned = check_command(true, Some(&api)).unwrap();
+        assert_eq!(versioned.body.get_str("apiVersion").unwrap(), "1");
+        assert!(versioned.body.get_bool("apiDeprecationErrors").unwrap());
+        assert!(!versioned.body.contains_key("client"), "metadata only in the handshake");
+    }
+
+    #[test]
+    fn heartbeat_frequency_has_a_floor() {
+        let options =
+            MonitorOptions { heartbeat_frequency: Duration::from_millis(10), ..MonitorOptions::default() };
+        let monitor = Monitor::new(ServerAddress::new("a", 1), options, Arc::new(|_| {}));
+        assert_eq!(monitor.heartbeat_frequency, MIN_HEARTBEAT_FREQUENCY);
+        assert_eq!(
+            monitor.connection_options.socket_timeout,
+            Some(crate::connection::DEFAULT_CONNECT_TIMEOUT)
+        );
+    }
+}
