@@ -132,3 +132,119 @@ impl TopologyState {
         action
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::*;
+    use crate::sdam::{ServerType, TopologySettings};
+
+    fn a() -> ServerAddress {
+        ServerAddress::new("a", 27017)
+    }
+
+    /// A replica set topology whose primary `a` speaks `max_wire_version`.
+    fn primary(initial_type: TopologyType, max_wire_version: i32) -> TopologyState {
+        let settings = TopologySettings { seeds: vec![a()], initial_type, set_name: Some("rs".into()) };
+        let (mut t, _) = TopologyState::open(&settings);
+        let hello = doc! { "ok": 1, "isWritablePrimary": true, "setName": "rs", "hosts": ["a:27017"],
+        "maxWireVersion": max_wire_version };
+        t.apply_check(ServerDescription::from_hello(a(), &hello, None));
+        t
+    }
+
+    fn io(kind: std::io::ErrorKind) -> Error {
+        Error::io("reading", std::io::Error::new(kind, "mocked"))
+    }
+
+    #[test]
+    fn timeouts_count_only_before_the_handshake() {
+        let mut t = primary(TopologyType::ReplicaSetNoPrimary, 17);
+        let timeout = io(std::io::ErrorKind::TimedOut);
+        let after =
+            t.handle_application_error(&a(), &timeout, HandshakePhase::AfterHandshakeCompletes, 0, 17);
+        assert!(!after.stale && !after.mark_unknown && !after.clear_pool);
+        assert_eq!(t.description().servers[&a()].server_type, ServerType::RsPrimary);
+        let before =
+            t.handle_application_error(&a(), &timeout, HandshakePhase::BeforeHandshakeCompletes, 0, 17);
+        assert!(before.mark_unknown && before.clear_pool && before.cancel_check && !before.request_check);
+        assert_eq!(t.description().topology_type, TopologyType::ReplicaSetNoPrimary);
+        assert_eq!(t.pool_generation(&a()), Some(1));
+        assert_eq!(before.change.events.len(), 2, "server and topology description changed");
+    }
+
+    #[test]
+    fn state_change_errors_clear_the_pool_before_4_2_or_on_shutdown() {
+        let not_primary = Error::command(10107, "", "not primary");
+        for (wire, clears) in [(7, true), (8, false)] {
+            let mut t = primary(TopologyType::ReplicaSetNoPrimary, wire);
+            let action = t.handle_application_error(
+                &a(),
+                &not_primary,
+                HandshakePhase::AfterHandshakeCompletes,
+                0,
+                wire,
+            );
+            assert!(action.mark_unknown && action.request_check);
+            assert_eq!(action.clear_pool, clears, "wire version {wire}");
+            assert_eq!(t.pool_generation(&a()), Some(u32::from(clears)));
+        }
+        let mut t = primary(TopologyType::ReplicaSetNoPrimary, 17);
+        let shutdown = Error::command(91, "", "shutting down");
+        assert!(
+            t.handle_application_error(&a(), &shutdown, HandshakePhase::AfterHandshakeCompletes, 0, 17)
+                .clear_pool
+        );
+    }
+
+    #[test]
+    fn message_decides_only_without_a_code_and_write_errors_do_not_count() {
+        let mut t = primary(TopologyType::ReplicaSetNoPrimary, 17);
+        let coded = Error::from_reply(&doc! { "ok": 0, "errmsg": "not master", "code": 1 }).unwrap();
+        let action = t.handle_application_error(&a(), &coded, HandshakePhase::AfterHandshakeCompletes, 0, 17);
+        assert!(!action.mark_unknown);
+        let uncoded = Error::from_reply(&doc! { "ok": 0, "errmsg": "not master" }).unwrap();
+        let action =
+            t.handle_application_error(&a(), &uncoded, HandshakePhase::AfterHandshakeCompletes, 0, 17);
+        assert!(action.mark_unknown);
+        assert!(
+            Error::from_reply(&doc! { "ok": 1, "writeErrors": [{ "code": 10107, "errmsg": "x" }] }).is_none()
+        );
+    }
+
+    #[test]
+    fn stale_topology_version_and_unknown_server_are_ignored() {
+        let mut t = primary(TopologyType::ReplicaSetNoPrimary, 17);
+        let tv = doc! { "processId": bson::oid::ObjectId::from_bytes([1; 12]), "counter": 5_i64 };
+        let hello = doc! { "ok": 1, "isWritablePrimary": true, "setName": "rs", "hosts": ["a:27017"],
+        "maxWireVersion": 17, "topologyVersion": tv.clone() };
+        t.apply_check(ServerDescription::from_hello(a(), &hello, None));
+        let equal = Error::from_reply(&doc! { "ok": 0, "code": 10107, "errmsg": "x", "topologyVersion": tv })
+            .unwrap();
+        assert!(
+            t.handle_application_error(&a(), &equal, HandshakePhase::AfterHandshakeCompletes, 0, 17).stale
+        );
+        let other = ServerAddress::new("zz", 1);
+        assert!(
+            t.handle_application_error(&other, &equal, HandshakePhase::AfterHandshakeCompletes, 0, 17).stale
+        );
+    }
+
+    #[test]
+    fn load_balanced_servers_stay_load_balancers() {
+        let settings =
+            TopologySettings { seeds: vec![a()], initial_type: TopologyType::LoadBalanced, set_name: None };
+        let (mut t, events) = TopologyState::open(&settings);
+        assert_eq!(
+            events.len(),
+            5,
+            "opening, topology changed, server opening, server changed, topology changed"
+        );
+        let network = io(std::io::ErrorKind::ConnectionReset);
+        let action =
+            t.handle_application_error(&a(), &network, HandshakePhase::AfterHandshakeCompletes, 0, 17);
+        assert!(action.clear_pool && !action.mark_unknown);
+        assert_eq!(t.description().servers[&a()].server_type, ServerType::LoadBalancer);
+    }
+}

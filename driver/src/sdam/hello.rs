@@ -82,10 +82,6 @@ fn string(reply: &Document, key: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn address(reply: &Document, key: &str) -> Result<Option<ServerAddress>, String> {
-    string(reply, key)?.map(|s| s.parse().map_err(|e| format!("`{key}`: {e}"))).transpose()
-}
-
 fn addresses(reply: &Document, key: &str) -> Result<Vec<ServerAddress>, String> {
     match reply.get(key) {
         None | Some(Bson::Null) => Ok(Vec::new()),
@@ -204,8 +200,9 @@ fn parse(
     })
 }
 
+/// The address in string field `key` (host lower-cased), if present.
 fn address_field(reply: &Document, key: &str) -> Result<Option<ServerAddress>, String> {
-    address(reply, key)
+    string(reply, key)?.map(|s| s.parse().map_err(|e| format!("`{key}`: {e}"))).transpose()
 }
 
 #[cfg(test)]

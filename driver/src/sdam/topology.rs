@@ -254,3 +254,98 @@ impl TopologyState {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bson::{Document, doc};
+
+    use super::*;
+    use crate::event::sdam::SdamEvent;
+
+    fn addr(host: &str) -> ServerAddress {
+        ServerAddress::new(host, 27017)
+    }
+
+    fn primary_hello(election: u8, wire: i32) -> Document {
+        doc! { "ok": 1, "isWritablePrimary": true, "setName": "rs", "hosts": ["a:27017", "b:27017"],
+        "electionId": bson::oid::ObjectId::from_bytes([election; 12]), "setVersion": 1, "maxWireVersion": wire }
+    }
+
+    #[test]
+    fn settings_from_uri() {
+        let settings =
+            |uri: &str| TopologySettings::from_connection_string(&ConnectionString::parse(uri).unwrap());
+        assert_eq!(settings("mongodb://A,b").unwrap().initial_type, TopologyType::Unknown);
+        assert_eq!(
+            settings("mongodb://a/?directConnection=true").unwrap().initial_type,
+            TopologyType::Single
+        );
+        let rs = settings("mongodb://a/?replicaSet=rs").unwrap();
+        assert_eq!(
+            (rs.initial_type, rs.set_name.as_deref()),
+            (TopologyType::ReplicaSetNoPrimary, Some("rs"))
+        );
+        assert_eq!(
+            settings("mongodb://a/?loadBalanced=true").unwrap().initial_type,
+            TopologyType::LoadBalanced
+        );
+        // The URI parser already rejects this; options built another way are checked again.
+        let mut lb = ConnectionString::parse("mongodb://a/?loadBalanced=true").unwrap();
+        lb.options.replica_set = Some("rs".into());
+        assert!(TopologySettings::from_connection_string(&lb).is_err());
+        assert_eq!(settings("mongodb://A:1").unwrap().seeds, vec![ServerAddress::new("a", 1)]);
+    }
+
+    #[test]
+    fn a_new_primary_invalidates_the_old_one() {
+        let settings = TopologySettings {
+            seeds: vec![addr("a"), addr("b")],
+            initial_type: TopologyType::Unknown,
+            set_name: None,
+        };
+        let (mut t, _) = TopologyState::open(&settings);
+        t.apply_check(ServerDescription::from_hello(addr("a"), &primary_hello(1, 7), None));
+        let outcome = t.apply_check(ServerDescription::from_hello(addr("b"), &primary_hello(2, 7), None));
+        assert_eq!(outcome.request_checks, vec![addr("a")]);
+        assert_eq!(outcome.clear_pools, vec![addr("a")], "pre-4.2 old primary");
+        assert_eq!(t.pool_generation(&addr("a")), Some(1));
+        assert_eq!(t.description().servers[&addr("a")].server_type, ServerType::Unknown);
+        let changed: Vec<&ServerAddress> = outcome
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                SdamEvent::ServerDescriptionChanged(c) => Some(&c.address),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(changed, [&addr("a"), &addr("b")]);
+        // A 4.2+ old primary keeps its pool; a stale primary is marked Unknown.
+        let (mut t, _) = TopologyState::open(&settings);
+        t.apply_check(ServerDescription::from_hello(addr("a"), &primary_hello(1, 8), None));
+        let outcome = t.apply_check(ServerDescription::from_hello(addr("b"), &primary_hello(2, 8), None));
+        assert!(outcome.clear_pools.is_empty());
+        t.apply_check(ServerDescription::from_hello(addr("a"), &primary_hello(1, 8), None));
+        assert_eq!(t.description().servers[&addr("a")].server_type, ServerType::Unknown);
+    }
+
+    #[test]
+    fn failed_checks_clear_the_pool_and_removed_servers_stop() {
+        let settings = TopologySettings {
+            seeds: vec![addr("a"), addr("c")],
+            initial_type: TopologyType::Unknown,
+            set_name: None,
+        };
+        let (mut t, _) = TopologyState::open(&settings);
+        let outcome = t.apply_check(ServerDescription::from_hello(addr("a"), &primary_hello(1, 17), None));
+        assert_eq!(outcome.start_monitoring, vec![addr("b")]);
+        assert_eq!(outcome.stop_monitoring, vec![addr("c")]);
+        assert_eq!(outcome.mark_pool_ready, Some(addr("a")));
+        assert_eq!(t.pool_generation(&addr("c")), None);
+        let failed = t.apply_check(ServerDescription::check_failed(addr("a"), "connection refused"));
+        assert_eq!(failed.clear_pools, vec![addr("a")]);
+        assert_eq!(t.description().topology_type, TopologyType::ReplicaSetNoPrimary);
+        let closing = t.close();
+        assert!(matches!(closing.last(), Some(SdamEvent::TopologyClosed(_))));
+        assert_eq!(closing.len(), 3);
+    }
+}
