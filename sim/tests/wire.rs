@@ -436,3 +436,40 @@ async fn on_primary_transactional_write_commits_then_closes_or_fails_before_comm
     assert_eq!(command(&mut s, 5, doc! { "count": "c", "$db": "test" }).await.get_i32("n").ok(), Some(1));
     assert_eq!(command(&mut s, 6, insert).await.get_i32("n").ok(), Some(1));
 }
+
+#[tokio::test]
+async fn unsatisfiable_write_concern_and_foreign_get_more() {
+    let d = Deployment::start(Config::replica_set(2)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&d)).await;
+    let r = command(
+        &mut s,
+        1,
+        doc! { "insert": "c", "documents": [{ "_id": 1 }, { "_id": 2 }, { "_id": 3 }],
+        "writeConcern": { "w": 3 }, "$db": "test" },
+    )
+    .await;
+    assert_eq!(
+        r.get_document("writeConcernError").ok().and_then(|w| w.get_i32("code").ok()),
+        Some(100),
+        "{r}"
+    );
+    let r = command(
+        &mut s,
+        2,
+        doc! { "insert": "c", "documents": [{ "_id": 4 }], "writeConcern": { "w": "majority" },
+        "$db": "test" },
+    )
+    .await;
+    assert!(!r.contains_key("writeConcernError"), "{r}");
+    let find = command(&mut s, 3, doc! { "find": "c", "batchSize": 1, "lsid": lsid(), "$db": "test" }).await;
+    let id = find.get_document("cursor").ok().and_then(|c| c.get_i64("id").ok()).unwrap_or(0);
+    assert_ne!(id, 0, "{find}");
+    let other = doc! { "id": bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: vec![9; 16] } };
+    let r = command(&mut s, 4, doc! { "getMore": id, "collection": "c", "lsid": other, "$db": "test" }).await;
+    assert_eq!(r.get_i32("code").ok(), Some(50738), "{r}");
+    let r = command(&mut s, 5, doc! { "getMore": id, "collection": "c", "$db": "test" }).await;
+    assert_eq!(r.get_i32("code").ok(), Some(50737), "{r}");
+    let r =
+        command(&mut s, 6, doc! { "getMore": id, "collection": "c", "lsid": lsid(), "$db": "test" }).await;
+    assert_eq!(r.get_f64("ok").ok(), Some(1.0), "{r}");
+}

@@ -244,6 +244,9 @@ async fn data_command(
     if cmd.contains_key("autocommit") {
         return transaction_statement(cluster, name, inv, txn_number, lsid.as_ref()).await;
     }
+    if name == "getMore" {
+        check_get_more_session(cluster, cmd, lsid.as_ref())?;
+    }
     let rc = read_concern::parse(cmd, name, topology, version)?;
     if let Some(after) = rc.after_cluster_time {
         cluster.clock.advance_to(after);
@@ -292,7 +295,61 @@ async fn data_command(
     if let Some(at) = read_at {
         read_concern::stamp_snapshot_reply(&mut reply, at);
     }
+    if is_write {
+        if let Some(wce) = unsatisfiable_write_concern(cluster, cmd) {
+            reply.insert("writeConcernError", wce);
+        }
+    }
     Ok((reply, write_time))
+}
+
+/// A getMore must come from the session its cursor was opened in (mongod 50737/50738).
+fn check_get_more_session(cluster: &Cluster, cmd: &Document, lsid: Option<&Document>) -> Result<(), Failure> {
+    let version = cluster.config.version;
+    let Some(id) = int64(cmd.get("getMore")) else { return Ok(()) };
+    let store = lock(&cluster.store);
+    let Some(Some(owner)) = store.cursor_lsid(id) else { return Ok(()) };
+    let owner_id = owner.get("id").cloned().unwrap_or(Bson::Null);
+    match lsid {
+        None => Err(Failure::new(
+            50737,
+            version,
+            format!(
+                "Cannot run getMore on cursor {id}, which was created in session {owner_id}, without an lsid"
+            ),
+        )),
+        Some(l) if l.get("id") != owner.get("id") => Err(Failure::new(
+            50738,
+            version,
+            format!(
+                "Cannot run getMore on cursor {id}, which was created in session {owner_id}, in session {}",
+                l.get("id").cloned().unwrap_or(Bson::Null)
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The `writeConcernError` mongod reports for a `w` the replica set cannot satisfy.
+fn unsatisfiable_write_concern(cluster: &Cluster, cmd: &Document) -> Option<Document> {
+    if cluster.config.topology == Topology::Standalone {
+        return None;
+    }
+    let version = cluster.config.version;
+    let members = cluster.member_hosts().len() as i64;
+    let error = |code: i32, msg: String| {
+        Some(bson::doc! { "code": code, "codeName": super::errors::code_name(code, version), "errmsg": msg })
+    };
+    match cmd.get_document("writeConcern").ok()?.get("w")? {
+        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) => {
+            let w = int64(cmd.get_document("writeConcern").ok()?.get("w")).unwrap_or(1);
+            (w > members).then(|| error(100, "Not enough data-bearing nodes".to_owned())).flatten()
+        }
+        Bson::String(mode) if mode != "majority" => {
+            error(79, format!("No write concern mode named '{mode}' found in replica set configuration"))
+        }
+        _ => None,
+    }
 }
 
 fn refusal(r: Refusal, txn: i64, version: crate::ServerVersion) -> Failure {
