@@ -245,6 +245,12 @@ fn aggregate_distinct_count() {
     let r = run(&mut s, doc! {"aggregate": "c", "pipeline": [], "cursor": {"batchSize": 0}});
     assert!(first_batch(&r).is_empty());
     assert_ne!(cursor_id(&r), 0);
+    // Even with no results, batchSize 0 yields an open cursor; its getMore ends it.
+    let r = run(&mut s, doc! {"find": "c", "filter": {"x": -1}, "batchSize": 0});
+    let id = cursor_id(&r);
+    assert_ne!(id, 0);
+    let r = run(&mut s, doc! {"getMore": id, "collection": "c"});
+    assert_eq!((first_batch(&r).len(), cursor_id(&r)), (0, 0));
     assert_eq!(run_err(&mut s, doc! {"aggregate": "c", "pipeline": []}).code, 9);
     assert_eq!(
         run_err(&mut s, doc! {"aggregate": "c", "pipeline": [{"$bogus": 1}], "cursor": {}}).code,

@@ -497,7 +497,10 @@ impl Store {
         let mut queue: VecDeque<Document> = docs.into();
         let max = if ctx.max_bson_size == 0 { DEFAULT_MAX_BSON } else { ctx.max_bson_size };
         let batch = take_batch(&mut queue, Some(batch_size.unwrap_or(DEFAULT_BATCH)), max);
-        let id = if queue.is_empty() || single_batch {
+        // `batchSize: 0` asks for a cursor without running the query: mongod returns an open
+        // cursor even when nothing would match.
+        let deferred = batch_size == Some(0) && !single_batch;
+        let id = if (queue.is_empty() && !deferred) || single_batch {
             0
         } else {
             let id = self.new_cursor_id();
