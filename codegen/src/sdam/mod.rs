@@ -124,15 +124,15 @@ fn sdam_test(
         phases.push(quote! {
             Phase {
                 description: #description,
-                responses: ::std::vec![#(#responses),*],
-                application_errors: ::std::vec![#(#errors),*],
+                responses: ::std::vec::Vec::from([#(#responses),*]),
+                application_errors: ::std::vec::Vec::from([#(#errors),*]),
                 outcome: #outcome,
             }
         });
     }
     let body = quote! {
         use ::conformance::sdam::*;
-        check(Case { name: #name, uri: #uri, phases: ::std::vec![#(#phases),*] });
+        check(Case { name: #name, uri: #uri, phases: ::std::vec::Vec::from([#(#phases),*]) });
     };
     let status = match ignored(&short) {
         Some(reason) => Status::Ignored(reason.to_string()),
@@ -222,7 +222,7 @@ fn outcome(file: &Path, pointer: &str, o: &Outcome) -> Result<TokenStream, SpecE
             ));
         }
         let events = events.iter().map(event);
-        return Ok(quote! { Outcome::Events(::std::vec![#(#events),*]) });
+        return Ok(quote! { Outcome::Events(::std::vec::Vec::from([#(#events),*])) });
     }
     let (Some(servers), Some(ty)) = (&o.servers, o.topology_type) else {
         return Err(SpecError::new(file, pointer, "expected `events`, or `servers` and `topologyType`"));
@@ -250,7 +250,7 @@ fn outcome(file: &Path, pointer: &str, o: &Outcome) -> Result<TokenStream, SpecE
             max_set_version: #max_set_version,
             max_election_id: #max_election_id,
             compatible: #compatible,
-            servers: ::std::vec![#(#expected),*],
+            servers: ::std::vec::Vec::from([#(#expected),*]),
         })
     })
 }
@@ -331,7 +331,7 @@ fn event_topology(t: &EventTopology) -> TokenStream {
     let ty = topology_type(t.topology_type);
     let set_name = str_field(&t.set_name);
     let servers = t.servers.iter().map(event_server);
-    quote! { EventTopology { topology_type: #ty, set_name: #set_name, servers: ::std::vec![#(#servers),*] } }
+    quote! { EventTopology { topology_type: #ty, set_name: #set_name, servers: ::std::vec::Vec::from([#(#servers),*]) } }
 }
 
 fn event_server(s: &EventServer) -> TokenStream {
@@ -339,7 +339,7 @@ fn event_server(s: &EventServer) -> TokenStream {
     let ty = server_type(s.server_type);
     let list = |l: &[model::Address]| {
         let l = l.iter().map(|a| &a.0);
-        quote! { ::std::vec![#(#l),*] }
+        quote! { ::std::vec::Vec::from([#(#l),*]) }
     };
     let (hosts, passives, arbiters) = (list(&s.hosts), list(&s.passives), list(&s.arbiters));
     let primary = field(&s.primary, |a| {
