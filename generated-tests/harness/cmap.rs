@@ -645,6 +645,70 @@ mod tests {
         run(case(vec![], None, vec![created, closed])).await;
     }
 
+    /// The pool with real connections (TCP, handshake) to the simulated server: ids,
+    /// reuse, and a connection broken by a fail point closed with reason `error` on check-in.
+    #[tokio::test]
+    async fn a_pool_of_real_connections_to_the_simulator() {
+        use bson::doc;
+        use mongo_driver::cmap::TcpConnector;
+        use mongo_driver::connection::{CommandMessage, ConnectionOptions};
+
+        let limit = Duration::from_secs(20);
+        let sim = mongo_sim::Deployment::start(mongo_sim::Config::standalone())
+            .await
+            .expect("the simulator starts");
+        let host = sim.member_hosts()[0].clone();
+        let recorder = Arc::new(Recorder::default());
+        let sink = recorder.clone();
+        let pool = Pool::builder(
+            host.parse().expect("address"),
+            Arc::new(TcpConnector::new(ConnectionOptions::default())),
+        )
+        .options(PoolOptions { max_pool_size: Some(2), ..PoolOptions::default() })
+        .event_handler(Arc::new(move |e: &CmapEvent| sink.push(e)))
+        .build()
+        .expect("pool");
+        pool.ready();
+        let (a, b) = tokio::time::timeout(limit, async { tokio::join!(pool.check_out(), pool.check_out()) })
+            .await
+            .expect("no hang");
+        let (mut a, mut b) = (a.expect("check-out"), b.expect("check-out"));
+        let mut ids = [a.id(), b.id()];
+        ids.sort();
+        assert_eq!(ids, [1, 2]);
+        let ping = || CommandMessage::new("admin", doc! {"ping": 1});
+        let reply =
+            tokio::time::timeout(limit, a.send_command(ping())).await.expect("no hang").expect("ping");
+        assert_eq!(reply.get_f64("ok").ok(), Some(1.0), "{reply}");
+        let fail = doc! {
+            "configureFailPoint": "failCommand", "mode": {"times": 1},
+            "data": {"failCommands": ["ping"], "closeConnection": true},
+        };
+        tokio::time::timeout(limit, a.send_command(CommandMessage::new("admin", fail)))
+            .await
+            .expect("no hang")
+            .expect("fail point set");
+        let broken = tokio::time::timeout(limit, b.send_command(ping())).await.expect("no hang");
+        assert!(broken.is_err() && b.is_broken(), "{broken:?}");
+        let (a_id, b_id) = (a.id(), b.id());
+        drop(a);
+        drop(b);
+        let last: Vec<String> = recorder.events().iter().rev().take(3).rev().map(describe).collect();
+        assert_eq!(
+            last,
+            [
+                format!("ConnectionCheckedIn id={a_id}"),
+                format!("ConnectionCheckedIn id={b_id}"),
+                format!("ConnectionClosed id={b_id} reason=error"),
+            ]
+        );
+        let again = tokio::time::timeout(limit, pool.check_out()).await.expect("no hang").expect("check-out");
+        assert_eq!(again.id(), a_id, "the healthy connection is reused");
+        drop(again);
+        pool.close();
+        assert_eq!(pool.status().total, 0);
+    }
+
     #[test]
     fn options_match_only_the_given_fields() {
         let got = PoolOptions { max_pool_size: Some(50), min_pool_size: Some(5), ..PoolOptions::default() };

@@ -30,4 +30,10 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Connects to `request.address` and completes the handshake.
     fn connect(&self, request: ConnectRequest) -> BoxFuture<'static, Result<Self::Connection>>;
+
+    /// Whether a checked-in connection may be pooled again; `false` (e.g. its stream broke
+    /// mid-command) closes it with reason `error`. Every connection may by default.
+    fn is_reusable(&self, _connection: &Self::Connection) -> bool {
+        true
+    }
 }

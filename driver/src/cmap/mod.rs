@@ -24,6 +24,7 @@ mod connector;
 mod memory;
 mod options;
 mod pool;
+mod tcp;
 
 pub use connector::{ConnectRequest, Connector};
 pub use memory::{HandshakeFault, InMemoryConnection, InMemoryConnector};
@@ -34,6 +35,7 @@ pub use options::{
 pub use pool::{
     Pool, PoolBuilder, PoolState, PoolStatus, PooledConnection, PopulationError, PopulationErrorHandler,
 };
+pub use tcp::TcpConnector;
 
 #[cfg(test)]
 mod tests;

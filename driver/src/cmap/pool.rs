@@ -164,6 +164,10 @@ impl<C: Send + 'static> PoolBuilder<C> {
             max_idle: o.max_idle_time.filter(|d| !d.is_zero()),
             wait_queue_timeout: o.wait_queue_timeout.filter(|d| !d.is_zero()),
             options: self.options,
+            is_reusable: {
+                let connector = self.connector.clone();
+                Box::new(move |c: &C| connector.is_reusable(c))
+            },
             connector: self.connector,
             events: self.events,
             population_errors: self.population_errors,
@@ -455,7 +459,8 @@ impl<C> PooledConnection<C> {
     }
 
     /// Marks the connection as perished by an error (network error, timeout, …): it is
-    /// closed with reason `error` when checked in.
+    /// closed with reason `error` when checked in (as it is when
+    /// [`Connector::is_reusable`] says no).
     pub fn mark_errored(&mut self) {
         self.errored = true;
     }
@@ -540,6 +545,8 @@ struct Inner<C> {
     max_idle: Option<Duration>,
     wait_queue_timeout: Option<Duration>,
     connector: Arc<dyn Connector<Connection = C>>,
+    /// [`Connector::is_reusable`] of `connector` (kept apart so check-in needs no bounds on `C`).
+    is_reusable: Box<dyn Fn(&C) -> bool + Send + Sync>,
     events: Option<SharedCmapEventHandler>,
     population_errors: Option<PopulationErrorHandler>,
     state: Mutex<State<C>>,
@@ -633,6 +640,7 @@ impl<C> Inner<C> {
                 connection_id,
             })
         });
+        let errored = errored || !(self.is_reusable)(&conn.raw);
         let closed = self.make_available(&mut st, conn, errored);
         drop(st);
         drop(closed);
