@@ -473,3 +473,27 @@ async fn unsatisfiable_write_concern_and_foreign_get_more() {
         command(&mut s, 6, doc! { "getMore": id, "collection": "c", "lsid": lsid(), "$db": "test" }).await;
     assert_eq!(r.get_f64("ok").ok(), Some(1.0), "{r}");
 }
+
+#[tokio::test]
+async fn kill_all_sessions_aborts_transactions() {
+    let d = Deployment::start(Config::replica_set(1)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&d)).await;
+    let txn = |extra: Document| {
+        let mut cmd = doc! { "insert": "c", "documents": [{ "_id": 1 }], "lsid": lsid(), "txnNumber": 1_i64,
+        "autocommit": false, "$db": "test" };
+        cmd.extend(extra);
+        cmd
+    };
+    let r = command(&mut s, 1, txn(doc! { "startTransaction": true })).await;
+    assert_eq!(r.get_i32("n").ok(), Some(1), "{r}");
+    command(&mut s, 2, doc! { "killAllSessions": [], "$db": "admin" }).await;
+    let commit = doc! { "commitTransaction": 1, "lsid": lsid(), "txnNumber": 1_i64, "autocommit": false, "$db": "admin" };
+    let r = command(&mut s, 3, commit).await;
+    assert_eq!(r.get_i32("code").ok(), Some(251), "{r}");
+    let labels: Vec<String> = r
+        .get_array("errorLabels")
+        .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    assert_eq!(labels, vec!["TransientTransactionError".to_owned()]);
+    assert_eq!(command(&mut s, 4, doc! { "count": "c", "$db": "test" }).await.get_i32("n").ok(), Some(0));
+}

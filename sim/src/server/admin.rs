@@ -112,6 +112,10 @@ pub fn run(
                 .get_array(name)
                 .map_err(|_| Failure::new(14, version, format!("{name} must be an array")))?;
             cluster.sessions.end(ids);
+            let mut txns = lock(&cluster.transactions);
+            for lsid in ids.iter().filter_map(Bson::as_document) {
+                txns.abort(&super::sessions::session_key(lsid));
+            }
             let mut store = lock(&cluster.store);
             for lsid in ids.iter().filter_map(Bson::as_document) {
                 store.kill_session_cursors(lsid);
@@ -128,6 +132,7 @@ pub fn run(
         }
         "killAllSessions" => {
             let lsids = cluster.sessions.clear();
+            lock(&cluster.transactions).abort_all();
             let mut store = lock(&cluster.store);
             for lsid in &lsids {
                 store.kill_session_cursors(lsid);

@@ -199,7 +199,11 @@ mod tests {
             server_labels(ServerVersion::V4_2, stmt, Some(251), None),
             vec!["TransientTransactionError"]
         );
-        assert!(server_labels(ServerVersion::V4_2, commit, Some(251), None).is_empty());
+        assert_eq!(
+            server_labels(ServerVersion::V4_2, commit, Some(251), None),
+            vec!["TransientTransactionError"]
+        );
+        assert!(server_labels(ServerVersion::V4_2, commit, Some(10107), None).is_empty());
         assert_eq!(
             server_labels(ServerVersion::V4_4, commit, Some(91), None),
             vec![RETRYABLE_WRITE_ERROR.to_owned()]

@@ -9,15 +9,18 @@ use crate::engine::transaction::Transaction;
 /// Label mongod puts on errors after which the whole transaction may be retried.
 pub const TRANSIENT_TRANSACTION_ERROR: &str = "TransientTransactionError";
 
-/// Codes that are transient inside a transaction (besides WriteConflict and LockTimeout,
-/// which are transient for commit/abort too).
-const TRANSIENT_IN_STATEMENTS: [i32; 14] =
-    [251, 6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 246];
+/// Codes that are transient for statements inside a transaction (retriable errors), besides
+/// those transient everywhere.
+const TRANSIENT_IN_STATEMENTS: [i32; 13] =
+    [6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 251];
 
 /// Whether an error with `code` gets TransientTransactionError (`commit_or_abort`: the
-/// command was `commitTransaction`/`abortTransaction`).
+/// command was `commitTransaction`/`abortTransaction`), as mongod decides: write conflicts,
+/// lock timeouts and snapshot errors always; NoSuchTransaction always (no write-concern
+/// error here); retriable errors only for statements.
 pub fn is_transient(code: i32, commit_or_abort: bool) -> bool {
-    matches!(code, 112 | 24) || (!commit_or_abort && TRANSIENT_IN_STATEMENTS.contains(&code))
+    matches!(code, 112 | 24 | 239 | 246 | 251)
+        || (!commit_or_abort && TRANSIENT_IN_STATEMENTS.contains(&code))
 }
 
 /// Where a session's latest transaction is.
@@ -122,6 +125,24 @@ impl Transactions {
             other => {
                 t.state = other;
                 None
+            }
+        }
+    }
+
+    /// Aborts `key`'s transaction if it is in progress (its session ended or was killed).
+    pub fn abort(&mut self, key: &[u8]) {
+        if let Some(t) = self.by_session.get_mut(key) {
+            if matches!(t.state, State::InProgress(_)) {
+                t.state = State::Aborted;
+            }
+        }
+    }
+
+    /// Aborts every in-progress transaction (`killAllSessions`).
+    pub fn abort_all(&mut self) {
+        for t in self.by_session.values_mut() {
+            if matches!(t.state, State::InProgress(_)) {
+                t.state = State::Aborted;
             }
         }
     }
