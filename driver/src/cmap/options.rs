@@ -44,3 +44,19 @@ pub enum BackgroundInterval {
     /// No background runs at all (a negative `backgroundThreadIntervalMS`).
     Never,
 }
+
+impl PoolOptions {
+    /// The pool options a connection string gives (`maxPoolSize`, `minPoolSize`,
+    /// `maxIdleTimeMS`, `maxConnecting`, `waitQueueTimeoutMS`; CMAP "Connection Pool
+    /// Options": every option can be set in the URI).
+    pub fn from_uri_options(options: &crate::connection_string::UriOptions) -> Self {
+        Self {
+            max_pool_size: options.max_pool_size,
+            min_pool_size: options.min_pool_size,
+            max_idle_time: options.max_idle_time,
+            max_connecting: options.max_connecting,
+            wait_queue_timeout: options.wait_queue_timeout,
+            background_interval: None,
+        }
+    }
+}

@@ -351,9 +351,17 @@ impl<C: Send + 'static> Pool<C> {
                 inner.emit_check_out_failed(CheckOutFailedReason::ConnectionError);
                 Err(error)
             }
+            // The establishment task was cancelled (the pool closed) or panicked.
             Err(_) => {
-                let _st = inner.lock();
-                Err(inner.fail_closed())
+                let st = inner.lock();
+                if st.phase == PoolState::Closed {
+                    return Err(inner.fail_closed());
+                }
+                inner.emit_check_out_failed(CheckOutFailedReason::ConnectionError);
+                Err(Error::io(
+                    format!("establishing a connection to {}", inner.address),
+                    std::io::Error::other("the establishment task ended without a result"),
+                ))
             }
         }
     }

@@ -194,3 +194,23 @@ async fn close_cancels_establishments() {
     );
     assert!(closed);
 }
+
+#[test]
+fn pool_options_come_from_the_connection_string() {
+    let uri = crate::connection_string::ConnectionString::parse(
+        "mongodb://h/?maxPoolSize=7&minPoolSize=2&maxIdleTimeMS=300&maxConnecting=3&waitQueueTimeoutMS=40",
+    )
+    .unwrap();
+    let options = PoolOptions::from_uri_options(&uri.options);
+    assert_eq!(
+        options,
+        PoolOptions {
+            max_pool_size: Some(7),
+            min_pool_size: Some(2),
+            max_idle_time: Some(Duration::from_millis(300)),
+            max_connecting: Some(3),
+            wait_queue_timeout: Some(Duration::from_millis(40)),
+            background_interval: None,
+        }
+    );
+}
