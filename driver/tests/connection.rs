@@ -395,3 +395,40 @@ async fn oversized_commands_are_refused_unsent() {
     let reply = run(&mut conn, "admin", doc! {"ping": 1}).await.expect("still usable");
     assert_eq!(reply, doc! {"ok": 1.0});
 }
+
+#[tokio::test]
+async fn a_pool_of_tcp_connections() {
+    use std::sync::Arc;
+
+    use mongo_driver::cmap::Pool;
+    use mongo_driver::connection::TcpConnector;
+
+    let sim = start(Config::standalone()).await;
+    let host = &sim.member_hosts()[0];
+    let connector = TcpConnector::new(ConnectionOptions::default());
+    let pool = Pool::builder(address(host), Arc::new(connector)).build().expect("a pool");
+    pool.ready();
+    let mut conn = pool.check_out().await.expect("a connection");
+    assert_eq!((conn.id(), conn.generation()), (1, 0));
+    assert_eq!(conn.stream_description().expect("handshaken").server_type, ServerType::Standalone);
+    let reply = conn.send_command(CommandMessage::new("admin", doc! {"ping": 1})).await.expect("ping");
+    assert_eq!(reply.get_f64("ok").ok(), Some(1.0));
+    drop(conn);
+    // The same connection comes back out.
+    let conn = pool.check_out().await.expect("a connection");
+    assert_eq!(conn.id(), 1);
+    drop(conn);
+    pool.close();
+
+    // Establishment errors reach the caller.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let closed = listener.local_addr().expect("address").to_string();
+    drop(listener);
+    let pool = Pool::builder(address(&closed), Arc::new(TcpConnector::new(ConnectionOptions::default())))
+        .build()
+        .expect("a pool");
+    pool.ready();
+    let error = pool.check_out().await.expect_err("nobody listens");
+    assert!(error.is_network_error(), "{error}");
+    pool.close();
+}
