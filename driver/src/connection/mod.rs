@@ -14,7 +14,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod connector;
 pub mod handshake;
 pub mod hello;
 pub mod metadata;
@@ -25,7 +24,6 @@ use bson::Document;
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
 
-pub use connector::TcpConnector;
 pub use handshake::{HANDSHAKE_DB, HandshakeCommand, handshake_command};
 pub use hello::{StreamDescription, server_description_from_hello};
 pub use metadata::{ClientMetadata, DriverInfo, OsMetadata};
