@@ -320,26 +320,33 @@ impl Monitor {
         }));
         let started = Instant::now();
         self.check_started = Some(started);
-        let result = self.call_hello().await;
+        let result = self.call_hello().await.and_then(|(reply, sample)| {
+            let average = average_round_trip_time(self.average_rtt, sample);
+            let description = server_description_from_hello(
+                self.address.clone(),
+                &reply,
+                Some(average),
+                self.connection_options.load_balanced,
+            );
+            // An `ok: 1` reply the SDAM parser rejects (a malformed field) fails the check.
+            match &description.error {
+                Some(why) => Err(Error::invalid_response(why.clone())),
+                None => Ok((reply, average, description)),
+            }
+        });
         self.check_started = None;
         let duration = started.elapsed();
         match result {
-            Ok((reply, sample)) => {
-                self.average_rtt = Some(average_round_trip_time(self.average_rtt, sample));
+            Ok((reply, average, description)) => {
+                self.average_rtt = Some(average);
                 self.hello_ok = self.connection_options.server_api.is_some()
                     || reply.get_bool("helloOk").unwrap_or(false);
                 self.emit(MonitorEvent::HeartbeatSucceeded(ServerHeartbeatSucceededEvent {
                     server_address: self.address.clone(),
                     duration,
-                    reply: reply.clone(),
+                    reply,
                     awaited: false,
                 }));
-                let description = server_description_from_hello(
-                    self.address.clone(),
-                    &reply,
-                    self.average_rtt,
-                    self.connection_options.load_balanced,
-                );
                 Checked { description, network_error: false }
             }
             Err(error) => {

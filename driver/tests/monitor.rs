@@ -282,3 +282,89 @@ async fn cancelling_a_check_closes_the_connection() {
     assert_ne!(first_connection, second_connection, "a new monitoring connection");
     handle.stop().await;
 }
+
+/// A fake server answering the handshake with `handshake` and every later OP_MSG with
+/// `{ok: 1}` plus the handshake's fields, reporting each later command's name.
+async fn fake_server(handshake: Document) -> (String, UnboundedReceiver<String>) {
+    use mongo_driver::wire::{self, Message, OpMsg, OpReply};
+    use tokio::io::AsyncWriteExt;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let host = listener.local_addr().expect("address").to_string();
+    let (tx, rx) = unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (handshake, tx) = (handshake.clone(), tx.clone());
+            tokio::spawn(async move {
+                while let Ok((header, message)) = wire::read_message(&mut stream, 1 << 20).await {
+                    let reply = match message {
+                        Message::Query(_) => Message::Reply(OpReply {
+                            response_flags: 0,
+                            cursor_id: 0,
+                            starting_from: 0,
+                            documents: vec![handshake.clone()],
+                        }),
+                        Message::Msg(msg) => {
+                            let _ = tx.send(msg.body.keys().next().cloned().unwrap_or_default());
+                            Message::Msg(OpMsg::new(handshake.clone()))
+                        }
+                        Message::Reply(_) => return,
+                    };
+                    let bytes = reply.encode(wire::next_request_id(), header.request_id).expect("encode");
+                    if stream.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (host, rx)
+}
+
+#[tokio::test]
+async fn checks_use_legacy_hello_unless_the_server_says_hello_ok() {
+    for (hello_ok, expected) in [(false, "isMaster"), (true, "hello")] {
+        let mut reply = doc! {"ok": 1.0, "ismaster": true, "maxWireVersion": 21};
+        if hello_ok {
+            reply.insert("helloOk", true);
+        }
+        let (host, mut commands) = fake_server(reply).await;
+        let (handle, mut rx) = monitor(&host, options(MIN_HEARTBEAT_FREQUENCY));
+        assert_eq!(next_description(&mut rx).await.server_type, ServerType::Standalone);
+        assert_eq!(next_description(&mut rx).await.server_type, ServerType::Standalone);
+        let name = tokio::time::timeout(LIMIT, commands.recv()).await.expect("in time").expect("a command");
+        assert_eq!(name, expected, "helloOk: {hello_ok}");
+        handle.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_replies_fail_the_check() {
+    let reply =
+        doc! {"ok": 1.0, "ismaster": true, "setName": "rs", "hosts": ["a:notaport"], "maxWireVersion": 21};
+    let (host, _commands) = fake_server(reply).await;
+    let (handle, mut rx) = monitor(&host, options(MIN_HEARTBEAT_FREQUENCY));
+    let mut saw_failure = false;
+    loop {
+        let event = tokio::time::timeout(LIMIT, rx.recv()).await.expect("in time").expect("running");
+        match event {
+            MonitorEvent::HeartbeatSucceeded(_) => panic!("a malformed reply is no success"),
+            MonitorEvent::HeartbeatFailed(e) => {
+                assert!(
+                    matches!(*e.failure.kind, mongo_driver::ErrorKind::InvalidResponse { .. }),
+                    "{}",
+                    e.failure
+                );
+                saw_failure = true;
+            }
+            MonitorEvent::ServerChecked(d) => {
+                assert_eq!(d.server_type, ServerType::Unknown);
+                assert!(d.error.is_some_and(|e| e.contains("hosts")));
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(saw_failure);
+    handle.stop().await;
+}
