@@ -96,6 +96,32 @@ impl TopologyDescription {
         data_bearing.map(|s| s.logical_session_timeout_minutes).try_fold(i64::MAX, |min, v| Some(min.min(v?)))
     }
 
+    /// SDAM monitoring `hasReadableServer`: whether server selection would find a server
+    /// for a read with `read_preference` (default: primary) right now.
+    pub fn has_readable_server(&self, read_preference: Option<&crate::selection::ReadPreference>) -> bool {
+        let primary = crate::selection::ReadPreference::primary();
+        self.has_suitable_server(crate::selection::Operation::Read, read_preference.unwrap_or(&primary))
+    }
+
+    /// SDAM monitoring `hasWritableServer`: whether server selection would find a server
+    /// for a write right now.
+    pub fn has_writable_server(&self) -> bool {
+        self.has_suitable_server(
+            crate::selection::Operation::Write,
+            &crate::selection::ReadPreference::primary(),
+        )
+    }
+
+    fn has_suitable_server(
+        &self,
+        operation: crate::selection::Operation,
+        read_preference: &crate::selection::ReadPreference,
+    ) -> bool {
+        let options = crate::selection::SelectionOptions::default();
+        crate::selection::evaluate(self, operation, read_preference, &options)
+            .is_ok_and(|s| !s.suitable.is_empty())
+    }
+
     /// SDAM "compatible": no server's wire version range is outside the driver's.
     pub fn is_compatible(&self) -> bool {
         self.compatibility_error().is_none()
@@ -387,6 +413,23 @@ mod tests {
         t.servers.insert(a("d"), server("d", ServerType::RsSecondary, None));
         assert_eq!(t.logical_session_timeout_minutes(), None);
         assert_eq!(TopologyDescription::default().logical_session_timeout_minutes(), None);
+    }
+
+    #[test]
+    fn readable_and_writable_servers() {
+        use crate::selection::ReadPreference;
+        let known = |ty| ServerDescription { max_wire_version: 17, ..ServerDescription::new(a("a"), ty) };
+        let unknown = TopologyDescription::new(TopologyType::Unknown, [ServerDescription::unknown(a("a"))]);
+        assert!(!unknown.has_readable_server(None) && !unknown.has_writable_server());
+        let no_primary =
+            TopologyDescription::new(TopologyType::ReplicaSetNoPrimary, [known(ServerType::RsSecondary)]);
+        assert!(!no_primary.has_readable_server(None) && !no_primary.has_writable_server());
+        assert!(no_primary.has_readable_server(Some(&ReadPreference::secondary())));
+        let with_primary =
+            TopologyDescription::new(TopologyType::ReplicaSetWithPrimary, [known(ServerType::RsPrimary)]);
+        assert!(with_primary.has_readable_server(None) && with_primary.has_writable_server());
+        let sharded = TopologyDescription::new(TopologyType::Sharded, [known(ServerType::Mongos)]);
+        assert!(sharded.has_readable_server(None) && sharded.has_writable_server());
     }
 
     #[test]
