@@ -71,6 +71,20 @@ pub struct MonitorOptions {
     pub connection: ConnectionOptions,
 }
 
+impl MonitorOptions {
+    /// The options a connection string gives: `heartbeatFrequencyMS` (default 10 s) and the
+    /// connection options of [`ConnectionOptions::from_uri_options`].
+    pub fn from_uri_options(
+        options: &crate::connection_string::UriOptions,
+        driver_info: Option<&crate::connection::DriverInfo>,
+    ) -> Result<Self> {
+        Ok(Self {
+            heartbeat_frequency: options.heartbeat_frequency.unwrap_or(DEFAULT_HEARTBEAT_FREQUENCY),
+            connection: ConnectionOptions::from_uri_options(options, driver_info)?,
+        })
+    }
+}
+
 impl Default for MonitorOptions {
     fn default() -> Self {
         Self { heartbeat_frequency: DEFAULT_HEARTBEAT_FREQUENCY, connection: ConnectionOptions::default() }
@@ -424,6 +438,24 @@ mod tests {
         assert_eq!(versioned.body.get_str("apiVersion").unwrap(), "1");
         assert!(versioned.body.get_bool("apiDeprecationErrors").unwrap());
         assert!(!versioned.body.contains_key("client"), "metadata only in the handshake");
+    }
+
+    #[test]
+    fn options_from_a_connection_string() {
+        let uri = crate::connection_string::ConnectionString::parse(
+            "mongodb://h/?appName=app&heartbeatFrequencyMS=2000&connectTimeoutMS=300&socketTimeoutMS=400",
+        )
+        .unwrap();
+        let options = MonitorOptions::from_uri_options(&uri.options, None).unwrap();
+        assert_eq!(options.heartbeat_frequency, Duration::from_secs(2));
+        assert_eq!(options.connection.connect_timeout, Some(Duration::from_millis(300)));
+        assert_eq!(options.connection.metadata.application_name.as_deref(), Some("app"));
+        let monitor = Monitor::new(ServerAddress::new("h", 1), options, Arc::new(|_| {}));
+        // The monitoring socket times out after connectTimeoutMS, not socketTimeoutMS.
+        assert_eq!(monitor.connection_options.socket_timeout, Some(Duration::from_millis(300)));
+        let uri = crate::connection_string::ConnectionString::parse("mongodb://h/").unwrap();
+        let options = MonitorOptions::from_uri_options(&uri.options, None).unwrap();
+        assert_eq!(options.heartbeat_frequency, DEFAULT_HEARTBEAT_FREQUENCY);
     }
 
     #[test]

@@ -66,6 +66,24 @@ mod tests {
     }
 
     #[test]
+    fn options_from_a_connection_string() {
+        let uri = crate::connection_string::ConnectionString::parse(
+            "mongodb://h/?appName=app&connectTimeoutMS=0&socketTimeoutMS=400&loadBalanced=true",
+        )
+        .unwrap();
+        let options = ConnectionOptions::from_uri_options(&uri.options, None).unwrap();
+        assert_eq!(options.effective_connect_timeout(), None, "zero means no limit");
+        assert_eq!(options.socket_timeout, Some(std::time::Duration::from_millis(400)));
+        assert!(options.load_balanced);
+        let command = handshake_command(&options).unwrap();
+        let client = command.document().get_document("client").unwrap();
+        assert_eq!(client.get_document("application").unwrap().get_str("name").unwrap(), "app");
+        let defaults = ConnectionOptions::from_uri_options(&Default::default(), None).unwrap();
+        assert_eq!(defaults.effective_connect_timeout(), Some(crate::connection::DEFAULT_CONNECT_TIMEOUT));
+        assert!(!defaults.load_balanced);
+    }
+
+    #[test]
     fn legacy_hello_without_api_version() {
         let options = ConnectionOptions::default();
         let HandshakeCommand::OpQuery(doc) = handshake_command(&options).unwrap() else {
