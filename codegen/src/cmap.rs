@@ -429,9 +429,9 @@ fn cmap_test(spec_root: &Path, file: &Path, name: String, t: &CmapTest) -> Resul
             options: #options,
             app_name: #app_name,
             fault: #fault,
-            operations: ::std::vec![#(#operations),*],
+            operations: ::std::vec::Vec::from([#(#operations),*]),
             error: #error,
-            events: ::std::vec![#(#events),*],
+            events: ::std::vec::Vec::from([#(#events),*]),
             ignore: &[#(#ignore),*],
         })
         .await;
