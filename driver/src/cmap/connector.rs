@@ -36,4 +36,10 @@ pub trait Connector: Send + Sync + 'static {
     fn is_reusable(&self, _connection: &Self::Connection) -> bool {
         true
     }
+
+    /// The `serviceId` the handshake reported, for pools in load-balanced mode (which keep
+    /// a generation per service). None by default.
+    fn service_id(&self, _connection: &Self::Connection) -> Option<bson::oid::ObjectId> {
+        None
+    }
 }

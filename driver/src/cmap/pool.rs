@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
+use bson::oid::ObjectId;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -103,9 +104,18 @@ pub struct PoolBuilder<C> {
     options: PoolOptions,
     events: Option<SharedCmapEventHandler>,
     population_errors: Option<PopulationErrorHandler>,
+    load_balanced: bool,
 }
 
 impl<C: Send + 'static> PoolBuilder<C> {
+    /// Load-balanced mode (CMAP "Load Balancer Mode"): each connection takes the generation
+    /// of the service its handshake reported ([`Connector::service_id`]), and
+    /// [`Pool::clear_service`] clears one service without pausing the pool.
+    pub fn load_balanced(mut self, load_balanced: bool) -> Self {
+        self.load_balanced = load_balanced;
+        self
+    }
+
     /// Sets the pool options.
     pub fn options(mut self, options: PoolOptions) -> Self {
         self.options = options;
@@ -168,6 +178,13 @@ impl<C: Send + 'static> PoolBuilder<C> {
                 let connector = self.connector.clone();
                 Box::new(move |c: &C| connector.is_reusable(c))
             },
+            service_id_of: match self.load_balanced {
+                true => {
+                    let connector = self.connector.clone();
+                    Some(Box::new(move |c: &C| connector.service_id(c)))
+                }
+                false => None,
+            },
             connector: self.connector,
             events: self.events,
             population_errors: self.population_errors,
@@ -181,6 +198,7 @@ impl<C: Send + 'static> PoolBuilder<C> {
                 total: 0,
                 pending: 0,
                 establishing: HashMap::new(),
+                services: HashMap::new(),
                 clear_cause: None,
             }),
             changed: Notify::new(),
@@ -227,6 +245,7 @@ impl<C: Send + 'static> Pool<C> {
             options: PoolOptions::default(),
             events: None,
             population_errors: None,
+            load_balanced: false,
         }
     }
 
@@ -299,7 +318,7 @@ impl<C: Send + 'static> Pool<C> {
                     while let Some(idle) = st.available.pop() {
                         match inner.perished(&st, &idle) {
                             Some(reason) => {
-                                inner.close_connection(&mut st, idle.conn.id, reason);
+                                inner.close_established(&mut st, &idle.conn, reason);
                                 perished.push(idle);
                             }
                             None => {
@@ -406,6 +425,22 @@ impl<C: Send + 'static> Pool<C> {
         self.inner.clear_because(Some(cause));
     }
 
+    /// Load-balanced mode (CMAP "Clearing a load balanced pool"): increments the generation
+    /// of `service_id`'s connections only and emits `PoolCleared` with the service id; the
+    /// pool is not paused and the wait queue is left alone.
+    pub fn clear_service(&self, service_id: ObjectId) {
+        let mut st = self.inner.lock();
+        if let Some(service) = st.services.get_mut(&service_id) {
+            service.generation = service.generation.wrapping_add(1);
+        }
+        self.inner.emit(|| {
+            CmapEvent::PoolCleared(PoolClearedEvent {
+                address: self.inner.address.clone(),
+                service_id: Some(service_id),
+            })
+        });
+    }
+
     /// Closes the pool (CMAP "Closing a Connection Pool"): closes the available
     /// connections, emits `PoolClosed`, cancels establishments in progress, fails waiting
     /// check-outs and stops the background task. Connections in use are closed when checked in.
@@ -418,7 +453,7 @@ impl<C: Send + 'static> Pool<C> {
         st.phase = PoolState::Closed;
         let available = std::mem::take(&mut st.available);
         for idle in &available {
-            inner.close_connection(&mut st, idle.conn.id, ConnectionClosedReason::PoolClosed);
+            inner.close_established(&mut st, &idle.conn, ConnectionClosedReason::PoolClosed);
         }
         inner.emit(|| CmapEvent::PoolClosed(PoolClosedEvent { address: inner.address.clone() }));
         let establishing: Vec<AbortHandle> = st.establishing.drain().map(|(_, h)| h).collect();
@@ -514,8 +549,17 @@ impl<C> Drop for PooledConnection<C> {
 
 struct Conn<C> {
     id: u32,
+    /// The pool's generation, or in load-balanced mode its service's.
     generation: u32,
+    service_id: Option<ObjectId>,
     raw: C,
+}
+
+/// Load-balanced mode: one service's generation and connection count.
+#[derive(Default)]
+struct Service {
+    generation: u32,
+    connections: usize,
 }
 
 struct Idle<C> {
@@ -536,6 +580,8 @@ struct State<C> {
     pending: usize,
     /// Establishment tasks in progress, by connection id.
     establishing: HashMap<u32, AbortHandle>,
+    /// Load-balanced mode: the services with established connections.
+    services: HashMap<ObjectId, Service>,
     clear_cause: Option<String>,
 }
 
@@ -555,6 +601,9 @@ struct Inner<C> {
     connector: Arc<dyn Connector<Connection = C>>,
     /// [`Connector::is_reusable`] of `connector` (kept apart so check-in needs no bounds on `C`).
     is_reusable: Box<dyn Fn(&C) -> bool + Send + Sync>,
+    /// Load-balanced mode: [`Connector::service_id`] of `connector`.
+    #[allow(clippy::type_complexity)]
+    service_id_of: Option<Box<dyn Fn(&C) -> Option<ObjectId> + Send + Sync>>,
     events: Option<SharedCmapEventHandler>,
     population_errors: Option<PopulationErrorHandler>,
     state: Mutex<State<C>>,
@@ -616,13 +665,35 @@ impl<C> Inner<C> {
 
     /// Why an available connection is perished, if it is.
     fn perished(&self, st: &State<C>, idle: &Idle<C>) -> Option<ConnectionClosedReason> {
-        if idle.conn.generation != st.generation {
+        if Self::is_stale(st, &idle.conn) {
             Some(ConnectionClosedReason::Stale)
         } else if self.max_idle.is_some_and(|max| idle.since.elapsed() >= max) {
             Some(ConnectionClosedReason::Idle)
         } else {
             None
         }
+    }
+
+    /// Whether the pool (or the connection's service) was cleared since it was created.
+    fn is_stale(st: &State<C>, conn: &Conn<C>) -> bool {
+        match &conn.service_id {
+            Some(service) => st.services.get(service).is_none_or(|s| s.generation != conn.generation),
+            None => conn.generation != st.generation,
+        }
+    }
+
+    /// [`close_connection`](Self::close_connection) for an established connection, which
+    /// also leaves its service's count.
+    fn close_established(&self, st: &mut State<C>, conn: &Conn<C>, reason: ConnectionClosedReason) {
+        if let Some(service_id) = &conn.service_id
+            && let Some(service) = st.services.get_mut(service_id)
+        {
+            service.connections = service.connections.saturating_sub(1);
+            if service.connections == 0 {
+                st.services.remove(service_id);
+            }
+        }
+        self.close_connection(st, conn.id, reason);
     }
 
     /// Removes a connection from the counts and emits `ConnectionClosed`; the caller drops it.
@@ -661,7 +732,7 @@ impl<C> Inner<C> {
     fn make_available(&self, st: &mut State<C>, conn: Conn<C>, errored: bool) -> Option<Conn<C>> {
         let reason = if st.phase == PoolState::Closed {
             Some(ConnectionClosedReason::PoolClosed)
-        } else if conn.generation != st.generation {
+        } else if Self::is_stale(st, &conn) {
             Some(ConnectionClosedReason::Stale)
         } else if errored {
             Some(ConnectionClosedReason::Error)
@@ -670,7 +741,7 @@ impl<C> Inner<C> {
         };
         match reason {
             Some(reason) => {
-                self.close_connection(st, conn.id, reason);
+                self.close_established(st, &conn, reason);
                 Some(conn)
             }
             None => {
@@ -686,7 +757,9 @@ impl<C> Inner<C> {
         if st.phase == PoolState::Ready {
             st.phase = PoolState::Paused;
             st.clear_cause = cause.map(|e| e.to_string());
-            self.emit(|| CmapEvent::PoolCleared(PoolClearedEvent { address: self.address.clone() }));
+            self.emit(|| {
+                CmapEvent::PoolCleared(PoolClearedEvent { address: self.address.clone(), service_id: None })
+            });
         }
         drop(st);
         self.changed.notify_waiters();
@@ -737,7 +810,7 @@ impl<C: Send + 'static> Inner<C> {
             match self.perished(&st, &st.available[index]) {
                 Some(reason) => {
                     let idle = st.available.remove(index);
-                    self.close_connection(&mut st, idle.conn.id, reason);
+                    self.close_established(&mut st, &idle.conn, reason);
                     closed.push(idle);
                 }
                 None => index += 1,
@@ -845,7 +918,16 @@ async fn establish<C: Send + 'static>(
                     connection_id: id,
                 })
             });
-            let conn = Conn { id, generation, raw };
+            let service_id = inner.service_id_of.as_ref().and_then(|of| of(&raw));
+            let generation = match &service_id {
+                Some(service_id) => {
+                    let service = st.services.entry(*service_id).or_default();
+                    service.connections += 1;
+                    service.generation
+                }
+                None => generation,
+            };
+            let conn = Conn { id, generation, service_id, raw };
             let closed = match delivery {
                 Some(delivery) => {
                     drop(st);

@@ -39,4 +39,8 @@ impl Connector for TcpConnector {
     fn is_reusable(&self, connection: &Connection) -> bool {
         !connection.is_broken()
     }
+
+    fn service_id(&self, connection: &Connection) -> Option<bson::oid::ObjectId> {
+        connection.stream_description().ok().and_then(|d| d.service_id)
+    }
 }

@@ -214,3 +214,59 @@ fn pool_options_come_from_the_connection_string() {
         }
     );
 }
+
+/// Connections with odd ids belong to service A, even ids to service B.
+struct TwoServices {
+    a: bson::oid::ObjectId,
+    b: bson::oid::ObjectId,
+}
+
+impl Connector for TwoServices {
+    type Connection = (u32, bson::oid::ObjectId);
+
+    fn connect(
+        &self,
+        request: ConnectRequest,
+    ) -> futures::future::BoxFuture<'static, crate::Result<Self::Connection>> {
+        let service = if request.id % 2 == 1 { self.a } else { self.b };
+        Box::pin(async move { Ok((request.id, service)) })
+    }
+
+    fn service_id(&self, connection: &Self::Connection) -> Option<bson::oid::ObjectId> {
+        Some(connection.1)
+    }
+}
+
+#[tokio::test]
+async fn load_balanced_pools_clear_one_service() {
+    let (a, b) = (bson::oid::ObjectId::new(), bson::oid::ObjectId::new());
+    let events: Events = Arc::default();
+    let sink = events.clone();
+    let pool = Pool::builder(address(), Arc::new(TwoServices { a, b }))
+        .load_balanced(true)
+        .event_handler(Arc::new(move |e: &CmapEvent| sink.lock().unwrap().push(e.clone())))
+        .build()
+        .unwrap();
+    pool.ready();
+    let first = pool.check_out().await.unwrap();
+    let second = pool.check_out().await.unwrap();
+    assert_eq!((first.1, second.1), (a, b));
+    drop(second);
+    drop(first);
+    pool.clear_service(a);
+    assert_eq!(pool.status().state, PoolState::Ready, "a service clear does not pause the pool");
+    let cleared = events.lock().unwrap().last().cloned();
+    assert!(matches!(cleared, Some(CmapEvent::PoolCleared(e)) if e.service_id == Some(a)));
+    // Connection 1 (service A, checked in last) is stale and closed; connection 2
+    // (service B) is not.
+    let conn = pool.check_out().await.unwrap();
+    assert_eq!(conn.id(), 2);
+    let stale = events.lock().unwrap().iter().any(|e| {
+        matches!(e, CmapEvent::ConnectionClosed(c) if c.connection_id == 1 && c.reason == ConnectionClosedReason::Stale)
+    });
+    assert!(stale);
+    let fresh = pool.check_out().await.unwrap();
+    assert_eq!((fresh.id(), fresh.1), (3, a));
+    // The pool-wide generation did not move.
+    assert_eq!(pool.status().generation, 0);
+}

@@ -170,11 +170,14 @@ pub struct PoolReadyEvent {
     pub address: ServerAddress,
 }
 
-/// `PoolClearedEvent`: a ready pool was cleared (its generation incremented, the pool paused).
+/// `PoolClearedEvent`: a ready pool was cleared (its generation incremented, the pool
+/// paused), or, in load-balanced mode, one service's connections were.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolClearedEvent {
     /// The server the pool connects to.
     pub address: ServerAddress,
+    /// Load-balanced mode: the service whose generation was incremented.
+    pub service_id: Option<bson::oid::ObjectId>,
 }
 
 /// `PoolClosedEvent`: a pool was closed.
