@@ -11,6 +11,7 @@ pub mod event;
 pub mod monitor;
 pub mod sdam;
 pub mod selection;
+pub mod topology;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,641 @@
+//! The topology runtime (SDAM "Multi-threaded and asynchronous client implementation" and
+//! server selection spec "Server Selection Algorithm" for multi-threaded drivers): one
+//! monitor and one connection pool per server, every check applied under one lock, and the
+//! selection loop that waits for the topology to change.
+//!
+//! [`Topology::start`] opens the [`TopologyState`], then for each server starts a
+//! [`MonitorHandle`] and builds a [`Pool`] of [`TcpConnector`] connections. Each monitor
+//! result goes through [`TopologyState::apply_check`] with the lock held, and the runtime
+//! carries out the [`CheckOutcome`] before releasing it (events, monitors and pools for
+//! added and removed servers, pools marked ready or cleared, immediate checks) and wakes
+//! the operations waiting in [`Topology::select_server`]. The operation executor reports
+//! its errors to [`Topology::handle_application_error`]. [`Topology::shutdown`] (or dropping
+//! the topology) stops every monitor and closes every pool.
+//!
+//! ```no_run
+//! # async fn demo() -> mongo_driver::Result<()> {
+//! use mongo_driver::connection_string::ConnectionString;
+//! use mongo_driver::topology::{EventHandlers, SelectionCriteria, Topology, TopologyOptions};
+//!
+//! let uri = ConnectionString::parse("mongodb://localhost:27017/?replicaSet=rs0")?;
+//! let topology = Topology::start(TopologyOptions::from_connection_string(&uri)?, EventHandlers::default())?;
+//! let server = topology.select_server(&SelectionCriteria::Write).await?;
+//! let connection = topology.check_out(&server).await?;
+//! drop(connection);
+//! topology.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::cmap::{Pool, PoolOptions, PooledConnection, PopulationError, TcpConnector};
+use crate::connection::{Connection, ConnectionOptions};
+use crate::connection_string::ConnectionString;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::cmap::SharedCmapEventHandler;
+use crate::event::sdam::SdamEvent;
+use crate::monitor::{MonitorEvent, MonitorHandle, MonitorOptions};
+use crate::sdam::{
+    CheckOutcome, ErrorAction, HandshakePhase, ServerAddress, ServerDescription, TopologyDescription,
+    TopologySettings, TopologyState, TopologyType,
+};
+use crate::selection::{self, Operation, ReadPreference, SelectionOptions, latency::DEFAULT_LOCAL_THRESHOLD};
+
+/// `serverSelectionTimeoutMS` when none is given (30 seconds).
+pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Receives SDAM monitoring events (SDAM monitoring spec), heartbeats included. Called
+/// with the topology lock held, in the order the changes were applied: it must be quick
+/// and must not call back into the topology.
+pub type SdamEventHandler = Arc<dyn Fn(&SdamEvent) + Send + Sync>;
+
+/// The monitoring event handlers of a topology.
+#[derive(Clone, Default)]
+pub struct EventHandlers {
+    /// SDAM events (topology, server and heartbeat events).
+    pub sdam: Option<SdamEventHandler>,
+    /// CMAP events of every pool.
+    pub cmap: Option<SharedCmapEventHandler>,
+}
+
+impl fmt::Debug for EventHandlers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventHandlers")
+            .field("sdam", &self.sdam.is_some())
+            .field("cmap", &self.cmap.is_some())
+            .finish()
+    }
+}
+
+/// Everything the runtime needs from the client's configuration.
+#[derive(Debug, Clone)]
+pub struct TopologyOptions {
+    /// Seeds, initial topology type and replica set name.
+    pub settings: TopologySettings,
+    /// How monitors check their servers (`heartbeatFrequencyMS`, the monitoring connection).
+    pub monitor: MonitorOptions,
+    /// How pooled connections are opened and handshaken.
+    pub connection: ConnectionOptions,
+    /// The pools' CMAP options.
+    pub pool: PoolOptions,
+    /// `localThresholdMS` and `heartbeatFrequencyMS` as server selection uses them.
+    pub selection: SelectionOptions,
+    /// `serverSelectionTimeoutMS` (default [`DEFAULT_SERVER_SELECTION_TIMEOUT`]).
+    pub server_selection_timeout: Duration,
+}
+
+impl TopologyOptions {
+    /// The options a connection string gives (SDAM, CMAP and server selection options).
+    pub fn from_connection_string(uri: &ConnectionString) -> Result<Self> {
+        let o = &uri.options;
+        let monitor = MonitorOptions::from_uri_options(o, None)?;
+        Ok(Self {
+            settings: TopologySettings::from_connection_string(uri)?,
+            connection: ConnectionOptions::from_uri_options(o, None)?,
+            pool: PoolOptions::from_uri_options(o),
+            selection: SelectionOptions {
+                local_threshold: o.local_threshold.unwrap_or(DEFAULT_LOCAL_THRESHOLD),
+                heartbeat_frequency: monitor.heartbeat_frequency,
+            },
+            server_selection_timeout: o.server_selection_timeout.unwrap_or(DEFAULT_SERVER_SELECTION_TIMEOUT),
+            monitor,
+        })
+    }
+}
+
+/// What an operation needs from its server (server selection spec "Read preference" and
+/// "Selecting servers for writes").
+#[derive(Debug, Clone, PartialEq)]
+pub enum SelectionCriteria {
+    /// A read with this read preference.
+    Read(ReadPreference),
+    /// A write: a primary, mongos, load balancer or single server.
+    Write,
+}
+
+impl fmt::Display for SelectionCriteria {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(rp) => write!(f, "read preference {rp}"),
+            Self::Write => f.write_str("a writable server"),
+        }
+    }
+}
+
+/// A selected server: its description at selection time and its pool. It counts as one
+/// operation in progress on the server (the in-window choice prefers less busy servers)
+/// until dropped.
+#[derive(Debug)]
+pub struct SelectedServer {
+    description: ServerDescription,
+    pool: Pool<Connection>,
+    operations: Arc<AtomicU32>,
+}
+
+impl SelectedServer {
+    /// The server's address.
+    pub fn address(&self) -> &ServerAddress {
+        &self.description.address
+    }
+
+    /// The server's description when it was selected.
+    pub fn description(&self) -> &ServerDescription {
+        &self.description
+    }
+
+    /// The server's connection pool.
+    pub fn pool(&self) -> &Pool<Connection> {
+        &self.pool
+    }
+}
+
+impl Drop for SelectedServer {
+    fn drop(&mut self) {
+        self.operations.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One server's runtime parts.
+struct Server {
+    pool: Pool<Connection>,
+    monitor: Option<MonitorHandle>,
+    operations: Arc<AtomicU32>,
+}
+
+/// What the topology lock guards.
+struct Runtime {
+    state: TopologyState,
+    servers: BTreeMap<ServerAddress, Server>,
+    closed: bool,
+}
+
+struct Inner {
+    options: TopologyOptions,
+    handlers: EventHandlers,
+    connector: Arc<TcpConnector>,
+    runtime: Mutex<Runtime>,
+    /// Bumped after every applied change (and at shutdown): wakes server selection.
+    changed: watch::Sender<u64>,
+}
+
+/// A running topology: the SDAM state, its monitors and its pools. Dropping it stops the
+/// monitors and closes the pools without waiting; [`Topology::shutdown`] also waits for the
+/// monitor tasks to end.
+pub struct Topology {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Topology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Topology").field("description", &self.description()).finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Runtime> {
+        self.runtime.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish(&self, event: &SdamEvent) {
+        if let Some(handler) = &self.handlers.sdam {
+            handler(event);
+        }
+    }
+
+    fn wake(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Creates the pool and (unless load balanced) the monitor of `address`.
+    fn add_server(self: &Arc<Self>, rt: &mut Runtime, address: &ServerAddress) -> Result<()> {
+        if rt.servers.contains_key(address) {
+            return Ok(());
+        }
+        let weak = Arc::downgrade(self);
+        let population_errors = {
+            let weak = weak.clone();
+            let address = address.clone();
+            Arc::new(move |e: PopulationError| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.population_failed(&address, &e);
+                }
+            })
+        };
+        let mut builder = Pool::builder(address.clone(), self.connector.clone())
+            .options(self.options.pool.clone())
+            .population_error_handler(population_errors);
+        if let Some(cmap) = &self.handlers.cmap {
+            builder = builder.event_handler(cmap.clone());
+        }
+        let pool = builder.build()?;
+        let load_balanced = rt.state.description().topology_type == TopologyType::LoadBalanced;
+        let monitor = if load_balanced {
+            pool.ready();
+            None
+        } else {
+            Some(MonitorHandle::start(address.clone(), self.options.monitor.clone(), move |event| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.monitor_event(event);
+                }
+            })?)
+        };
+        rt.servers.insert(address.clone(), Server { pool, monitor, operations: Arc::default() });
+        Ok(())
+    }
+
+    /// A monitor's report: heartbeats are published, descriptions applied.
+    fn monitor_event(self: &Arc<Self>, event: MonitorEvent) {
+        match event {
+            MonitorEvent::HeartbeatStarted(e) => self.publish(&SdamEvent::ServerHeartbeatStarted(e)),
+            MonitorEvent::HeartbeatSucceeded(e) => self.publish(&SdamEvent::ServerHeartbeatSucceeded(e)),
+            MonitorEvent::HeartbeatFailed(e) => self.publish(&SdamEvent::ServerHeartbeatFailed(e)),
+            MonitorEvent::ServerChecked(description) => {
+                let mut rt = self.lock();
+                if rt.closed || !rt.servers.contains_key(&description.address) {
+                    return;
+                }
+                let cause = description.error.clone();
+                let outcome = rt.state.apply_check(*description);
+                let cause = cause.map(Error::invalid_response);
+                self.carry_out(&mut rt, outcome, cause.as_ref());
+            }
+        }
+    }
+
+    /// A background (minPoolSize) establishment failed: an error before the handshake
+    /// completed (CMAP "Populating the Pool with a Connection" defers it to SDAM).
+    fn population_failed(self: &Arc<Self>, address: &ServerAddress, e: &PopulationError) {
+        let mut rt = self.lock();
+        let wire = rt.state.description().server(address).map_or(0, |s| s.max_wire_version);
+        self.handle_error(
+            &mut rt,
+            address,
+            &e.error,
+            HandshakePhase::BeforeHandshakeCompletes,
+            e.generation,
+            wire,
+        );
+    }
+
+    /// Carries out a check outcome with the lock held: events first (a server is marked
+    /// Unknown before its pool is cleared), then monitors and pools, then wakes selection.
+    fn carry_out(self: &Arc<Self>, rt: &mut Runtime, outcome: CheckOutcome, cause: Option<&Error>) {
+        if !outcome.applied {
+            return;
+        }
+        for event in &outcome.events {
+            self.publish(event);
+        }
+        for address in &outcome.start_monitoring {
+            if let Err(error) = self.add_server(rt, address) {
+                tracing::warn!(%address, %error, "could not start monitoring a new server");
+            }
+        }
+        for address in &outcome.stop_monitoring {
+            if let Some(server) = rt.servers.remove(address) {
+                server.pool.close();
+                // Dropping the handle ends the monitor's task.
+                drop(server.monitor);
+            }
+        }
+        for address in &outcome.clear_pools {
+            sync_pool_generation(rt, address, cause);
+        }
+        if let Some(server) = outcome.mark_pool_ready.as_ref().and_then(|a| rt.servers.get(a)) {
+            server.pool.ready();
+        }
+        for address in &outcome.request_checks {
+            if let Some(monitor) = rt.servers.get(address).and_then(|s| s.monitor.as_ref()) {
+                monitor.request_check();
+            }
+        }
+        self.wake();
+    }
+
+    fn handle_error(
+        self: &Arc<Self>,
+        rt: &mut Runtime,
+        address: &ServerAddress,
+        error: &Error,
+        when: HandshakePhase,
+        generation: u32,
+        max_wire_version: i32,
+    ) -> ErrorAction {
+        if rt.closed {
+            return ErrorAction { stale: true, ..ErrorAction::default() };
+        }
+        let action = rt.state.handle_application_error(address, error, when, generation, max_wire_version);
+        if action.stale {
+            return action;
+        }
+        self.carry_out(rt, action.change.clone(), Some(error));
+        if action.clear_pool {
+            sync_pool_generation(rt, address, Some(error));
+        }
+        if let Some(monitor) = rt.servers.get(address).and_then(|s| s.monitor.as_ref()) {
+            if action.cancel_check {
+                monitor.cancel_check();
+            }
+            if action.request_check {
+                monitor.request_check();
+            }
+        }
+        self.wake();
+        action
+    }
+
+    /// Takes everything out of the runtime and returns what must be stopped and published.
+    fn close(&self) -> Option<(Vec<Server>, Vec<SdamEvent>)> {
+        let mut rt = self.lock();
+        if rt.closed {
+            return None;
+        }
+        rt.closed = true;
+        let servers: Vec<Server> = std::mem::take(&mut rt.servers).into_values().collect();
+        for server in &servers {
+            server.pool.close();
+        }
+        let events = rt.state.close();
+        drop(rt);
+        self.wake();
+        Some((servers, events))
+    }
+}
+
+/// Clears the pool of `address` until its generation reaches the one the topology state
+/// counts (the state advanced it when it decided the clear).
+fn sync_pool_generation(rt: &Runtime, address: &ServerAddress, cause: Option<&Error>) {
+    let (Some(server), Some(target)) = (rt.servers.get(address), rt.state.pool_generation(address)) else {
+        return;
+    };
+    while server.pool.status().generation < target {
+        match cause {
+            Some(cause) => server.pool.clear_with_cause(cause),
+            None => server.pool.clear(),
+        }
+    }
+}
+
+impl Topology {
+    /// Starts a topology (SDAM "Initial TopologyDescription"): publishes the opening
+    /// events, then creates a pool and starts a monitor for each seed (in LoadBalanced mode
+    /// no monitor: the pool is ready at once). Must be called inside a Tokio runtime.
+    pub fn start(options: TopologyOptions, handlers: EventHandlers) -> Result<Self> {
+        tokio::runtime::Handle::try_current()
+            .map_err(|e| Error::invalid_argument(format!("a topology needs a tokio runtime: {e}")))?;
+        let (state, events) = TopologyState::open(&options.settings);
+        let connector = Arc::new(TcpConnector::new(options.connection.clone()));
+        let (changed, _) = watch::channel(0);
+        let inner = Arc::new(Inner {
+            options,
+            handlers,
+            connector,
+            runtime: Mutex::new(Runtime { state, servers: BTreeMap::new(), closed: false }),
+            changed,
+        });
+        {
+            let mut rt = inner.lock();
+            for event in &events {
+                inner.publish(event);
+            }
+            let seeds: Vec<ServerAddress> = rt.state.description().servers.keys().cloned().collect();
+            for address in &seeds {
+                inner.add_server(&mut rt, address)?;
+            }
+        }
+        Ok(Self { inner })
+    }
+
+    /// Starts a topology from a connection string with its options.
+    pub fn from_uri(uri: &str, handlers: EventHandlers) -> Result<Self> {
+        Self::start(TopologyOptions::from_connection_string(&ConnectionString::parse(uri)?)?, handlers)
+    }
+
+    /// The options the topology runs with.
+    pub fn options(&self) -> &TopologyOptions {
+        &self.inner.options
+    }
+
+    /// A copy of the current topology description.
+    pub fn description(&self) -> TopologyDescription {
+        self.inner.lock().state.description().clone()
+    }
+
+    /// The pool generation the topology counts for `address` (`None` if it left the topology).
+    pub fn pool_generation(&self, address: &ServerAddress) -> Option<u32> {
+        self.inner.lock().state.pool_generation(address)
+    }
+
+    /// The pool of `address`, if the server is in the topology.
+    pub fn pool(&self, address: &ServerAddress) -> Option<Pool<Connection>> {
+        self.inner.lock().servers.get(address).map(|s| s.pool.clone())
+    }
+
+    /// Asks every monitor for an immediate check.
+    pub fn request_immediate_checks(&self) {
+        let rt = self.inner.lock();
+        for monitor in rt.servers.values().filter_map(|s| s.monitor.as_ref()) {
+            monitor.request_check();
+        }
+    }
+
+    /// Selects a server within `serverSelectionTimeoutMS` (see [`Topology::select_server_within`]).
+    pub async fn select_server(&self, criteria: &SelectionCriteria) -> Result<SelectedServer> {
+        self.select_server_within(criteria, self.inner.options.server_selection_timeout).await
+    }
+
+    /// Selects a server for `criteria` (server selection spec, "Multi-threaded or
+    /// asynchronous server selection"): validates the read preference, finds the suitable
+    /// servers in the latency window and picks one by operation count; when there is none,
+    /// requests immediate checks and waits for the topology to change, until `timeout`.
+    /// Fails at once with [`ErrorKind::IncompatibleWireVersion`] (or an invalid read
+    /// preference), and after `timeout` with [`ErrorKind::ServerSelection`] naming the
+    /// criteria and the last topology description seen.
+    pub async fn select_server_within(
+        &self,
+        criteria: &SelectionCriteria,
+        timeout: Duration,
+    ) -> Result<SelectedServer> {
+        let deadline = Instant::now() + timeout;
+        let (operation, read_preference) = match criteria {
+            SelectionCriteria::Write => (Operation::Write, ReadPreference::primary()),
+            SelectionCriteria::Read(rp) => (Operation::Read, rp.clone()),
+        };
+        read_preference.validate()?;
+        let mut changes = self.inner.changed.subscribe();
+        loop {
+            changes.borrow_and_update();
+            let seen = {
+                let rt = self.inner.lock();
+                if rt.closed {
+                    return Err(Error::new(ErrorKind::ServerSelection {
+                        message: format!("cannot select {criteria}: the topology was shut down"),
+                    }));
+                }
+                let description = rt.state.description();
+                let selection = selection::evaluate(
+                    description,
+                    operation,
+                    &read_preference,
+                    &self.inner.options.selection,
+                )?;
+                let count = |a: &ServerAddress| {
+                    rt.servers.get(a).map_or(u32::MAX, |s| s.operations.load(Ordering::SeqCst))
+                };
+                let chosen = selection.choose(count, &mut rand::rng());
+                if let Some(server) = chosen.and_then(|d| rt.servers.get(&d.address).map(|s| (d, s))) {
+                    let (description, server) = server;
+                    server.operations.fetch_add(1, Ordering::SeqCst);
+                    return Ok(SelectedServer {
+                        description: description.clone(),
+                        pool: server.pool.clone(),
+                        operations: server.operations.clone(),
+                    });
+                }
+                for monitor in rt.servers.values().filter_map(|s| s.monitor.as_ref()) {
+                    monitor.request_check();
+                }
+                summarize(description)
+            };
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => {
+                    return Err(Error::new(ErrorKind::ServerSelection {
+                        message: format!(
+                            "Server selection timeout: no server matched {criteria} within {} ms. Topology description: {seen}",
+                            timeout.as_millis()
+                        ),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Checks out a connection from the selected server's pool. An error while establishing
+    /// a new connection (before its handshake completed) is handled as SDAM says before it
+    /// is returned; pool errors (`PoolClearedError`, closed pool, wait queue timeout) are not.
+    pub async fn check_out(&self, server: &SelectedServer) -> Result<PooledConnection<Connection>> {
+        let generation = server.pool.status().generation;
+        match server.pool.check_out().await {
+            Ok(connection) => Ok(connection),
+            Err(error) => {
+                let pool_error = matches!(
+                    *error.kind,
+                    ErrorKind::PoolCleared { .. }
+                        | ErrorKind::PoolClosed { .. }
+                        | ErrorKind::WaitQueueTimeout { .. }
+                );
+                if !pool_error {
+                    self.handle_application_error(
+                        server.address(),
+                        &error,
+                        HandshakePhase::BeforeHandshakeCompletes,
+                        generation,
+                        server.description.max_wire_version,
+                    );
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Handles an operation's error from `address` on a connection of pool `generation` to
+    /// a server of `max_wire_version` (SDAM "Error handling"; see
+    /// [`TopologyState::handle_application_error`]) and carries out the [`ErrorAction`]:
+    /// the server is marked Unknown (its events published) before its pool is cleared, then
+    /// the monitor's check is cancelled or an immediate check requested. Returns the action.
+    pub fn handle_application_error(
+        &self,
+        address: &ServerAddress,
+        error: &Error,
+        when: HandshakePhase,
+        generation: u32,
+        max_wire_version: i32,
+    ) -> ErrorAction {
+        let mut rt = self.inner.lock();
+        self.inner.handle_error(&mut rt, address, error, when, generation, max_wire_version)
+    }
+
+    /// [`Topology::handle_application_error`] for an error on `connection` after its
+    /// handshake (its address, generation and server wire version).
+    pub fn handle_connection_error(
+        &self,
+        connection: &PooledConnection<Connection>,
+        error: &Error,
+    ) -> ErrorAction {
+        let wire = connection.stream_description().map_or(0, |d| d.max_wire_version);
+        self.handle_application_error(
+            connection.address(),
+            error,
+            HandshakePhase::AfterHandshakeCompletes,
+            connection.generation(),
+            wire,
+        )
+    }
+
+    /// Shuts the topology down: closes every pool, stops every monitor and waits for its
+    /// task to end, then publishes ServerClosed per server and TopologyClosed last. Later
+    /// selections fail; connections still checked out are closed when checked in.
+    pub async fn shutdown(&self) {
+        let Some((servers, events)) = self.inner.close() else {
+            return;
+        };
+        for server in servers {
+            if let Some(monitor) = server.monitor {
+                monitor.stop().await;
+            }
+        }
+        for event in &events {
+            self.inner.publish(event);
+        }
+    }
+
+    /// Whether every monitor task has ended (true after [`Topology::shutdown`]).
+    pub fn monitors_finished(&self) -> bool {
+        self.inner.lock().servers.values().filter_map(|s| s.monitor.as_ref()).all(MonitorHandle::is_finished)
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        // Pools closed; the monitor handles dropped here abort their tasks.
+        if let Some((servers, events)) = self.inner.close() {
+            drop(servers);
+            for event in &events {
+                self.inner.publish(event);
+            }
+        }
+    }
+}
+
+/// The topology description as a selection error shows it: type, set name, and each
+/// server's address, type and error.
+fn summarize(description: &TopologyDescription) -> String {
+    let mut out = format!("{{ type: {}", description.topology_type);
+    if let Some(set) = &description.set_name {
+        let _ = write!(out, ", setName: {set}");
+    }
+    out.push_str(", servers: [");
+    for (i, server) in description.servers().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{{ address: {}, type: {}", server.address, server.server_type);
+        if !server.tags.is_empty() {
+            let _ = write!(out, ", tags: {}", server.tags);
+        }
+        if let Some(error) = &server.error {
+            let _ = write!(out, ", error: {error}");
+        }
+        out.push_str(" }");
+    }
+    out.push_str("] }");
+    out
+}
