@@ -497,3 +497,26 @@ async fn kill_all_sessions_aborts_transactions() {
     assert_eq!(labels, vec!["TransientTransactionError".to_owned()]);
     assert_eq!(command(&mut s, 4, doc! { "count": "c", "$db": "test" }).await.get_i32("n").ok(), Some(0));
 }
+
+#[tokio::test]
+async fn app_name_fail_point_matches_the_handshake_that_names_the_app() {
+    let d = Deployment::start(Config::replica_set(1)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut admin = connect(&host(&d)).await;
+    let fp = command(
+        &mut admin,
+        1,
+        doc! { "configureFailPoint": "failCommand", "mode": { "times": 1 },
+        "data": { "failCommands": ["hello"], "errorCode": 91, "appName": "monitor-app" }, "$db": "admin" },
+    )
+    .await;
+    assert_eq!(fp.get_f64("ok").ok(), Some(1.0), "{fp}");
+    // Another application's handshake is not affected.
+    let mut other = connect(&host(&d)).await;
+    let hello = doc! { "hello": 1, "client": { "application": { "name": "other" } }, "$db": "admin" };
+    assert_eq!(command(&mut other, 1, hello).await.get_f64("ok").ok(), Some(1.0));
+    // The first handshake of the named application fails, on that very hello.
+    let mut named = connect(&host(&d)).await;
+    let hello = doc! { "hello": 1, "client": { "application": { "name": "monitor-app" } }, "$db": "admin" };
+    let failed = command(&mut named, 1, hello).await;
+    assert_eq!(failed.get_i32("code").ok(), Some(91), "{failed}");
+}

@@ -99,7 +99,10 @@ pub async fn run_command(
         commit_or_abort,
     };
 
-    let action = lock(&node.fail_points).check(&name, client.app_name.as_deref());
+    // The handshake's own metadata counts for an `appName` filter: mongod matches a fail
+    // point on the very hello that first names the application.
+    let app_name = client.app_name.clone().or_else(|| handshake_app_name(&name, &inv.cmd));
+    let action = lock(&node.fail_points).check(&name, app_name.as_deref());
     let mut injected_wce = None;
     let mut labels_override = None;
     if let Some(action) = action {
@@ -513,4 +516,13 @@ async fn end_transaction(
             }
         }
     }
+}
+
+/// The application name a handshake command (`hello`/`isMaster`) declares in its `client` metadata.
+fn handshake_app_name(name: &str, cmd: &Document) -> Option<String> {
+    if !matches!(name, "hello" | "isMaster" | "ismaster") {
+        return None;
+    }
+    let application = cmd.get_document("client").ok()?.get_document("application").ok()?;
+    application.get_str("name").ok().map(str::to_owned)
 }
