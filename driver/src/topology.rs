@@ -639,3 +639,118 @@ fn summarize(description: &TopologyDescription) -> String {
     out.push_str("] }");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use bson::{Document, doc};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server that accepts connections and never answers: its monitor stays in its
+    /// first check (until connectTimeoutMS), so the tests decide every description.
+    async fn silent_server() -> (TcpListener, ServerAddress) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string().parse().unwrap();
+        (listener, address)
+    }
+
+    fn report(topology: &Topology, address: &ServerAddress, hello: Document) {
+        let description =
+            ServerDescription::from_hello(address.clone(), &hello, Some(Duration::from_millis(1)));
+        topology.inner.monitor_event(MonitorEvent::ServerChecked(Box::new(description)));
+    }
+
+    #[tokio::test]
+    async fn an_incompatible_server_fails_selection_at_once() {
+        let (_listener, a) = silent_server().await;
+        let topology =
+            Topology::from_uri(&format!("mongodb://{a}/?directConnection=true"), EventHandlers::default())
+                .unwrap();
+        report(
+            &topology,
+            &a,
+            doc! { "ok": 1, "isWritablePrimary": true, "minWireVersion": 0, "maxWireVersion": 2 },
+        );
+        let started = Instant::now();
+        let error = topology.select_server(&SelectionCriteria::Write).await.unwrap_err();
+        assert!(matches!(*error.kind, ErrorKind::IncompatibleWireVersion { .. }), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        topology.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_waiting_selection_wakes_on_a_topology_change() {
+        let (_listener, a) = silent_server().await;
+        let topology = Topology::from_uri(&format!("mongodb://{a}/"), EventHandlers::default()).unwrap();
+        let started = Instant::now();
+        let select = topology.select_server_within(&SelectionCriteria::Write, Duration::from_secs(5));
+        let change = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            report(&topology, &a, doc! { "ok": 1, "isWritablePrimary": true, "maxWireVersion": 17 });
+        };
+        let (selected, ()) = tokio::join!(select, change);
+        let selected = selected.unwrap();
+        assert_eq!(selected.address(), &a);
+        assert_eq!(selected.description().server_type, crate::sdam::ServerType::Standalone);
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(100) && waited < Duration::from_secs(2), "{waited:?}");
+        drop(selected);
+        topology.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_busier_of_two_servers_in_the_window_is_not_chosen() {
+        let (_l1, a) = silent_server().await;
+        let (_l2, b) = silent_server().await;
+        let topology = Topology::from_uri(&format!("mongodb://{a},{b}/"), EventHandlers::default()).unwrap();
+        for server in [&a, &b] {
+            report(&topology, server, doc! { "ok": 1, "msg": "isdbgrid", "maxWireVersion": 17 });
+        }
+        assert_eq!(topology.description().topology_type, TopologyType::Sharded);
+        let busy = topology.select_server(&SelectionCriteria::Write).await.unwrap();
+        for _ in 0..20 {
+            let other = topology.select_server(&SelectionCriteria::Write).await.unwrap();
+            assert_ne!(other.address(), busy.address());
+        }
+        // Released: both are chosen again.
+        drop(busy);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            seen.insert(topology.select_server(&SelectionCriteria::Write).await.unwrap().address().clone());
+        }
+        assert_eq!(seen.len(), 2);
+        topology.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn removed_servers_lose_their_pool_and_errors_from_them_are_stale() {
+        let (_l1, a) = silent_server().await;
+        let (_l2, c) = silent_server().await;
+        let uri = format!("mongodb://{a},{c}/?replicaSet=rs");
+        let topology = Topology::from_uri(&uri, EventHandlers::default()).unwrap();
+        let pool_c = topology.pool(&c).unwrap();
+        report(
+            &topology,
+            &a,
+            doc! { "ok": 1, "isWritablePrimary": true, "setName": "rs", "hosts": [a.to_string()], "maxWireVersion": 17 },
+        );
+        assert!(topology.pool(&c).is_none());
+        assert_eq!(pool_c.status().state, crate::cmap::PoolState::Closed);
+        let error = Error::command(10107, "NotWritablePrimary", "not primary");
+        let action =
+            topology.handle_application_error(&c, &error, HandshakePhase::AfterHandshakeCompletes, 0, 17);
+        assert!(action.stale);
+        // The primary's pool is ready; a network error marks it Unknown and clears it.
+        let pool_a = topology.pool(&a).unwrap();
+        assert_eq!(pool_a.status().state, crate::cmap::PoolState::Ready);
+        let network = Error::io("reading", std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"));
+        let action =
+            topology.handle_application_error(&a, &network, HandshakePhase::AfterHandshakeCompletes, 0, 17);
+        assert!(action.mark_unknown && action.clear_pool);
+        assert_eq!(pool_a.status().generation, 1);
+        assert_eq!(pool_a.status().state, crate::cmap::PoolState::Paused);
+        assert_eq!(topology.description().topology_type, TopologyType::ReplicaSetNoPrimary);
+        topology.shutdown().await;
+    }
+}
