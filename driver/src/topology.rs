@@ -261,9 +261,10 @@ impl Inner {
                 if rt.closed || !rt.servers.contains_key(&description.address) {
                     return;
                 }
-                let cause = description.error.clone();
+                let cause = description.error.as_ref().map(|e| {
+                    Error::io(format!("checking {}", description.address), std::io::Error::other(e.clone()))
+                });
                 let outcome = rt.state.apply_check(*description);
-                let cause = cause.map(Error::invalid_response);
                 self.carry_out(&mut rt, outcome, cause.as_ref());
             }
         }

@@ -142,12 +142,24 @@ async fn step_down_on_4_2_plus_keeps_the_pool() {
     let old_address = old.address().clone();
     let mut conn = topology.check_out(&old).await.expect("a connection");
     let first_id = conn.id();
-    run(&mut conn, "step-down", doc! { "insert": "step-down", "documents": [{ "test": 0 }] })
+    let docs: Vec<Document> = (0..5).map(|i| doc! { "test": i }).collect();
+    run(&mut conn, "step-down", doc! { "insert": "step-down", "documents": docs })
         .await
         .expect("the first insert");
+    // The seed's "getMore Iteration": a cursor opened before the step-down keeps working.
+    let found =
+        run(&mut conn, "step-down", doc! { "find": "step-down", "batchSize": 2 }).await.expect("find");
+    let cursor_id = found.get_document("cursor").and_then(|c| c.get_i64("id")).expect("a cursor id");
+    assert_ne!(cursor_id, 0);
     let reply = command(&old_address.to_string(), doc! { "replSetStepDown": 5, "force": true }).await;
     assert_eq!(reply.get_f64("ok").ok(), Some(1.0), "{reply}");
-    let error = run(&mut conn, "step-down", doc! { "insert": "step-down", "documents": [{ "test": 1 }] })
+    let next =
+        run(&mut conn, "step-down", doc! { "getMore": cursor_id, "collection": "step-down", "batchSize": 2 })
+            .await
+            .expect("getMore after the step-down");
+    let batch = next.get_document("cursor").and_then(|c| c.get_array("nextBatch")).expect("a batch");
+    assert_eq!(batch.len(), 2);
+    let error = run(&mut conn, "step-down", doc! { "insert": "step-down", "documents": [{ "test": 6 }] })
         .await
         .expect_err("the old primary refuses writes");
     assert_eq!(error.code(), Some(10107), "{error}");
@@ -208,27 +220,37 @@ async fn step_down_on_4_0_clears_the_pool() {
     topology.shutdown().await;
 }
 
-/// A NotWritablePrimary error (by fail point, no step-down) clears the pool of a pre-4.2
-/// server only (SDAM "Not writable primary and node is recovering").
+/// A state-change error (by fail point, no step-down) clears the pool of a pre-4.2 server,
+/// and of any server when it is shutting down (SDAM "Not writable primary and node is
+/// recovering"; the 2022 connections-survive-step-down tests "Not Primary - Keep/Reset
+/// Connection Pool", "Shutdown in progress" and "Interrupted at shutdown - Reset Connection
+/// Pool": 11600 resets the pool on every version, unlike in the older seed text).
 #[tokio::test]
-async fn not_writable_primary_clears_the_pool_only_before_4_2() {
-    for (version, clears) in [(ServerVersion::V4_0, true), (ServerVersion::V4_2, false)] {
+async fn state_change_errors_clear_the_pool_before_4_2_or_on_shutdown() {
+    let cases = [
+        (ServerVersion::V4_0, 10107, true),
+        (ServerVersion::V4_2, 10107, false),
+        (ServerVersion::V4_0, 11600, true),
+        (ServerVersion::V4_4, 11600, true),
+        (ServerVersion::V4_4, 91, true),
+    ];
+    for (version, code, clears) in cases {
         let sim = start(Config::replica_set(1).with_version(version)).await;
         let (topology, recorded) = topology(sim.connection_string(), "&retryWrites=false");
         let server = topology.select_server(&SelectionCriteria::Write).await.expect("a primary");
         let primary = server.address().clone();
         let fail = doc! { "configureFailPoint": "failCommand", "mode": { "times": 1 },
-        "data": { "failCommands": ["insert"], "errorCode": 10107 } };
+        "data": { "failCommands": ["insert"], "errorCode": code } };
         let reply = command(&primary.to_string(), fail).await;
         assert_eq!(reply.get_f64("ok").ok(), Some(1.0), "{reply}");
         let mut conn = topology.check_out(&server).await.expect("a connection");
         let error = run(&mut conn, "db", doc! { "insert": "c", "documents": [{ "x": 1 }] })
             .await
             .expect_err("the fail point");
-        assert_eq!(error.code(), Some(10107), "{error}");
+        assert_eq!(error.code(), Some(code), "{error}");
         let action = topology.handle_connection_error(&conn, &error);
-        assert!(action.mark_unknown && action.request_check, "{version:?}: {action:?}");
-        assert_eq!(action.clear_pool, clears, "{version:?}");
+        assert!(action.mark_unknown && action.request_check, "{version:?} {code}: {action:?}");
+        assert_eq!(action.clear_pool, clears, "{version:?} {code}");
         assert_eq!(recorded.cmap_of(CmapEventKind::PoolCleared, &primary), usize::from(clears));
         assert_eq!(topology.pool_generation(&primary), Some(u32::from(clears)));
         drop(conn);
@@ -236,6 +258,11 @@ async fn not_writable_primary_clears_the_pool_only_before_4_2() {
         // The requested check finds the primary again.
         let again = topology.select_server(&SelectionCriteria::Write).await.expect("the primary again");
         assert_eq!(again.address(), &primary);
+        let mut conn = topology.check_out(&again).await.expect("a connection");
+        run(&mut conn, "db", doc! { "insert": "c", "documents": [{ "x": 2 }] })
+            .await
+            .expect("the next insert");
+        drop(conn);
         drop(again);
         topology.shutdown().await;
     }
