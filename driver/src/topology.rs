@@ -228,14 +228,15 @@ impl Inner {
                 }
             })
         };
+        let load_balanced = rt.state.description().topology_type == TopologyType::LoadBalanced;
         let mut builder = Pool::builder(address.clone(), self.connector.clone())
             .options(self.options.pool.clone())
+            .load_balanced(load_balanced)
             .population_error_handler(population_errors);
         if let Some(cmap) = &self.handlers.cmap {
             builder = builder.event_handler(cmap.clone());
         }
         let pool = builder.build()?;
-        let load_balanced = rt.state.description().topology_type == TopologyType::LoadBalanced;
         let monitor = if load_balanced {
             pool.ready();
             None
@@ -275,14 +276,13 @@ impl Inner {
     fn population_failed(self: &Arc<Self>, address: &ServerAddress, e: &PopulationError) {
         let mut rt = self.lock();
         let wire = rt.state.description().server(address).map_or(0, |s| s.max_wire_version);
-        self.handle_error(
-            &mut rt,
-            address,
-            &e.error,
-            HandshakePhase::BeforeHandshakeCompletes,
-            e.generation,
-            wire,
-        );
+        let source = ErrorSource {
+            when: HandshakePhase::BeforeHandshakeCompletes,
+            generation: e.generation,
+            max_wire_version: wire,
+            service_id: None,
+        };
+        self.handle_error(&mut rt, address, &e.error, source);
     }
 
     /// Carries out a check outcome with the lock held: events first (a server is marked
@@ -325,20 +325,38 @@ impl Inner {
         rt: &mut Runtime,
         address: &ServerAddress,
         error: &Error,
-        when: HandshakePhase,
-        generation: u32,
-        max_wire_version: i32,
+        source: ErrorSource,
     ) -> ErrorAction {
         if rt.closed {
             return ErrorAction { stale: true, ..ErrorAction::default() };
         }
-        let action = rt.state.handle_application_error(address, error, when, generation, max_wire_version);
+        // Load-balanced pools count generations per service (load balancer spec): the
+        // pool decides staleness there, and a clear is for the connection's service only.
+        let load_balanced = rt.state.description().topology_type == TopologyType::LoadBalanced;
+        let generation = match load_balanced {
+            true => rt.state.pool_generation(address).unwrap_or(source.generation),
+            false => source.generation,
+        };
+        let action = rt.state.handle_application_error(
+            address,
+            error,
+            source.when,
+            generation,
+            source.max_wire_version,
+        );
         if action.stale {
             return action;
         }
         self.carry_out(rt, action.change.clone(), Some(error));
         if action.clear_pool {
-            sync_pool_generation(rt, address, Some(error));
+            if load_balanced {
+                // Before the handshake completed there is no service id: nothing to clear.
+                if let (Some(server), Some(service_id)) = (rt.servers.get(address), source.service_id) {
+                    server.pool.clear_service(service_id);
+                }
+            } else {
+                sync_pool_generation(rt, address, Some(error));
+            }
         }
         if let Some(monitor) = rt.servers.get(address).and_then(|s| s.monitor.as_ref()) {
             if action.cancel_check {
@@ -368,6 +386,16 @@ impl Inner {
         self.wake();
         Some((servers, events))
     }
+}
+
+/// Where an application error happened: the connection's handshake phase, pool generation,
+/// server wire version and (load-balanced mode) service id.
+#[derive(Debug, Clone, Copy)]
+struct ErrorSource {
+    when: HandshakePhase,
+    generation: u32,
+    max_wire_version: i32,
+    service_id: Option<bson::oid::ObjectId>,
 }
 
 /// Clears the pool of `address` until its generation reaches the one the topology state
@@ -560,25 +588,28 @@ impl Topology {
         generation: u32,
         max_wire_version: i32,
     ) -> ErrorAction {
+        let source = ErrorSource { when, generation, max_wire_version, service_id: None };
         let mut rt = self.inner.lock();
-        self.inner.handle_error(&mut rt, address, error, when, generation, max_wire_version)
+        self.inner.handle_error(&mut rt, address, error, source)
     }
 
     /// [`Topology::handle_application_error`] for an error on `connection` after its
-    /// handshake (its address, generation and server wire version).
+    /// handshake (its address, generation and server wire version). In LoadBalanced mode a
+    /// clear is for the connection's service only (load balancer spec).
     pub fn handle_connection_error(
         &self,
         connection: &PooledConnection<Connection>,
         error: &Error,
     ) -> ErrorAction {
-        let wire = connection.stream_description().map_or(0, |d| d.max_wire_version);
-        self.handle_application_error(
-            connection.address(),
-            error,
-            HandshakePhase::AfterHandshakeCompletes,
-            connection.generation(),
-            wire,
-        )
+        let description = connection.stream_description().ok();
+        let source = ErrorSource {
+            when: HandshakePhase::AfterHandshakeCompletes,
+            generation: connection.generation(),
+            max_wire_version: description.map_or(0, |d| d.max_wire_version),
+            service_id: description.and_then(|d| d.service_id),
+        };
+        let mut rt = self.inner.lock();
+        self.inner.handle_error(&mut rt, connection.address(), error, source)
     }
 
     /// Shuts the topology down: closes every pool, stops every monitor and waits for its
@@ -752,6 +783,36 @@ mod tests {
         assert_eq!(pool_a.status().generation, 1);
         assert_eq!(pool_a.status().state, crate::cmap::PoolState::Paused);
         assert_eq!(topology.description().topology_type, TopologyType::ReplicaSetNoPrimary);
+        topology.shutdown().await;
+    }
+
+    #[test]
+    fn the_runtime_types_cross_tasks() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Topology>();
+        send_sync::<SelectedServer>();
+    }
+
+    #[tokio::test]
+    async fn a_load_balancer_is_selected_at_once_and_its_pool_never_pauses() {
+        let (_listener, a) = silent_server().await;
+        let topology =
+            Topology::from_uri(&format!("mongodb://{a}/?loadBalanced=true"), EventHandlers::default())
+                .unwrap();
+        let started = Instant::now();
+        let selected = topology.select_server(&SelectionCriteria::Write).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(selected.description().server_type, crate::sdam::ServerType::LoadBalancer);
+        assert_eq!(selected.pool().status().state, crate::cmap::PoolState::Ready);
+        let network = Error::io("reading", std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"));
+        let action =
+            topology.handle_application_error(&a, &network, HandshakePhase::AfterHandshakeCompletes, 0, 17);
+        assert!(action.clear_pool && !action.mark_unknown, "{action:?}");
+        // Without a service id nothing is cleared, and the pool stays ready.
+        assert_eq!(selected.pool().status().state, crate::cmap::PoolState::Ready);
+        assert_eq!(selected.pool().status().generation, 0);
+        assert_eq!(topology.description().topology_type, TopologyType::LoadBalanced);
+        drop(selected);
         topology.shutdown().await;
     }
 }
