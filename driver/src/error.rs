@@ -95,6 +95,23 @@ pub enum ErrorKind {
         /// The write concern error's message.
         message: String,
     },
+    /// The server refused the one write of a single-document operation (`writeErrors`,
+    /// CRUD spec "WriteError"), e.g. a duplicate key.
+    #[error("write error: {code_name} ({code}): {message}")]
+    Write {
+        /// The write error's code.
+        code: i32,
+        /// The write error's code name (empty if the reply had none).
+        code_name: String,
+        /// The write error's message.
+        message: String,
+        /// `errInfo`, when the server gave one.
+        details: Option<bson::Document>,
+    },
+    /// Some writes of a multi-document operation (`insert_many`, `bulk_write`) failed, or
+    /// their write concern could not be satisfied (CRUD spec "BulkWriteException").
+    #[error("{0}")]
+    BulkWrite(crate::results::BulkWriteFailure),
 }
 
 impl Error {
@@ -124,9 +141,14 @@ impl Error {
     }
 
     /// The server's error code, for a command or write concern error.
+    /// For a write error its code; for a bulk write failure the first write error's code
+    /// (else its write concern error's).
     pub fn code(&self) -> Option<i32> {
         match &*self.kind {
-            ErrorKind::Command { code, .. } | ErrorKind::WriteConcern { code, .. } => Some(*code),
+            ErrorKind::Command { code, .. }
+            | ErrorKind::WriteConcern { code, .. }
+            | ErrorKind::Write { code, .. } => Some(*code),
+            ErrorKind::BulkWrite(failure) => failure.first().map(|(code, _, _)| code),
             _ => None,
         }
     }
@@ -134,13 +156,18 @@ impl Error {
     /// The server's code name; when the reply had none, the name the error-code table gives.
     pub fn code_name(&self) -> Option<&str> {
         match &*self.kind {
-            ErrorKind::Command { code, code_name, .. } | ErrorKind::WriteConcern { code, code_name, .. } => {
+            ErrorKind::Command { code, code_name, .. }
+            | ErrorKind::WriteConcern { code, code_name, .. }
+            | ErrorKind::Write { code, code_name, .. } => {
                 if code_name.is_empty() {
                     crate::error_code::ErrorCode(*code).name()
                 } else {
                     Some(code_name)
                 }
             }
+            ErrorKind::BulkWrite(failure) => failure.first().and_then(|(code, name, _)| {
+                if name.is_empty() { crate::error_code::ErrorCode(code).name() } else { Some(name) }
+            }),
             _ => None,
         }
     }
@@ -148,7 +175,10 @@ impl Error {
     /// The server's message, for a command or write concern error.
     pub fn server_message(&self) -> Option<&str> {
         match &*self.kind {
-            ErrorKind::Command { message, .. } | ErrorKind::WriteConcern { message, .. } => Some(message),
+            ErrorKind::Command { message, .. }
+            | ErrorKind::WriteConcern { message, .. }
+            | ErrorKind::Write { message, .. } => Some(message),
+            ErrorKind::BulkWrite(failure) => failure.first().map(|(_, _, message)| message),
             _ => None,
         }
     }

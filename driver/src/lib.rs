@@ -1,17 +1,29 @@
 //! An async MongoDB driver whose behaviour is checked against the official driver
 //! specifications' test data.
 
+pub mod client;
 pub mod cmap;
+pub mod coll;
 pub mod connection_string;
 pub mod commands;
 pub mod connection;
+pub mod cursor;
+pub mod db;
 pub mod error;
 pub mod error_code;
 pub mod event;
+pub mod executor;
 pub mod monitor;
+pub mod operation;
+pub mod options;
+pub mod results;
 pub mod sdam;
 pub mod selection;
 pub mod topology;
 pub mod wire;
 
+pub use client::Client;
+pub use coll::Collection;
+pub use cursor::Cursor;
+pub use db::Database;
 pub use error::{Error, ErrorKind, Result};

@@ -2,4 +2,5 @@
 //! monitoring events live beside them).
 
 pub mod cmap;
+pub mod command;
 pub mod sdam;

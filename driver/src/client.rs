@@ -1,0 +1,161 @@
+//! The client (CRUD spec "MongoClient"; connection-string and URI options specs): the entry
+//! point that owns the topology and the executor, and hands out [`Database`] handles.
+
+use std::sync::Arc;
+
+use crate::connection_string::ConnectionString;
+use crate::db::Database;
+use crate::error::Result;
+use crate::event::cmap::SharedCmapEventHandler;
+use crate::event::command::CommandEventHandler;
+use crate::executor::Executor;
+use crate::options::{ReadConcern, ReadPreference, TagSet, WriteConcern};
+use crate::topology::{EventHandlers, SdamEventHandler, Topology, TopologyOptions};
+
+/// A handle to a deployment: cheap to clone, shared by every database and collection made
+/// from it. Dropping the last handle stops monitoring and closes the pools;
+/// [`Client::shutdown`] also waits for the monitors to stop.
+///
+/// ```no_run
+/// # async fn demo() -> mongo_driver::Result<()> {
+/// use bson::{Document, doc};
+/// use mongo_driver::Client;
+///
+/// let client = Client::with_uri_str("mongodb://localhost:27017/?replicaSet=rs0").await?;
+/// let coll = client.database("app").collection::<Document>("items");
+/// coll.insert_one(doc! {"name": "pen"}).await?;
+/// let found = coll.find_one(doc! {"name": "pen"}).await?;
+/// assert!(found.is_some());
+/// client.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+/// What every handle made from a client shares.
+#[derive(Debug)]
+pub(crate) struct ClientInner {
+    pub(crate) executor: Arc<Executor>,
+    pub(crate) defaults: Defaults,
+    pub(crate) default_database: Option<String>,
+}
+
+/// The read preference, read concern and write concern a handle applies when an operation
+/// sets none (inherited client → database → collection).
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    /// The read preference (default primary).
+    pub read_preference: ReadPreference,
+    /// The read concern (default: none sent, the server's).
+    pub read_concern: Option<ReadConcern>,
+    /// The write concern (default: none sent, the server's).
+    pub write_concern: Option<WriteConcern>,
+}
+
+/// Builds a [`Client`] from a connection string plus event handlers.
+#[derive(Clone, Default)]
+pub struct ClientBuilder {
+    uri: String,
+    handlers: EventHandlers,
+    command: Option<CommandEventHandler>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder").field("handlers", &self.handlers).finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Publishes command monitoring events to `handler`.
+    pub fn command_event_handler(mut self, handler: CommandEventHandler) -> Self {
+        self.command = Some(handler);
+        self
+    }
+
+    /// Publishes SDAM monitoring events to `handler`.
+    pub fn sdam_event_handler(mut self, handler: SdamEventHandler) -> Self {
+        self.handlers.sdam = Some(handler);
+        self
+    }
+
+    /// Publishes CMAP events to `handler`.
+    pub fn cmap_event_handler(mut self, handler: SharedCmapEventHandler) -> Self {
+        self.handlers.cmap = Some(handler);
+        self
+    }
+
+    /// Parses the connection string and starts the topology (inside a Tokio runtime).
+    pub fn build(self) -> Result<Client> {
+        let uri = ConnectionString::parse(&self.uri)?;
+        let o = &uri.options;
+        let mut read_preference = ReadPreference::new(o.read_preference.unwrap_or_default());
+        if let Some(tags) = &o.read_preference_tags {
+            read_preference = read_preference.with_tag_sets(tags.iter().cloned().collect::<Vec<TagSet>>());
+        }
+        if let Some(seconds) = o.max_staleness_seconds {
+            read_preference = read_preference.with_max_staleness_seconds(seconds);
+        }
+        read_preference.validate()?;
+        let write_concern = WriteConcern { w: o.w.clone(), journal: o.journal, w_timeout: o.w_timeout };
+        let defaults = Defaults {
+            read_preference,
+            read_concern: o.read_concern_level.clone().map(ReadConcern::custom),
+            write_concern: (!write_concern.is_empty()).then_some(write_concern),
+        };
+        let retry_reads = o.retry_reads.unwrap_or(true);
+        let topology = Topology::start(TopologyOptions::from_connection_string(&uri)?, self.handlers)?;
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                executor: Arc::new(Executor::new(topology, self.command, retry_reads)),
+                defaults,
+                default_database: uri.database.clone(),
+            }),
+        })
+    }
+}
+
+impl Client {
+    /// Connects to the deployment a connection string names (monitoring starts in the
+    /// background; the first operation waits for a suitable server).
+    pub async fn with_uri_str(uri: impl AsRef<str>) -> Result<Self> {
+        Self::builder(uri).build()
+    }
+
+    /// A builder for a client with event handlers.
+    pub fn builder(uri: impl AsRef<str>) -> ClientBuilder {
+        ClientBuilder { uri: uri.as_ref().to_string(), ..ClientBuilder::default() }
+    }
+
+    /// A handle to database `name` (no I/O).
+    pub fn database(&self, name: &str) -> Database {
+        Database::new(self.clone(), name, self.inner.defaults.clone())
+    }
+
+    /// The database the connection string names (`/db`), if any.
+    pub fn default_database(&self) -> Option<Database> {
+        self.inner.default_database.as_deref().map(|name| self.database(name))
+    }
+
+    /// The defaults handles made from this client start with.
+    pub fn defaults(&self) -> &Defaults {
+        &self.inner.defaults
+    }
+
+    /// The running topology (descriptions, pools).
+    pub fn topology(&self) -> &Topology {
+        self.inner.executor.topology()
+    }
+
+    /// Stops monitoring and closes the pools, waiting for the monitors to end. Later
+    /// operations fail with a server selection error.
+    pub async fn shutdown(&self) {
+        self.inner.executor.topology().shutdown().await;
+    }
+
+    pub(crate) fn executor(&self) -> &Arc<Executor> {
+        &self.inner.executor
+    }
+}

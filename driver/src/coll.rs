@@ -1,0 +1,1241 @@
+//! Collections (CRUD spec "Collection"): typed CRUD on `Collection<T>`. Each method returns
+//! an action: chain its option setters, then `.await` it (the actions implement
+//! `IntoFuture`), e.g. `coll.find(filter).sort(doc! {"x": 1}).limit(5).await?`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::IntoFuture;
+use std::marker::PhantomData;
+
+use bson::oid::ObjectId;
+use bson::{Bson, Document, doc};
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::client::{Client, Defaults};
+use crate::commands::GenericArguments;
+use crate::cursor::Cursor;
+use crate::error::{Error, ErrorKind, Result};
+use crate::executor::{ExecutionContext, Executor};
+use crate::operation::{self, BatchedWrite, Modification, Namespace, WriteBatchOutcome};
+use crate::options::{
+    AggregateOptions, BulkWriteOptions, CountOptions, DeleteOptions, DistinctOptions, DropCollectionOptions,
+    EstimatedDocumentCountOptions, FindOneAndModifyOptions, FindOptions, Hint, InsertManyOptions,
+    InsertOneOptions, ReadConcern, ReadPreference, UpdateOptions, WriteConcern,
+};
+use crate::results::{
+    BulkWriteFailure, BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult, UpdateResult,
+};
+use crate::topology::SelectionCriteria;
+
+/// `NamespaceNotFound`: dropping a collection that does not exist is not an error.
+const NAMESPACE_NOT_FOUND: i32 = 26;
+
+/// A handle to a collection whose documents (de)serialize as `T` (cheap to clone).
+pub struct Collection<T> {
+    client: Client,
+    ns: Namespace,
+    defaults: Defaults,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Collection<T> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            ns: self.ns.clone(),
+            defaults: self.defaults.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Collection<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection").field("ns", &self.ns).field("defaults", &self.defaults).finish()
+    }
+}
+
+/// An update: an update document (`{$set: …}`) or an aggregation pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdateModifications {
+    /// An update document whose keys are update operators.
+    Document(Document),
+    /// An update pipeline.
+    Pipeline(Vec<Document>),
+}
+
+impl From<Document> for UpdateModifications {
+    fn from(d: Document) -> Self {
+        Self::Document(d)
+    }
+}
+
+impl From<Vec<Document>> for UpdateModifications {
+    fn from(p: Vec<Document>) -> Self {
+        Self::Pipeline(p)
+    }
+}
+
+impl UpdateModifications {
+    /// CRUD spec "Update vs. Replace Validation": an update document's first key must be an
+    /// operator.
+    fn validate(&self) -> Result<()> {
+        match self {
+            Self::Document(d) => match d.keys().next() {
+                Some(k) if k.starts_with('$') => Ok(()),
+                Some(k) => Err(Error::invalid_argument(format!(
+                    "an update document must contain only update operators, but starts with `{k}`"
+                ))),
+                None => Err(Error::invalid_argument("an update document must not be empty")),
+            },
+            Self::Pipeline(_) => Ok(()),
+        }
+    }
+
+    fn to_bson(&self) -> Bson {
+        match self {
+            Self::Document(d) => Bson::Document(d.clone()),
+            Self::Pipeline(p) => Bson::Array(p.iter().cloned().map(Bson::Document).collect()),
+        }
+    }
+}
+
+/// CRUD spec "Update vs. Replace Validation": a replacement's first key must not be an operator.
+fn validate_replacement(replacement: &Document) -> Result<()> {
+    match replacement.keys().next() {
+        Some(k) if k.starts_with('$') => Err(Error::invalid_argument(format!(
+            "a replacement document must not contain update operators (`{k}`)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// One write of a collection-level [`Collection::bulk_write`] (CRUD spec "Write Models").
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteModel {
+    /// Inserts a document (an `_id` is generated when missing).
+    InsertOne {
+        /// The document.
+        document: Document,
+    },
+    /// Updates the first matching document.
+    UpdateOne {
+        /// The filter.
+        filter: Document,
+        /// The update.
+        update: UpdateModifications,
+        /// Insert when nothing matches.
+        upsert: bool,
+    },
+    /// Updates every matching document.
+    UpdateMany {
+        /// The filter.
+        filter: Document,
+        /// The update.
+        update: UpdateModifications,
+        /// Insert when nothing matches.
+        upsert: bool,
+    },
+    /// Replaces the first matching document.
+    ReplaceOne {
+        /// The filter.
+        filter: Document,
+        /// The replacement.
+        replacement: Document,
+        /// Insert when nothing matches.
+        upsert: bool,
+    },
+    /// Deletes the first matching document.
+    DeleteOne {
+        /// The filter.
+        filter: Document,
+    },
+    /// Deletes every matching document.
+    DeleteMany {
+        /// The filter.
+        filter: Document,
+    },
+}
+
+/// Which write command a model goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteKind {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// Serializes a `T` into a document.
+fn to_document<T: Serialize>(value: &T) -> Result<Document> {
+    bson::serialize_to_document(value)
+        .map_err(|e| Error::invalid_argument(format!("cannot serialize the document: {e}")))
+}
+
+/// Gives `doc` an `_id` (a new ObjectId, first) when it has none; returns the `_id`.
+fn ensure_id(doc: &mut Document) -> Bson {
+    if let Some(id) = doc.get("_id") {
+        return id.clone();
+    }
+    let id = Bson::ObjectId(ObjectId::new());
+    let mut with_id = doc! {"_id": id.clone()};
+    with_id.extend(std::mem::take(doc));
+    *doc = with_id;
+    id
+}
+
+/// One update statement (server write commands spec "update").
+fn update_statement(
+    filter: Document,
+    update: Bson,
+    multi: bool,
+    options: &UpdateOptions,
+    replacement: bool,
+) -> Document {
+    let mut s = doc! {"q": filter, "u": update};
+    if let Some(v) = options.upsert {
+        s.insert("upsert", v);
+    }
+    if multi {
+        s.insert("multi", true);
+    }
+    if !replacement && let Some(v) = &options.array_filters {
+        s.insert("arrayFilters", v.iter().cloned().map(Bson::Document).collect::<Vec<_>>());
+    }
+    if let Some(v) = &options.collation {
+        s.insert("collation", v.clone());
+    }
+    if let Some(v) = &options.hint {
+        s.insert("hint", Bson::from(v.clone()));
+    }
+    s
+}
+
+/// One delete statement.
+fn delete_statement(
+    filter: Document,
+    multi: bool,
+    collation: Option<&Document>,
+    hint: Option<&Hint>,
+) -> Document {
+    let mut s = doc! {"q": filter, "limit": if multi { 0 } else { 1 }};
+    if let Some(v) = collation {
+        s.insert("collation", v.clone());
+    }
+    if let Some(v) = hint {
+        s.insert("hint", Bson::from(v.clone()));
+    }
+    s
+}
+
+impl<T: Send + Sync> Collection<T> {
+    pub(crate) fn new(client: Client, ns: Namespace, defaults: Defaults) -> Self {
+        Self { client, ns, defaults, _type: PhantomData }
+    }
+
+    /// The collection's name.
+    pub fn name(&self) -> &str {
+        &self.ns.coll
+    }
+
+    /// The namespace (`db.coll`).
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    /// This collection with documents typed as `U`.
+    pub fn clone_with_type<U: Send + Sync>(&self) -> Collection<U> {
+        Collection::new(self.client.clone(), self.ns.clone(), self.defaults.clone())
+    }
+
+    /// This handle with another default read preference.
+    pub fn with_read_preference(mut self, read_preference: ReadPreference) -> Self {
+        self.defaults.read_preference = read_preference;
+        self
+    }
+
+    /// This handle with another default read concern.
+    pub fn with_read_concern(mut self, read_concern: ReadConcern) -> Self {
+        self.defaults.read_concern = Some(read_concern);
+        self
+    }
+
+    /// This handle with another default write concern.
+    pub fn with_write_concern(mut self, write_concern: WriteConcern) -> Self {
+        self.defaults.write_concern = Some(write_concern);
+        self
+    }
+
+    fn executor(&self) -> &std::sync::Arc<Executor> {
+        self.client.executor()
+    }
+
+    /// The generic arguments of a read: the read concern.
+    fn read_args(&self, read_concern: Option<&ReadConcern>) -> GenericArguments {
+        let mut g = GenericArguments::default();
+        if let Some(rc) = read_concern.or(self.defaults.read_concern.as_ref()) {
+            g.read_concern = Some(rc.to_document());
+        }
+        g
+    }
+
+    /// The generic arguments of a write: the write concern (unless empty) and comment.
+    fn write_args(&self, write_concern: Option<&WriteConcern>, comment: Option<&Bson>) -> GenericArguments {
+        let mut g = GenericArguments::default();
+        if let Some(wc) = write_concern.or(self.defaults.write_concern.as_ref()).filter(|w| !w.is_empty()) {
+            g.write_concern = Some(wc.to_document());
+        }
+        g.comment = comment.cloned();
+        g
+    }
+
+    fn read_criteria(&self, read_preference: Option<&ReadPreference>) -> SelectionCriteria {
+        SelectionCriteria::Read(read_preference.unwrap_or(&self.defaults.read_preference).clone())
+    }
+
+    /// Runs a batched write until every statement was sent (or, ordered, until one failed).
+    async fn run_batched<O: BatchedWrite>(&self, op: &mut O) -> Result<Vec<WriteBatchOutcome>> {
+        let mut outcomes = Vec::new();
+        loop {
+            let outcome = self.executor().execute(op, &ExecutionContext::default()).await?;
+            let stop = op.ordered() && !outcome.write_errors.is_empty();
+            outcomes.push(outcome);
+            if stop || op.done() {
+                return Ok(outcomes);
+            }
+        }
+    }
+
+    /// The error of a single-statement write: its write error, else its write concern error.
+    fn single_write_error(outcome: &WriteBatchOutcome) -> Option<Error> {
+        if let Some(e) = outcome.write_errors.first() {
+            return Some(e.clone().into_error());
+        }
+        outcome.write_concern_error.clone().map(|e| e.into_error())
+    }
+
+    /// Inserts one document.
+    pub fn insert_one(&self, document: impl std::borrow::Borrow<T>) -> InsertOne<'_, T>
+    where
+        T: Serialize,
+    {
+        InsertOne {
+            coll: self,
+            document: to_document(document.borrow()),
+            options: InsertOneOptions::default(),
+        }
+    }
+
+    /// Inserts documents, in batches that fit the server's limits.
+    pub fn insert_many(
+        &self,
+        documents: impl IntoIterator<Item = impl std::borrow::Borrow<T>>,
+    ) -> InsertMany<'_, T>
+    where
+        T: Serialize,
+    {
+        let documents = documents.into_iter().map(|d| to_document(d.borrow())).collect();
+        InsertMany { coll: self, documents, options: InsertManyOptions::default() }
+    }
+
+    /// Updates the first document matching `filter`.
+    pub fn update_one(
+        &self,
+        filter: Document,
+        update: impl Into<UpdateModifications>,
+    ) -> UpdateAction<'_, T> {
+        UpdateAction {
+            coll: self,
+            filter,
+            update: update.into(),
+            multi: false,
+            options: UpdateOptions::default(),
+        }
+    }
+
+    /// Updates every document matching `filter`.
+    pub fn update_many(
+        &self,
+        filter: Document,
+        update: impl Into<UpdateModifications>,
+    ) -> UpdateAction<'_, T> {
+        UpdateAction {
+            coll: self,
+            filter,
+            update: update.into(),
+            multi: true,
+            options: UpdateOptions::default(),
+        }
+    }
+
+    /// Replaces the first document matching `filter`.
+    pub fn replace_one(&self, filter: Document, replacement: impl std::borrow::Borrow<T>) -> ReplaceOne<'_, T>
+    where
+        T: Serialize,
+    {
+        ReplaceOne {
+            coll: self,
+            filter,
+            replacement: to_document(replacement.borrow()),
+            options: UpdateOptions::default(),
+        }
+    }
+
+    /// Deletes the first document matching `filter`.
+    pub fn delete_one(&self, filter: Document) -> DeleteAction<'_, T> {
+        DeleteAction { coll: self, filter, multi: false, options: DeleteOptions::default() }
+    }
+
+    /// Deletes every document matching `filter`.
+    pub fn delete_many(&self, filter: Document) -> DeleteAction<'_, T> {
+        DeleteAction { coll: self, filter, multi: true, options: DeleteOptions::default() }
+    }
+
+    /// Finds the documents matching `filter`: a [`Cursor`].
+    pub fn find(&self, filter: Document) -> Find<'_, T> {
+        Find { coll: self, filter, options: FindOptions::default() }
+    }
+
+    /// The first document matching `filter`, if any.
+    pub fn find_one(&self, filter: Document) -> FindOne<'_, T> {
+        FindOne { coll: self, filter, options: FindOptions::default() }
+    }
+
+    /// Deletes the first document matching `filter` and returns it.
+    pub fn find_one_and_delete(&self, filter: Document) -> FindOneAndModify<'_, T> {
+        FindOneAndModify {
+            coll: self,
+            filter,
+            modification: Ok(Modification::Delete),
+            options: FindOneAndModifyOptions::default(),
+        }
+    }
+
+    /// Updates the first document matching `filter` and returns it (before the update,
+    /// unless `return_document_after(true)`).
+    pub fn find_one_and_update(
+        &self,
+        filter: Document,
+        update: impl Into<UpdateModifications>,
+    ) -> FindOneAndModify<'_, T> {
+        let update = update.into();
+        let modification = update.validate().map(|()| Modification::Update(update.to_bson()));
+        FindOneAndModify { coll: self, filter, modification, options: FindOneAndModifyOptions::default() }
+    }
+
+    /// Replaces the first document matching `filter` and returns it (before the replacement,
+    /// unless `return_document_after(true)`).
+    pub fn find_one_and_replace(
+        &self,
+        filter: Document,
+        replacement: impl std::borrow::Borrow<T>,
+    ) -> FindOneAndModify<'_, T>
+    where
+        T: Serialize,
+    {
+        let modification = to_document(replacement.borrow())
+            .and_then(|r| validate_replacement(&r).map(|()| Modification::Replace(r)));
+        FindOneAndModify { coll: self, filter, modification, options: FindOneAndModifyOptions::default() }
+    }
+
+    /// Runs an aggregation pipeline on the collection (results as documents).
+    pub fn aggregate(&self, pipeline: impl IntoIterator<Item = Document>) -> Aggregate<'_> {
+        Aggregate::new(
+            &self.client,
+            self.ns.db.clone(),
+            Some(self.ns.coll.clone()),
+            pipeline.into_iter().collect(),
+            self.defaults.clone(),
+        )
+    }
+
+    /// The distinct values of `field` among the documents matching `filter`.
+    pub fn distinct(&self, field: &str, filter: Document) -> DistinctAction<'_, T> {
+        DistinctAction { coll: self, field: field.to_string(), filter, options: DistinctOptions::default() }
+    }
+
+    /// How many documents match `filter` (an exact count by aggregation).
+    pub fn count_documents(&self, filter: Document) -> CountDocuments<'_, T> {
+        CountDocuments { coll: self, filter, options: CountOptions::default() }
+    }
+
+    /// The collection's document count from its metadata (fast, possibly inexact).
+    pub fn estimated_document_count(&self) -> EstimatedDocumentCount<'_, T> {
+        EstimatedDocumentCount { coll: self, options: EstimatedDocumentCountOptions::default() }
+    }
+
+    /// Runs inserts, updates, replacements and deletes in as few commands as possible.
+    pub fn bulk_write(&self, models: impl IntoIterator<Item = WriteModel>) -> BulkWrite<'_, T> {
+        BulkWrite { coll: self, models: models.into_iter().collect(), options: BulkWriteOptions::default() }
+    }
+
+    /// Drops the collection (dropping one that does not exist succeeds).
+    pub fn drop(&self) -> DropCollection<'_, T> {
+        DropCollection { coll: self, options: DropCollectionOptions::default() }
+    }
+}
+
+/// Defines chainable setters on an action that fill its `options` field.
+macro_rules! option_setters {
+    ($( $field:ident : $ty:ty ),* $(,)?) => {
+        $(
+            #[doc = concat!("Sets the `", stringify!($field), "` option.")]
+            pub fn $field(mut self, value: impl Into<$ty>) -> Self {
+                self.options.$field = Some(value.into());
+                self
+            }
+        )*
+    };
+}
+
+/// Implements `IntoFuture` for an action over a `Collection<T>`, with the body given.
+macro_rules! action_future {
+    ($action:ident, $out:ty, $($bound:tt)*) => {
+        impl<'a, T> IntoFuture for $action<'a, T>
+        where
+            T: $($bound)*,
+        {
+            type Output = Result<$out>;
+            type IntoFuture = BoxFuture<'a, Result<$out>>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                Box::pin(self.run())
+            }
+        }
+    };
+}
+
+/// The future of [`Collection::insert_one`].
+#[must_use = "an action does nothing until awaited"]
+pub struct InsertOne<'a, T> {
+    coll: &'a Collection<T>,
+    document: Result<Document>,
+    options: InsertOneOptions,
+}
+
+impl<'a, T: Send + Sync> InsertOne<'a, T> {
+    option_setters!(bypass_document_validation: bool, write_concern: WriteConcern, comment: Bson);
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: InsertOneOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    async fn run(self) -> Result<InsertOneResult> {
+        let mut document = self.document?;
+        let inserted_id = ensure_id(&mut document);
+        let o = &self.options;
+        let mut op = operation::Insert::new(self.coll.ns.clone(), vec![document], true)
+            .bypass_document_validation(o.bypass_document_validation)
+            .generic(self.coll.write_args(o.write_concern.as_ref(), o.comment.as_ref()));
+        let outcome = self.coll.executor().execute(&mut op, &ExecutionContext::default()).await?;
+        match Collection::<T>::single_write_error(&outcome) {
+            Some(error) => Err(error),
+            None => Ok(InsertOneResult { inserted_id }),
+        }
+    }
+}
+action_future!(InsertOne, InsertOneResult, Send + Sync + 'a);
+
+/// The future of [`Collection::insert_many`].
+#[must_use = "an action does nothing until awaited"]
+pub struct InsertMany<'a, T> {
+    coll: &'a Collection<T>,
+    documents: Result<Vec<Document>>,
+    options: InsertManyOptions,
+}
+
+impl<'a, T: Send + Sync> InsertMany<'a, T> {
+    option_setters!(bypass_document_validation: bool, ordered: bool, write_concern: WriteConcern, comment: Bson);
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: InsertManyOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    async fn run(self) -> Result<InsertManyResult> {
+        let mut documents = self.documents?;
+        let ids: Vec<Bson> = documents.iter_mut().map(ensure_id).collect();
+        let o = &self.options;
+        let ordered = o.ordered.unwrap_or(true);
+        let mut op = operation::Insert::new(self.coll.ns.clone(), documents, ordered)
+            .bypass_document_validation(o.bypass_document_validation)
+            .generic(self.coll.write_args(o.write_concern.as_ref(), o.comment.as_ref()));
+        let outcomes = self.coll.run_batched(&mut op).await?;
+        let mut failure = BulkWriteFailure::default();
+        let mut sent = 0;
+        for outcome in outcomes {
+            sent += outcome.sent;
+            failure.write_errors.extend(outcome.write_errors);
+            if outcome.write_concern_error.is_some() {
+                failure.write_concern_error = outcome.write_concern_error;
+            }
+        }
+        let failed: BTreeSet<usize> = failure.write_errors.iter().map(|e| e.index).collect();
+        let limit = if ordered { failed.first().copied().unwrap_or(sent) } else { sent };
+        let inserted_ids: BTreeMap<usize, Bson> =
+            ids.into_iter().enumerate().take(limit).filter(|(i, _)| !failed.contains(i)).collect();
+        if failure.write_errors.is_empty() && failure.write_concern_error.is_none() {
+            return Ok(InsertManyResult { inserted_ids });
+        }
+        failure.partial_result.inserted_count = inserted_ids.len() as u64;
+        failure.partial_result.inserted_ids = inserted_ids;
+        Err(bulk_error(failure))
+    }
+}
+action_future!(InsertMany, InsertManyResult, Send + Sync + 'a);
+
+/// A bulk failure as an error, carrying the write concern error's labels.
+fn bulk_error(failure: BulkWriteFailure) -> Error {
+    let labels = failure.write_concern_error.as_ref().map(|w| w.labels.clone()).unwrap_or_default();
+    let mut error = Error::new(ErrorKind::BulkWrite(failure));
+    for label in labels {
+        error.add_label(label);
+    }
+    error
+}
+
+/// The future of [`Collection::update_one`] and [`Collection::update_many`].
+#[must_use = "an action does nothing until awaited"]
+pub struct UpdateAction<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    update: UpdateModifications,
+    multi: bool,
+    options: UpdateOptions,
+}
+
+/// Runs one update statement and reads its result.
+async fn run_update<T: Send + Sync>(
+    coll: &Collection<T>,
+    statement: Document,
+    options: &UpdateOptions,
+) -> Result<UpdateResult> {
+    let mut op = operation::Update::new(coll.ns.clone(), vec![statement], true)
+        .bypass_document_validation(options.bypass_document_validation)
+        .let_vars(options.let_vars.clone())
+        .generic(coll.write_args(options.write_concern.as_ref(), options.comment.as_ref()));
+    let outcome = coll.executor().execute(&mut op, &ExecutionContext::default()).await?;
+    if let Some(error) = Collection::<T>::single_write_error(&outcome) {
+        return Err(error);
+    }
+    let upserted_id = outcome.upserted.first().map(|(_, id)| id.clone());
+    let upserts = u64::from(upserted_id.is_some());
+    Ok(UpdateResult {
+        matched_count: outcome.n.saturating_sub(upserts),
+        modified_count: outcome.n_modified,
+        upserted_id,
+    })
+}
+
+impl<'a, T: Send + Sync> UpdateAction<'a, T> {
+    option_setters!(
+        array_filters: Vec<Document>,
+        bypass_document_validation: bool,
+        collation: Document,
+        hint: Hint,
+        upsert: bool,
+        let_vars: Document,
+        write_concern: WriteConcern,
+        comment: Bson,
+    );
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: UpdateOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    async fn run(self) -> Result<UpdateResult> {
+        self.update.validate()?;
+        let statement =
+            update_statement(self.filter, self.update.to_bson(), self.multi, &self.options, false);
+        run_update(self.coll, statement, &self.options).await
+    }
+}
+action_future!(UpdateAction, UpdateResult, Send + Sync + 'a);
+
+/// The future of [`Collection::replace_one`].
+#[must_use = "an action does nothing until awaited"]
+pub struct ReplaceOne<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    replacement: Result<Document>,
+    options: UpdateOptions,
+}
+
+impl<'a, T: Send + Sync> ReplaceOne<'a, T> {
+    option_setters!(
+        bypass_document_validation: bool,
+        collation: Document,
+        hint: Hint,
+        upsert: bool,
+        let_vars: Document,
+        write_concern: WriteConcern,
+        comment: Bson,
+    );
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: UpdateOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    async fn run(self) -> Result<UpdateResult> {
+        let replacement = self.replacement?;
+        validate_replacement(&replacement)?;
+        let statement =
+            update_statement(self.filter, Bson::Document(replacement), false, &self.options, true);
+        run_update(self.coll, statement, &self.options).await
+    }
+}
+action_future!(ReplaceOne, UpdateResult, Send + Sync + 'a);
+
+/// The future of [`Collection::delete_one`] and [`Collection::delete_many`].
+#[must_use = "an action does nothing until awaited"]
+pub struct DeleteAction<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    multi: bool,
+    options: DeleteOptions,
+}
+
+impl<'a, T: Send + Sync> DeleteAction<'a, T> {
+    option_setters!(collation: Document, hint: Hint, let_vars: Document, write_concern: WriteConcern, comment: Bson);
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: DeleteOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    async fn run(self) -> Result<DeleteResult> {
+        let o = &self.options;
+        let statement = delete_statement(self.filter, self.multi, o.collation.as_ref(), o.hint.as_ref());
+        let mut op = operation::Delete::new(self.coll.ns.clone(), vec![statement], true)
+            .let_vars(o.let_vars.clone())
+            .generic(self.coll.write_args(o.write_concern.as_ref(), o.comment.as_ref()));
+        let outcome = self.coll.executor().execute(&mut op, &ExecutionContext::default()).await?;
+        match Collection::<T>::single_write_error(&outcome) {
+            Some(error) => Err(error),
+            None => Ok(DeleteResult { deleted_count: outcome.n }),
+        }
+    }
+}
+action_future!(DeleteAction, DeleteResult, Send + Sync + 'a);
+
+/// The future of [`Collection::find`].
+#[must_use = "an action does nothing until awaited"]
+pub struct Find<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    options: FindOptions,
+}
+
+impl<'a, T: Send + Sync> Find<'a, T> {
+    option_setters!(
+        allow_disk_use: bool,
+        allow_partial_results: bool,
+        batch_size: i32,
+        collation: Document,
+        comment: Bson,
+        hint: Hint,
+        let_vars: Document,
+        limit: i64,
+        max: Document,
+        max_await_time: std::time::Duration,
+        max_time: std::time::Duration,
+        min: Document,
+        no_cursor_timeout: bool,
+        projection: Document,
+        read_concern: ReadConcern,
+        selection_criteria: ReadPreference,
+        return_key: bool,
+        show_record_id: bool,
+        skip: i64,
+        sort: Document,
+    );
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: FindOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    async fn run(self) -> Result<Cursor<T>> {
+        let coll = self.coll;
+        let generic = coll.read_args(self.options.read_concern.as_ref());
+        let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
+        let mut op = operation::Find::new(coll.ns.clone(), self.filter, self.options, generic, criteria);
+        let executor = coll.executor();
+        let operation_id = executor.next_operation_id();
+        let spec = executor.execute(&mut op, &ExecutionContext::default()).await?;
+        Ok(Cursor::new(executor.clone(), spec, operation_id))
+    }
+}
+action_future!(Find, Cursor<T>, Send + Sync + 'a);
+
+/// The future of [`Collection::find_one`].
+#[must_use = "an action does nothing until awaited"]
+pub struct FindOne<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    options: FindOptions,
+}
+
+impl<'a, T: Send + Sync> FindOne<'a, T> {
+    option_setters!(
+        collation: Document,
+        comment: Bson,
+        hint: Hint,
+        let_vars: Document,
+        max_time: std::time::Duration,
+        projection: Document,
+        read_concern: ReadConcern,
+        selection_criteria: ReadPreference,
+        show_record_id: bool,
+        skip: i64,
+        sort: Document,
+    );
+
+    /// Sets every option at once (`limit` and `batch_size` are ignored).
+    pub fn with_options(mut self, options: FindOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    async fn run(self) -> Result<Option<T>>
+    where
+        T: DeserializeOwned,
+    {
+        use futures::TryStreamExt;
+        // CRUD spec: find_one is a find with a limit of -1 (one batch of one document).
+        let mut options = self.options;
+        options.limit = Some(-1);
+        options.batch_size = None;
+        let mut cursor = Find { coll: self.coll, filter: self.filter, options }.run().await?;
+        cursor.try_next().await
+    }
+}
+action_future!(FindOne, Option<T>, DeserializeOwned + Send + Sync + 'a);
+
+/// The future of [`Collection::find_one_and_delete`], [`Collection::find_one_and_update`]
+/// and [`Collection::find_one_and_replace`].
+#[must_use = "an action does nothing until awaited"]
+pub struct FindOneAndModify<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    modification: Result<Modification>,
+    options: FindOneAndModifyOptions,
+}
+
+impl<'a, T: Send + Sync> FindOneAndModify<'a, T> {
+    option_setters!(
+        array_filters: Vec<Document>,
+        bypass_document_validation: bool,
+        collation: Document,
+        hint: Hint,
+        max_time: std::time::Duration,
+        projection: Document,
+        return_document_after: bool,
+        sort: Document,
+        upsert: bool,
+        let_vars: Document,
+        write_concern: WriteConcern,
+        comment: Bson,
+    );
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: FindOneAndModifyOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    async fn run(self) -> Result<Option<T>>
+    where
+        T: DeserializeOwned,
+    {
+        let modification = self.modification?;
+        let generic = self.coll.write_args(self.options.write_concern.as_ref(), None);
+        let mut op = operation::FindAndModify::new(
+            self.coll.ns.clone(),
+            self.filter,
+            modification,
+            self.options,
+            generic,
+        );
+        let value = self.coll.executor().execute(&mut op, &ExecutionContext::default()).await?;
+        value
+            .map(|d| {
+                bson::deserialize_from_document(d).map_err(|e| {
+                    Error::invalid_response(format!("cannot deserialize the findAndModify value: {e}"))
+                })
+            })
+            .transpose()
+    }
+}
+action_future!(FindOneAndModify, Option<T>, DeserializeOwned + Send + Sync + 'a);
+
+/// The future of [`Collection::aggregate`] and [`crate::Database::aggregate`].
+#[must_use = "an action does nothing until awaited"]
+pub struct Aggregate<'a> {
+    client: &'a Client,
+    db: String,
+    coll: Option<String>,
+    pipeline: Vec<Document>,
+    defaults: Defaults,
+    options: AggregateOptions,
+}
+
+impl<'a> Aggregate<'a> {
+    pub(crate) fn new(
+        client: &'a Client,
+        db: String,
+        coll: Option<String>,
+        pipeline: Vec<Document>,
+        defaults: Defaults,
+    ) -> Self {
+        Self { client, db, coll, pipeline, defaults, options: AggregateOptions::default() }
+    }
+
+    option_setters!(
+        allow_disk_use: bool,
+        batch_size: i32,
+        bypass_document_validation: bool,
+        collation: Document,
+        comment: Bson,
+        hint: Hint,
+        let_vars: Document,
+        max_time: std::time::Duration,
+        read_concern: ReadConcern,
+        selection_criteria: ReadPreference,
+        write_concern: WriteConcern,
+    );
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: AggregateOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+impl<'a> IntoFuture for Aggregate<'a> {
+    type Output = Result<Cursor<Document>>;
+    type IntoFuture = BoxFuture<'a, Result<Cursor<Document>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let mut generic = GenericArguments::default();
+            if let Some(rc) = self.options.read_concern.as_ref().or(self.defaults.read_concern.as_ref()) {
+                generic.read_concern = Some(rc.to_document());
+            }
+            let writes = self
+                .pipeline
+                .last()
+                .and_then(|s| s.keys().next())
+                .is_some_and(|k| k == "$out" || k == "$merge");
+            if writes
+                && let Some(wc) = self
+                    .options
+                    .write_concern
+                    .as_ref()
+                    .or(self.defaults.write_concern.as_ref())
+                    .filter(|w| !w.is_empty())
+            {
+                generic.write_concern = Some(wc.to_document());
+            }
+            let rp = self
+                .options
+                .selection_criteria
+                .clone()
+                .unwrap_or_else(|| self.defaults.read_preference.clone());
+            let mut op = operation::Aggregate::new(
+                self.db,
+                self.coll,
+                self.pipeline,
+                self.options,
+                generic,
+                SelectionCriteria::Read(rp),
+            );
+            let executor = self.client.executor();
+            let operation_id = executor.next_operation_id();
+            let spec = executor.execute(&mut op, &ExecutionContext::default()).await?;
+            Ok(Cursor::new(executor.clone(), spec, operation_id))
+        })
+    }
+}
+
+/// The future of [`Collection::distinct`].
+#[must_use = "an action does nothing until awaited"]
+pub struct DistinctAction<'a, T> {
+    coll: &'a Collection<T>,
+    field: String,
+    filter: Document,
+    options: DistinctOptions,
+}
+
+impl<'a, T: Send + Sync> DistinctAction<'a, T> {
+    option_setters!(
+        collation: Document,
+        comment: Bson,
+        max_time: std::time::Duration,
+        read_concern: ReadConcern,
+        selection_criteria: ReadPreference,
+    );
+
+    async fn run(self) -> Result<Vec<Bson>> {
+        let coll = self.coll;
+        let generic = coll.read_args(self.options.read_concern.as_ref());
+        let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
+        let mut op = operation::Distinct::new(
+            coll.ns.clone(),
+            self.field,
+            self.filter,
+            self.options,
+            generic,
+            criteria,
+        );
+        coll.executor().execute(&mut op, &ExecutionContext::default()).await
+    }
+}
+action_future!(DistinctAction, Vec<Bson>, Send + Sync + 'a);
+
+/// The future of [`Collection::count_documents`].
+#[must_use = "an action does nothing until awaited"]
+pub struct CountDocuments<'a, T> {
+    coll: &'a Collection<T>,
+    filter: Document,
+    options: CountOptions,
+}
+
+impl<'a, T: Send + Sync> CountDocuments<'a, T> {
+    option_setters!(
+        collation: Document,
+        comment: Bson,
+        hint: Hint,
+        limit: i64,
+        max_time: std::time::Duration,
+        read_concern: ReadConcern,
+        selection_criteria: ReadPreference,
+        skip: i64,
+    );
+
+    async fn run(self) -> Result<u64> {
+        let coll = self.coll;
+        let generic = coll.read_args(self.options.read_concern.as_ref());
+        let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
+        let mut op =
+            operation::CountDocuments::new(coll.ns.clone(), self.filter, self.options, generic, criteria);
+        coll.executor().execute(&mut op, &ExecutionContext::default()).await
+    }
+}
+action_future!(CountDocuments, u64, Send + Sync + 'a);
+
+/// The future of [`Collection::estimated_document_count`].
+#[must_use = "an action does nothing until awaited"]
+pub struct EstimatedDocumentCount<'a, T> {
+    coll: &'a Collection<T>,
+    options: EstimatedDocumentCountOptions,
+}
+
+impl<'a, T: Send + Sync> EstimatedDocumentCount<'a, T> {
+    option_setters!(
+        comment: Bson,
+        max_time: std::time::Duration,
+        read_concern: ReadConcern,
+        selection_criteria: ReadPreference,
+    );
+
+    async fn run(self) -> Result<u64> {
+        let coll = self.coll;
+        let generic = coll.read_args(self.options.read_concern.as_ref());
+        let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
+        let mut op = operation::EstimatedDocumentCount::new(coll.ns.clone(), self.options, generic, criteria);
+        coll.executor().execute(&mut op, &ExecutionContext::default()).await
+    }
+}
+action_future!(EstimatedDocumentCount, u64, Send + Sync + 'a);
+
+/// The future of [`Collection::drop`].
+#[must_use = "an action does nothing until awaited"]
+pub struct DropCollection<'a, T> {
+    coll: &'a Collection<T>,
+    options: DropCollectionOptions,
+}
+
+impl<'a, T: Send + Sync> DropCollection<'a, T> {
+    option_setters!(write_concern: WriteConcern);
+
+    async fn run(self) -> Result<()> {
+        let generic = self.coll.write_args(self.options.write_concern.as_ref(), None);
+        let mut op = operation::DropCollection::new(self.coll.ns.clone(), generic);
+        match self.coll.executor().execute(&mut op, &ExecutionContext::default()).await {
+            Err(e)
+                if e.code() == Some(NAMESPACE_NOT_FOUND) && matches!(*e.kind, ErrorKind::Command { .. }) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+action_future!(DropCollection, (), Send + Sync + 'a);
+
+/// The future of [`Collection::bulk_write`].
+#[must_use = "an action does nothing until awaited"]
+pub struct BulkWrite<'a, T> {
+    coll: &'a Collection<T>,
+    models: Vec<WriteModel>,
+    options: BulkWriteOptions,
+}
+
+impl<'a, T: Send + Sync> BulkWrite<'a, T> {
+    option_setters!(
+        bypass_document_validation: bool,
+        ordered: bool,
+        let_vars: Document,
+        write_concern: WriteConcern,
+        comment: Bson,
+    );
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: BulkWriteOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Turns each model into (command kind, statement, inserted `_id`).
+    fn statements(models: Vec<WriteModel>) -> Result<Vec<(WriteKind, Document, Option<Bson>)>> {
+        let none = UpdateOptions::default();
+        models
+            .into_iter()
+            .map(|model| {
+                Ok(match model {
+                    WriteModel::InsertOne { mut document } => {
+                        let id = ensure_id(&mut document);
+                        (WriteKind::Insert, document, Some(id))
+                    }
+                    WriteModel::UpdateOne { filter, update, upsert } => {
+                        update.validate()?;
+                        let o = UpdateOptions { upsert: Some(upsert), ..none.clone() };
+                        (
+                            WriteKind::Update,
+                            update_statement(filter, update.to_bson(), false, &o, false),
+                            None,
+                        )
+                    }
+                    WriteModel::UpdateMany { filter, update, upsert } => {
+                        update.validate()?;
+                        let o = UpdateOptions { upsert: Some(upsert), ..none.clone() };
+                        (WriteKind::Update, update_statement(filter, update.to_bson(), true, &o, false), None)
+                    }
+                    WriteModel::ReplaceOne { filter, replacement, upsert } => {
+                        validate_replacement(&replacement)?;
+                        let o = UpdateOptions { upsert: Some(upsert), ..none.clone() };
+                        (
+                            WriteKind::Update,
+                            update_statement(filter, Bson::Document(replacement), false, &o, true),
+                            None,
+                        )
+                    }
+                    WriteModel::DeleteOne { filter } => {
+                        (WriteKind::Delete, delete_statement(filter, false, None, None), None)
+                    }
+                    WriteModel::DeleteMany { filter } => {
+                        (WriteKind::Delete, delete_statement(filter, true, None, None), None)
+                    }
+                })
+            })
+            .collect()
+    }
+
+    async fn run(self) -> Result<BulkWriteResult> {
+        if self.models.is_empty() {
+            return Err(Error::invalid_argument("bulk_write needs at least one write model"));
+        }
+        let coll = self.coll;
+        let o = &self.options;
+        let ordered = o.ordered.unwrap_or(true);
+        let generic = coll.write_args(o.write_concern.as_ref(), o.comment.as_ref());
+        let statements = Self::statements(self.models)?;
+        let mut result = BulkWriteResult::default();
+        let mut failure = BulkWriteFailure::default();
+        // Consecutive models of one kind go in one command (ordered or not: order is kept).
+        let mut start = 0;
+        while start < statements.len() {
+            let kind = statements[start].0;
+            let end =
+                statements[start..].iter().position(|s| s.0 != kind).map_or(statements.len(), |p| start + p);
+            let group: Vec<Document> = statements[start..end].iter().map(|s| s.1.clone()).collect();
+            let outcomes = match kind {
+                WriteKind::Insert => {
+                    let mut op = operation::Insert::new(coll.ns.clone(), group, ordered)
+                        .bypass_document_validation(o.bypass_document_validation)
+                        .generic(generic.clone());
+                    coll.run_batched(&mut op).await?
+                }
+                WriteKind::Update => {
+                    let mut op = operation::Update::new(coll.ns.clone(), group, ordered)
+                        .bypass_document_validation(o.bypass_document_validation)
+                        .let_vars(o.let_vars.clone())
+                        .generic(generic.clone());
+                    coll.run_batched(&mut op).await?
+                }
+                WriteKind::Delete => {
+                    let mut op = operation::Delete::new(coll.ns.clone(), group, ordered)
+                        .let_vars(o.let_vars.clone())
+                        .generic(generic.clone());
+                    coll.run_batched(&mut op).await?
+                }
+            };
+            let mut sent = 0;
+            let mut failed = BTreeSet::new();
+            for outcome in outcomes {
+                sent += outcome.sent;
+                match kind {
+                    WriteKind::Insert => result.inserted_count += outcome.n,
+                    WriteKind::Update => {
+                        result.matched_count += outcome.n.saturating_sub(outcome.upserted.len() as u64);
+                        result.modified_count += outcome.n_modified;
+                        result.upserted_count += outcome.upserted.len() as u64;
+                        for (i, id) in outcome.upserted {
+                            result.upserted_ids.insert(start + i, id);
+                        }
+                    }
+                    WriteKind::Delete => result.deleted_count += outcome.n,
+                }
+                for mut e in outcome.write_errors {
+                    e.index += start;
+                    failed.insert(e.index);
+                    failure.write_errors.push(e);
+                }
+                if outcome.write_concern_error.is_some() {
+                    failure.write_concern_error = outcome.write_concern_error;
+                }
+            }
+            if kind == WriteKind::Insert {
+                let limit =
+                    if ordered { failed.first().copied().unwrap_or(start + sent) } else { start + sent };
+                for (i, statement) in statements.iter().enumerate().take(limit).skip(start) {
+                    if !failed.contains(&i)
+                        && let Some(id) = &statement.2
+                    {
+                        result.inserted_ids.insert(i, id.clone());
+                    }
+                }
+            }
+            if ordered && !failed.is_empty() {
+                break;
+            }
+            start = end;
+        }
+        if failure.write_errors.is_empty() && failure.write_concern_error.is_none() {
+            return Ok(result);
+        }
+        failure.partial_result = result;
+        Err(bulk_error(failure))
+    }
+}
+action_future!(BulkWrite, BulkWriteResult, Send + Sync + 'a);

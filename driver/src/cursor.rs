@@ -1,0 +1,167 @@
+//! Cursors (find/getMore/killCursors commands spec; CRUD spec "Find"): a [`Cursor`] is a
+//! `futures::Stream` of documents that sends `getMore` to the cursor's server when its batch
+//! runs out, and `killCursors` when dropped before the server exhausted it.
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bson::Document;
+use futures::Stream;
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::executor::{ExecutionContext, Executor};
+use crate::operation::{CursorSpec, GetMore, GetMoreResult, KillCursors, Namespace};
+use crate::sdam::ServerAddress;
+
+/// A stream of query results, deserialized into `T`.
+///
+/// ```no_run
+/// # async fn demo(coll: mongo_driver::Collection<bson::Document>) -> mongo_driver::Result<()> {
+/// use futures::TryStreamExt;
+/// let docs: Vec<bson::Document> = coll.find(bson::doc! {"x": {"$gt": 1}}).batch_size(2).await?.try_collect().await?;
+/// # Ok(()) }
+/// ```
+pub struct Cursor<T> {
+    executor: Arc<Executor>,
+    ns: Namespace,
+    address: ServerAddress,
+    id: i64,
+    batch_size: Option<i32>,
+    max_time_ms: Option<i64>,
+    operation_id: i64,
+    buffer: VecDeque<Document>,
+    pending: Option<BoxFuture<'static, Result<GetMoreResult>>>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Cursor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cursor")
+            .field("ns", &self.ns)
+            .field("address", &self.address)
+            .field("id", &self.id)
+            .field("buffered", &self.buffer.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Cursor<T> {
+    /// A cursor over what the server opened with `spec`.
+    pub(crate) fn new(executor: Arc<Executor>, spec: CursorSpec, operation_id: i64) -> Self {
+        Self {
+            executor,
+            ns: spec.ns,
+            address: spec.address,
+            id: spec.id,
+            batch_size: spec.batch_size,
+            max_time_ms: spec.max_await_time_ms,
+            operation_id,
+            buffer: spec.first_batch,
+            pending: None,
+            _type: PhantomData,
+        }
+    }
+
+    /// The server's cursor id (0 once the server has no more results).
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// The server holding the cursor.
+    pub fn address(&self) -> &ServerAddress {
+        &self.address
+    }
+
+    /// The cursor's namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    /// Whether every result was received and consumed.
+    pub fn is_exhausted(&self) -> bool {
+        self.id == 0 && self.buffer.is_empty()
+    }
+
+    /// The documents received but not yet consumed.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    fn get_more(&self) -> BoxFuture<'static, Result<GetMoreResult>> {
+        let executor = self.executor.clone();
+        let address = self.address.clone();
+        let mut op = GetMore::new(self.ns.clone(), self.id, self.batch_size, self.max_time_ms);
+        let operation_id = self.operation_id;
+        Box::pin(async move {
+            executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await
+        })
+    }
+}
+
+impl<T: DeserializeOwned> Stream for Cursor<T> {
+    type Item = Result<T>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(doc) = this.buffer.pop_front() {
+                let item = bson::deserialize_from_document(doc).map_err(|e| {
+                    Error::invalid_response(format!("cannot deserialize a result of {}: {e}", this.ns))
+                });
+                return Poll::Ready(Some(item));
+            }
+            if this.id == 0 {
+                return Poll::Ready(None);
+            }
+            if this.pending.is_none() {
+                this.pending = Some(this.get_more());
+            }
+            let Some(pending) = this.pending.as_mut() else { continue };
+            match pending.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(result) => {
+                    this.pending = None;
+                    match result {
+                        Ok(GetMoreResult { batch, id }) => {
+                            this.id = id;
+                            this.buffer = batch;
+                        }
+                        Err(error) => {
+                            // The server's cursor is in an unknown state: do not getMore again
+                            // and do not kill it on drop (find/getMore spec leaves it to time out).
+                            this.id = 0;
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for Cursor<T> {
+    fn drop(&mut self) {
+        if self.id == 0 {
+            return;
+        }
+        // Closed early: killCursors in the background on the cursor's server. A getMore
+        // still in flight is dropped with its connection (which is then closed as broken).
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let executor = self.executor.clone();
+        let address = self.address.clone();
+        let mut op = KillCursors::new(self.ns.clone(), vec![self.id]);
+        let operation_id = self.operation_id;
+        handle.spawn(async move {
+            if let Err(error) =
+                executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await
+            {
+                tracing::debug!(target: "mongo_driver::cursor", %error, "killCursors failed");
+            }
+        });
+    }
+}

@@ -1,0 +1,325 @@
+//! The operation executor (server selection spec "Server Selection Algorithm", retryable
+//! reads spec, command monitoring spec, SDAM "Error handling"): the one place that selects a
+//! server, checks out a connection, has the operation build its command, attaches the
+//! session seam, `$clusterTime` and `$readPreference`, sends it, publishes the command events,
+//! classifies failures, feeds them to SDAM, retries a retryable read once, and hands the reply
+//! back to the operation.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use bson::{Bson, Document};
+
+use crate::cmap::PooledConnection;
+use crate::commands::OpMsgParts;
+use crate::connection::{CommandMessage, Connection};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::command::{
+    CommandEvent, CommandEventHandler, CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent,
+    is_sensitive,
+};
+use crate::operation::{Operation, Retryability};
+use crate::sdam::{ServerAddress, ServerType, TopologyType};
+use crate::selection::{ReadPreference, ReadPreferenceMode};
+use crate::topology::{SelectedServer, SelectionCriteria, Topology};
+
+/// Per-execution inputs that do not belong to the operation: the seam for sessions (a later
+/// issue adds implicit and explicit sessions; today only an `lsid` can be passed through).
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionContext {
+    /// The session id to attach as `lsid`, if any.
+    pub lsid: Option<Document>,
+}
+
+/// Runs operations against a topology.
+pub struct Executor {
+    topology: Topology,
+    command_handler: Option<CommandEventHandler>,
+    retry_reads: bool,
+    /// The highest `$clusterTime` seen (sessions spec "Gossipping the cluster time").
+    cluster_time: Mutex<Option<Document>>,
+    next_operation_id: AtomicI64,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("topology", &self.topology)
+            .field("command_handler", &self.command_handler.is_some())
+            .field("retry_reads", &self.retry_reads)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `clusterTime` timestamp of a `$clusterTime` document.
+fn cluster_timestamp(doc: &Document) -> Option<bson::Timestamp> {
+    doc.get_timestamp("clusterTime").ok()
+}
+
+impl Executor {
+    /// An executor on `topology`, publishing command events to `command_handler`.
+    pub fn new(topology: Topology, command_handler: Option<CommandEventHandler>, retry_reads: bool) -> Self {
+        Self {
+            topology,
+            command_handler,
+            retry_reads,
+            cluster_time: Mutex::new(None),
+            next_operation_id: AtomicI64::new(1),
+        }
+    }
+
+    /// The topology.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The highest `$clusterTime` seen in a reply.
+    pub fn cluster_time(&self) -> Option<Document> {
+        self.cluster_time.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Keeps `reply`'s `$clusterTime` if it is newer than the one held.
+    fn advance_cluster_time(&self, reply: &Document) {
+        let Ok(new) = reply.get_document("$clusterTime") else { return };
+        let Some(new_ts) = cluster_timestamp(new) else { return };
+        let mut held = self.cluster_time.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.as_ref().and_then(cluster_timestamp).is_none_or(|old| new_ts > old) {
+            *held = Some(new.clone());
+        }
+    }
+
+    /// A fresh operation id (shared by the commands of one operation, e.g. a find's getMores).
+    pub fn next_operation_id(&self) -> i64 {
+        self.next_operation_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Runs `op`: selects a server for its criteria, sends it, and retries a retryable
+    /// read once on another selection after a retryable error (retryable reads spec).
+    pub async fn execute<O: Operation>(&self, op: &mut O, ctx: &ExecutionContext) -> Result<O::Output> {
+        let operation_id = self.next_operation_id();
+        let criteria = op.selection_criteria();
+        let retry = self.retry_reads && op.retryability() == Retryability::Read;
+        let first = self.attempt(op, ctx, &criteria, operation_id).await;
+        match first {
+            Err(error) if retry && is_retryable_read_error(&error) => {
+                tracing::debug!(target: "mongo_driver::executor", operation = op.name(), %error, "retrying a read once");
+                // Retryable reads spec: the retry selects again, and the first error is
+                // returned when no server can be selected for it.
+                match self.attempt(op, ctx, &criteria, operation_id).await {
+                    Err(second) if matches!(*second.kind, ErrorKind::ServerSelection { .. }) => Err(error),
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// One attempt: selection, check-out, send.
+    async fn attempt<O: Operation>(
+        &self,
+        op: &mut O,
+        ctx: &ExecutionContext,
+        criteria: &SelectionCriteria,
+        operation_id: i64,
+    ) -> Result<O::Output> {
+        let server = self.topology.select_server(criteria).await?;
+        let mut connection = self.topology.check_out(&server).await?;
+        let read_preference = self.read_preference_for(criteria, &server);
+        self.run_on(op, ctx, &mut connection, read_preference, operation_id).await
+    }
+
+    /// Runs `op` on the server at `address` (a cursor's getMore and killCursors), without
+    /// selection and without retry.
+    pub async fn execute_on<O: Operation>(
+        &self,
+        address: &ServerAddress,
+        op: &mut O,
+        ctx: &ExecutionContext,
+        operation_id: i64,
+    ) -> Result<O::Output> {
+        let pool = self.topology.pool(address).ok_or_else(|| {
+            Error::new(ErrorKind::ServerSelection {
+                message: format!("the server {address} holding the cursor is no longer in the topology"),
+            })
+        })?;
+        let mut connection = pool.check_out().await?;
+        self.run_on(op, ctx, &mut connection, None, operation_id).await
+    }
+
+    /// The `$readPreference` to send (server selection spec "Passing read preference to
+    /// mongos and load balancers", and for OP_MSG to any server): a non-primary read
+    /// preference always; `primaryPreferred` for a read on a direct connection to a
+    /// non-mongos server (so a secondary accepts it).
+    fn read_preference_for(&self, criteria: &SelectionCriteria, server: &SelectedServer) -> Option<Document> {
+        let SelectionCriteria::Read(rp) = criteria else { return None };
+        let server_type = server.description().server_type;
+        let single = self.topology.description().topology_type == TopologyType::Single;
+        if single && !matches!(server_type, ServerType::Mongos | ServerType::LoadBalancer) {
+            return Some(ReadPreference::primary_preferred().to_document());
+        }
+        (rp.mode != ReadPreferenceMode::Primary).then(|| rp.to_document())
+    }
+
+    /// Builds, decorates, sends and reads `op` on `connection`.
+    async fn run_on<O: Operation>(
+        &self,
+        op: &mut O,
+        ctx: &ExecutionContext,
+        connection: &mut PooledConnection<Connection>,
+        read_preference: Option<Document>,
+        operation_id: i64,
+    ) -> Result<O::Output> {
+        let description = connection.stream_description()?.clone();
+        let OpMsgParts { mut body, sequences } = op.build(&description)?;
+        if let Some(lsid) = &ctx.lsid {
+            body.insert("lsid", lsid.clone());
+        }
+        // Sessions spec: drivers gossip `$clusterTime` to servers that support it (wire 6+).
+        if description.max_wire_version >= 6
+            && let Some(cluster_time) = self.cluster_time()
+        {
+            body.insert("$clusterTime", cluster_time);
+        }
+        if let Some(rp) = read_preference {
+            body.insert("$readPreference", rp);
+        }
+        let mut message = CommandMessage { body, sequences: Vec::new() };
+        for (identifier, documents) in sequences {
+            message = message.with_sequence(identifier, documents);
+        }
+        let reply = self.send(connection, message, operation_id).await;
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(error) => {
+                self.topology.handle_connection_error(connection, &error);
+                return Err(error);
+            }
+        };
+        self.advance_cluster_time(&reply);
+        if let Some(error) = Error::from_reply(&reply) {
+            // A write concern error arrives with `ok: 1`: SDAM still sees a state change in it.
+            self.topology.handle_connection_error(connection, &error);
+            if matches!(*error.kind, ErrorKind::Command { .. }) {
+                return Err(error);
+            }
+        }
+        op.handle_response(reply, &description)
+    }
+
+    /// Sends one command, publishing its events and logging it through `tracing`.
+    async fn send(
+        &self,
+        connection: &mut PooledConnection<Connection>,
+        message: CommandMessage,
+        operation_id: i64,
+    ) -> Result<Document> {
+        let name = message.name().unwrap_or_default().to_string();
+        let db = message.db().unwrap_or_default().to_string();
+        let sensitive = is_sensitive(&name, &message.body);
+        let request_id = crate::wire::next_request_id();
+        let address = connection.address().clone();
+        let connection_id = connection.id();
+        let (server_connection_id, service_id) = connection
+            .stream_description()
+            .map(|d| (d.server_connection_id, d.service_id))
+            .unwrap_or((None, None));
+        tracing::debug!(target: "mongo_driver::command", command = %name, %request_id, %address, "command started");
+        if let Some(handler) = &self.command_handler {
+            let command = if sensitive { Document::new() } else { command_with_sequences(&message) };
+            handler(&CommandEvent::Started(CommandStartedEvent {
+                command,
+                database_name: db,
+                command_name: name.clone(),
+                request_id,
+                operation_id,
+                connection_id,
+                server_connection_id,
+                address: address.clone(),
+                service_id,
+            }));
+        }
+        let start = Instant::now();
+        let result = connection.send_command(message).await;
+        let duration = start.elapsed();
+        let failure = match &result {
+            Ok(reply) => Error::from_reply(reply).filter(|e| matches!(*e.kind, ErrorKind::Command { .. })),
+            Err(e) => Some(e.clone()),
+        };
+        match (&failure, &result) {
+            (None, Ok(reply)) => {
+                tracing::debug!(target: "mongo_driver::command", command = %name, %request_id, ?duration, "command succeeded");
+                if let Some(handler) = &self.command_handler {
+                    let sensitive =
+                        sensitive || (is_hello(&name) && reply.contains_key("speculativeAuthenticate"));
+                    handler(&CommandEvent::Succeeded(CommandSucceededEvent {
+                        duration,
+                        reply: if sensitive { Document::new() } else { reply.clone() },
+                        command_name: name,
+                        request_id,
+                        operation_id,
+                        connection_id,
+                        server_connection_id,
+                        address,
+                        service_id,
+                    }));
+                }
+            }
+            (Some(error), _) | (None, Err(error)) => {
+                tracing::debug!(target: "mongo_driver::command", command = %name, %request_id, ?duration, %error, "command failed");
+                if let Some(handler) = &self.command_handler {
+                    let failure = if sensitive { redacted(error) } else { error.clone() };
+                    handler(&CommandEvent::Failed(CommandFailedEvent {
+                        duration,
+                        command_name: name,
+                        failure,
+                        request_id,
+                        operation_id,
+                        connection_id,
+                        server_connection_id,
+                        address,
+                        service_id,
+                    }));
+                }
+            }
+        }
+        result
+    }
+}
+
+fn is_hello(name: &str) -> bool {
+    matches!(name.to_ascii_lowercase().as_str(), "hello" | "ismaster")
+}
+
+/// A sensitive command's error with the server's message removed.
+fn redacted(error: &Error) -> Error {
+    match &*error.kind {
+        ErrorKind::Command { code, code_name, .. } => {
+            let mut e = Error::command(*code, code_name.clone(), "");
+            for label in error.labels() {
+                e.add_label(label.clone());
+            }
+            e
+        }
+        _ => error.clone(),
+    }
+}
+
+/// The command as the started event shows it: document sequences folded into the body as
+/// arrays (command-monitoring spec: the event's command is the whole command).
+fn command_with_sequences(message: &CommandMessage) -> Document {
+    let mut command = message.body.clone();
+    for sequence in &message.sequences {
+        command.insert(
+            sequence.identifier.clone(),
+            Bson::Array(sequence.documents.iter().cloned().map(Bson::Document).collect()),
+        );
+    }
+    command
+}
+
+/// Retryable reads spec "Retryable Error": a network error, a server error with a
+/// retryable read code, or a cleared pool.
+pub fn is_retryable_read_error(error: &Error) -> bool {
+    error.is_network_error() || error.is_retryable_read_code() || error.is_pool_cleared()
+}

@@ -1,0 +1,66 @@
+//! `listCollections` (enumerate-collections spec). No IDL for it is in the shared server
+//! data, so the command document is written here.
+
+use bson::{Document, doc};
+
+use super::{CursorSpec, Operation, Retryability, batch_size_arg};
+use crate::commands::OpMsgParts;
+use crate::connection::StreamDescription;
+use crate::error::Result;
+use crate::options::ListCollectionsOptions;
+use crate::selection::ReadPreference;
+use crate::topology::SelectionCriteria;
+
+/// Lists a database's collections (a cursor of their descriptions).
+#[derive(Debug, Clone)]
+pub struct ListCollections {
+    db: String,
+    name_only: bool,
+    options: ListCollectionsOptions,
+}
+
+impl ListCollections {
+    /// Lists the collections of `db`; `name_only` asks for names and types only.
+    pub fn new(db: impl Into<String>, name_only: bool, options: ListCollectionsOptions) -> Self {
+        Self { db: db.into(), name_only, options }
+    }
+}
+
+impl Operation for ListCollections {
+    type Output = CursorSpec;
+
+    fn name(&self) -> &str {
+        "listCollections"
+    }
+
+    fn build(&mut self, _: &StreamDescription) -> Result<OpMsgParts> {
+        let mut cursor = Document::new();
+        if let Some(b) = batch_size_arg(self.options.batch_size)? {
+            cursor.insert("batchSize", b);
+        }
+        let mut body = doc! {"listCollections": 1, "cursor": cursor};
+        if let Some(f) = &self.options.filter {
+            body.insert("filter", f.clone());
+        }
+        if self.name_only {
+            body.insert("nameOnly", true);
+        }
+        if let Some(c) = &self.options.comment {
+            body.insert("comment", c.clone());
+        }
+        body.insert("$db", self.db.clone());
+        Ok(OpMsgParts { body, sequences: Vec::new() })
+    }
+
+    fn handle_response(&mut self, reply: Document, description: &StreamDescription) -> Result<CursorSpec> {
+        CursorSpec::from_initial(&reply, &description.server_address, self.options.batch_size, None)
+    }
+
+    fn selection_criteria(&self) -> SelectionCriteria {
+        SelectionCriteria::Read(ReadPreference::primary())
+    }
+
+    fn retryability(&self) -> Retryability {
+        Retryability::Read
+    }
+}

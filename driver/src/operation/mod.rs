@@ -1,0 +1,165 @@
+//! Operations (CRUD spec; find/getMore/killCursors and server write commands specs): one
+//! type per command, each with a "build the command" half ([`Operation::build`], using the
+//! generated builders and the connection's [`StreamDescription`] limits) and a "handle the
+//! reply" half ([`Operation::handle_response`], typed outputs; write errors and write
+//! concern errors become [`Error`]s). Selecting the server, sessions, cluster time, read
+//! preference, sending, error classification and retries live in the executor
+//! ([`crate::executor`]), never here.
+
+mod aggregate;
+mod count;
+mod create;
+mod cursor;
+mod distinct;
+mod drop;
+mod find;
+mod find_and_modify;
+mod list_collections;
+mod run_command;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::{Aggregate, CountDocuments};
+pub use count::EstimatedDocumentCount;
+pub use create::Create;
+pub use cursor::{GetMore, GetMoreResult, KillCursors};
+pub use distinct::Distinct;
+pub use drop::DropCollection;
+pub use find::Find;
+pub use find_and_modify::{FindAndModify, Modification};
+pub use list_collections::ListCollections;
+pub use run_command::RunCommand;
+pub use write::{BatchedWrite, Delete, Insert, Update, WriteBatchOutcome};
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use bson::Document;
+
+use crate::commands::{InitialResponseCursor, OpMsgParts};
+use crate::connection::StreamDescription;
+use crate::error::{Error, Result};
+use crate::sdam::ServerAddress;
+use crate::topology::SelectionCriteria;
+
+/// A database and collection (`db.coll`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Namespace {
+    /// The database.
+    pub db: String,
+    /// The collection.
+    pub coll: String,
+}
+
+impl Namespace {
+    /// `db.coll`.
+    pub fn new(db: impl Into<String>, coll: impl Into<String>) -> Self {
+        Self { db: db.into(), coll: coll.into() }
+    }
+
+    /// Parses a reply's `ns` (`db.coll`, the collection may contain dots).
+    pub fn parse(ns: &str) -> Result<Self> {
+        match ns.split_once('.') {
+            Some((db, coll)) if !db.is_empty() => Ok(Self::new(db, coll)),
+            _ => Err(Error::invalid_response(format!("invalid namespace `{ns}` in a cursor reply"))),
+        }
+    }
+}
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.db, self.coll)
+    }
+}
+
+/// Whether the executor may retry an operation once (retryable reads and retryable
+/// writes specs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retryability {
+    /// A retryable read (find, aggregate without `$out`/`$merge`, distinct, count, …).
+    Read,
+    /// A retryable write (one-statement writes, ordered or not multi-statement inserts,
+    /// findAndModify); needs a session and a transaction number.
+    Write,
+    /// Never retried (e.g. getMore, `update_many`, run_command).
+    None,
+}
+
+/// A command the driver sends: how to build it and how to read its reply.
+pub trait Operation: Send {
+    /// What the reply is turned into.
+    type Output: Send;
+
+    /// The command's name (for events, logs and errors).
+    fn name(&self) -> &str;
+
+    /// Builds the command for a connection described by `description` (validation against
+    /// its limits happens here). Called again for a retry.
+    fn build(&mut self, description: &StreamDescription) -> Result<OpMsgParts>;
+
+    /// Reads a reply with `ok: 1` (the executor turns `ok: 0` into an error first).
+    fn handle_response(&mut self, reply: Document, description: &StreamDescription) -> Result<Self::Output>;
+
+    /// Which servers the command may run on.
+    fn selection_criteria(&self) -> SelectionCriteria {
+        SelectionCriteria::Write
+    }
+
+    /// Whether the executor may retry it.
+    fn retryability(&self) -> Retryability {
+        Retryability::None
+    }
+}
+
+/// A cursor the server opened (find, aggregate, listCollections): its id, namespace, first
+/// batch and the server that holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CursorSpec {
+    /// The cursor's namespace (getMore and killCursors use it).
+    pub ns: Namespace,
+    /// The cursor id (0: exhausted).
+    pub id: i64,
+    /// The first batch.
+    pub first_batch: VecDeque<Document>,
+    /// The server holding the cursor.
+    pub address: ServerAddress,
+    /// `batchSize` for each getMore.
+    pub batch_size: Option<i32>,
+    /// `maxTimeMS` for each getMore (tailable awaitData cursors).
+    pub max_await_time_ms: Option<i64>,
+}
+
+impl CursorSpec {
+    /// Reads the `cursor` sub-document of an initial reply.
+    pub(crate) fn from_initial(
+        reply: &Document,
+        address: &ServerAddress,
+        batch_size: Option<i32>,
+        max_await_time_ms: Option<i64>,
+    ) -> Result<Self> {
+        let cursor = reply.get_document("cursor").map_err(|_| {
+            Error::invalid_response(format!("a cursor reply has no `cursor` document: {reply}"))
+        })?;
+        let cursor = InitialResponseCursor::from_document(cursor)?;
+        Ok(Self {
+            ns: Namespace::parse(&cursor.ns)?,
+            id: cursor.id,
+            first_batch: cursor.first_batch.into(),
+            address: address.clone(),
+            batch_size,
+            max_await_time_ms,
+        })
+    }
+}
+
+/// Rejects a negative `batchSize` and turns it into the wire's `i64`.
+pub(crate) fn batch_size_arg(batch_size: Option<i32>) -> Result<Option<i64>> {
+    match batch_size {
+        Some(b) if b < 0 => {
+            Err(Error::invalid_argument(format!("batchSize must not be negative, but is {b}")))
+        }
+        other => Ok(other.map(i64::from)),
+    }
+}

@@ -1,0 +1,463 @@
+//! Options of the public API (CRUD spec "Read" and "Write" options; read-write-concern spec
+//! "Read Concern" and "Write Concern"). Every options type is built with chainable setters
+//! from `Default`, e.g. `FindOptions::default().sort(doc! {"x": 1}).limit(10)`.
+
+use std::time::Duration;
+
+use bson::{Bson, Document, doc};
+
+pub use crate::connection_string::Acknowledgment;
+pub use crate::selection::{ReadPreference, ReadPreferenceMode, TagSet};
+
+/// Defines an options struct whose fields are all optional, with one chainable setter per
+/// field taking anything convertible into the field's type.
+macro_rules! options {
+    ($(#[$m:meta])* $name:ident { $( $(#[$fm:meta])* $field:ident : $ty:ty ),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq)]
+        #[non_exhaustive]
+        pub struct $name {
+            $( $(#[$fm])* pub $field: Option<$ty>, )*
+        }
+
+        impl $name {
+            $(
+                $(#[$fm])*
+                pub fn $field(mut self, value: impl Into<$ty>) -> Self {
+                    self.$field = Some(value.into());
+                    self
+                }
+            )*
+        }
+    };
+}
+
+/// A read concern (read-write-concern spec "Read Concern"): its `level`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadConcern {
+    /// `local`, `majority`, `linearizable`, `available`, `snapshot` or a newer level.
+    pub level: String,
+}
+
+impl ReadConcern {
+    /// A read concern of any level.
+    pub fn custom(level: impl Into<String>) -> Self {
+        Self { level: level.into() }
+    }
+    /// `local`.
+    pub fn local() -> Self {
+        Self::custom("local")
+    }
+    /// `majority`.
+    pub fn majority() -> Self {
+        Self::custom("majority")
+    }
+    /// `linearizable`.
+    pub fn linearizable() -> Self {
+        Self::custom("linearizable")
+    }
+    /// `available`.
+    pub fn available() -> Self {
+        Self::custom("available")
+    }
+    /// `snapshot`.
+    pub fn snapshot() -> Self {
+        Self::custom("snapshot")
+    }
+    /// The `readConcern` document.
+    pub fn to_document(&self) -> Document {
+        doc! {"level": self.level.clone()}
+    }
+}
+
+/// A write concern (read-write-concern spec "Write Concern"). The empty write concern
+/// (the server's default) is not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteConcern {
+    /// `w`.
+    pub w: Option<Acknowledgment>,
+    /// `j`.
+    pub journal: Option<bool>,
+    /// `wtimeout`.
+    pub w_timeout: Option<Duration>,
+}
+
+impl WriteConcern {
+    /// `w: "majority"`.
+    pub fn majority() -> Self {
+        Self { w: Some(Acknowledgment::Majority), ..Self::default() }
+    }
+    /// `w: n`.
+    pub fn nodes(n: u32) -> Self {
+        Self { w: Some(Acknowledgment::Nodes(n)), ..Self::default() }
+    }
+    /// Sets `j`.
+    pub fn journal(mut self, journal: bool) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+    /// Sets `wtimeout`.
+    pub fn w_timeout(mut self, timeout: Duration) -> Self {
+        self.w_timeout = Some(timeout);
+        self
+    }
+    /// Whether nothing is set (the server's default).
+    pub fn is_empty(&self) -> bool {
+        self.w.is_none() && self.journal.is_none() && self.w_timeout.is_none()
+    }
+    /// Whether the write is acknowledged (`w: 0` without `j: true` is not).
+    pub fn is_acknowledged(&self) -> bool {
+        !matches!(self.w, Some(Acknowledgment::Nodes(0))) || self.journal == Some(true)
+    }
+    /// The `writeConcern` document (empty when [`WriteConcern::is_empty`]).
+    pub fn to_document(&self) -> Document {
+        let mut d = Document::new();
+        match &self.w {
+            Some(Acknowledgment::Nodes(n)) => {
+                d.insert("w", i64::from(*n));
+            }
+            Some(Acknowledgment::Majority) => {
+                d.insert("w", "majority");
+            }
+            Some(Acknowledgment::Custom(tag)) => {
+                d.insert("w", tag.clone());
+            }
+            None => {}
+        }
+        if let Some(j) = self.journal {
+            d.insert("j", j);
+        }
+        if let Some(t) = self.w_timeout {
+            d.insert("wtimeout", i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+        }
+        d
+    }
+}
+
+/// Collation, as the server's document (`{locale: "en", strength: 2, …}`).
+pub type Collation = Document;
+
+/// An index hint: an index name or a key pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hint {
+    /// The index's name.
+    Name(String),
+    /// The index's key pattern.
+    Keys(Document),
+}
+
+impl From<&str> for Hint {
+    fn from(name: &str) -> Self {
+        Self::Name(name.to_string())
+    }
+}
+
+impl From<String> for Hint {
+    fn from(name: String) -> Self {
+        Self::Name(name)
+    }
+}
+
+impl From<Document> for Hint {
+    fn from(keys: Document) -> Self {
+        Self::Keys(keys)
+    }
+}
+
+impl From<Hint> for Bson {
+    fn from(hint: Hint) -> Self {
+        match hint {
+            Hint::Name(n) => Bson::String(n),
+            Hint::Keys(k) => Bson::Document(k),
+        }
+    }
+}
+
+options! {
+    /// Options of `find` and `find_one` (CRUD spec "FindOptions").
+    FindOptions {
+        /// Allow the server to write temporary files for large sorts.
+        allow_disk_use: bool,
+        /// Return partial results when some shards are down.
+        allow_partial_results: bool,
+        /// Documents per batch (first batch and each getMore).
+        batch_size: i32,
+        /// Collation.
+        collation: Collation,
+        /// A comment recorded with the operation.
+        comment: Bson,
+        /// An index hint.
+        hint: Hint,
+        /// Variables for `$expr` (`let`).
+        let_vars: Document,
+        /// The most documents to return (negative: one batch of that many).
+        limit: i64,
+        /// Exclusive upper bound of the hinted index.
+        max: Document,
+        /// `maxTimeMS` of each getMore on a tailable awaitData cursor.
+        max_await_time: Duration,
+        /// Server-side time limit of the find (`maxTimeMS`).
+        max_time: Duration,
+        /// Inclusive lower bound of the hinted index.
+        min: Document,
+        /// Keep the cursor open while idle.
+        no_cursor_timeout: bool,
+        /// The fields to return.
+        projection: Document,
+        /// The read concern (default: the collection's).
+        read_concern: ReadConcern,
+        /// The read preference (default: the collection's).
+        selection_criteria: ReadPreference,
+        /// Return only the index keys.
+        return_key: bool,
+        /// Add `$recordId` to each document.
+        show_record_id: bool,
+        /// Documents to skip.
+        skip: i64,
+        /// The sort order.
+        sort: Document,
+    }
+}
+
+options! {
+    /// Options of `insert_one` (CRUD spec "InsertOneOptions").
+    InsertOneOptions {
+        /// Skip document validation.
+        bypass_document_validation: bool,
+        /// The write concern (default: the collection's).
+        write_concern: WriteConcern,
+        /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `insert_many` (CRUD spec "InsertManyOptions").
+    InsertManyOptions {
+        /// Skip document validation.
+        bypass_document_validation: bool,
+        /// Stop at the first failure (default `true`).
+        ordered: bool,
+        /// The write concern (default: the collection's).
+        write_concern: WriteConcern,
+        /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `update_one`, `update_many` and `replace_one` (CRUD spec "UpdateOptions"
+    /// and "ReplaceOptions"; `array_filters` does not apply to replacements).
+    UpdateOptions {
+        /// Filters choosing which array elements an update changes.
+        array_filters: Vec<Document>,
+        /// Skip document validation.
+        bypass_document_validation: bool,
+        /// Collation.
+        collation: Collation,
+        /// An index hint.
+        hint: Hint,
+        /// Insert a document when none matches.
+        upsert: bool,
+        /// Variables for `$expr` (`let`).
+        let_vars: Document,
+        /// The write concern (default: the collection's).
+        write_concern: WriteConcern,
+        /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `delete_one` and `delete_many` (CRUD spec "DeleteOptions").
+    DeleteOptions {
+        /// Collation.
+        collation: Collation,
+        /// An index hint.
+        hint: Hint,
+        /// Variables for `$expr` (`let`).
+        let_vars: Document,
+        /// The write concern (default: the collection's).
+        write_concern: WriteConcern,
+        /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `find_one_and_update`, `find_one_and_replace` and `find_one_and_delete`
+    /// (CRUD spec "FindOneAndUpdateOptions", …; update-only fields are ignored by the others).
+    FindOneAndModifyOptions {
+        /// Filters choosing which array elements an update changes (updates only).
+        array_filters: Vec<Document>,
+        /// Skip document validation (updates and replacements).
+        bypass_document_validation: bool,
+        /// Collation.
+        collation: Collation,
+        /// An index hint.
+        hint: Hint,
+        /// Server-side time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// The fields to return.
+        projection: Document,
+        /// Return the document after the change instead of before (updates and replacements).
+        return_document_after: bool,
+        /// Which document to change when several match.
+        sort: Document,
+        /// Insert a document when none matches (updates and replacements).
+        upsert: bool,
+        /// Variables for `$expr` (`let`).
+        let_vars: Document,
+        /// The write concern (default: the collection's).
+        write_concern: WriteConcern,
+        /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `aggregate` (CRUD spec "AggregateOptions").
+    AggregateOptions {
+        /// Allow the server to write temporary files.
+        allow_disk_use: bool,
+        /// Documents per batch.
+        batch_size: i32,
+        /// Skip document validation (`$out`/`$merge`).
+        bypass_document_validation: bool,
+        /// Collation.
+        collation: Collation,
+        /// A comment recorded with the operation.
+        comment: Bson,
+        /// An index hint.
+        hint: Hint,
+        /// Variables for the pipeline (`let`).
+        let_vars: Document,
+        /// Server-side time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// The read concern (default: the collection's).
+        read_concern: ReadConcern,
+        /// The read preference (default: the collection's).
+        selection_criteria: ReadPreference,
+        /// The write concern of a `$out`/`$merge` pipeline (default: the collection's).
+        write_concern: WriteConcern,
+    }
+}
+
+options! {
+    /// Options of `distinct` (CRUD spec "DistinctOptions").
+    DistinctOptions {
+        /// Collation.
+        collation: Collation,
+        /// A comment recorded with the operation.
+        comment: Bson,
+        /// Server-side time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// The read concern (default: the collection's).
+        read_concern: ReadConcern,
+        /// The read preference (default: the collection's).
+        selection_criteria: ReadPreference,
+    }
+}
+
+options! {
+    /// Options of `count_documents` (CRUD spec "CountOptions").
+    CountOptions {
+        /// Collation.
+        collation: Collation,
+        /// A comment recorded with the operation.
+        comment: Bson,
+        /// An index hint.
+        hint: Hint,
+        /// Count at most this many documents.
+        limit: i64,
+        /// Server-side time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// The read concern (default: the collection's).
+        read_concern: ReadConcern,
+        /// The read preference (default: the collection's).
+        selection_criteria: ReadPreference,
+        /// Documents to skip before counting.
+        skip: i64,
+    }
+}
+
+options! {
+    /// Options of `estimated_document_count` (CRUD spec "EstimatedDocumentCountOptions").
+    EstimatedDocumentCountOptions {
+        /// A comment recorded with the operation.
+        comment: Bson,
+        /// Server-side time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// The read concern (default: the collection's).
+        read_concern: ReadConcern,
+        /// The read preference (default: the collection's).
+        selection_criteria: ReadPreference,
+    }
+}
+
+options! {
+    /// Options of a collection-level `bulk_write` (CRUD spec "BulkWriteOptions").
+    BulkWriteOptions {
+        /// Skip document validation.
+        bypass_document_validation: bool,
+        /// Stop at the first failure (default `true`).
+        ordered: bool,
+        /// Variables for `$expr` (`let`).
+        let_vars: Document,
+        /// The write concern (default: the collection's).
+        write_concern: WriteConcern,
+        /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `create_collection`.
+    CreateCollectionOptions {
+        /// A capped collection.
+        capped: bool,
+        /// The capped collection's size in bytes.
+        size: i64,
+        /// The capped collection's most documents.
+        max: i64,
+        /// A validator document.
+        validator: Document,
+        /// `off`, `strict` or `moderate`.
+        validation_level: String,
+        /// `error` or `warn`.
+        validation_action: String,
+        /// A view on this collection or view.
+        view_on: String,
+        /// The view's pipeline.
+        pipeline: Vec<Document>,
+        /// The default collation.
+        collation: Collation,
+        /// The write concern (default: the database's).
+        write_concern: WriteConcern,
+    }
+}
+
+options! {
+    /// Options of `drop` (a collection).
+    DropCollectionOptions {
+        /// The write concern (default: the collection's).
+        write_concern: WriteConcern,
+    }
+}
+
+options! {
+    /// Options of `list_collection_names` (enumerate-collections spec).
+    ListCollectionsOptions {
+        /// Only collections matching this filter (on the `listCollections` output).
+        filter: Document,
+        /// Documents per batch.
+        batch_size: i32,
+        /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+/// Milliseconds of a duration for `maxTimeMS`-like fields.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
