@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::event::cmap::SharedCmapEventHandler;
 use crate::event::command::CommandEventHandler;
 use crate::executor::Executor;
-use crate::options::{ReadConcern, ReadPreference, TagSet, WriteConcern};
+use crate::options::{ReadConcern, ReadPreference, WriteConcern};
 use crate::topology::{EventHandlers, SdamEventHandler, Topology, TopologyOptions};
 
 /// A handle to a deployment: cheap to clone, shared by every database and collection made
@@ -93,7 +93,7 @@ impl ClientBuilder {
         let o = &uri.options;
         let mut read_preference = ReadPreference::new(o.read_preference.unwrap_or_default());
         if let Some(tags) = &o.read_preference_tags {
-            read_preference = read_preference.with_tag_sets(tags.iter().cloned().collect::<Vec<TagSet>>());
+            read_preference = read_preference.with_tag_sets(tags.to_vec());
         }
         if let Some(seconds) = o.max_staleness_seconds {
             read_preference = read_preference.with_max_staleness_seconds(seconds);

@@ -771,7 +771,7 @@ impl<'a, T: Send + Sync> Find<'a, T> {
         let mut op = operation::Find::new(coll.ns.clone(), self.filter, self.options, generic, criteria);
         let executor = coll.executor();
         let operation_id = executor.next_operation_id();
-        let spec = executor.execute(&mut op, &ExecutionContext::default()).await?;
+        let spec = executor.execute_as(&mut op, &ExecutionContext::default(), operation_id).await?;
         Ok(Cursor::new(executor.clone(), spec, operation_id))
     }
 }
@@ -961,7 +961,7 @@ impl<'a> IntoFuture for Aggregate<'a> {
             );
             let executor = self.client.executor();
             let operation_id = executor.next_operation_id();
-            let spec = executor.execute(&mut op, &ExecutionContext::default()).await?;
+            let spec = executor.execute_as(&mut op, &ExecutionContext::default(), operation_id).await?;
             Ok(Cursor::new(executor.clone(), spec, operation_id))
         })
     }

@@ -187,7 +187,7 @@ impl<'a> IntoFuture for ListCollectionNames<'a> {
             let executor = self.db.client.executor();
             let mut op = operation::ListCollections::new(&self.db.name, true, self.options);
             let operation_id = executor.next_operation_id();
-            let spec = executor.execute(&mut op, &ExecutionContext::default()).await?;
+            let spec = executor.execute_as(&mut op, &ExecutionContext::default(), operation_id).await?;
             let cursor: Cursor<Document> = Cursor::new(executor.clone(), spec, operation_id);
             let docs: Vec<Document> = cursor.try_collect().await?;
             docs.iter()

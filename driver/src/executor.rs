@@ -97,7 +97,16 @@ impl Executor {
     /// Runs `op`: selects a server for its criteria, sends it, and retries a retryable
     /// read once on another selection after a retryable error (retryable reads spec).
     pub async fn execute<O: Operation>(&self, op: &mut O, ctx: &ExecutionContext) -> Result<O::Output> {
-        let operation_id = self.next_operation_id();
+        self.execute_as(op, ctx, self.next_operation_id()).await
+    }
+
+    /// [`Executor::execute`] with a given operation id (a cursor's later getMores share it).
+    pub async fn execute_as<O: Operation>(
+        &self,
+        op: &mut O,
+        ctx: &ExecutionContext,
+        operation_id: i64,
+    ) -> Result<O::Output> {
         let criteria = op.selection_criteria();
         let retry = self.retry_reads && op.retryability() == Retryability::Read;
         let first = self.attempt(op, ctx, &criteria, operation_id).await;

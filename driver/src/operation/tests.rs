@@ -55,7 +55,7 @@ fn insert_splits_by_max_write_batch_size_and_offsets_write_errors() {
     while !op.done() {
         let parts = op.build(&d).unwrap();
         assert_eq!(parts.body.get_str("insert").unwrap(), "coll");
-        assert_eq!(parts.body.get_bool("ordered").unwrap(), false);
+        assert!(!parts.body.get_bool("ordered").unwrap());
         let batch = sequence(&parts, "documents");
         sizes.push(batch.len());
         // The server reports the second statement of each batch as a duplicate.
@@ -101,7 +101,7 @@ fn insert_carries_generic_arguments_and_reads_write_concern_errors() {
     let mut op = Insert::new(ns(), docs(1), true).bypass_document_validation(Some(true)).generic(generic);
     let parts = op.build(&description()).unwrap();
     assert_eq!(parts.body.get_document("writeConcern").unwrap(), &doc! {"w": "majority"});
-    assert_eq!(parts.body.get_bool("bypassDocumentValidation").unwrap(), true);
+    assert!(parts.body.get_bool("bypassDocumentValidation").unwrap());
     assert_eq!(parts.body.get_str("$db").unwrap(), "db");
     let reply = doc! {"ok": 1, "n": 1, "writeConcernError": {"code": 64, "codeName": "WriteConcernFailed", "errmsg": "waiting"}, "errorLabels": ["RetryableWriteError"]};
     let outcome = op.handle_response(reply, &description()).unwrap();
@@ -168,7 +168,7 @@ fn find_maps_options_and_reads_the_cursor() {
     let body = op.build(&description()).unwrap().body;
     assert_eq!(body.get_document("filter").unwrap(), &doc! {"x": {"$gt": 1}});
     assert_eq!(body.get_i64("limit").unwrap(), 3, "a negative limit is sent as its absolute value");
-    assert_eq!(body.get_bool("singleBatch").unwrap(), true);
+    assert!(body.get_bool("singleBatch").unwrap());
     assert_eq!(body.get_i64("skip").unwrap(), 2);
     assert_eq!(body.get_i64("batchSize").unwrap(), 5);
     assert_eq!(body.get_i64("maxTimeMS").unwrap(), 200);
@@ -246,7 +246,7 @@ fn find_and_modify_builds_each_modification_and_raises_write_concern_errors() {
 
     let mut delete = FindAndModify::new(ns(), doc! {}, Modification::Delete, options, Default::default());
     let body = delete.build(&description()).unwrap().body;
-    assert_eq!(body.get_bool("remove").unwrap(), true);
+    assert!(body.get_bool("remove").unwrap());
     assert!(!body.contains_key("new") && !body.contains_key("upsert"), "{body}");
 }
 
@@ -325,7 +325,7 @@ fn distinct_estimated_count_create_drop_list_and_run_command() {
 
     let mut list = ListCollections::new("db", true, Default::default());
     let body = list.build(&description()).unwrap().body;
-    assert_eq!(body.get_bool("nameOnly").unwrap(), true);
+    assert!(body.get_bool("nameOnly").unwrap());
     let reply = doc! {"ok": 1, "cursor": {"id": 0i64, "ns": "db.$cmd.listCollections", "firstBatch": [{"name": "coll"}]}};
     assert_eq!(list.handle_response(reply, &description()).unwrap().first_batch.len(), 1);
 
