@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::connection::ServerApi;
 use crate::connection_string::ConnectionString;
 use crate::db::Database;
 use crate::error::Result;
@@ -60,6 +61,7 @@ pub struct ClientBuilder {
     uri: String,
     handlers: EventHandlers,
     command: Option<CommandEventHandler>,
+    server_api: Option<ServerApi>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -87,6 +89,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Declares a Stable API version: sent in the handshake and with every command
+    /// (versioned API spec).
+    pub fn server_api(mut self, api: ServerApi) -> Self {
+        self.server_api = Some(api);
+        self
+    }
+
     /// Parses the connection string and starts the topology (inside a Tokio runtime).
     pub fn build(self) -> Result<Client> {
         let uri = ConnectionString::parse(&self.uri)?;
@@ -106,10 +115,15 @@ impl ClientBuilder {
             write_concern: (!write_concern.is_empty()).then_some(write_concern),
         };
         let retry_reads = o.retry_reads.unwrap_or(true);
-        let topology = Topology::start(TopologyOptions::from_connection_string(&uri)?, self.handlers)?;
+        let mut options = TopologyOptions::from_connection_string(&uri)?;
+        options.connection.server_api = self.server_api.clone();
+        options.monitor.connection.server_api = self.server_api.clone();
+        let topology = Topology::start(options, self.handlers)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
-                executor: Arc::new(Executor::new(topology, self.command, retry_reads)),
+                executor: Arc::new(
+                    Executor::new(topology, self.command, retry_reads).with_server_api(self.server_api),
+                ),
                 defaults,
                 default_database: uri.database.clone(),
             }),

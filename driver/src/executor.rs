@@ -13,7 +13,7 @@ use bson::{Bson, Document};
 
 use crate::cmap::PooledConnection;
 use crate::commands::OpMsgParts;
-use crate::connection::{CommandMessage, Connection};
+use crate::connection::{CommandMessage, Connection, ServerApi};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::command::{
     CommandEvent, CommandEventHandler, CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent,
@@ -37,6 +37,8 @@ pub struct Executor {
     topology: Topology,
     command_handler: Option<CommandEventHandler>,
     retry_reads: bool,
+    /// The declared Stable API, sent with every command (versioned API spec).
+    server_api: Option<ServerApi>,
     /// The highest `$clusterTime` seen (sessions spec "Gossipping the cluster time").
     cluster_time: Mutex<Option<Document>>,
     next_operation_id: AtomicI64,
@@ -64,9 +66,17 @@ impl Executor {
             topology,
             command_handler,
             retry_reads,
+            server_api: None,
             cluster_time: Mutex::new(None),
             next_operation_id: AtomicI64::new(1),
         }
+    }
+
+    /// Sends the Stable API parameters of `api` with every command, getMore included
+    /// (versioned API spec "Sending the declared API version").
+    pub fn with_server_api(mut self, api: Option<ServerApi>) -> Self {
+        self.server_api = api;
+        self
     }
 
     /// The topology.
@@ -181,6 +191,9 @@ impl Executor {
     ) -> Result<O::Output> {
         let description = connection.stream_description()?.clone();
         let OpMsgParts { mut body, sequences } = op.build(&description)?;
+        if let Some(api) = &self.server_api {
+            api.apply(&mut body);
+        }
         if let Some(lsid) = &ctx.lsid {
             body.insert("lsid", lsid.clone());
         }

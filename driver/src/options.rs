@@ -461,3 +461,33 @@ options! {
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bson::doc;
+
+    use super::*;
+
+    #[test]
+    fn write_concern_documents() {
+        assert!(WriteConcern::default().is_empty());
+        assert_eq!(WriteConcern::default().to_document(), doc! {});
+        let wc = WriteConcern::majority().journal(true).w_timeout(Duration::from_millis(150));
+        assert_eq!(wc.to_document(), doc! {"w": "majority", "j": true, "wtimeout": 150i64});
+        assert_eq!(WriteConcern::nodes(2).to_document(), doc! {"w": 2i64});
+        assert!(!WriteConcern::nodes(0).is_acknowledged());
+        assert!(WriteConcern::nodes(0).journal(true).is_acknowledged());
+        assert_eq!(ReadConcern::majority().to_document(), doc! {"level": "majority"});
+    }
+
+    #[test]
+    fn option_setters_take_convertible_values() {
+        let o = FindOptions::default().limit(5).batch_size(2).hint("x_1").comment("c").sort(doc! {"x": 1});
+        assert_eq!((o.limit, o.batch_size), (Some(5), Some(2)));
+        assert_eq!(o.hint, Some(Hint::Name("x_1".into())));
+        assert_eq!(o.comment, Some(Bson::from("c")));
+        assert_eq!(Bson::from(Hint::Keys(doc! {"x": 1})), Bson::Document(doc! {"x": 1}));
+    }
+}

@@ -426,3 +426,31 @@ async fn cluster_time_is_gossiped_and_shutdown_stops_operations() {
     let err = coll.find_one(doc! {}).await.unwrap_err();
     assert!(matches!(*err.kind, ErrorKind::ServerSelection { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_declared_server_api_goes_with_every_command() {
+    use mongo_driver::connection::ServerApi;
+    let sim = Deployment::start(Config::replica_set(1)).await.expect("the simulator starts");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let api = ServerApi { version: "1".into(), strict: Some(false), deprecation_errors: None };
+    let client = Client::builder(sim.connection_string())
+        .server_api(api)
+        .command_event_handler(Arc::new(move |e: &CommandEvent| {
+            sink.lock().expect("not poisoned").push(e.clone())
+        }))
+        .build()
+        .unwrap();
+    let coll = client.database("api").collection::<Document>("stable");
+    coll.insert_many((0..4).map(|i| doc! {"_id": i})).await.unwrap();
+    let n = coll.find(doc! {}).batch_size(1).await.unwrap().count().await;
+    assert_eq!(n, 4);
+    let events = events.lock().unwrap();
+    let started: Vec<_> =
+        events.iter().filter_map(|e| if let CommandEvent::Started(s) = e { Some(s) } else { None }).collect();
+    assert!(started.iter().any(|s| s.command_name == "getMore"));
+    for s in started {
+        assert_eq!(s.command.get_str("apiVersion").ok(), Some("1"), "{}", s.command_name);
+        assert_eq!(s.command.get_bool("apiStrict").ok(), Some(false), "{}", s.command_name);
+    }
+}

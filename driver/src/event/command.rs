@@ -137,3 +137,20 @@ pub fn is_sensitive(name: &str, command: &Document) -> bool {
     SENSITIVE_COMMANDS.contains(&lower.as_str())
         || (matches!(lower.as_str(), "hello" | "ismaster") && command.contains_key("speculativeAuthenticate"))
 }
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::is_sensitive;
+
+    #[test]
+    fn sensitive_commands_and_speculative_hello_are_redacted() {
+        assert!(is_sensitive("saslStart", &doc! {"saslStart": 1}));
+        assert!(is_sensitive("createUser", &doc! {"createUser": "u"}));
+        assert!(is_sensitive("hello", &doc! {"hello": 1, "speculativeAuthenticate": {}}));
+        assert!(is_sensitive("isMaster", &doc! {"isMaster": 1, "speculativeAuthenticate": {}}));
+        assert!(!is_sensitive("hello", &doc! {"hello": 1}));
+        assert!(!is_sensitive("find", &doc! {"find": "c"}));
+    }
+}
