@@ -1,0 +1,91 @@
+//! The ceiling: a pre-encoded OP_MSG `{ping: 1, $db: "admin"}` (OP_MSG spec, kind-0 section)
+//! written and its reply read on one socket, with no driver at all. The message and its BSON
+//! are encoded here by hand, independent of the driver's wire module.
+
+use std::io;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::BenchResult;
+
+/// The OP_MSG opcode.
+const OP_MSG: i32 = 2013;
+
+/// `{ping: 1, $db: "admin"}` as BSON: length, int32 element, string element, terminator.
+fn ping_bson() -> Vec<u8> {
+    let mut doc = Vec::new();
+    doc.extend_from_slice(&[0; 4]);
+    doc.push(0x10); // int32
+    doc.extend_from_slice(b"ping\0");
+    doc.extend_from_slice(&1i32.to_le_bytes());
+    doc.push(0x02); // string
+    doc.extend_from_slice(b"$db\0");
+    doc.extend_from_slice(&6i32.to_le_bytes()); // "admin" + NUL
+    doc.extend_from_slice(b"admin\0");
+    doc.push(0);
+    let len = doc.len() as i32;
+    doc[..4].copy_from_slice(&len.to_le_bytes());
+    doc
+}
+
+/// The whole message: header (length, requestID, responseTo, opCode), flagBits, one kind-0
+/// section holding the ping document.
+fn ping_message(request_id: i32) -> Vec<u8> {
+    let body = ping_bson();
+    let len = (16 + 4 + 1 + body.len()) as i32;
+    let mut msg = Vec::with_capacity(len as usize);
+    for field in [len, request_id, 0, OP_MSG] {
+        msg.extend_from_slice(&field.to_le_bytes());
+    }
+    msg.extend_from_slice(&0u32.to_le_bytes());
+    msg.push(0);
+    msg.extend_from_slice(&body);
+    msg
+}
+
+/// One socket and the pre-encoded ping.
+pub struct Raw {
+    stream: TcpStream,
+    message: Vec<u8>,
+    request_id: i32,
+    reply: Vec<u8>,
+}
+
+impl Raw {
+    /// Connects to `host:port` (TCP_NODELAY, as drivers set it) and checks one exchange.
+    pub async fn connect(address: &str) -> BenchResult<Self> {
+        let stream =
+            TcpStream::connect(address).await.map_err(|e| format!("raw: connecting to {address}: {e}"))?;
+        stream.set_nodelay(true)?;
+        let request_id = 7;
+        let mut raw = Self { stream, message: ping_message(request_id), request_id, reply: Vec::new() };
+        raw.ping().await?;
+        let body = raw.reply.get(5..).ok_or("raw: reply too short for an OP_MSG kind-0 section")?;
+        let reply =
+            bson::Document::from_reader(body).map_err(|e| format!("raw: reply body is not BSON: {e}"))?;
+        if !matches!(
+            reply.get("ok"),
+            Some(bson::Bson::Double(1.0) | bson::Bson::Int32(1) | bson::Bson::Int64(1))
+        ) {
+            return Err(format!("raw: the ping failed: {reply}").into());
+        }
+        Ok(raw)
+    }
+
+    /// Writes the ping and reads the whole reply (checking only its header); `reply` keeps
+    /// what follows the header: flagBits, the section kind, the body.
+    pub async fn ping(&mut self) -> BenchResult<()> {
+        self.stream.write_all(&self.message).await?;
+        let mut header = [0u8; 16];
+        self.stream.read_exact(&mut header).await?;
+        let field = |i: usize| i32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+        let (len, response_to, op_code) = (field(0), field(8), field(12));
+        if op_code != OP_MSG || response_to != self.request_id || !(21..=48_000_000).contains(&len) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "raw: unexpected reply header").into());
+        }
+        self.reply.resize(len as usize - 16, 0);
+        self.stream.read_exact(&mut self.reply).await?;
+        Ok(())
+    }
+}
