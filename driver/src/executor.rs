@@ -167,17 +167,22 @@ impl Executor {
     }
 
     /// The `$readPreference` to send (server selection spec "Passing read preference to
-    /// mongos and load balancers", and for OP_MSG to any server): a non-primary read
-    /// preference always; `primaryPreferred` for a read on a direct connection to a
-    /// non-mongos server (so a secondary accepts it).
+    /// mongos and load balancers" and "Topology type: Single", for OP_MSG): never for writes
+    /// or to a standalone; on a direct connection (Single, which a topology never enters or
+    /// leaves after it starts) to a replica set member, `primaryPreferred` in place of
+    /// primary; otherwise a non-primary read preference as it is.
     fn read_preference_for(&self, criteria: &SelectionCriteria, server: &SelectedServer) -> Option<Document> {
         let SelectionCriteria::Read(rp) = criteria else { return None };
-        let server_type = server.description().server_type;
-        let single = self.topology.description().topology_type == TopologyType::Single;
-        if single && !matches!(server_type, ServerType::Mongos | ServerType::LoadBalancer) {
-            return Some(ReadPreference::primary_preferred().to_document());
+        match server.description().server_type {
+            ServerType::Standalone => None,
+            ServerType::Mongos | ServerType::LoadBalancer => {
+                (rp.mode != ReadPreferenceMode::Primary).then(|| rp.to_document())
+            }
+            _ if rp.mode == ReadPreferenceMode::Primary => (self.topology.options().settings.initial_type
+                == TopologyType::Single)
+                .then(|| ReadPreference::primary_preferred().to_document()),
+            _ => Some(rp.to_document()),
         }
-        (rp.mode != ReadPreferenceMode::Primary).then(|| rp.to_document())
     }
 
     /// Builds, decorates, sends and reads `op` on `connection`.

@@ -14,12 +14,12 @@ use mongo_driver::event::command::CommandEvent;
 use mongo_driver::options::{ReadPreference, WriteConcern};
 use mongo_driver::sdam::ServerType;
 use mongo_driver::{Client, Collection};
-use mongo_sim::{Config, Deployment};
+use mongosim::{Config, Deployment};
 use serde::{Deserialize, Serialize};
 
 /// A client on a fresh three-member replica set, recording its command events.
 struct Fixture {
-    _sim: Deployment,
+    sim: Deployment,
     client: Client,
     events: Arc<Mutex<Vec<CommandEvent>>>,
 }
@@ -40,7 +40,7 @@ impl Fixture {
             }))
             .build()
             .expect("the client starts");
-        Self { _sim: sim, client, events }
+        Self { sim: sim, client, events }
     }
 
     fn coll<T: Send + Sync>(&self, name: &str) -> Collection<T> {
@@ -453,4 +453,48 @@ async fn a_declared_server_api_goes_with_every_command() {
         assert_eq!(s.command.get_str("apiVersion").ok(), Some("1"), "{}", s.command_name);
         assert_eq!(s.command.get_bool("apiStrict").ok(), Some(false), "{}", s.command_name);
     }
+}
+
+#[tokio::test]
+async fn insert_many_splits_batches_larger_than_max_message_size() {
+    let f = Fixture::new().await;
+    let coll = f.coll::<Document>("large");
+    // Four documents of ~14 MB: 56 MB does not fit one 48 MB message.
+    let big = "x".repeat(14 * 1024 * 1024);
+    let result = coll.insert_many((0..4).map(|i| doc! {"_id": i, "s": big.clone()})).await.unwrap();
+    assert_eq!(result.inserted_ids.len(), 4);
+    let inserts = f.started("insert");
+    assert!(inserts.len() >= 2, "{} insert commands", inserts.len());
+    let sent: usize = inserts.iter().map(|s| s.command.get_array("documents").map_or(0, Vec::len)).sum();
+    assert_eq!(sent, 4);
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn a_direct_connection_to_a_secondary_reads_with_primary_preferred() {
+    let f = Fixture::new().await;
+    f.coll::<Document>("direct")
+        .insert_one(doc! {"_id": 1})
+        .write_concern(WriteConcern::nodes(3))
+        .await
+        .unwrap();
+    let primary = f.sim.primary_host().expect("a primary");
+    let secondary = f.sim.member_hosts().into_iter().find(|h| *h != primary).expect("a secondary");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let client = Client::builder(format!("mongodb://{secondary}/?directConnection=true"))
+        .command_event_handler(Arc::new(move |e: &CommandEvent| {
+            sink.lock().expect("not poisoned").push(e.clone())
+        }))
+        .build()
+        .unwrap();
+    let coll = client.database("api").collection::<Document>("direct");
+    assert_eq!(coll.find_one(doc! {"_id": 1}).await.unwrap(), Some(doc! {"_id": 1}));
+    let events = events.lock().unwrap();
+    let Some(CommandEvent::Started(find)) = events.first() else { panic!("no started event") };
+    assert_eq!(find.command.get_document("$readPreference").unwrap(), &doc! {"mode": "primaryPreferred"});
+    // Writes to a secondary fail with the server's NotWritablePrimary.
+    drop(events);
+    let err = coll.insert_one(doc! {"_id": 2}).await.unwrap_err();
+    assert_eq!(err.code_name(), Some("NotWritablePrimary"), "{err}");
 }
