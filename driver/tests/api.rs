@@ -14,7 +14,7 @@ use mongo_driver::event::command::CommandEvent;
 use mongo_driver::options::{ReadPreference, WriteConcern};
 use mongo_driver::sdam::ServerType;
 use mongo_driver::{Client, Collection};
-use mongosim::{Config, Deployment};
+use mongo_sim::{Config, Deployment};
 use serde::{Deserialize, Serialize};
 
 /// A client on a fresh three-member replica set, recording its command events.
@@ -40,7 +40,7 @@ impl Fixture {
             }))
             .build()
             .expect("the client starts");
-        Self { sim: sim, client, events }
+        Self { sim, client, events }
     }
 
     fn coll<T: Send + Sync>(&self, name: &str) -> Collection<T> {
@@ -490,11 +490,10 @@ async fn a_direct_connection_to_a_secondary_reads_with_primary_preferred() {
         .unwrap();
     let coll = client.database("api").collection::<Document>("direct");
     assert_eq!(coll.find_one(doc! {"_id": 1}).await.unwrap(), Some(doc! {"_id": 1}));
-    let events = events.lock().unwrap();
-    let Some(CommandEvent::Started(find)) = events.first() else { panic!("no started event") };
+    let first = events.lock().unwrap().first().cloned();
+    let Some(CommandEvent::Started(find)) = first else { panic!("no started event") };
     assert_eq!(find.command.get_document("$readPreference").unwrap(), &doc! {"mode": "primaryPreferred"});
     // Writes to a secondary fail with the server's NotWritablePrimary.
-    drop(events);
     let err = coll.insert_one(doc! {"_id": 2}).await.unwrap_err();
     assert_eq!(err.code_name(), Some("NotWritablePrimary"), "{err}");
 }
