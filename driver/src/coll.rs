@@ -756,6 +756,8 @@ impl<'a, T: Send + Sync> Find<'a, T> {
         show_record_id: bool,
         skip: i64,
         sort: Document,
+        tailable: bool,
+        await_data: bool,
     );
 
     /// Sets every option at once.

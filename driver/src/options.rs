@@ -216,6 +216,10 @@ options! {
         skip: i64,
         /// The sort order.
         sort: Document,
+        /// A tailable cursor (capped collections): it stays open after the last result.
+        tailable: bool,
+        /// With `tailable`, a getMore waits up to `max_await_time` for new results.
+        await_data: bool,
     }
 }
 

@@ -92,6 +92,12 @@ impl Operation for Find {
         if let Some(v) = &o.let_vars {
             c = c.let_(v.clone());
         }
+        if let Some(v) = o.tailable {
+            c = c.tailable(v);
+        }
+        if let Some(v) = o.await_data {
+            c = c.await_data(v);
+        }
         let mut generic = self.generic.clone();
         if let Some(t) = o.max_time {
             generic.max_time_ms = Some(millis(t));
@@ -107,7 +113,9 @@ impl Operation for Find {
             &reply,
             &description.server_address,
             self.options.batch_size,
-            self.options.max_await_time.map(millis),
+            // find/getMore spec: maxAwaitTimeMS becomes the getMore's maxTimeMS, only for
+            // tailable awaitData cursors.
+            self.options.max_await_time.filter(|_| self.options.await_data == Some(true)).map(millis),
         )
     }
 

@@ -179,6 +179,18 @@ fn find_maps_options_and_reads_the_cursor() {
     assert_eq!((spec.id, spec.ns.coll.as_str(), spec.first_batch.len()), (42, "coll.sub", 1));
     assert_eq!(spec.address, ServerAddress::new("a", 27017));
     assert_eq!(spec.batch_size, Some(5));
+    assert_eq!(spec.max_await_time_ms, None, "maxAwaitTimeMS only applies to awaitData cursors");
+
+    let tailable = FindOptions::default()
+        .tailable(true)
+        .await_data(true)
+        .max_await_time(std::time::Duration::from_millis(30));
+    let mut op = Find::new(ns(), doc! {}, tailable, Default::default(), read());
+    let body = op.build(&description()).unwrap().body;
+    assert!(body.get_bool("tailable").unwrap() && body.get_bool("awaitData").unwrap());
+    assert!(!body.contains_key("maxTimeMS"), "maxAwaitTimeMS is not the find's maxTimeMS");
+    let reply = doc! {"ok": 1, "cursor": {"id": 5i64, "ns": "db.coll", "firstBatch": []}};
+    assert_eq!(op.handle_response(reply, &description()).unwrap().max_await_time_ms, Some(30));
 
     let err = op.handle_response(doc! {"ok": 1}, &description()).unwrap_err();
     assert!(matches!(*err.kind, ErrorKind::InvalidResponse { .. }), "{err}");
