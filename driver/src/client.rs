@@ -122,7 +122,9 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(ClientInner {
                 executor: Arc::new(
-                    Executor::new(topology, self.command, retry_reads).with_server_api(self.server_api),
+                    Executor::new(topology, self.command, retry_reads)
+                        .with_retry_writes(o.retry_writes.unwrap_or(true))
+                        .with_server_api(self.server_api),
                 ),
                 defaults,
                 default_database: uri.database.clone(),

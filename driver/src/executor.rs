@@ -30,6 +30,11 @@ use crate::topology::{SelectedServer, SelectionCriteria, Topology};
 pub struct ExecutionContext {
     /// The session id to attach as `lsid`, if any.
     pub lsid: Option<Document>,
+    /// The transaction number of a retryable write (with `lsid`): attached as `txnNumber`
+    /// when the server supports retryable writes, and the write is then retried once after
+    /// a retryable error (retryable writes spec). The session owner increments it per write
+    /// command.
+    pub txn_number: Option<i64>,
 }
 
 /// Runs operations against a topology.
@@ -37,6 +42,8 @@ pub struct Executor {
     topology: Topology,
     command_handler: Option<CommandEventHandler>,
     retry_reads: bool,
+    /// `retryWrites` (default true).
+    retry_writes: bool,
     /// The declared Stable API, sent with every command (versioned API spec).
     server_api: Option<ServerApi>,
     /// The highest `$clusterTime` seen (sessions spec "Gossipping the cluster time").
@@ -66,6 +73,7 @@ impl Executor {
             topology,
             command_handler,
             retry_reads,
+            retry_writes: true,
             server_api: None,
             cluster_time: Mutex::new(None),
             next_operation_id: AtomicI64::new(1),
@@ -76,6 +84,12 @@ impl Executor {
     /// (versioned API spec "Sending the declared API version").
     pub fn with_server_api(mut self, api: Option<ServerApi>) -> Self {
         self.server_api = api;
+        self
+    }
+
+    /// Sets `retryWrites` (default true; retries need a session, see [`ExecutionContext`]).
+    pub fn with_retry_writes(mut self, retry_writes: bool) -> Self {
+        self.retry_writes = retry_writes;
         self
     }
 
@@ -118,34 +132,65 @@ impl Executor {
         operation_id: i64,
     ) -> Result<O::Output> {
         let criteria = op.selection_criteria();
-        let retry = self.retry_reads && op.retryability() == Retryability::Read;
-        let first = self.attempt(op, ctx, &criteria, operation_id).await;
-        match first {
-            Err(error) if retry && is_retryable_read_error(&error) => {
-                tracing::debug!(target: "mongo_driver::executor", operation = op.name(), %error, "retrying a read once");
-                // Retryable reads spec: the retry selects again, and the first error is
-                // returned when no server can be selected for it.
-                match self.attempt(op, ctx, &criteria, operation_id).await {
-                    Err(second) if matches!(*second.kind, ErrorKind::ServerSelection { .. }) => Err(error),
-                    other => other,
-                }
-            }
+        let retryable_write = self.retry_writes
+            && op.retryability() == Retryability::Write
+            && ctx.lsid.is_some()
+            && ctx.txn_number.is_some();
+        let retry_read = self.retry_reads && op.retryability() == Retryability::Read;
+        let first = self.attempt(op, ctx, &criteria, operation_id, retryable_write).await;
+        let error = match first {
+            Err(error) if retry_read && is_retryable_read_error(&error) => error,
+            Err(error) if retryable_write && error.contains_label(RETRYABLE_WRITE_ERROR) => error,
+            other => return other,
+        };
+        tracing::debug!(target: "mongo_driver::executor", operation = op.name(), %error, "retrying once");
+        // Retryable reads and writes specs: the retry selects again; when no server can be
+        // selected (or the retry fails before anything reached a server) the first error is
+        // returned, otherwise the second.
+        match self.attempt(op, ctx, &criteria, operation_id, retryable_write).await {
+            Err(second) if is_driver_side(&second) => Err(error),
             other => other,
         }
     }
 
-    /// One attempt: selection, check-out, send.
+    /// One attempt: selection, check-out, send. For a retryable write on a server that
+    /// supports them, `txnNumber` goes with the command and a retryable error gets the
+    /// `RetryableWriteError` label where the driver must add it.
     async fn attempt<O: Operation>(
         &self,
         op: &mut O,
         ctx: &ExecutionContext,
         criteria: &SelectionCriteria,
         operation_id: i64,
+        retryable_write: bool,
     ) -> Result<O::Output> {
         let server = self.topology.select_server(criteria).await?;
-        let mut connection = self.topology.check_out(&server).await?;
-        let read_preference = self.read_preference_for(criteria, &server);
-        self.run_on(op, ctx, &mut connection, read_preference, operation_id).await
+        let description = server.description();
+        let supported = retryable_write
+            && description.max_wire_version >= RETRYABLE_WRITES_WIRE_VERSION
+            && description.logical_session_timeout_minutes.is_some()
+            && description.server_type != ServerType::Standalone;
+        let max_wire_version = description.max_wire_version;
+        let result = async {
+            let mut connection = self.topology.check_out(&server).await?;
+            let read_preference = self.read_preference_for(criteria, &server);
+            let txn_number = if supported { ctx.txn_number } else { None };
+            self.run_on(op, ctx, &mut connection, read_preference, operation_id, txn_number).await
+        }
+        .await;
+        match result {
+            Err(mut error) if supported => {
+                // Retryable writes spec "Determining Retryable Errors": network errors and
+                // cleared pools always; server errors by code only before 4.4 (newer servers
+                // label them themselves).
+                let by_code = max_wire_version < WIRE_VERSION_4_4 && error.is_retryable_write_code();
+                if error.is_network_error() || error.is_pool_cleared() || by_code {
+                    error.add_label(RETRYABLE_WRITE_ERROR);
+                }
+                Err(error)
+            }
+            other => other,
+        }
     }
 
     /// Runs `op` on the server at `address` (a cursor's getMore and killCursors), without
@@ -163,7 +208,7 @@ impl Executor {
             })
         })?;
         let mut connection = pool.check_out().await?;
-        self.run_on(op, ctx, &mut connection, None, operation_id).await
+        self.run_on(op, ctx, &mut connection, None, operation_id, None).await
     }
 
     /// The `$readPreference` to send (server selection spec "Passing read preference to
@@ -193,6 +238,7 @@ impl Executor {
         connection: &mut PooledConnection<Connection>,
         read_preference: Option<Document>,
         operation_id: i64,
+        txn_number: Option<i64>,
     ) -> Result<O::Output> {
         let description = connection.stream_description()?.clone();
         let OpMsgParts { mut body, sequences } = op.build(&description)?;
@@ -201,6 +247,9 @@ impl Executor {
         }
         if let Some(lsid) = &ctx.lsid {
             body.insert("lsid", lsid.clone());
+        }
+        if let Some(txn_number) = txn_number {
+            body.insert("txnNumber", txn_number);
         }
         // Sessions spec: drivers gossip `$clusterTime` to servers that support it (wire 6+).
         if description.max_wire_version >= 6
@@ -343,6 +392,27 @@ fn command_with_sequences(message: &CommandMessage) -> Document {
         );
     }
     command
+}
+
+/// The label of errors a retryable write may be retried after.
+pub const RETRYABLE_WRITE_ERROR: &str = "RetryableWriteError";
+
+/// The first wire version supporting retryable writes (3.6).
+const RETRYABLE_WRITES_WIRE_VERSION: i32 = 6;
+
+/// Wire version of MongoDB 4.4, whose servers add `RetryableWriteError` themselves.
+const WIRE_VERSION_4_4: i32 = 9;
+
+/// An error the driver raised before the retry reached a server (no server selected, no
+/// connection): the caller then gets the first attempt's error.
+fn is_driver_side(error: &Error) -> bool {
+    matches!(
+        *error.kind,
+        ErrorKind::ServerSelection { .. }
+            | ErrorKind::PoolClosed { .. }
+            | ErrorKind::WaitQueueTimeout { .. }
+            | ErrorKind::InvalidArgument { .. }
+    )
 }
 
 /// Retryable reads spec "Retryable Error": a network error, a server error with a

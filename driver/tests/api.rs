@@ -497,3 +497,60 @@ async fn a_direct_connection_to_a_secondary_reads_with_primary_preferred() {
     let err = coll.insert_one(doc! {"_id": 2}).await.unwrap_err();
     assert_eq!(err.code_name(), Some("NotWritablePrimary"), "{err}");
 }
+
+/// The executor's retryable-write seam: with a session id and a transaction number (which
+/// the sessions layer will provide), a write that hits a network error is retried once
+/// with the same `txnNumber`, and the server applies it exactly once.
+#[tokio::test]
+async fn a_write_with_a_transaction_number_is_retried_once() {
+    use mongo_driver::executor::{ExecutionContext, Executor};
+    use mongo_driver::operation::{Insert, Namespace};
+    use mongo_driver::topology::{EventHandlers, Topology};
+
+    let sim = Deployment::start(Config::replica_set(1)).await.expect("the simulator starts");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let topology = Topology::from_uri(sim.connection_string(), EventHandlers::default()).unwrap();
+    let handler: mongo_driver::event::command::CommandEventHandler =
+        Arc::new(move |e: &CommandEvent| sink.lock().expect("not poisoned").push(e.clone()));
+    let executor = Executor::new(topology, Some(handler), true);
+    let lsid = doc! {"id": bson::Uuid::new()};
+    let ctx = ExecutionContext { lsid: Some(lsid.clone()), txn_number: Some(1) };
+    let fail = mongo_driver::operation::RunCommand::new(
+        "admin",
+        doc! {"configureFailPoint": "failCommand", "mode": {"times": 1}, "data": {"failCommands": ["insert"], "closeConnection": true}},
+        mongo_driver::topology::SelectionCriteria::Write,
+    );
+    executor.execute(&mut fail.unwrap(), &ExecutionContext::default()).await.unwrap();
+
+    let mut insert = Insert::new(Namespace::new("api", "retry"), vec![doc! {"_id": 1}], true);
+    let outcome = executor.execute(&mut insert, &ctx).await.unwrap();
+    assert_eq!(outcome.n, 1);
+    let started: Vec<_> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            CommandEvent::Started(s) if s.command_name == "insert" => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started.len(), 2, "the first attempt failed, the retry succeeded");
+    for s in &started {
+        assert_eq!(s.command.get_i64("txnNumber").ok(), Some(1));
+        assert_eq!(s.command.get_document("lsid").ok(), Some(&lsid));
+    }
+    assert_ne!(started[0].request_id, started[1].request_id);
+    assert_eq!(started[0].operation_id, started[1].operation_id);
+
+    // Without a transaction number the same failure is not retried.
+    let fail = mongo_driver::operation::RunCommand::new(
+        "admin",
+        doc! {"configureFailPoint": "failCommand", "mode": {"times": 1}, "data": {"failCommands": ["insert"], "closeConnection": true}},
+        mongo_driver::topology::SelectionCriteria::Write,
+    );
+    executor.execute(&mut fail.unwrap(), &ExecutionContext::default()).await.unwrap();
+    let mut insert = Insert::new(Namespace::new("api", "retry"), vec![doc! {"_id": 2}], true);
+    let err = executor.execute(&mut insert, &ExecutionContext::default()).await.unwrap_err();
+    assert!(err.is_network_error() && !err.contains_label("RetryableWriteError"), "{err}");
+}
