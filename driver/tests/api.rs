@@ -554,3 +554,58 @@ async fn a_write_with_a_transaction_number_is_retried_once() {
     let err = executor.execute(&mut insert, &ExecutionContext::default()).await.unwrap_err();
     assert!(err.is_network_error() && !err.contains_label("RetryableWriteError"), "{err}");
 }
+
+#[tokio::test]
+async fn defaults_flow_from_the_uri_through_database_and_collection_handles() {
+    let sim = Deployment::start(Config::replica_set(1)).await.expect("the simulator starts");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    // The replica set's connection string is `mongodb://hosts/?replicaSet=…`.
+    let uri =
+        format!("{}&w=majority&readConcernLevel=local", sim.connection_string().replacen("/?", "/app?", 1));
+    let client = Client::builder(&uri)
+        .command_event_handler(Arc::new(move |e: &CommandEvent| {
+            sink.lock().expect("not poisoned").push(e.clone())
+        }))
+        .build()
+        .unwrap();
+    let db = client.default_database().expect("the URI names a database");
+    assert_eq!(db.name(), "app");
+    assert_eq!(client.defaults().write_concern, Some(WriteConcern::majority()));
+
+    let coll = db.collection::<Document>("defaults");
+    coll.insert_one(doc! {"_id": 1}).await.unwrap();
+    coll.find_one(doc! {}).await.unwrap();
+    let strict = db
+        .clone()
+        .with_read_concern(mongo_driver::options::ReadConcern::majority())
+        .with_write_concern(WriteConcern::nodes(1))
+        .collection::<Document>("defaults");
+    strict.insert_one(doc! {"_id": 2}).await.unwrap();
+    strict.find_one(doc! {}).await.unwrap();
+    let overridden = coll.clone().with_write_concern(WriteConcern::nodes(1).journal(true));
+    overridden.delete_one(doc! {"_id": 2}).write_concern(WriteConcern::majority()).await.unwrap();
+
+    let documents: Vec<Document> =
+        db.aggregate([doc! {"$documents": [{"a": 1}, {"a": 2}]}]).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(documents.len(), 2);
+
+    let events = events.lock().unwrap();
+    let started: Vec<_> = events
+        .iter()
+        .filter_map(|e| if let CommandEvent::Started(s) = e { Some(s.command.clone()) } else { None })
+        .collect();
+    let of = |name: &str| started.iter().filter(|c| c.contains_key(name)).cloned().collect::<Vec<Document>>();
+    let inserts = of("insert");
+    assert_eq!(inserts[0].get_document("writeConcern").unwrap(), &doc! {"w": "majority"});
+    assert_eq!(inserts[1].get_document("writeConcern").unwrap(), &doc! {"w": 1i64});
+    let finds = of("find");
+    assert_eq!(finds[0].get_document("readConcern").unwrap(), &doc! {"level": "local"});
+    assert_eq!(finds[1].get_document("readConcern").unwrap(), &doc! {"level": "majority"});
+    assert_eq!(
+        of("delete")[0].get_document("writeConcern").unwrap(),
+        &doc! {"w": "majority"},
+        "the operation's own wins"
+    );
+    assert_eq!(of("aggregate")[0].get("aggregate"), Some(&Bson::Int32(1)));
+}
