@@ -16,6 +16,7 @@ pub mod suite;
 
 pub mod sdam;
 pub mod selection;
+pub mod unified;
 
 pub use error::SpecError;
 pub use suite::{GeneratedTest, Status, Suite};

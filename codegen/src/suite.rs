@@ -87,6 +87,12 @@ pub fn suites() -> &'static [Suite] {
             test_target: "cmap",
             generate: crate::cmap::generate_cmap,
         },
+        Suite {
+            module: "unified_test_format",
+            spec_dir: "unified-test-format",
+            test_target: "unified",
+            generate: crate::unified::generate,
+        },
     ]
 }
 

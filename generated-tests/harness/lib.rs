@@ -5,3 +5,4 @@ pub mod cmap;
 pub mod connection_string;
 pub mod sdam;
 pub mod selection;
+pub mod unified;

@@ -1,0 +1,859 @@
+//! Typed model of a unified test file (`unified-test-format.rst`, "Test Format"), up to
+//! schema version 1.10; every object rejects keys the schema does not define.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A JSON object whose contents are an arbitrary document (arguments, options, data).
+pub type Document = Map<String, Value>;
+
+/// Deserializes a field that is optional but, when present, must have type `T` (a `null`
+/// is rejected, as the schema does).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A list the schema requires to hold at least one item (`minItems: 1`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct NonEmpty<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NonEmpty<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = Vec::<T>::deserialize(d)?;
+        if items.is_empty() {
+            return Err(de::Error::custom("the array must have at least one item (minItems: 1)"));
+        }
+        Ok(Self(items))
+    }
+}
+
+impl<T> std::ops::Deref for NonEmpty<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+/// A version string `major.minor[.patch]` (schema `version`: `^[0-9]+(\.[0-9]+){1,2}$`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    /// Major component.
+    pub major: u32,
+    /// Minor component.
+    pub minor: u32,
+    /// Patch component (0 when absent).
+    pub patch: u32,
+}
+
+impl Version {
+    /// Parses `major.minor[.patch]`; `None` when the text does not fit the pattern.
+    pub fn parse(text: &str) -> Option<Self> {
+        let parts: Vec<&str> = text.split('.').collect();
+        if !(2..=3).contains(&parts.len())
+            || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return None;
+        }
+        let num = |p: &str| p.parse::<u32>().ok();
+        Some(Self {
+            major: num(parts[0])?,
+            minor: num(parts[1])?,
+            patch: match parts.get(2) {
+                Some(p) => num(p)?,
+                None => 0,
+            },
+        })
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Version::parse(&text).ok_or_else(|| {
+            de::Error::custom(format!(
+                "`{text}` is not a version string (`major.minor[.patch]`, digits only)"
+            ))
+        })
+    }
+}
+
+/// `isError`, which the schema allows only as `true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsTrue;
+
+impl<'de> Deserialize<'de> for IsTrue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if bool::deserialize(d)? {
+            Ok(IsTrue)
+        } else {
+            Err(de::Error::custom("`isError` may only be `true` (const: true)"))
+        }
+    }
+}
+
+/// A whole test file (section "Test Format").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TestFile {
+    /// What the file tests.
+    pub description: String,
+    /// Version of the format the file is written for.
+    pub schema_version: Version,
+    /// Requirements for running any test in the file (any one must be met).
+    #[serde(default, deserialize_with = "present")]
+    pub run_on_requirements: Option<NonEmpty<RunOnRequirement>>,
+    /// Entities created before each test.
+    #[serde(default, deserialize_with = "present")]
+    pub create_entities: Option<NonEmpty<Entity>>,
+    /// Data inserted before each test.
+    #[serde(default, deserialize_with = "present")]
+    pub initial_data: Option<NonEmpty<CollectionData>>,
+    /// The tests.
+    pub tests: NonEmpty<TestCase>,
+    /// YAML anchors carried into the JSON twin; ignored.
+    #[serde(default, rename = "_yamlAnchors", deserialize_with = "present")]
+    pub yaml_anchors: Option<Document>,
+}
+
+/// A topology type named in `runOnRequirement.topologies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// A standalone server.
+    Single,
+    /// A replica set.
+    #[serde(rename = "replicaset")]
+    ReplicaSet,
+    /// A sharded cluster.
+    Sharded,
+    /// A sharded cluster whose shards are replica sets.
+    #[serde(rename = "sharded-replicaset")]
+    ShardedReplicaSet,
+    /// A load balancer in front of mongos.
+    LoadBalanced,
+}
+
+/// `runOnRequirement.serverless`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Serverless {
+    /// Only on serverless.
+    Require,
+    /// Never on serverless.
+    Forbid,
+    /// Either.
+    Allow,
+}
+
+/// One set of server requirements (section "runOnRequirement"); at least one key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RunOnRequirement {
+    /// Lowest server version.
+    #[serde(default, deserialize_with = "present")]
+    pub min_server_version: Option<Version>,
+    /// Highest server version.
+    #[serde(default, deserialize_with = "present")]
+    pub max_server_version: Option<Version>,
+    /// Acceptable topologies.
+    #[serde(default, deserialize_with = "present")]
+    pub topologies: Option<NonEmpty<Topology>>,
+    /// Serverless requirement.
+    #[serde(default, deserialize_with = "present")]
+    pub serverless: Option<Serverless>,
+    /// Required server parameter values (`getParameter`).
+    #[serde(default, deserialize_with = "present")]
+    pub server_parameters: Option<Document>,
+    /// Whether authentication must be (true) or must not be (false) enabled.
+    #[serde(default, deserialize_with = "present")]
+    pub auth: Option<bool>,
+    /// Whether client-side field level encryption must be supported.
+    #[serde(default, deserialize_with = "present")]
+    pub csfle: Option<bool>,
+}
+
+/// An entity to create (section "entity"): exactly one key naming its type.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Entity {
+    /// A MongoClient.
+    Client(ClientEntity),
+    /// A ClientEncryption object.
+    ClientEncryption(Box<ClientEncryptionEntity>),
+    /// A database.
+    Database(DatabaseEntity),
+    /// A collection.
+    Collection(CollectionEntity),
+    /// A client session.
+    Session(SessionEntity),
+    /// A GridFS bucket.
+    Bucket(BucketEntity),
+    /// A thread for concurrent operations.
+    Thread(ThreadEntity),
+}
+
+impl Entity {
+    /// The entity's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Entity::Client(e) => &e.id,
+            Entity::ClientEncryption(e) => &e.id,
+            Entity::Database(e) => &e.id,
+            Entity::Collection(e) => &e.id,
+            Entity::Session(e) => &e.id,
+            Entity::Bucket(e) => &e.id,
+            Entity::Thread(e) => &e.id,
+        }
+    }
+
+    /// The entity type's key in the file (`client`, `database`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Entity::Client(_) => "client",
+            Entity::ClientEncryption(_) => "clientEncryption",
+            Entity::Database(_) => "database",
+            Entity::Collection(_) => "collection",
+            Entity::Session(_) => "session",
+            Entity::Bucket(_) => "bucket",
+            Entity::Thread(_) => "thread",
+        }
+    }
+}
+
+/// An event type a client may observe (`client.observeEvents`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(clippy::enum_variant_names)]
+pub enum ObservedEvent {
+    /// Command monitoring: started.
+    CommandStartedEvent,
+    /// Command monitoring: succeeded.
+    CommandSucceededEvent,
+    /// Command monitoring: failed.
+    CommandFailedEvent,
+    /// CMAP: pool created.
+    PoolCreatedEvent,
+    /// CMAP: pool ready.
+    PoolReadyEvent,
+    /// CMAP: pool cleared.
+    PoolClearedEvent,
+    /// CMAP: pool closed.
+    PoolClosedEvent,
+    /// CMAP: connection created.
+    ConnectionCreatedEvent,
+    /// CMAP: connection ready.
+    ConnectionReadyEvent,
+    /// CMAP: connection closed.
+    ConnectionClosedEvent,
+    /// CMAP: check-out started.
+    ConnectionCheckOutStartedEvent,
+    /// CMAP: check-out failed.
+    ConnectionCheckOutFailedEvent,
+    /// CMAP: checked out.
+    ConnectionCheckedOutEvent,
+    /// CMAP: checked in.
+    ConnectionCheckedInEvent,
+    /// SDAM: server description changed.
+    ServerDescriptionChangedEvent,
+}
+
+/// An event type stored by `storeEventsAsEntities` (names in PascalCase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[allow(clippy::enum_variant_names)]
+pub enum StoredEvent {
+    /// CMAP: pool created.
+    PoolCreatedEvent,
+    /// CMAP: pool ready.
+    PoolReadyEvent,
+    /// CMAP: pool cleared.
+    PoolClearedEvent,
+    /// CMAP: pool closed.
+    PoolClosedEvent,
+    /// CMAP: connection created.
+    ConnectionCreatedEvent,
+    /// CMAP: connection ready.
+    ConnectionReadyEvent,
+    /// CMAP: connection closed.
+    ConnectionClosedEvent,
+    /// CMAP: check-out started.
+    ConnectionCheckOutStartedEvent,
+    /// CMAP: check-out failed.
+    ConnectionCheckOutFailedEvent,
+    /// CMAP: checked out.
+    ConnectionCheckedOutEvent,
+    /// CMAP: checked in.
+    ConnectionCheckedInEvent,
+    /// Command monitoring: started.
+    CommandStartedEvent,
+    /// Command monitoring: succeeded.
+    CommandSucceededEvent,
+    /// Command monitoring: failed.
+    CommandFailedEvent,
+    /// SDAM: server description changed.
+    ServerDescriptionChangedEvent,
+}
+
+/// `client` entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientEntity {
+    /// Entity id.
+    pub id: String,
+    /// URI options added to the connection string.
+    #[serde(default, deserialize_with = "present")]
+    pub uri_options: Option<Document>,
+    /// Whether to connect to several mongoses (sharded clusters).
+    #[serde(default, deserialize_with = "present")]
+    pub use_multiple_mongoses: Option<bool>,
+    /// Events to observe.
+    #[serde(default, deserialize_with = "present")]
+    pub observe_events: Option<NonEmpty<ObservedEvent>>,
+    /// Command names whose monitoring events are ignored.
+    #[serde(default, deserialize_with = "present")]
+    pub ignore_command_monitoring_events: Option<NonEmpty<String>>,
+    /// Events stored into array entities.
+    #[serde(default, deserialize_with = "present")]
+    pub store_events_as_entities: Option<NonEmpty<StoreEventsAsEntity>>,
+    /// Declared Stable API.
+    #[serde(default, deserialize_with = "present")]
+    pub server_api: Option<ServerApi>,
+    /// Whether to observe sensitive commands' events.
+    #[serde(default, deserialize_with = "present")]
+    pub observe_sensitive_commands: Option<bool>,
+}
+
+/// `client.storeEventsAsEntities[]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreEventsAsEntity {
+    /// Id of the array entity.
+    pub id: String,
+    /// The event types stored.
+    pub events: NonEmpty<StoredEvent>,
+}
+
+/// `client.serverApi`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServerApi {
+    /// API version.
+    pub version: String,
+    /// Strict mode.
+    #[serde(default, deserialize_with = "present")]
+    pub strict: Option<bool>,
+    /// Deprecation errors.
+    #[serde(default, deserialize_with = "present")]
+    pub deprecation_errors: Option<bool>,
+}
+
+/// `clientEncryption` entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientEncryptionEntity {
+    /// Entity id.
+    pub id: String,
+    /// Options.
+    pub client_encryption_opts: ClientEncryptionOpts,
+}
+
+/// `clientEncryption.clientEncryptionOpts`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientEncryptionOpts {
+    /// Id of the client entity holding the key vault.
+    pub key_vault_client: String,
+    /// `db.coll` of the key vault.
+    pub key_vault_namespace: String,
+    /// KMS providers.
+    pub kms_providers: KmsProviders,
+}
+
+/// A KMS credential: a string, or `{"$$placeholder": …}` to take it from the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StringOrPlaceholder {
+    /// A literal value.
+    String(String),
+    /// Read from the environment.
+    Placeholder(Placeholder),
+}
+
+/// `{"$$placeholder": …}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Placeholder {
+    /// Any value (ignored).
+    #[serde(rename = "$$placeholder")]
+    pub placeholder: Value,
+}
+
+macro_rules! kms_provider {
+    ($(#[$doc:meta])* $name:ident { $($field:ident : $key:literal),* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $(
+                #[doc = concat!("`", $key, "`.")]
+                #[serde(default, rename = $key, deserialize_with = "present")]
+                pub $field: Option<StringOrPlaceholder>,
+            )*
+        }
+    };
+}
+
+kms_provider!(
+    /// `kmsProviders.aws`.
+    AwsKms { access_key_id: "accessKeyId", secret_access_key: "secretAccessKey", session_token: "sessionToken" }
+);
+kms_provider!(
+    /// `kmsProviders.azure`.
+    AzureKms {
+        tenant_id: "tenantId",
+        client_id: "clientId",
+        client_secret: "clientSecret",
+        identity_platform_endpoint: "identityPlatformEndpoint"
+    }
+);
+kms_provider!(
+    /// `kmsProviders.gcp`.
+    GcpKms { email: "email", private_key: "privateKey", endpoint: "endpoint" }
+);
+kms_provider!(
+    /// `kmsProviders.kmip`.
+    KmipKms { endpoint: "endpoint" }
+);
+kms_provider!(
+    /// `kmsProviders.local`.
+    LocalKms { key: "key" }
+);
+
+/// `clientEncryptionOpts.kmsProviders`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsProviders {
+    /// AWS.
+    #[serde(default, deserialize_with = "present")]
+    pub aws: Option<AwsKms>,
+    /// Azure.
+    #[serde(default, deserialize_with = "present")]
+    pub azure: Option<AzureKms>,
+    /// GCP.
+    #[serde(default, deserialize_with = "present")]
+    pub gcp: Option<GcpKms>,
+    /// KMIP.
+    #[serde(default, deserialize_with = "present")]
+    pub kmip: Option<KmipKms>,
+    /// Local key.
+    #[serde(default, deserialize_with = "present")]
+    pub local: Option<LocalKms>,
+}
+
+/// `databaseOptions` / `collectionOptions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CollectionOrDatabaseOptions {
+    /// Read concern document.
+    #[serde(default, deserialize_with = "present")]
+    pub read_concern: Option<Document>,
+    /// Read preference document.
+    #[serde(default, deserialize_with = "present")]
+    pub read_preference: Option<Document>,
+    /// Write concern document.
+    #[serde(default, deserialize_with = "present")]
+    pub write_concern: Option<Document>,
+    /// Client-side operation timeout.
+    #[serde(default, rename = "timeoutMS", deserialize_with = "present")]
+    pub timeout_ms: Option<i64>,
+}
+
+/// `database` entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DatabaseEntity {
+    /// Entity id.
+    pub id: String,
+    /// Id of its client entity.
+    pub client: String,
+    /// Database name.
+    pub database_name: String,
+    /// Options.
+    #[serde(default, deserialize_with = "present")]
+    pub database_options: Option<CollectionOrDatabaseOptions>,
+}
+
+/// `collection` entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CollectionEntity {
+    /// Entity id.
+    pub id: String,
+    /// Id of its database entity.
+    pub database: String,
+    /// Collection name.
+    pub collection_name: String,
+    /// Options.
+    #[serde(default, deserialize_with = "present")]
+    pub collection_options: Option<CollectionOrDatabaseOptions>,
+}
+
+/// `session` entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SessionEntity {
+    /// Entity id.
+    pub id: String,
+    /// Id of its client entity.
+    pub client: String,
+    /// Session options document.
+    #[serde(default, deserialize_with = "present")]
+    pub session_options: Option<Document>,
+}
+
+/// `bucket` entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BucketEntity {
+    /// Entity id.
+    pub id: String,
+    /// Id of its database entity.
+    pub database: String,
+    /// Bucket options document.
+    #[serde(default, deserialize_with = "present")]
+    pub bucket_options: Option<Document>,
+}
+
+/// `thread` entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadEntity {
+    /// Entity id.
+    pub id: String,
+}
+
+/// `initialData[]` / `outcome[]` (section "collectionData").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CollectionData {
+    /// Collection name.
+    pub collection_name: String,
+    /// Database name.
+    pub database_name: String,
+    /// Options for `create` (no `writeConcern`).
+    #[serde(default, deserialize_with = "present")]
+    pub create_options: Option<Document>,
+    /// The documents.
+    pub documents: Vec<Document>,
+}
+
+/// One test (section "test").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TestCase {
+    /// What the test checks; names the generated test.
+    pub description: String,
+    /// Requirements for this test.
+    #[serde(default, deserialize_with = "present")]
+    pub run_on_requirements: Option<NonEmpty<RunOnRequirement>>,
+    /// Why the test is skipped, when it is.
+    #[serde(default, deserialize_with = "present")]
+    pub skip_reason: Option<String>,
+    /// The operations, in order.
+    pub operations: Vec<Operation>,
+    /// Expected events per client.
+    #[serde(default, deserialize_with = "present")]
+    pub expect_events: Option<NonEmpty<ExpectedEventsForClient>>,
+    /// Expected collection contents afterwards.
+    #[serde(default, deserialize_with = "present")]
+    pub outcome: Option<NonEmpty<CollectionData>>,
+}
+
+/// One operation (section "operation").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Operation {
+    /// Operation name.
+    pub name: String,
+    /// Entity id the operation runs on, or `testRunner`.
+    pub object: String,
+    /// Arguments.
+    #[serde(default, deserialize_with = "present")]
+    pub arguments: Option<Document>,
+    /// Whether both the result and any error are ignored.
+    #[serde(default, deserialize_with = "present")]
+    pub ignore_result_and_error: Option<bool>,
+    /// The expected error.
+    #[serde(default, deserialize_with = "present")]
+    pub expect_error: Option<ExpectedError>,
+    /// The expected result (any value, `null` included).
+    #[serde(default, deserialize_with = "present")]
+    pub expect_result: Option<Value>,
+    /// Entity id the result is saved as.
+    #[serde(default, deserialize_with = "present")]
+    pub save_result_as_entity: Option<String>,
+}
+
+/// `operation.expectError` (section "expectedError"); at least one key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExpectedError {
+    /// Always `true` when present.
+    #[serde(default, deserialize_with = "present")]
+    pub is_error: Option<IsTrue>,
+    /// Whether the error comes from the client rather than the server.
+    #[serde(default, deserialize_with = "present")]
+    pub is_client_error: Option<bool>,
+    /// Whether the error is a timeout.
+    #[serde(default, deserialize_with = "present")]
+    pub is_timeout_error: Option<bool>,
+    /// Case-insensitive substring of the message.
+    #[serde(default, deserialize_with = "present")]
+    pub error_contains: Option<String>,
+    /// Server error code.
+    #[serde(default, deserialize_with = "present")]
+    pub error_code: Option<i64>,
+    /// Server error code name.
+    #[serde(default, deserialize_with = "present")]
+    pub error_code_name: Option<String>,
+    /// Labels the error must have.
+    #[serde(default, deserialize_with = "present")]
+    pub error_labels_contain: Option<NonEmpty<String>>,
+    /// Labels the error must not have.
+    #[serde(default, deserialize_with = "present")]
+    pub error_labels_omit: Option<NonEmpty<String>>,
+    /// Expected partial result carried by the error.
+    #[serde(default, deserialize_with = "present")]
+    pub expect_result: Option<Value>,
+}
+
+/// `expectEvents[].eventType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    /// Command monitoring events (the default).
+    Command,
+    /// Connection pool events.
+    Cmap,
+    /// SDAM events.
+    Sdam,
+}
+
+/// `expectEvents[]` (section "expectedEventsForClient"). `events` is checked against
+/// `eventType` by [`super::load`], which fills [`ExpectedEventsForClient::typed`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExpectedEventsForClient {
+    /// Id of the client entity.
+    pub client: String,
+    /// Which kind of events (`command` when absent).
+    #[serde(default, deserialize_with = "present")]
+    pub event_type: Option<EventType>,
+    /// The expected events as written.
+    pub events: Vec<Value>,
+    /// Whether events beyond the expected ones are allowed.
+    #[serde(default, deserialize_with = "present")]
+    pub ignore_extra_events: Option<bool>,
+    /// The events typed per `eventType` (filled by [`super::load`]).
+    #[serde(skip)]
+    pub typed: ExpectedEvents,
+}
+
+/// The typed events of one `expectEvents` entry.
+#[derive(Debug, Clone)]
+pub enum ExpectedEvents {
+    /// Command monitoring events.
+    Command(Vec<ExpectedCommandEvent>),
+    /// Connection pool events.
+    Cmap(Vec<ExpectedCmapEvent>),
+    /// SDAM events.
+    Sdam(Vec<ExpectedSdamEvent>),
+}
+
+impl Default for ExpectedEvents {
+    fn default() -> Self {
+        ExpectedEvents::Command(Vec::new())
+    }
+}
+
+/// An expected command monitoring event (section "expectedCommandEvent").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(clippy::enum_variant_names)]
+pub enum ExpectedCommandEvent {
+    /// `commandStartedEvent`.
+    CommandStartedEvent(CommandStarted),
+    /// `commandSucceededEvent`.
+    CommandSucceededEvent(CommandSucceeded),
+    /// `commandFailedEvent`.
+    CommandFailedEvent(CommandFailed),
+}
+
+/// `commandStartedEvent`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CommandStarted {
+    /// The command (root document for matching).
+    #[serde(default, deserialize_with = "present")]
+    pub command: Option<Document>,
+    /// Command name.
+    #[serde(default, deserialize_with = "present")]
+    pub command_name: Option<String>,
+    /// Database name.
+    #[serde(default, deserialize_with = "present")]
+    pub database_name: Option<String>,
+    /// Whether a service id is present.
+    #[serde(default, deserialize_with = "present")]
+    pub has_service_id: Option<bool>,
+    /// Whether a server connection id is present.
+    #[serde(default, deserialize_with = "present")]
+    pub has_server_connection_id: Option<bool>,
+}
+
+/// `commandSucceededEvent`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CommandSucceeded {
+    /// The reply (root document for matching).
+    #[serde(default, deserialize_with = "present")]
+    pub reply: Option<Document>,
+    /// Command name.
+    #[serde(default, deserialize_with = "present")]
+    pub command_name: Option<String>,
+    /// Whether a service id is present.
+    #[serde(default, deserialize_with = "present")]
+    pub has_service_id: Option<bool>,
+    /// Whether a server connection id is present.
+    #[serde(default, deserialize_with = "present")]
+    pub has_server_connection_id: Option<bool>,
+}
+
+/// `commandFailedEvent`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CommandFailed {
+    /// Command name.
+    #[serde(default, deserialize_with = "present")]
+    pub command_name: Option<String>,
+    /// Whether a service id is present.
+    #[serde(default, deserialize_with = "present")]
+    pub has_service_id: Option<bool>,
+    /// Whether a server connection id is present.
+    #[serde(default, deserialize_with = "present")]
+    pub has_server_connection_id: Option<bool>,
+}
+
+/// A CMAP event that carries no assertions (`{}` only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
+
+/// `poolClearedEvent`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PoolCleared {
+    /// Whether a service id is present.
+    #[serde(default, deserialize_with = "present")]
+    pub has_service_id: Option<bool>,
+}
+
+/// `connectionClosedEvent` / `connectionCheckOutFailedEvent`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithReason {
+    /// The expected reason.
+    #[serde(default, deserialize_with = "present")]
+    pub reason: Option<String>,
+}
+
+/// An expected CMAP event (section "expectedCmapEvent").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(clippy::enum_variant_names)]
+pub enum ExpectedCmapEvent {
+    /// Pool created.
+    PoolCreatedEvent(NoFields),
+    /// Pool ready.
+    PoolReadyEvent(NoFields),
+    /// Pool cleared.
+    PoolClearedEvent(PoolCleared),
+    /// Pool closed.
+    PoolClosedEvent(NoFields),
+    /// Connection created.
+    ConnectionCreatedEvent(NoFields),
+    /// Connection ready.
+    ConnectionReadyEvent(NoFields),
+    /// Connection closed.
+    ConnectionClosedEvent(WithReason),
+    /// Check-out started.
+    ConnectionCheckOutStartedEvent(NoFields),
+    /// Check-out failed.
+    ConnectionCheckOutFailedEvent(WithReason),
+    /// Checked out.
+    ConnectionCheckedOutEvent(NoFields),
+    /// Checked in.
+    ConnectionCheckedInEvent(NoFields),
+}
+
+/// An expected SDAM event (section "expectedSdamEvent").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ExpectedSdamEvent {
+    /// Server description changed.
+    ServerDescriptionChangedEvent(ServerDescriptionChanged),
+}
+
+/// `serverDescriptionChangedEvent`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServerDescriptionChanged {
+    /// The previous description.
+    #[serde(default, deserialize_with = "present")]
+    pub previous_description: Option<ServerDescription>,
+    /// The new description.
+    #[serde(default, deserialize_with = "present")]
+    pub new_description: Option<ServerDescription>,
+}
+
+/// An expected server description.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerDescription {
+    /// The server type.
+    #[serde(default, rename = "type", deserialize_with = "present")]
+    pub server_type: Option<ServerType>,
+}
+
+/// Server types (SDAM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ServerType {
+    /// Standalone.
+    Standalone,
+    /// Mongos.
+    Mongos,
+    /// Possible primary.
+    PossiblePrimary,
+    /// Primary.
+    RSPrimary,
+    /// Secondary.
+    RSSecondary,
+    /// Other member.
+    RSOther,
+    /// Arbiter.
+    RSArbiter,
+    /// Ghost.
+    RSGhost,
+    /// Load balancer.
+    LoadBalancer,
+    /// Unknown.
+    Unknown,
+}
