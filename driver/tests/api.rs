@@ -235,6 +235,21 @@ async fn cursors_get_more_and_kill_when_dropped_early() {
     assert_eq!(get_mores[0].command.get_i64("batchSize").ok(), Some(3));
     assert!(f.started("killCursors").is_empty(), "an exhausted cursor is not killed");
 
+    // limit with a smaller batch size: the server stops at the limit across getMores.
+    let limited: Vec<Document> =
+        coll.find(doc! {}).limit(5).batch_size(2).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(limited.len(), 5);
+    // find_one asks for a single batch of one: no cursor is left open.
+    f.clear();
+    assert!(coll.find_one(doc! {}).await.unwrap().is_some());
+    let find = &f.started("find")[0];
+    assert_eq!(
+        (find.command.get_i64("limit").ok(), find.command.get_bool("singleBatch").ok()),
+        (Some(1), Some(true))
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(f.started("killCursors").is_empty() && f.started("getMore").is_empty());
+
     // Dropped after one document: killCursors goes to the cursor's server.
     let mut cursor = coll.find(doc! {}).batch_size(2).await.unwrap();
     let id = cursor.id();
