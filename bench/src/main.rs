@@ -10,6 +10,7 @@
 
 mod official;
 mod ours;
+mod ours_pool;
 mod raw;
 
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use mongo_sim::{Config, Deployment};
 
 use crate::official::Official;
 use crate::ours::Ours;
+use crate::ours_pool::OursPool;
 use crate::raw::Raw;
 
 /// Errors of the benchmark: anything, with a message saying where.
@@ -148,29 +150,42 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// Everything measured.
+struct Sides {
+    ours: Ours,
+    pool: OursPool,
+    official: Official,
+    raw: Raw,
+}
+
+/// Median ops/s of one workload per side (`raw` for ping only).
+struct Medians {
+    ours: f64,
+    pool: f64,
+    official: f64,
+    raw: Option<f64>,
+}
+
 /// Median ops/s of each side for `workload`, rounds interleaved so drift hits all alike.
-async fn measure(
-    settings: &Settings,
-    workload: Workload,
-    ours: &Ours,
-    official: &Official,
-    raw: &mut Raw,
-) -> BenchResult<(f64, f64, Option<f64>)> {
+async fn measure(settings: &Settings, workload: Workload, sides: &mut Sides) -> BenchResult<Medians> {
+    let Sides { ours, pool, official, raw } = sides;
     let with_raw = workload == Workload::Ping;
-    let (mut o, mut f, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut o, mut p, mut f, mut r) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..=settings.rounds {
         // Round 0 is the warm-up.
         let dur = if round == 0 { settings.warmup } else { settings.round };
         let a = stretch!(dur, ours.prepare(workload).await?, |i| ours.op(workload, i).await?);
+        let d = stretch!(dur, pool.prepare(workload).await?, |i| pool.op(workload, i).await?);
         let b = stretch!(dur, official.prepare(workload).await?, |i| official.op(workload, i).await?);
         let c = if with_raw { stretch!(dur, (), |_i| raw.ping().await?) } else { 0.0 };
         if round > 0 {
             o.push(a);
+            p.push(d);
             f.push(b);
             r.push(c);
         }
     }
-    Ok((median(o), median(f), with_raw.then(|| median(r))))
+    Ok(Medians { ours: median(o), pool: median(p), official: median(f), raw: with_raw.then(|| median(r)) })
 }
 
 #[tokio::main]
@@ -189,9 +204,12 @@ async fn main() -> BenchResult<()> {
         Some(primary) => primary,
         None => first_host(&uri)?,
     };
-    let ours = Ours::connect(&uri, &small_doc).await?;
-    let official = Official::connect(&uri, &small_doc).await?;
-    let mut raw = Raw::connect(&raw_host).await?;
+    let mut sides = Sides {
+        ours: Ours::connect(&uri, &small_doc).await?,
+        pool: OursPool::connect(&uri, &small_doc).await?,
+        official: Official::connect(&uri, &small_doc).await?,
+        raw: Raw::connect(&raw_host).await?,
+    };
 
     let target =
         if deployment.is_some() { "in-process mongo-sim 3-member replica set" } else { "MONGODB_URI" };
@@ -204,21 +222,30 @@ async fn main() -> BenchResult<()> {
         settings.data_dir.display()
     );
     println!("ours:     {}", ours::LAYER);
+    println!("pool:     {} (diagnostic)", ours_pool::LAYER);
     println!("official: mongodb crate 3.9 (crates.io, default features), Client CRUD API");
     println!("raw:      pre-encoded OP_MSG ping on one TCP socket, hand-encoded (the ceiling)");
     println!();
     println!(
-        "{:<27} {:>11} {:>11} {:>11} {:>14} {:>9}",
-        "workload", "ours", "official", "raw", "ours/official", "ours/raw"
+        "{:<27} {:>9} {:>9} {:>9} {:>9} {:>13} {:>9} {:>10}",
+        "workload", "ours", "official", "raw", "pool", "ours/official", "ours/raw", "ours/pool"
     );
     for workload in Workload::ALL {
-        let (o, f, r) = measure(&settings, workload, &ours, &official, &mut raw).await?;
-        let raw_col = r.map_or_else(|| "-".to_owned(), |r| format!("{r:.0}"));
-        let ratio_raw = r.map_or_else(|| "-".to_owned(), |r| format!("{:.2}", o / r));
-        println!("{:<27} {o:>11.0} {f:>11.0} {raw_col:>11} {:>14.2} {ratio_raw:>9}", workload.label(), o / f);
+        let m = measure(&settings, workload, &mut sides).await?;
+        let raw_col = m.raw.map_or_else(|| "-".to_owned(), |r| format!("{r:.0}"));
+        let ratio_raw = m.raw.map_or_else(|| "-".to_owned(), |r| format!("{:.2}", m.ours / r));
+        println!(
+            "{:<27} {:>9.0} {:>9.0} {raw_col:>9} {:>9.0} {:>13.2} {ratio_raw:>9} {:>10.2}",
+            workload.label(),
+            m.ours,
+            m.official,
+            m.pool,
+            m.ours / m.official,
+            m.ours / m.pool
+        );
     }
     println!();
-    println!("ops/s; one find / insert_many op moves 1,000 documents. raw is a ping only.");
+    println!("ops/s; one find / insert_many op moves 1,000 documents; raw is a ping only.");
     drop(deployment);
     Ok(())
 }

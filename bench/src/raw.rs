@@ -61,7 +61,7 @@ impl Raw {
         let request_id = 7;
         let mut raw = Self { stream, message: ping_message(request_id), request_id, reply: Vec::new() };
         raw.ping().await?;
-        let body = raw.reply.get(5..).ok_or("raw: reply too short for an OP_MSG kind-0 section")?;
+        let body = raw.reply.get(21..).ok_or("raw: reply too short for an OP_MSG kind-0 section")?;
         let reply =
             bson::Document::from_reader(body).map_err(|e| format!("raw: reply body is not BSON: {e}"))?;
         if !matches!(
@@ -73,19 +73,39 @@ impl Raw {
         Ok(raw)
     }
 
-    /// Writes the ping and reads the whole reply (checking only its header); `reply` keeps
-    /// what follows the header: flagBits, the section kind, the body.
+    /// Writes the ping and reads the whole reply into `reply` (checking only its header),
+    /// with as few reads as the kernel allows (usually one); `reply` then holds the header,
+    /// flagBits, the section kind and the body.
     pub async fn ping(&mut self) -> BenchResult<()> {
         self.stream.write_all(&self.message).await?;
-        let mut header = [0u8; 16];
-        self.stream.read_exact(&mut header).await?;
-        let field = |i: usize| i32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-        let (len, response_to, op_code) = (field(0), field(8), field(12));
-        if op_code != OP_MSG || response_to != self.request_id || !(21..=48_000_000).contains(&len) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "raw: unexpected reply header").into());
+        self.reply.clear();
+        let mut want = 16;
+        while self.reply.len() < want {
+            if self.reply.capacity() - self.reply.len() < 4096 {
+                self.reply.reserve(4096);
+            }
+            if self.stream.read_buf(&mut self.reply).await? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "raw: the server closed the socket",
+                )
+                .into());
+            }
+            if want == 16 && self.reply.len() >= 16 {
+                let h = &self.reply;
+                let field = |i: usize| i32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+                let (len, response_to, op_code) = (field(0), field(8), field(12));
+                if op_code != OP_MSG || response_to != self.request_id || !(21..=48_000_000).contains(&len) {
+                    return Err(
+                        io::Error::new(io::ErrorKind::InvalidData, "raw: unexpected reply header").into()
+                    );
+                }
+                want = len as usize;
+            }
         }
-        self.reply.resize(len as usize - 16, 0);
-        self.stream.read_exact(&mut self.reply).await?;
+        if self.reply.len() != want {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "raw: more bytes than one reply").into());
+        }
         Ok(())
     }
 }
