@@ -1,9 +1,7 @@
-//! A tour of the driver at work. Part 1: server selection. It builds the description of
-//! a five-member replica set the way the SDAM monitor would see it, then shows for a
-//! series of read preferences which servers are suitable, which are in the latency
-//! window, which one a read would go to, and why.
-//!
-//! Run with `cargo run --example tour`.
+//! The tour's second part, server selection explained: it builds the description of a
+//! five-member replica set the way the SDAM monitor would see it, then shows for a series
+//! of read preferences which servers are suitable, which are in the latency window, which
+//! one a read would go to, and why.
 
 use std::time::Duration;
 
@@ -122,10 +120,11 @@ fn show(
     println!();
 }
 
-fn main() {
+/// Prints the selection walkthrough.
+pub fn walkthrough() {
     let options = SelectionOptions::default();
     println!(
-        "mongo-driver tour — server selection (localThresholdMS {} ms)\n",
+        "Part 2 — server selection explained (localThresholdMS {} ms)\n",
         options.local_threshold.as_millis()
     );
 
