@@ -335,6 +335,22 @@ mod tests {
             }
         }
         assert!(accepted.is_empty(), "invalid files accepted:\n{}", accepted.join("\n"));
+        // Valid-fail files whose failure the loader can already see (undefined or
+        // duplicate entities, an unsupported schema version) fail at load.
+        for name in [
+            "entity-bucket-database-undefined",
+            "entity-client-storeEventsAsEntities-conflict_with_client_id",
+            "entity-client-storeEventsAsEntities-conflict_within_different_array",
+            "entity-client-storeEventsAsEntities-conflict_within_same_array",
+            "entity-collection-database-undefined",
+            "entity-database-client-undefined",
+            "entity-findCursor",
+            "entity-session-client-undefined",
+            "schemaVersion-unsupported",
+        ] {
+            let file = root.join(format!("source/unified-test-format/tests/valid-fail/{name}.json"));
+            assert!(load(&file).is_err(), "{name} loads");
+        }
     }
 
     fn file_with(entities: &str, tests: &str, version: &str) -> String {

@@ -71,6 +71,12 @@ pub fn match_root_array(expected: &[Bson], actual: &[Bson], entities: &dyn Entit
     Ok(())
 }
 
+/// Reads an expected value from a spec file (relaxed or canonical Extended JSON, e.g.
+/// `{"$numberLong": "1"}`) as BSON, ready to be matched.
+pub fn from_extended_json(value: serde_json::Value) -> Result<Bson, String> {
+    serde_json::from_value(value).map_err(|e| format!("not valid Extended JSON: {e}"))
+}
+
 fn mismatch(path: &str, message: impl Into<String>) -> Mismatch {
     Mismatch { path: path.to_string(), message: message.into() }
 }
@@ -398,6 +404,16 @@ mod tests {
         let e = root(bson!({"x": {"y": 1}}), bson!({"x": {"y": 1, "z": 1}})).unwrap_err();
         assert_eq!(e.path, "x.z");
         assert!(match_nested(&bson!({"x": 1}), &bson!({"x": 1, "y": 1}), &Map).is_err());
+    }
+
+    #[test]
+    fn extended_json_expectations() {
+        let expected =
+            from_extended_json(serde_json::json!({"n": {"$numberLong": "5"}, "d": {"$numberDouble": "1.0"}}))
+                .unwrap();
+        assert_eq!(root(expected.clone(), bson!({"n": 5_i32, "d": 1_i64, "extra": true})), Ok(()));
+        assert!(root(expected, bson!({"n": 6_i64, "d": 1.0})).is_err());
+        assert!(from_extended_json(serde_json::json!({"$numberLong": "x"})).is_err());
     }
 
     #[test]
