@@ -16,7 +16,7 @@ use crate::{GeneratedTest, SpecError, Status};
 pub use model::{TestFile, Version};
 
 /// The highest schema version this model understands (`schema-1.10.json`); a file for a
-/// later minor version, or another major version, is rejected (section "schemaVersion").
+/// later version, or another major version, is rejected (section "Test Runner Support").
 pub const SUPPORTED_SCHEMA: Version = Version { major: 1, minor: 10, patch: 0 };
 
 /// Reads, type-checks and validates a unified test file (the JSON twin). Any violation of
@@ -117,7 +117,7 @@ fn check_schema_version(file: &Path, raw: &serde_json::Value) -> Result<(), Spec
             format!("`schemaVersion` `{text}` is not a version string (`major.minor[.patch]`)"),
         ));
     };
-    if version.major != SUPPORTED_SCHEMA.major || version.minor > SUPPORTED_SCHEMA.minor {
+    if version.major != SUPPORTED_SCHEMA.major || version > SUPPORTED_SCHEMA {
         return Err(SpecError::new(
             file,
             "/schemaVersion",
@@ -371,10 +371,10 @@ mod tests {
 
     #[test]
     fn schema_versions() {
-        for ok in ["1.0", "1.10", "1.10.3", "1.5"] {
+        for ok in ["1.0", "1.10", "1.10.0", "1.5", "1.9.9"] {
             assert!(parse(Path::new("f.json"), &file_with(CLIENT, PING, ok)).is_ok(), "{ok}");
         }
-        for bad in ["1.11", "2.0", "0.9"] {
+        for bad in ["1.11", "1.10.1", "2.0", "0.9"] {
             let e = reject(&file_with(CLIENT, PING, bad));
             assert_eq!(e.pointer, "/schemaVersion");
             assert!(e.message.contains("not supported"), "{}", e.message);
