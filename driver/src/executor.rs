@@ -316,7 +316,7 @@ impl Executor {
             }));
         }
         let start = Instant::now();
-        let result = connection.send_command(message).await;
+        let result = connection.send_command_with_id(message, request_id).await;
         let duration = start.elapsed();
         let failure = match &result {
             Ok(reply) => Error::from_reply(reply).filter(|e| matches!(*e.kind, ErrorKind::Command { .. })),

@@ -395,3 +395,22 @@ async fn oversized_commands_are_refused_unsent() {
     let reply = run(&mut conn, "admin", doc! {"ping": 1}).await.expect("still usable");
     assert_eq!(reply, doc! {"ok": 1.0});
 }
+
+#[tokio::test]
+async fn the_callers_request_id_goes_on_the_wire() {
+    let host = fake_server(|mut stream| async move {
+        let Some((header, Message::Query(_))) = read_request(&mut stream).await else { return };
+        let reply =
+            OpReply { response_flags: 0, cursor_id: 0, starting_from: 0, documents: vec![hello_reply()] };
+        send(&mut stream, Message::Reply(reply), header.request_id).await;
+        let Some((header, Message::Msg(_))) = read_request(&mut stream).await else { return };
+        let answer = doc! {"ok": 1.0, "requestId": header.request_id};
+        send(&mut stream, Message::Msg(OpMsg::new(answer)), header.request_id).await;
+    })
+    .await;
+    let mut conn = connect(&host, &ConnectionOptions::default()).await.expect("handshake");
+    let id = wire::next_request_id();
+    let sent = conn.send_command_with_id(CommandMessage::new("admin", doc! {"ping": 1}), id);
+    let reply = tokio::time::timeout(LIMIT, sent).await.expect("no hang").expect("ping");
+    assert_eq!(reply.get_i32("requestId").ok(), Some(id), "{reply}");
+}

@@ -326,6 +326,16 @@ impl Connection {
     /// dropping the returned future before it completes; a message that cannot be built (no
     /// `$db`, too large) is refused before anything is written.
     pub async fn send_command(&mut self, message: CommandMessage) -> Result<Document> {
+        self.send_command_with_id(message, wire::next_request_id()).await
+    }
+
+    /// [`Connection::send_command`] with the caller's request id (from
+    /// [`wire::next_request_id`]), so command monitoring events carry the id on the wire.
+    pub async fn send_command_with_id(
+        &mut self,
+        message: CommandMessage,
+        request_id: i32,
+    ) -> Result<Document> {
         if self.broken {
             return Err(Error::io(
                 format!("connection {} to {} is closed", self.id, self.address),
@@ -350,7 +360,6 @@ impl Connection {
             )));
         }
         let name = message.name().unwrap_or_default().to_owned();
-        let request_id = wire::next_request_id();
         let msg = OpMsg { flags: MsgFlags::empty(), body: message.body, sequences: message.sequences };
         let bytes = msg.encode(request_id, 0)?;
         if bytes.len() > max_size {
