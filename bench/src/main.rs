@@ -131,10 +131,14 @@ fn first_host(uri: &str) -> BenchResult<String> {
     Ok(if host.contains(':') { host.to_owned() } else { format!("{host}:27017") })
 }
 
-/// Runs one measured stretch: `$prepare`, then `$op(i)` until `$dur` has passed; ops/s.
+/// Runs one measured stretch: `$prepare` (untimed, if given), then `$op` with `$i` counting
+/// operations until `$dur` has passed; ops/s.
 macro_rules! stretch {
     ($dur:expr, $prepare:expr, |$i:ident| $op:expr) => {{
         $prepare;
+        stretch!($dur, |$i| $op)
+    }};
+    ($dur:expr, |$i:ident| $op:expr) => {{
         let start = Instant::now();
         let mut $i: u64 = 0;
         while start.elapsed() < $dur {
@@ -177,7 +181,7 @@ async fn measure(settings: &Settings, workload: Workload, sides: &mut Sides) -> 
         let a = stretch!(dur, ours.prepare(workload).await?, |i| ours.op(workload, i).await?);
         let d = stretch!(dur, pool.prepare(workload).await?, |i| pool.op(workload, i).await?);
         let b = stretch!(dur, official.prepare(workload).await?, |i| official.op(workload, i).await?);
-        let c = if with_raw { stretch!(dur, (), |_i| raw.ping().await?) } else { 0.0 };
+        let c = if with_raw { stretch!(dur, |_i| raw.ping().await?) } else { 0.0 };
         if round > 0 {
             o.push(a);
             p.push(d);
