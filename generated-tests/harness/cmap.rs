@@ -6,9 +6,9 @@
 //! insta snapshot (under `generated-tests/snapshots/`, named after the test) of every
 //! event observed while the operations ran.
 
+use crate::snapshot;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -541,17 +541,6 @@ struct Snapshot {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     events: Vec<String>,
-}
-
-/// Records `value` as the snapshot `generated-tests/snapshots/<name with :: as __>.snap`.
-fn snapshot<T: Serialize>(name: &str, value: &T) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("generated-tests/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.set_description(name);
-    let file_name = name.replace("::", "__");
-    settings.bind(|| insta::assert_yaml_snapshot!(file_name.as_str(), value));
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Assertions for the connection string test format (`connection-string/tests/README.rst`),
 //! shared by the URI options tests (`uri-options/tests/README.rst`).
 
-use std::path::Path;
 use std::time::Duration;
 
 use mongo_driver::connection_string::{Acknowledgment, ConnectionString, UriOptions};
@@ -232,13 +231,7 @@ pub fn check(case: &Case) {
         (Ok(cs), true) => check_parsed(case, cs),
     }
 
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("generated-tests/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    let snapshot_name = name.replace("::", "__");
-    let view = snapshot_view(case.uri, &result);
-    settings.bind(|| insta::assert_yaml_snapshot!(snapshot_name, view));
+    crate::snapshot(name, &snapshot_view(case.uri, &result));
 }
 
 fn check_parsed(case: &Case, cs: &ConnectionString) {

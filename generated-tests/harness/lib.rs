@@ -6,3 +6,17 @@ pub mod connection_string;
 pub mod sdam;
 pub mod selection;
 pub mod unified;
+
+/// Records `value` as the insta snapshot `generated-tests/snapshots/<name, :: as __>.snap`,
+/// named after the generated test (`name` is its full path) rather than the harness
+/// function that calls the macro. Run it after the spec's own assertions: a snapshot is
+/// for reviewing behaviour changes, never the oracle.
+pub fn snapshot<T: serde::Serialize>(name: &str, value: &T) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/generated-tests/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_description(name);
+    let file_name = name.replace("::", "__");
+    settings.bind(|| insta::assert_yaml_snapshot!(file_name.as_str(), value));
+}

@@ -5,6 +5,7 @@
 //! topology (or, for `monitoring/`, its events), and finally takes an insta snapshot
 //! (`generated-tests/snapshots/<name with :: as __>.snap`) of the last description.
 
+use crate::snapshot;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -552,15 +553,4 @@ fn event_summary(e: &SdamEvent) -> String {
         ),
         other => format!("{other:?}"),
     }
-}
-
-/// Records `value` as the snapshot `generated-tests/snapshots/<name with :: as __>.snap`.
-fn snapshot<T: Serialize>(name: &str, value: &T) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/generated-tests/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.set_description(name);
-    let file_name = name.replace("::", "__");
-    settings.bind(|| insta::assert_yaml_snapshot!(file_name.as_str(), value));
 }

@@ -4,6 +4,7 @@
 //! an insta snapshot (under `generated-tests/snapshots/`, named after the test) of what
 //! the driver selected and why.
 
+use crate::snapshot;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -205,15 +206,4 @@ pub fn check_in_window(case: InWindowCase) {
         }
     }
     snapshot(name, &InWindowSnapshot { seed: IN_WINDOW_SEED, iterations, tolerance, selections });
-}
-
-/// Records `value` as the snapshot `generated-tests/snapshots/<name with :: as __>.snap`.
-fn snapshot<T: Serialize>(name: &str, value: &T) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/generated-tests/snapshots"));
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.set_description(name);
-    let file_name = name.replace("::", "__");
-    settings.bind(|| insta::assert_yaml_snapshot!(file_name.as_str(), value));
 }
