@@ -4,7 +4,8 @@
 //!
 //! `cargo run -p driver-bench --release`. It starts a 3-member `mongo-sim` replica set
 //! in-process unless `MONGODB_URI` is set. Tuning: `BENCH_ROUNDS` (default 5), `BENCH_SECS`
-//! per round (default 1), `BENCH_WARMUP_SECS` (default 0.5), `BENCH_DATA_DIR` (the
+//! per round (default 1), `BENCH_WARMUP_SECS` (default 0.5), `BENCH_WORKLOADS` (a
+//! comma-separated subset of ping, insert_one, find_one, find, insert_many), `BENCH_DATA_DIR` (the
 //! benchmark-data folder holding `small_doc.json`; default `../shared/spec-data/benchmark-data`
 //! beside the repository).
 
@@ -78,6 +79,7 @@ struct Settings {
     round: Duration,
     warmup: Duration,
     data_dir: PathBuf,
+    workloads: Vec<Workload>,
 }
 
 fn env_number(name: &str, default: f64) -> BenchResult<f64> {
@@ -96,11 +98,23 @@ impl Settings {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec-data/benchmark-data")
         });
         let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
+        let workloads = match std::env::var("BENCH_WORKLOADS") {
+            Err(_) => Workload::ALL.to_vec(),
+            Ok(list) => list
+                .split(',')
+                .map(|name| {
+                    Workload::ALL.into_iter().find(|w| w.collection() == name.trim()).ok_or_else(|| {
+                        format!("BENCH_WORKLOADS: unknown workload {name:?} (ping, insert_one, find_one, find, insert_many)")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
         Ok(Self {
             rounds: (env_number("BENCH_ROUNDS", 5.0)? as usize).max(1),
             round: Duration::from_secs_f64(env_number("BENCH_SECS", 1.0)?.max(0.01)),
             warmup: Duration::from_secs_f64(env_number("BENCH_WARMUP_SECS", 0.5)?),
             data_dir,
+            workloads,
         })
     }
 }
@@ -234,7 +248,7 @@ async fn main() -> BenchResult<()> {
         "{:<27} {:>9} {:>9} {:>9} {:>9} {:>13} {:>9} {:>10}",
         "workload", "ours", "official", "raw", "pool", "ours/official", "ours/raw", "ours/pool"
     );
-    for workload in Workload::ALL {
+    for workload in settings.workloads.clone() {
         let m = measure(&settings, workload, &mut sides).await?;
         let raw_col = m.raw.map_or_else(|| "-".to_owned(), |r| format!("{r:.0}"));
         let ratio_raw = m.raw.map_or_else(|| "-".to_owned(), |r| format!("{:.2}", m.ours / r));
