@@ -165,9 +165,18 @@ impl Client {
         self.inner.executor.topology()
     }
 
-    /// Stops monitoring and closes the pools, waiting for the monitors to end. Later
-    /// operations fail with a server selection error.
+    /// Starts an explicit session (driver sessions spec "startSession"): chain
+    /// `.causal_consistency(…)`, `.snapshot(…)`, then `.await`; pass it to operations with
+    /// their `.session(&mut session)` setter.
+    pub fn start_session(&self) -> crate::session::StartSession<'_> {
+        crate::session::StartSession::new(self)
+    }
+
+    /// Ends the pooled server sessions on the deployment (`endSessions`, at most 10,000 ids
+    /// per command; errors ignored), then stops monitoring and closes the pools, waiting for
+    /// the monitors to end. Later operations fail with a server selection error.
     pub async fn shutdown(&self) {
+        self.inner.executor.end_sessions().await;
         self.inner.executor.topology().shutdown().await;
     }
 

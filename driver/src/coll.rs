@@ -26,6 +26,7 @@ use crate::options::{
 use crate::results::{
     BulkWriteFailure, BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult, UpdateResult,
 };
+use crate::session::{ClientSession, OpSession};
 use crate::topology::SelectionCriteria;
 
 /// `NamespaceNotFound`: dropping a collection that does not exist is not an error.
@@ -294,16 +295,29 @@ impl<T: Send + Sync> Collection<T> {
     }
 
     /// Runs a batched write until every statement was sent (or, ordered, until one failed).
-    async fn run_batched<O: BatchedWrite>(&self, op: &mut O) -> Result<Vec<WriteBatchOutcome>> {
+    async fn run_batched<O: BatchedWrite>(
+        &self,
+        op: &mut O,
+        session: &mut OpSession<'_>,
+    ) -> Result<Vec<WriteBatchOutcome>> {
         let mut outcomes = Vec::new();
         loop {
-            let outcome = self.executor().execute(op, &ExecutionContext::default()).await?;
+            let outcome = run_op(self.executor(), op, session).await?;
             let stop = op.ordered() && !outcome.write_errors.is_empty();
             outcomes.push(outcome);
             if stop || op.done() {
                 return Ok(outcomes);
             }
         }
+    }
+
+    /// Runs `op` in `session` (explicit) or an implicit session.
+    async fn run_in<O: crate::operation::Operation>(
+        &self,
+        op: &mut O,
+        session: Option<&mut ClientSession>,
+    ) -> Result<O::Output> {
+        run_op(self.executor(), op, &mut OpSession::new(session)).await
     }
 
     /// The error of a single-statement write: its write error, else its write concern error.
@@ -321,6 +335,7 @@ impl<T: Send + Sync> Collection<T> {
     {
         InsertOne {
             coll: self,
+            session: None,
             document: to_document(document.borrow()),
             options: InsertOneOptions::default(),
         }
@@ -335,7 +350,7 @@ impl<T: Send + Sync> Collection<T> {
         T: Serialize,
     {
         let documents = documents.into_iter().map(|d| to_document(d.borrow())).collect();
-        InsertMany { coll: self, documents, options: InsertManyOptions::default() }
+        InsertMany { coll: self, session: None, documents, options: InsertManyOptions::default() }
     }
 
     /// Updates the first document matching `filter`.
@@ -346,6 +361,7 @@ impl<T: Send + Sync> Collection<T> {
     ) -> UpdateAction<'_, T> {
         UpdateAction {
             coll: self,
+            session: None,
             filter,
             update: update.into(),
             multi: false,
@@ -361,6 +377,7 @@ impl<T: Send + Sync> Collection<T> {
     ) -> UpdateAction<'_, T> {
         UpdateAction {
             coll: self,
+            session: None,
             filter,
             update: update.into(),
             multi: true,
@@ -375,6 +392,7 @@ impl<T: Send + Sync> Collection<T> {
     {
         ReplaceOne {
             coll: self,
+            session: None,
             filter,
             replacement: to_document(replacement.borrow()),
             options: UpdateOptions::default(),
@@ -383,28 +401,29 @@ impl<T: Send + Sync> Collection<T> {
 
     /// Deletes the first document matching `filter`.
     pub fn delete_one(&self, filter: Document) -> DeleteAction<'_, T> {
-        DeleteAction { coll: self, filter, multi: false, options: DeleteOptions::default() }
+        DeleteAction { coll: self, session: None, filter, multi: false, options: DeleteOptions::default() }
     }
 
     /// Deletes every document matching `filter`.
     pub fn delete_many(&self, filter: Document) -> DeleteAction<'_, T> {
-        DeleteAction { coll: self, filter, multi: true, options: DeleteOptions::default() }
+        DeleteAction { coll: self, session: None, filter, multi: true, options: DeleteOptions::default() }
     }
 
     /// Finds the documents matching `filter`: a [`Cursor`].
     pub fn find(&self, filter: Document) -> Find<'_, T> {
-        Find { coll: self, filter, options: FindOptions::default() }
+        Find { coll: self, session: None, filter, options: FindOptions::default() }
     }
 
     /// The first document matching `filter`, if any.
     pub fn find_one(&self, filter: Document) -> FindOne<'_, T> {
-        FindOne { coll: self, filter, options: FindOptions::default() }
+        FindOne { coll: self, session: None, filter, options: FindOptions::default() }
     }
 
     /// Deletes the first document matching `filter` and returns it.
     pub fn find_one_and_delete(&self, filter: Document) -> FindOneAndModify<'_, T> {
         FindOneAndModify {
             coll: self,
+            session: None,
             filter,
             modification: Ok(Modification::Delete),
             options: FindOneAndModifyOptions::default(),
@@ -420,7 +439,13 @@ impl<T: Send + Sync> Collection<T> {
     ) -> FindOneAndModify<'_, T> {
         let update = update.into();
         let modification = update.validate().map(|()| Modification::Update(update.to_bson()));
-        FindOneAndModify { coll: self, filter, modification, options: FindOneAndModifyOptions::default() }
+        FindOneAndModify {
+            coll: self,
+            session: None,
+            filter,
+            modification,
+            options: FindOneAndModifyOptions::default(),
+        }
     }
 
     /// Replaces the first document matching `filter` and returns it (before the replacement,
@@ -435,7 +460,13 @@ impl<T: Send + Sync> Collection<T> {
     {
         let modification = to_document(replacement.borrow())
             .and_then(|r| validate_replacement(&r).map(|()| Modification::Replace(r)));
-        FindOneAndModify { coll: self, filter, modification, options: FindOneAndModifyOptions::default() }
+        FindOneAndModify {
+            coll: self,
+            session: None,
+            filter,
+            modification,
+            options: FindOneAndModifyOptions::default(),
+        }
     }
 
     /// Runs an aggregation pipeline on the collection (results as documents).
@@ -451,12 +482,18 @@ impl<T: Send + Sync> Collection<T> {
 
     /// The distinct values of `field` among the documents matching `filter`.
     pub fn distinct(&self, field: &str, filter: Document) -> DistinctAction<'_, T> {
-        DistinctAction { coll: self, field: field.to_string(), filter, options: DistinctOptions::default() }
+        DistinctAction {
+            coll: self,
+            session: None,
+            field: field.to_string(),
+            filter,
+            options: DistinctOptions::default(),
+        }
     }
 
     /// How many documents match `filter` (an exact count by aggregation).
     pub fn count_documents(&self, filter: Document) -> CountDocuments<'_, T> {
-        CountDocuments { coll: self, filter, options: CountOptions::default() }
+        CountDocuments { coll: self, session: None, filter, options: CountOptions::default() }
     }
 
     /// The collection's document count from its metadata (fast, possibly inexact).
@@ -466,12 +503,83 @@ impl<T: Send + Sync> Collection<T> {
 
     /// Runs inserts, updates, replacements and deletes in as few commands as possible.
     pub fn bulk_write(&self, models: impl IntoIterator<Item = WriteModel>) -> BulkWrite<'_, T> {
-        BulkWrite { coll: self, models: models.into_iter().collect(), options: BulkWriteOptions::default() }
+        BulkWrite {
+            coll: self,
+            session: None,
+            models: models.into_iter().collect(),
+            options: BulkWriteOptions::default(),
+        }
     }
 
     /// Drops the collection (dropping one that does not exist succeeds).
     pub fn drop(&self) -> DropCollection<'_, T> {
-        DropCollection { coll: self, options: DropCollectionOptions::default() }
+        DropCollection { coll: self, session: None, options: DropCollectionOptions::default() }
+    }
+}
+
+/// Runs `op` in the operation's session (driver sessions spec: explicit, or implicit).
+pub(crate) async fn run_op<O: crate::operation::Operation>(
+    executor: &Executor,
+    op: &mut O,
+    session: &mut OpSession<'_>,
+) -> Result<O::Output> {
+    let operation_id = executor.next_operation_id();
+    executor.execute_in(op, &ExecutionContext::default(), session.arg(), operation_id).await
+}
+
+/// Runs a cursor-opening `op` in `session` (or an implicit one) and wraps the cursor, which
+/// keeps the session for its getMores (driver sessions spec "Sessions and Cursors").
+pub(crate) async fn open_cursor<O, T>(
+    executor: &std::sync::Arc<Executor>,
+    op: &mut O,
+    session: Option<&mut ClientSession>,
+) -> Result<Cursor<T>>
+where
+    O: crate::operation::Operation<Output = crate::operation::CursorSpec>,
+{
+    let operation_id = executor.next_operation_id();
+    let mut session = OpSession::new(session);
+    let spec = executor.execute_in(op, &ExecutionContext::default(), session.arg(), operation_id).await?;
+    Ok(Cursor::new(executor.clone(), spec, operation_id).with_session(session.into_cursor_session()))
+}
+
+/// Adds `.session(&mut session)` to collection actions.
+macro_rules! session_setter {
+    ($($action:ident),* $(,)?) => {
+        $(
+            impl<'a, T> $action<'a, T> {
+                /// Runs the operation in an explicit `session` started from this collection's
+                /// client (driver sessions spec); without it, an implicit session is used.
+                pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+                    self.session = Some(session);
+                    self
+                }
+            }
+        )*
+    };
+}
+
+session_setter!(
+    InsertOne,
+    InsertMany,
+    UpdateAction,
+    ReplaceOne,
+    DeleteAction,
+    Find,
+    FindOne,
+    FindOneAndModify,
+    DistinctAction,
+    CountDocuments,
+    DropCollection,
+    BulkWrite,
+);
+
+impl<'a> Aggregate<'a> {
+    /// Runs the aggregation in an explicit `session` started from this client (driver
+    /// sessions spec); without it, an implicit session is used.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.session = Some(session);
+        self
     }
 }
 
@@ -509,6 +617,7 @@ macro_rules! action_future {
 #[must_use = "an action does nothing until awaited"]
 pub struct InsertOne<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     document: Result<Document>,
     options: InsertOneOptions,
 }
@@ -529,7 +638,7 @@ impl<'a, T: Send + Sync> InsertOne<'a, T> {
         let mut op = operation::Insert::new(self.coll.ns.clone(), vec![document], true)
             .bypass_document_validation(o.bypass_document_validation)
             .generic(self.coll.write_args(o.write_concern.as_ref(), o.comment.as_ref()));
-        let outcome = self.coll.executor().execute(&mut op, &ExecutionContext::default()).await?;
+        let outcome = self.coll.run_in(&mut op, self.session).await?;
         match Collection::<T>::single_write_error(&outcome) {
             Some(error) => Err(error),
             None => Ok(InsertOneResult { inserted_id }),
@@ -542,6 +651,7 @@ action_future!(InsertOne, InsertOneResult, Send + Sync + 'a);
 #[must_use = "an action does nothing until awaited"]
 pub struct InsertMany<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     documents: Result<Vec<Document>>,
     options: InsertManyOptions,
 }
@@ -563,7 +673,7 @@ impl<'a, T: Send + Sync> InsertMany<'a, T> {
         let mut op = operation::Insert::new(self.coll.ns.clone(), documents, ordered)
             .bypass_document_validation(o.bypass_document_validation)
             .generic(self.coll.write_args(o.write_concern.as_ref(), o.comment.as_ref()));
-        let outcomes = self.coll.run_batched(&mut op).await?;
+        let outcomes = self.coll.run_batched(&mut op, &mut OpSession::new(self.session)).await?;
         let mut failure = BulkWriteFailure::default();
         let mut sent = 0;
         for outcome in outcomes {
@@ -601,6 +711,7 @@ fn bulk_error(failure: BulkWriteFailure) -> Error {
 #[must_use = "an action does nothing until awaited"]
 pub struct UpdateAction<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     filter: Document,
     update: UpdateModifications,
     multi: bool,
@@ -610,6 +721,7 @@ pub struct UpdateAction<'a, T> {
 /// Runs one update statement and reads its result.
 async fn run_update<T: Send + Sync>(
     coll: &Collection<T>,
+    session: Option<&mut ClientSession>,
     statement: Document,
     options: &UpdateOptions,
 ) -> Result<UpdateResult> {
@@ -617,7 +729,7 @@ async fn run_update<T: Send + Sync>(
         .bypass_document_validation(options.bypass_document_validation)
         .let_vars(options.let_vars.clone())
         .generic(coll.write_args(options.write_concern.as_ref(), options.comment.as_ref()));
-    let outcome = coll.executor().execute(&mut op, &ExecutionContext::default()).await?;
+    let outcome = coll.run_in(&mut op, session).await?;
     if let Some(error) = Collection::<T>::single_write_error(&outcome) {
         return Err(error);
     }
@@ -652,7 +764,7 @@ impl<'a, T: Send + Sync> UpdateAction<'a, T> {
         self.update.validate()?;
         let statement =
             update_statement(self.filter, self.update.to_bson(), self.multi, &self.options, false);
-        run_update(self.coll, statement, &self.options).await
+        run_update(self.coll, self.session, statement, &self.options).await
     }
 }
 action_future!(UpdateAction, UpdateResult, Send + Sync + 'a);
@@ -661,6 +773,7 @@ action_future!(UpdateAction, UpdateResult, Send + Sync + 'a);
 #[must_use = "an action does nothing until awaited"]
 pub struct ReplaceOne<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     filter: Document,
     replacement: Result<Document>,
     options: UpdateOptions,
@@ -688,7 +801,7 @@ impl<'a, T: Send + Sync> ReplaceOne<'a, T> {
         validate_replacement(&replacement)?;
         let statement =
             update_statement(self.filter, Bson::Document(replacement), false, &self.options, true);
-        run_update(self.coll, statement, &self.options).await
+        run_update(self.coll, self.session, statement, &self.options).await
     }
 }
 action_future!(ReplaceOne, UpdateResult, Send + Sync + 'a);
@@ -697,6 +810,7 @@ action_future!(ReplaceOne, UpdateResult, Send + Sync + 'a);
 #[must_use = "an action does nothing until awaited"]
 pub struct DeleteAction<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     filter: Document,
     multi: bool,
     options: DeleteOptions,
@@ -717,7 +831,7 @@ impl<'a, T: Send + Sync> DeleteAction<'a, T> {
         let mut op = operation::Delete::new(self.coll.ns.clone(), vec![statement], true)
             .let_vars(o.let_vars.clone())
             .generic(self.coll.write_args(o.write_concern.as_ref(), o.comment.as_ref()));
-        let outcome = self.coll.executor().execute(&mut op, &ExecutionContext::default()).await?;
+        let outcome = self.coll.run_in(&mut op, self.session).await?;
         match Collection::<T>::single_write_error(&outcome) {
             Some(error) => Err(error),
             None => Ok(DeleteResult { deleted_count: outcome.n }),
@@ -730,6 +844,7 @@ action_future!(DeleteAction, DeleteResult, Send + Sync + 'a);
 #[must_use = "an action does nothing until awaited"]
 pub struct Find<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     filter: Document,
     options: FindOptions,
 }
@@ -771,10 +886,7 @@ impl<'a, T: Send + Sync> Find<'a, T> {
         let generic = coll.read_args(self.options.read_concern.as_ref());
         let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
         let mut op = operation::Find::new(coll.ns.clone(), self.filter, self.options, generic, criteria);
-        let executor = coll.executor();
-        let operation_id = executor.next_operation_id();
-        let spec = executor.execute_as(&mut op, &ExecutionContext::default(), operation_id).await?;
-        Ok(Cursor::new(executor.clone(), spec, operation_id))
+        open_cursor(coll.executor(), &mut op, self.session).await
     }
 }
 action_future!(Find, Cursor<T>, Send + Sync + 'a);
@@ -783,6 +895,7 @@ action_future!(Find, Cursor<T>, Send + Sync + 'a);
 #[must_use = "an action does nothing until awaited"]
 pub struct FindOne<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     filter: Document,
     options: FindOptions,
 }
@@ -817,7 +930,8 @@ impl<'a, T: Send + Sync> FindOne<'a, T> {
         let mut options = self.options;
         options.limit = Some(-1);
         options.batch_size = None;
-        let mut cursor = Find { coll: self.coll, filter: self.filter, options }.run().await?;
+        let mut cursor =
+            Find { coll: self.coll, session: self.session, filter: self.filter, options }.run().await?;
         cursor.try_next().await
     }
 }
@@ -828,6 +942,7 @@ action_future!(FindOne, Option<T>, DeserializeOwned + Send + Sync + 'a);
 #[must_use = "an action does nothing until awaited"]
 pub struct FindOneAndModify<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     filter: Document,
     modification: Result<Modification>,
     options: FindOneAndModifyOptions,
@@ -868,7 +983,7 @@ impl<'a, T: Send + Sync> FindOneAndModify<'a, T> {
             self.options,
             generic,
         );
-        let value = self.coll.executor().execute(&mut op, &ExecutionContext::default()).await?;
+        let value = self.coll.run_in(&mut op, self.session).await?;
         value
             .map(|d| {
                 bson::deserialize_from_document(d).map_err(|e| {
@@ -884,6 +999,7 @@ action_future!(FindOneAndModify, Option<T>, DeserializeOwned + Send + Sync + 'a)
 #[must_use = "an action does nothing until awaited"]
 pub struct Aggregate<'a> {
     client: &'a Client,
+    session: Option<&'a mut ClientSession>,
     db: String,
     coll: Option<String>,
     pipeline: Vec<Document>,
@@ -899,7 +1015,7 @@ impl<'a> Aggregate<'a> {
         pipeline: Vec<Document>,
         defaults: Defaults,
     ) -> Self {
-        Self { client, db, coll, pipeline, defaults, options: AggregateOptions::default() }
+        Self { client, session: None, db, coll, pipeline, defaults, options: AggregateOptions::default() }
     }
 
     option_setters!(
@@ -961,10 +1077,7 @@ impl<'a> IntoFuture for Aggregate<'a> {
                 generic,
                 SelectionCriteria::Read(rp),
             );
-            let executor = self.client.executor();
-            let operation_id = executor.next_operation_id();
-            let spec = executor.execute_as(&mut op, &ExecutionContext::default(), operation_id).await?;
-            Ok(Cursor::new(executor.clone(), spec, operation_id))
+            open_cursor(self.client.executor(), &mut op, self.session).await
         })
     }
 }
@@ -973,6 +1086,7 @@ impl<'a> IntoFuture for Aggregate<'a> {
 #[must_use = "an action does nothing until awaited"]
 pub struct DistinctAction<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     field: String,
     filter: Document,
     options: DistinctOptions,
@@ -999,7 +1113,7 @@ impl<'a, T: Send + Sync> DistinctAction<'a, T> {
             generic,
             criteria,
         );
-        coll.executor().execute(&mut op, &ExecutionContext::default()).await
+        coll.run_in(&mut op, self.session).await
     }
 }
 action_future!(DistinctAction, Vec<Bson>, Send + Sync + 'a);
@@ -1008,6 +1122,7 @@ action_future!(DistinctAction, Vec<Bson>, Send + Sync + 'a);
 #[must_use = "an action does nothing until awaited"]
 pub struct CountDocuments<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     filter: Document,
     options: CountOptions,
 }
@@ -1030,7 +1145,7 @@ impl<'a, T: Send + Sync> CountDocuments<'a, T> {
         let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
         let mut op =
             operation::CountDocuments::new(coll.ns.clone(), self.filter, self.options, generic, criteria);
-        coll.executor().execute(&mut op, &ExecutionContext::default()).await
+        coll.run_in(&mut op, self.session).await
     }
 }
 action_future!(CountDocuments, u64, Send + Sync + 'a);
@@ -1055,7 +1170,7 @@ impl<'a, T: Send + Sync> EstimatedDocumentCount<'a, T> {
         let generic = coll.read_args(self.options.read_concern.as_ref());
         let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
         let mut op = operation::EstimatedDocumentCount::new(coll.ns.clone(), self.options, generic, criteria);
-        coll.executor().execute(&mut op, &ExecutionContext::default()).await
+        coll.run_in(&mut op, None).await
     }
 }
 action_future!(EstimatedDocumentCount, u64, Send + Sync + 'a);
@@ -1064,6 +1179,7 @@ action_future!(EstimatedDocumentCount, u64, Send + Sync + 'a);
 #[must_use = "an action does nothing until awaited"]
 pub struct DropCollection<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     options: DropCollectionOptions,
 }
 
@@ -1073,7 +1189,7 @@ impl<'a, T: Send + Sync> DropCollection<'a, T> {
     async fn run(self) -> Result<()> {
         let generic = self.coll.write_args(self.options.write_concern.as_ref(), None);
         let mut op = operation::DropCollection::new(self.coll.ns.clone(), generic);
-        match self.coll.executor().execute(&mut op, &ExecutionContext::default()).await {
+        match self.coll.run_in(&mut op, self.session).await {
             Err(e)
                 if e.code() == Some(NAMESPACE_NOT_FOUND) && matches!(*e.kind, ErrorKind::Command { .. }) =>
             {
@@ -1089,6 +1205,7 @@ action_future!(DropCollection, (), Send + Sync + 'a);
 #[must_use = "an action does nothing until awaited"]
 pub struct BulkWrite<'a, T> {
     coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
     models: Vec<WriteModel>,
     options: BulkWriteOptions,
 }
@@ -1162,6 +1279,7 @@ impl<'a, T: Send + Sync> BulkWrite<'a, T> {
         let ordered = o.ordered.unwrap_or(true);
         let generic = coll.write_args(o.write_concern.as_ref(), o.comment.as_ref());
         let statements = Self::statements(self.models)?;
+        let mut session = OpSession::new(self.session);
         let mut result = BulkWriteResult::default();
         let mut failure = BulkWriteFailure::default();
         // Consecutive models of one kind go in one command (ordered or not: order is kept).
@@ -1176,20 +1294,20 @@ impl<'a, T: Send + Sync> BulkWrite<'a, T> {
                     let mut op = operation::Insert::new(coll.ns.clone(), group, ordered)
                         .bypass_document_validation(o.bypass_document_validation)
                         .generic(generic.clone());
-                    coll.run_batched(&mut op).await?
+                    coll.run_batched(&mut op, &mut session).await?
                 }
                 WriteKind::Update => {
                     let mut op = operation::Update::new(coll.ns.clone(), group, ordered)
                         .bypass_document_validation(o.bypass_document_validation)
                         .let_vars(o.let_vars.clone())
                         .generic(generic.clone());
-                    coll.run_batched(&mut op).await?
+                    coll.run_batched(&mut op, &mut session).await?
                 }
                 WriteKind::Delete => {
                     let mut op = operation::Delete::new(coll.ns.clone(), group, ordered)
                         .let_vars(o.let_vars.clone())
                         .generic(generic.clone());
-                    coll.run_batched(&mut op).await?
+                    coll.run_batched(&mut op, &mut session).await?
                 }
             };
             let mut sent = 0;

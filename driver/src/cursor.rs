@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 use crate::executor::{ExecutionContext, Executor};
 use crate::operation::{CursorSpec, GetMore, GetMoreResult, KillCursors, Namespace};
 use crate::sdam::ServerAddress;
+use crate::session::ClientSession;
+
+/// What a pending getMore gives back: its result and the cursor's session.
+type GetMoreOutput = (Result<GetMoreResult>, Option<ClientSession>);
 
 /// A stream of query results, deserialized into `T`.
 ///
@@ -35,7 +39,11 @@ pub struct Cursor<T> {
     max_time_ms: Option<i64>,
     operation_id: i64,
     buffer: VecDeque<Document>,
-    pending: Option<BoxFuture<'static, Result<GetMoreResult>>>,
+    pending: Option<BoxFuture<'static, GetMoreOutput>>,
+    /// The session of the cursor's commands (driver sessions spec "Sessions and Cursors"):
+    /// an implicit session it owns (back to the pool once the cursor is exhausted or
+    /// killed), or a handle of the application's explicit session.
+    session: Option<ClientSession>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -63,8 +71,18 @@ impl<T> Cursor<T> {
             operation_id,
             buffer: spec.first_batch,
             pending: None,
+            session: None,
             _type: PhantomData,
         }
+    }
+
+    /// The cursor with the session its getMores run in (kept only while the server cursor
+    /// is open).
+    pub(crate) fn with_session(mut self, session: Option<ClientSession>) -> Self {
+        if self.id != 0 {
+            self.session = session;
+        }
+        self
     }
 
     /// The server's cursor id (0 once the server has no more results).
@@ -92,13 +110,20 @@ impl<T> Cursor<T> {
         self.buffer.len()
     }
 
-    fn get_more(&self) -> BoxFuture<'static, Result<GetMoreResult>> {
+    fn get_more(&mut self) -> BoxFuture<'static, GetMoreOutput> {
         let executor = self.executor.clone();
         let address = self.address.clone();
         let mut op = GetMore::new(self.ns.clone(), self.id, self.batch_size, self.max_time_ms);
         let operation_id = self.operation_id;
+        let mut session = self.session.take();
         Box::pin(async move {
-            executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await
+            let result = match session.as_mut() {
+                Some(s) => executor.execute_on_in(&address, &mut op, Some(s), operation_id).await,
+                None => {
+                    executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await
+                }
+            };
+            (result, session)
         })
     }
 }
@@ -124,17 +149,20 @@ impl<T: DeserializeOwned> Stream for Cursor<T> {
             let Some(pending) = this.pending.as_mut() else { continue };
             match pending.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(result) => {
+                Poll::Ready((result, session)) => {
                     this.pending = None;
                     match result {
                         Ok(GetMoreResult { batch, id }) => {
                             this.id = id;
                             this.buffer = batch;
+                            // Exhausted: an implicit session goes back to the pool now.
+                            this.session = if id == 0 { None } else { session };
                         }
                         Err(error) => {
                             // The server's cursor is in an unknown state: do not getMore again
                             // and do not kill it on drop (find/getMore spec leaves it to time out).
                             this.id = 0;
+                            drop(session);
                             return Poll::Ready(Some(Err(error)));
                         }
                     }
@@ -156,12 +184,19 @@ impl<T> Drop for Cursor<T> {
         let address = self.address.clone();
         let mut op = KillCursors::new(self.ns.clone(), vec![self.id]);
         let operation_id = self.operation_id;
+        // The session goes with killCursors; an implicit one returns to the pool after it.
+        let mut session = self.session.take();
         handle.spawn(async move {
-            if let Err(error) =
-                executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await
-            {
+            let result = match session.as_mut() {
+                Some(s) => executor.execute_on_in(&address, &mut op, Some(s), operation_id).await,
+                None => {
+                    executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(target: "mongo_driver::cursor", %error, "killCursors failed");
             }
+            drop(session);
         });
     }
 }

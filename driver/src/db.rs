@@ -11,11 +11,11 @@ use crate::client::{Client, Defaults};
 use crate::coll::Collection;
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
-use crate::executor::ExecutionContext;
 use crate::operation::{self, Namespace};
 use crate::options::{
     CreateCollectionOptions, ListCollectionsOptions, ReadConcern, ReadPreference, WriteConcern,
 };
+use crate::session::{ClientSession, OpSession};
 use crate::topology::SelectionCriteria;
 
 /// A handle to a database (cheap to clone; no I/O until an operation runs).
@@ -66,17 +66,22 @@ impl Database {
 
     /// Runs `command` on the primary and returns its reply (`ok: 0` is an error).
     pub fn run_command(&self, command: Document) -> RunCommand<'_> {
-        RunCommand { db: self, command, read_preference: None }
+        RunCommand { db: self, session: None, command, read_preference: None }
     }
 
     /// Creates collection `name`.
     pub fn create_collection(&self, name: &str) -> CreateCollection<'_> {
-        CreateCollection { db: self, name: name.to_string(), options: CreateCollectionOptions::default() }
+        CreateCollection {
+            db: self,
+            session: None,
+            name: name.to_string(),
+            options: CreateCollectionOptions::default(),
+        }
     }
 
     /// The names of the database's collections and views.
     pub fn list_collection_names(&self) -> ListCollectionNames<'_> {
-        ListCollectionNames { db: self, options: ListCollectionsOptions::default() }
+        ListCollectionNames { db: self, session: None, options: ListCollectionsOptions::default() }
     }
 
     /// Runs a database-level pipeline (`aggregate: 1`, e.g. `$currentOp`).
@@ -95,11 +100,19 @@ impl Database {
 #[must_use = "an action does nothing until awaited"]
 pub struct RunCommand<'a> {
     db: &'a Database,
+    session: Option<&'a mut ClientSession>,
     command: Document,
     read_preference: Option<ReadPreference>,
 }
 
-impl RunCommand<'_> {
+impl<'a> RunCommand<'a> {
+    /// Runs the operation in an explicit `session` started from this database's client
+    /// (driver sessions spec); without it, an implicit session is used.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.session = Some(session);
+        self
+    }
+
     /// Runs the command on a server matching `read_preference` instead of the primary.
     pub fn selection_criteria(mut self, read_preference: ReadPreference) -> Self {
         self.read_preference = Some(read_preference);
@@ -118,7 +131,7 @@ impl<'a> IntoFuture for RunCommand<'a> {
                 None => SelectionCriteria::Read(ReadPreference::primary()),
             };
             let mut op = operation::RunCommand::new(&self.db.name, self.command, criteria)?;
-            self.db.client.executor().execute(&mut op, &ExecutionContext::default()).await
+            crate::coll::run_op(self.db.client.executor(), &mut op, &mut OpSession::new(self.session)).await
         })
     }
 }
@@ -127,11 +140,19 @@ impl<'a> IntoFuture for RunCommand<'a> {
 #[must_use = "an action does nothing until awaited"]
 pub struct CreateCollection<'a> {
     db: &'a Database,
+    session: Option<&'a mut ClientSession>,
     name: String,
     options: CreateCollectionOptions,
 }
 
-impl CreateCollection<'_> {
+impl<'a> CreateCollection<'a> {
+    /// Runs the operation in an explicit `session` started from this database's client
+    /// (driver sessions spec); without it, an implicit session is used.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.session = Some(session);
+        self
+    }
+
     /// Sets every option at once.
     pub fn with_options(mut self, options: CreateCollectionOptions) -> Self {
         self.options = options;
@@ -152,7 +173,7 @@ impl<'a> IntoFuture for CreateCollection<'a> {
             }
             let mut op =
                 operation::Create::new(Namespace::new(&self.db.name, &self.name), self.options, generic);
-            self.db.client.executor().execute(&mut op, &ExecutionContext::default()).await
+            crate::coll::run_op(self.db.client.executor(), &mut op, &mut OpSession::new(self.session)).await
         })
     }
 }
@@ -161,10 +182,18 @@ impl<'a> IntoFuture for CreateCollection<'a> {
 #[must_use = "an action does nothing until awaited"]
 pub struct ListCollectionNames<'a> {
     db: &'a Database,
+    session: Option<&'a mut ClientSession>,
     options: ListCollectionsOptions,
 }
 
-impl ListCollectionNames<'_> {
+impl<'a> ListCollectionNames<'a> {
+    /// Runs the operation in an explicit `session` started from this database's client
+    /// (driver sessions spec); without it, an implicit session is used.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.session = Some(session);
+        self
+    }
+
     /// Only collections matching `filter` (on the `listCollections` output, e.g. `{name: …}`).
     pub fn filter(mut self, filter: Document) -> Self {
         self.options.filter = Some(filter);
@@ -186,9 +215,7 @@ impl<'a> IntoFuture for ListCollectionNames<'a> {
         Box::pin(async move {
             let executor = self.db.client.executor();
             let mut op = operation::ListCollections::new(&self.db.name, true, self.options);
-            let operation_id = executor.next_operation_id();
-            let spec = executor.execute_as(&mut op, &ExecutionContext::default(), operation_id).await?;
-            let cursor: Cursor<Document> = Cursor::new(executor.clone(), spec, operation_id);
+            let cursor: Cursor<Document> = crate::coll::open_cursor(executor, &mut op, self.session).await?;
             let docs: Vec<Document> = cursor.try_collect().await?;
             docs.iter()
                 .map(|d| match d.get("name") {

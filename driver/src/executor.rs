@@ -6,10 +6,10 @@
 //! back to the operation.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, Timestamp};
 
 use crate::cmap::PooledConnection;
 use crate::commands::OpMsgParts;
@@ -22,7 +22,37 @@ use crate::event::command::{
 use crate::operation::{Operation, Retryability};
 use crate::sdam::{ServerAddress, ServerType, TopologyType};
 use crate::selection::{ReadPreference, ReadPreferenceMode};
+use crate::session::{ClientSession, ServerSessionPool, SessionOptions, greater_cluster_time};
 use crate::topology::{SelectedServer, SelectionCriteria, Topology};
+
+/// The session an operation runs in (driver sessions spec).
+#[derive(Debug)]
+pub enum SessionArg<'a> {
+    /// No session beyond what the [`ExecutionContext`] carries.
+    None,
+    /// A session the application passed (checked: same client, not ended).
+    Explicit(&'a mut ClientSession),
+    /// An implicit session: after a connection is checked out, the executor fills the slot
+    /// from the server session pool when the server supports sessions and the write is
+    /// acknowledged. The caller keeps it (a cursor's getMores) or drops it (back to the pool).
+    Implicit(&'a mut Option<ClientSession>),
+}
+
+impl SessionArg<'_> {
+    fn session(&mut self) -> Option<&mut ClientSession> {
+        match self {
+            SessionArg::None => None,
+            SessionArg::Explicit(s) => Some(&mut **s),
+            SessionArg::Implicit(slot) => slot.as_mut(),
+        }
+    }
+}
+
+/// How many ids one `endSessions` command carries at most (driver sessions spec).
+pub const END_SESSIONS_BATCH: usize = 10_000;
+
+/// The wire version of MongoDB 5.0, the first with snapshot reads.
+const SNAPSHOT_WIRE_VERSION: i32 = 13;
 
 /// Per-execution inputs that do not belong to the operation: the seam for sessions (a later
 /// issue adds implicit and explicit sessions; today only an `lsid` can be passed through).
@@ -49,6 +79,8 @@ pub struct Executor {
     /// The highest `$clusterTime` seen (sessions spec "Gossipping the cluster time").
     cluster_time: Mutex<Option<Document>>,
     next_operation_id: AtomicI64,
+    /// The server session pool (driver sessions spec "Server Session Pool").
+    session_pool: Arc<ServerSessionPool>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -61,10 +93,7 @@ impl std::fmt::Debug for Executor {
     }
 }
 
-/// The `clusterTime` timestamp of a `$clusterTime` document.
-fn cluster_timestamp(doc: &Document) -> Option<bson::Timestamp> {
-    doc.get_timestamp("clusterTime").ok()
-}
+use crate::session::cluster_timestamp;
 
 impl Executor {
     /// An executor on `topology`, publishing command events to `command_handler`.
@@ -77,6 +106,7 @@ impl Executor {
             server_api: None,
             cluster_time: Mutex::new(None),
             next_operation_id: AtomicI64::new(1),
+            session_pool: Arc::new(ServerSessionPool::new()),
         }
     }
 
@@ -131,13 +161,66 @@ impl Executor {
         ctx: &ExecutionContext,
         operation_id: i64,
     ) -> Result<O::Output> {
+        self.execute_in(op, ctx, SessionArg::None, operation_id).await
+    }
+
+    /// The server session pool.
+    pub fn session_pool(&self) -> &Arc<ServerSessionPool> {
+        &self.session_pool
+    }
+
+    /// Starts an explicit session for `client` (driver sessions spec "startSession"): its
+    /// server session comes from the pool at once. `snapshot` with `causal_consistency` is
+    /// refused (snapshot reads spec).
+    pub(crate) fn start_session(
+        &self,
+        client: &crate::Client,
+        options: SessionOptions,
+    ) -> Result<ClientSession> {
+        if options.snapshot == Some(true) && options.causal_consistency == Some(true) {
+            return Err(Error::invalid_argument(
+                "a session cannot be both snapshot and causally consistent (snapshot reads spec)",
+            ));
+        }
+        self.refresh_session_timeout();
+        Ok(ClientSession::new(
+            self.session_pool.acquire(),
+            self.session_pool.clone(),
+            Some(client.clone()),
+            options,
+            false,
+        ))
+    }
+
+    /// Copies the topology's `logicalSessionTimeoutMinutes` into the pool (once known).
+    fn refresh_session_timeout(&self) {
+        let description = self.topology.description();
+        if let Some(minutes) = description.logical_session_timeout_minutes() {
+            self.session_pool.set_timeout_minutes(Some(minutes));
+        }
+    }
+
+    /// Runs `op` in `session` (see [`SessionArg`]) with operation id `operation_id`:
+    /// [`Executor::execute_as`] plus sessions.
+    pub async fn execute_in<O: Operation>(
+        &self,
+        op: &mut O,
+        ctx: &ExecutionContext,
+        mut session: SessionArg<'_>,
+        operation_id: i64,
+    ) -> Result<O::Output> {
+        if let SessionArg::Explicit(s) = &session {
+            s.check_usable(&self.session_pool)?;
+        }
         let criteria = op.selection_criteria();
+        let has_session = !matches!(session, SessionArg::None);
         let retryable_write = self.retry_writes
             && op.retryability() == Retryability::Write
-            && ctx.lsid.is_some()
-            && ctx.txn_number.is_some();
+            && (has_session || (ctx.lsid.is_some() && ctx.txn_number.is_some()));
         let retry_read = self.retry_reads && op.retryability() == Retryability::Read;
-        let first = self.attempt(op, ctx, &criteria, operation_id, retryable_write).await;
+        let mut txn = TxnState { number: ctx.txn_number.filter(|_| !has_session), sent: false };
+        let first =
+            self.attempt(op, ctx, &mut session, &mut txn, &criteria, operation_id, retryable_write).await;
         let error = match first {
             Err(error) if retry_read && is_retryable_read_error(&error) => error,
             Err(error) if retryable_write && error.contains_label(RETRYABLE_WRITE_ERROR) => error,
@@ -147,19 +230,74 @@ impl Executor {
         // Retryable reads and writes specs: the retry selects again; when no server can be
         // selected (or the retry fails before anything reached a server) the first error is
         // returned, otherwise the second.
-        match self.attempt(op, ctx, &criteria, operation_id, retryable_write).await {
+        match self.attempt(op, ctx, &mut session, &mut txn, &criteria, operation_id, retryable_write).await {
             Err(second) if is_driver_side(&second) => Err(error),
             other => other,
+        }
+    }
+
+    /// Sends `endSessions` for every pooled server session, at most
+    /// [`END_SESSIONS_BATCH`] ids per command, to the primary if there is one, else to any
+    /// server (driver sessions spec "endSessions"); errors are ignored.
+    pub async fn end_sessions(&self) {
+        let ids = self.session_pool.drain_ids();
+        for batch in ids.chunks(END_SESSIONS_BATCH) {
+            let command = crate::commands::EndSessionsCommand::new("admin", batch.to_vec());
+            let document = match crate::commands::Command::to_document(&command) {
+                Ok(mut d) => {
+                    d.remove("$db");
+                    d
+                }
+                Err(error) => {
+                    tracing::debug!(target: "mongo_driver::session", %error, "endSessions not built");
+                    return;
+                }
+            };
+            let criteria = SelectionCriteria::Read(ReadPreference::primary_preferred());
+            let Ok(mut op) = crate::operation::RunCommand::new("admin", document, criteria.clone()) else {
+                return;
+            };
+            let server = match self.topology.select_server_within(&criteria, END_SESSIONS_TIMEOUT).await {
+                Ok(server) => server,
+                Err(error) => {
+                    tracing::debug!(target: "mongo_driver::session", %error, "no server for endSessions");
+                    return;
+                }
+            };
+            let result = async {
+                let mut connection = self.topology.check_out(&server).await?;
+                let mut none = SessionArg::None;
+                let mut txn = TxnState::default();
+                let id = self.next_operation_id();
+                self.run_on(
+                    &mut op,
+                    &ExecutionContext::default(),
+                    &mut none,
+                    &mut txn,
+                    false,
+                    &mut connection,
+                    None,
+                    id,
+                )
+                .await
+            }
+            .await;
+            if let Err(error) = result {
+                tracing::debug!(target: "mongo_driver::session", %error, "endSessions failed (ignored)");
+            }
         }
     }
 
     /// One attempt: selection, check-out, send. For a retryable write on a server that
     /// supports them, `txnNumber` goes with the command and a retryable error gets the
     /// `RetryableWriteError` label where the driver must add it.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt<O: Operation>(
         &self,
         op: &mut O,
         ctx: &ExecutionContext,
+        session: &mut SessionArg<'_>,
+        txn: &mut TxnState,
         criteria: &SelectionCriteria,
         operation_id: i64,
         retryable_write: bool,
@@ -174,12 +312,12 @@ impl Executor {
         let result = async {
             let mut connection = self.topology.check_out(&server).await?;
             let read_preference = self.read_preference_for(criteria, &server);
-            let txn_number = if supported { ctx.txn_number } else { None };
-            self.run_on(op, ctx, &mut connection, read_preference, operation_id, txn_number).await
+            self.run_on(op, ctx, session, txn, supported, &mut connection, read_preference, operation_id)
+                .await
         }
         .await;
         match result {
-            Err(mut error) if supported => {
+            Err(mut error) if supported && txn.sent => {
                 // Retryable writes spec "Determining Retryable Errors": network errors and
                 // cleared pools always; server errors by code only before 4.4 (newer servers
                 // label them themselves).
@@ -208,7 +346,44 @@ impl Executor {
             })
         })?;
         let mut connection = pool.check_out().await?;
-        self.run_on(op, ctx, &mut connection, None, operation_id, None).await
+        self.run_on(
+            op,
+            ctx,
+            &mut SessionArg::None,
+            &mut TxnState::default(),
+            false,
+            &mut connection,
+            None,
+            operation_id,
+        )
+        .await
+    }
+
+    /// [`Executor::execute_on`] in a cursor's session (its getMores and killCursors carry
+    /// the session's `lsid`; an ended explicit session is refused).
+    pub(crate) async fn execute_on_in<O: Operation>(
+        &self,
+        address: &ServerAddress,
+        op: &mut O,
+        session: Option<&mut ClientSession>,
+        operation_id: i64,
+    ) -> Result<O::Output> {
+        let pool = self.topology.pool(address).ok_or_else(|| {
+            Error::new(ErrorKind::ServerSelection {
+                message: format!("the server {address} holding the cursor is no longer in the topology"),
+            })
+        })?;
+        let mut arg = match session {
+            Some(s) => {
+                s.check_usable(&self.session_pool)?;
+                SessionArg::Explicit(s)
+            }
+            None => SessionArg::None,
+        };
+        let mut connection = pool.check_out().await?;
+        let ctx = ExecutionContext::default();
+        self.run_on(op, &ctx, &mut arg, &mut TxnState::default(), false, &mut connection, None, operation_id)
+            .await
     }
 
     /// The `$readPreference` to send (server selection spec "Passing read preference to
@@ -230,32 +405,114 @@ impl Executor {
         }
     }
 
-    /// Builds, decorates, sends and reads `op` on `connection`.
+    /// Builds, decorates, sends and reads `op` on `connection`: the session (an implicit one
+    /// allocated here, after check-out), `txnNumber` for a retryable write the server
+    /// supports, `$clusterTime`, causal and snapshot read concerns, `$readPreference`.
+    #[allow(clippy::too_many_arguments)]
     async fn run_on<O: Operation>(
         &self,
         op: &mut O,
         ctx: &ExecutionContext,
+        session: &mut SessionArg<'_>,
+        txn: &mut TxnState,
+        retryable_write: bool,
         connection: &mut PooledConnection<Connection>,
         read_preference: Option<Document>,
         operation_id: i64,
-        txn_number: Option<i64>,
     ) -> Result<O::Output> {
         let description = connection.stream_description()?.clone();
         let OpMsgParts { mut body, sequences } = op.build(&description)?;
         if let Some(api) = &self.server_api {
             api.apply(&mut body);
         }
-        if let Some(lsid) = &ctx.lsid {
+        let unacknowledged = is_unacknowledged(&body);
+        let supports_sessions = description.logical_session_timeout.is_some()
+            || description.server_type == ServerType::LoadBalancer;
+        // Driver sessions spec: an implicit session's server session is taken only now, after
+        // check-out, and never for an unacknowledged write or a server without sessions.
+        if let SessionArg::Implicit(slot) = session
+            && slot.is_none()
+            && supports_sessions
+            && !unacknowledged
+        {
+            self.refresh_session_timeout();
+            let server = self.session_pool.acquire();
+            **slot = Some(ClientSession::new(
+                server,
+                self.session_pool.clone(),
+                None,
+                SessionOptions::default(),
+                true,
+            ));
+        }
+        let mut session = session.session();
+        if let Some(s) = session.as_deref() {
+            if unacknowledged && !s.is_implicit() {
+                return Err(Error::invalid_argument(
+                    "an unacknowledged write (w: 0) cannot run in an explicit session",
+                ));
+            }
+            if !supports_sessions {
+                if s.is_implicit() {
+                    session = None;
+                } else {
+                    return Err(Error::invalid_argument(format!(
+                        "the server {} does not support sessions",
+                        description.server_address
+                    )));
+                }
+            }
+        }
+        let is_cursor_command = matches!(op.name(), "getMore" | "killCursors");
+        if let Some(s) = session.as_deref() {
+            if s.is_snapshot() && description.max_wire_version < SNAPSHOT_WIRE_VERSION {
+                return Err(Error::new(ErrorKind::IncompatibleWireVersion {
+                    message: "Snapshot reads require MongoDB 5.0 or later".to_string(),
+                }));
+            }
+            let mut state = s.state();
+            let Some(server) = state.server.as_mut() else {
+                return Err(Error::invalid_argument("cannot use a session that has ended"));
+            };
+            server.mark_used();
+            body.insert("lsid", s.id().clone());
+            if retryable_write && txn.number.is_none() {
+                txn.number = Some(server.next_txn_number());
+            }
+            if !is_cursor_command && s.is_snapshot() {
+                let mut rc = bson::doc! {"level": "snapshot"};
+                if let Some(at) = state.snapshot_time {
+                    rc.insert("atClusterTime", at);
+                }
+                body.insert("readConcern", rc);
+            } else if op.supports_read_concern()
+                && s.causal_consistency()
+                && let Some(operation_time) = state.operation_time
+            {
+                let mut rc = body.get_document("readConcern").cloned().unwrap_or_default();
+                rc.insert("afterClusterTime", operation_time);
+                body.insert("readConcern", rc);
+            }
+        } else if let Some(lsid) = &ctx.lsid {
             body.insert("lsid", lsid.clone());
         }
-        if let Some(txn_number) = txn_number {
-            body.insert("txnNumber", txn_number);
-        }
-        // Sessions spec: drivers gossip `$clusterTime` to servers that support it (wire 6+).
-        if description.max_wire_version >= 6
-            && let Some(cluster_time) = self.cluster_time()
+        txn.sent = false;
+        if retryable_write
+            && !unacknowledged
+            && let Some(txn_number) = txn.number
+            && (session.is_some() || ctx.lsid.is_some())
         {
-            body.insert("$clusterTime", cluster_time);
+            body.insert("txnNumber", txn_number);
+            txn.sent = true;
+        }
+        // Sessions spec: drivers gossip `$clusterTime` to servers that support it (wire 6+),
+        // the greater of the client's and the session's.
+        if description.max_wire_version >= 6 {
+            let client_time = self.cluster_time();
+            let session_time = session.as_deref().and_then(ClientSession::cluster_time);
+            if let Some(cluster_time) = greater_cluster_time(client_time.as_ref(), session_time.as_ref()) {
+                body.insert("$clusterTime", cluster_time.clone());
+            }
         }
         if let Some(rp) = read_preference {
             body.insert("$readPreference", rp);
@@ -268,11 +525,20 @@ impl Executor {
         let reply = match reply {
             Ok(reply) => reply,
             Err(error) => {
+                if error.is_network_error()
+                    && let Some(s) = session.as_deref()
+                    && let Some(server) = s.state().server.as_ref()
+                {
+                    server.mark_dirty();
+                }
                 self.topology.handle_connection_error(connection, &error);
                 return Err(error);
             }
         };
         self.advance_cluster_time(&reply);
+        if let Some(s) = session.as_deref() {
+            record_session_times(s, &reply);
+        }
         if let Some(error) = Error::from_reply(&reply) {
             // A write concern error arrives with `ok: 1`: SDAM still sees a state change in it.
             self.topology.handle_connection_error(connection, &error);
@@ -362,6 +628,50 @@ impl Executor {
         result
     }
 }
+
+/// What a session learns from a reply (success or not): `$clusterTime`, `operationTime`
+/// (causal consistency spec) and, for a snapshot session's first read, `atClusterTime`.
+fn record_session_times(session: &ClientSession, reply: &Document) {
+    if let Ok(cluster_time) = reply.get_document("$clusterTime") {
+        session.advance_cluster_time_shared(cluster_time);
+    }
+    if let Ok(operation_time) = reply.get_timestamp("operationTime") {
+        session.advance_operation_time_shared(operation_time);
+    }
+    if session.is_snapshot() {
+        let at: Option<Timestamp> = reply
+            .get_document("cursor")
+            .ok()
+            .and_then(|c| c.get_timestamp("atClusterTime").ok())
+            .or_else(|| reply.get_timestamp("atClusterTime").ok());
+        let mut state = session.state();
+        if state.snapshot_time.is_none() {
+            state.snapshot_time = at;
+        }
+    }
+}
+
+/// Whether a command's write concern is unacknowledged (`w: 0` without `j: true`).
+fn is_unacknowledged(body: &Document) -> bool {
+    let Ok(wc) = body.get_document("writeConcern") else { return false };
+    let w_zero = match wc.get("w") {
+        Some(Bson::Int32(0)) | Some(Bson::Int64(0)) => true,
+        Some(Bson::Double(d)) => *d == 0.0,
+        _ => false,
+    };
+    w_zero && !wc.get_bool("j").unwrap_or(false)
+}
+
+/// The transaction number of one retryable write: assigned once (from the session or the
+/// context), kept for the retry; `sent` tells whether the latest attempt carried it.
+#[derive(Debug, Default)]
+struct TxnState {
+    number: Option<i64>,
+    sent: bool,
+}
+
+/// How long shutdown waits for a server to send `endSessions` to.
+const END_SESSIONS_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn is_hello(name: &str) -> bool {
     matches!(name.to_ascii_lowercase().as_str(), "hello" | "ismaster")

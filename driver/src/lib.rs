@@ -4,9 +4,9 @@
 pub mod client;
 pub mod cmap;
 pub mod coll;
-pub mod connection_string;
 pub mod commands;
 pub mod connection;
+pub mod connection_string;
 pub mod cursor;
 pub mod db;
 pub mod error;
@@ -19,6 +19,7 @@ pub mod options;
 pub mod results;
 pub mod sdam;
 pub mod selection;
+pub mod session;
 pub mod topology;
 pub mod wire;
 
@@ -27,3 +28,4 @@ pub use coll::Collection;
 pub use cursor::Cursor;
 pub use db::Database;
 pub use error::{Error, ErrorKind, Result};
+pub use session::ClientSession;

@@ -380,12 +380,13 @@ async fn write_errors_and_server_errors() {
     assert!(wce.code_name().is_some(), "{wce}");
     assert_eq!(coll.count_documents(doc! {"_id": 10}).await.unwrap(), 1);
 
-    // A server error code with labels, through a fail point.
+    // A server error code with labels, through a fail point (twice: the retryable delete,
+    // in its implicit session, is retried once).
     let admin = f.client.database("admin");
     admin
         .run_command(doc! {
             "configureFailPoint": "failCommand",
-            "mode": {"times": 1},
+            "mode": {"times": 2},
             "data": {"failCommands": ["delete"], "errorCode": 91, "errorLabels": ["RetryableWriteError"]},
         })
         .await

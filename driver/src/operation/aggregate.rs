@@ -95,6 +95,10 @@ impl Operation for Aggregate {
         if self.writes() { SelectionCriteria::Write } else { self.criteria.clone() }
     }
 
+    fn supports_read_concern(&self) -> bool {
+        true
+    }
+
     fn retryability(&self) -> Retryability {
         if self.writes() { Retryability::None } else { Retryability::Read }
     }
@@ -174,6 +178,10 @@ impl Operation for CountDocuments {
 
     fn selection_criteria(&self) -> SelectionCriteria {
         self.criteria.clone()
+    }
+
+    fn supports_read_concern(&self) -> bool {
+        true
     }
 
     fn retryability(&self) -> Retryability {

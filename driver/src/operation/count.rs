@@ -58,6 +58,10 @@ impl Operation for EstimatedDocumentCount {
         self.criteria.clone()
     }
 
+    fn supports_read_concern(&self) -> bool {
+        true
+    }
+
     fn retryability(&self) -> Retryability {
         Retryability::Read
     }

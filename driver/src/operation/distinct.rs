@@ -67,6 +67,10 @@ impl Operation for Distinct {
         self.criteria.clone()
     }
 
+    fn supports_read_concern(&self) -> bool {
+        true
+    }
+
     fn retryability(&self) -> Retryability {
         Retryability::Read
     }

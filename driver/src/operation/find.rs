@@ -123,6 +123,10 @@ impl Operation for Find {
         self.criteria.clone()
     }
 
+    fn supports_read_concern(&self) -> bool {
+        true
+    }
+
     fn retryability(&self) -> Retryability {
         Retryability::Read
     }

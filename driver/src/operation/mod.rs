@@ -111,6 +111,12 @@ pub trait Operation: Send {
     fn retryability(&self) -> Retryability {
         Retryability::None
     }
+
+    /// Whether the command takes a `readConcern`, so a causally consistent session adds
+    /// `afterClusterTime` to it (causal consistency spec; never for `run_command`).
+    fn supports_read_concern(&self) -> bool {
+        false
+    }
 }
 
 /// A cursor the server opened (find, aggregate, listCollections): its id, namespace, first
