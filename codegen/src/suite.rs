@@ -93,6 +93,18 @@ pub fn suites() -> &'static [Suite] {
             test_target: "unified",
             generate: crate::unified::generate,
         },
+        Suite {
+            module: "crud",
+            spec_dir: "crud",
+            test_target: "unified_suites",
+            generate: crate::unified::operations::generate_crud,
+        },
+        Suite {
+            module: "command_monitoring",
+            spec_dir: "command-monitoring",
+            test_target: "unified_suites",
+            generate: crate::unified::operations::generate_command_monitoring,
+        },
     ]
 }
 

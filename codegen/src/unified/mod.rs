@@ -3,6 +3,7 @@
 //! own `tests/` (files that must be rejected, and valid files whose cases run later).
 
 pub mod model;
+pub mod operations;
 mod validate;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 //! section "Evaluating Matches" for the runner.
 
 pub mod matching;
+pub mod runner;
 
 use std::path::Path;
 

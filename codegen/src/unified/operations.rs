@@ -1,0 +1,700 @@
+//! Generated tests for suites written in the Unified Test Format (`unified-test-format.rst`,
+//! sections "Executing a Test" and "Executing an Operation"): each case becomes a test that
+//! calls the driver's public API once per operation; entity setup, `initialData`, result,
+//! error, event and outcome checks run in the runtime harness (`conformance::unified::runner`).
+
+use std::path::Path;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::model::{
+    Entity, EventType, ExpectedEventsForClient, Operation, RunOnRequirement, Serverless, TestCase, TestFile,
+    Topology, Version,
+};
+use super::{json_files, load, stem};
+use crate::naming::Unique;
+use crate::{GeneratedTest, SpecError, Status};
+
+/// Tests of the CRUD spec's unified files (`source/crud/tests/unified/*.json`).
+pub fn generate_crud(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    generate_dir(spec_root, "crud")
+}
+
+/// Tests of the command monitoring spec's unified files
+/// (`source/command-monitoring/tests/unified/*.json`).
+pub fn generate_command_monitoring(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    generate_dir(spec_root, "command-monitoring")
+}
+
+fn generate_dir(spec_root: &Path, spec_dir: &str) -> Result<Vec<GeneratedTest>, SpecError> {
+    let dir = spec_root.join("source").join(spec_dir).join("tests/unified");
+    let mut tests = Vec::new();
+    let mut files = Unique::default();
+    for file in json_files(&dir)? {
+        let spec_file = file.strip_prefix(spec_root).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+        let file_ident = files.ident(&stem(&file));
+        let parsed = load(&file)?;
+        let mut cases = Unique::default();
+        for (i, case) in parsed.tests.iter().enumerate() {
+            let (status, body) = generate_case(&parsed, case, i, &spec_file);
+            tests.push(GeneratedTest {
+                path: vec![file_ident.clone(), cases.ident(&case.description)],
+                spec_file: spec_file.clone(),
+                case_index: Some(i),
+                status,
+                is_async: true,
+                body,
+            });
+        }
+    }
+    Ok(tests)
+}
+
+/// A simulated deployment shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimTopology {
+    /// A standalone `mongod`.
+    Single,
+    /// A three-member replica set.
+    ReplicaSet,
+    /// Two `mongos` in front of a three-member replica-set shard.
+    Sharded,
+}
+
+/// The server versions the simulator can report, oldest first.
+const SIM_VERSIONS: &[(u32, u32)] = &[(3, 6), (4, 0), (4, 2), (4, 4), (5, 0), (6, 0), (7, 0)];
+
+/// Picks the deployment a case runs on: the first combination of the file's and the
+/// case's `runOnRequirements` (each list: any one must hold) the simulator can satisfy,
+/// on the first listed topology it supports (a replica set when none is listed), at the
+/// newest simulated version in range. `Err` says why none fits.
+pub fn choose_deployment(
+    file: Option<&[RunOnRequirement]>,
+    case: Option<&[RunOnRequirement]>,
+) -> Result<(SimTopology, (u32, u32)), String> {
+    let none = [RunOnRequirement::default()];
+    let file = file.unwrap_or(&none);
+    let case = case.unwrap_or(&none);
+    let mut why = Vec::new();
+    for a in file {
+        for b in case {
+            match satisfy(a, b) {
+                Ok(choice) => return Ok(choice),
+                Err(e) => why.push(e),
+            }
+        }
+    }
+    why.dedup();
+    Err(format!("runOnRequirements the simulator cannot satisfy: {}", why.join("; ")))
+}
+
+fn satisfy(a: &RunOnRequirement, b: &RunOnRequirement) -> Result<(SimTopology, (u32, u32)), String> {
+    for r in [a, b] {
+        if r.serverless == Some(Serverless::Require) {
+            return Err("serverless required".into());
+        }
+        if r.auth == Some(true) {
+            return Err("authentication required".into());
+        }
+        if r.csfle == Some(true) {
+            return Err("client-side encryption required".into());
+        }
+        if r.server_parameters.is_some() {
+            return Err("serverParameters required".into());
+        }
+    }
+    let allowed =
+        |t: Topology| [a, b].iter().all(|r| r.topologies.as_ref().is_none_or(|list| list.contains(&t)));
+    let listed: Vec<Topology> = b
+        .topologies
+        .as_ref()
+        .or(a.topologies.as_ref())
+        .map(|l| l.0.clone())
+        .unwrap_or_else(|| vec![Topology::ReplicaSet]);
+    let topology = listed
+        .iter()
+        .copied()
+        .filter(|t| allowed(*t))
+        .find_map(|t| match t {
+            Topology::Single => Some(SimTopology::Single),
+            Topology::ReplicaSet => Some(SimTopology::ReplicaSet),
+            Topology::Sharded | Topology::ShardedReplicaSet => Some(SimTopology::Sharded),
+            Topology::LoadBalanced => None,
+        })
+        .ok_or_else(|| format!("topologies {listed:?} (load-balanced is not simulated)"))?;
+    let version = SIM_VERSIONS
+        .iter()
+        .rev()
+        .copied()
+        .find(|&(major, minor)| {
+            let v = Version { major, minor, patch: 0 };
+            [a, b].iter().all(|r| {
+                r.min_server_version.is_none_or(|min| v >= min)
+                    && r.max_server_version.is_none_or(|max| v <= max)
+            })
+        })
+        .ok_or_else(|| "no simulated server version (3.6 to 7.0) in the version range".to_string())?;
+    Ok((topology, version))
+}
+
+/// Why a file's entities cannot be created yet, if so.
+fn unsupported_entities(file: &TestFile) -> Option<String> {
+    for entity in file.create_entities.iter().flat_map(|e| e.iter()) {
+        match entity {
+            Entity::Client(c) => {
+                if c.store_events_as_entities.is_some() {
+                    return Some("client entity: storeEventsAsEntities not supported by the runner".into());
+                }
+                if c.server_api.is_some() {
+                    return Some("client entity: serverApi not supported by the runner".into());
+                }
+            }
+            Entity::Database(d) => {
+                if d.database_options.as_ref().is_some_and(|o| o.timeout_ms.is_some()) {
+                    return Some("database entity: timeoutMS (CSOT) not supported".into());
+                }
+            }
+            Entity::Collection(c) => {
+                if c.collection_options.as_ref().is_some_and(|o| o.timeout_ms.is_some()) {
+                    return Some("collection entity: timeoutMS (CSOT) not supported".into());
+                }
+            }
+            Entity::Session(_) => {
+                return Some("session entities: sessions are not supported by the runner yet".into());
+            }
+            other => return Some(format!("{} entities not supported by the runner", other.kind())),
+        }
+    }
+    None
+}
+
+fn unsupported_events(expected: &[ExpectedEventsForClient]) -> Option<String> {
+    for e in expected {
+        match e.event_type {
+            Some(EventType::Cmap) => {
+                return Some("expected CMAP events not checked by the runner yet".into());
+            }
+            Some(EventType::Sdam) => {
+                return Some("expected SDAM events not checked by the runner yet".into());
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Status and body of one case.
+fn generate_case(file: &TestFile, case: &TestCase, index: usize, spec_file: &str) -> (Status, TokenStream) {
+    let mut reasons: Vec<String> = Vec::new();
+    if let Some(skip) = &case.skip_reason {
+        reasons.push(format!("skipReason: {skip}"));
+    }
+    let deployment =
+        choose_deployment(file.run_on_requirements.as_deref(), case.run_on_requirements.as_deref());
+    let (topology, (major, minor)) = match deployment {
+        Ok(d) => d,
+        Err(e) => {
+            reasons.push(e);
+            (SimTopology::ReplicaSet, (7, 0))
+        }
+    };
+    reasons.extend(known_failure(spec_file, &case.description).map(str::to_string));
+    reasons.extend(unsupported_entities(file));
+    reasons.extend(case.expect_events.as_deref().and_then(unsupported_events));
+    let mut statements = Vec::new();
+    for (i, op) in case.operations.iter().enumerate() {
+        match operation(file, op, i) {
+            Ok(tokens) => statements.push(tokens),
+            Err(e) => {
+                // Run with `--ignored`, the case stops where the runner falls short.
+                statements.push(quote! { r.not_generated(#e); });
+                reasons.push(e);
+            }
+        }
+    }
+    let topology = match topology {
+        SimTopology::Single => quote! { Single },
+        SimTopology::ReplicaSet => quote! { ReplicaSet },
+        SimTopology::Sharded => quote! { Sharded },
+    };
+    let (major, minor) = (major as u8, minor as u8);
+    let body = quote! {
+        #[allow(unused_imports)]
+        use ::conformance::unified::runner::{Outcome as R, Sim};
+        let mut r = ::conformance::unified::runner::Runner::start(
+            ::std::path::Path::new(env!("SPEC_ROOT")).join(#spec_file),
+            #index,
+            Sim::#topology,
+            ::mongo_sim::ServerVersion::new(#major, #minor),
+        ).await;
+        #(#statements)*
+        r.finish().await;
+    };
+    match reasons.first() {
+        None => (Status::Run, body),
+        Some(first) => (Status::Ignored(first.clone()), body),
+    }
+}
+
+/// An argument's conversion: the runner's accessor for it.
+#[derive(Clone, Copy)]
+enum Conv {
+    Doc,
+    Bson,
+    Bool,
+    I64,
+    I32,
+    Millis,
+    Hint,
+    Docs,
+}
+
+fn conv_method(c: Conv) -> TokenStream {
+    match c {
+        Conv::Doc => quote! { doc },
+        Conv::Bson => quote! { bson },
+        Conv::Bool => quote! { bool },
+        Conv::I64 => quote! { i64 },
+        Conv::I32 => quote! { i32 },
+        Conv::Millis => quote! { millis },
+        Conv::Hint => quote! { hint },
+        Conv::Docs => quote! { docs },
+    }
+}
+
+/// Spec option name → (setter, conversion).
+fn option(key: &str) -> Option<(&'static str, Conv)> {
+    Some(match key {
+        "sort" => ("sort", Conv::Doc),
+        "projection" => ("projection", Conv::Doc),
+        "skip" => ("skip", Conv::I64),
+        "limit" => ("limit", Conv::I64),
+        "batchSize" => ("batch_size", Conv::I32),
+        "comment" => ("comment", Conv::Bson),
+        "hint" => ("hint", Conv::Hint),
+        "allowDiskUse" => ("allow_disk_use", Conv::Bool),
+        "allowPartialResults" => ("allow_partial_results", Conv::Bool),
+        "collation" => ("collation", Conv::Doc),
+        "let" => ("let_vars", Conv::Doc),
+        "maxTimeMS" => ("max_time", Conv::Millis),
+        "min" => ("min", Conv::Doc),
+        "max" => ("max", Conv::Doc),
+        "returnKey" => ("return_key", Conv::Bool),
+        "showRecordId" => ("show_record_id", Conv::Bool),
+        "noCursorTimeout" => ("no_cursor_timeout", Conv::Bool),
+        "bypassDocumentValidation" => ("bypass_document_validation", Conv::Bool),
+        "ordered" => ("ordered", Conv::Bool),
+        "upsert" => ("upsert", Conv::Bool),
+        "arrayFilters" => ("array_filters", Conv::Docs),
+        _ => return None,
+    })
+}
+
+/// The option keys each options type accepts.
+fn options_of(ty: &str) -> &'static [&'static str] {
+    match ty {
+        "FindOptions" => &[
+            "sort",
+            "projection",
+            "skip",
+            "limit",
+            "batchSize",
+            "comment",
+            "hint",
+            "allowDiskUse",
+            "allowPartialResults",
+            "collation",
+            "let",
+            "maxTimeMS",
+            "min",
+            "max",
+            "returnKey",
+            "showRecordId",
+            "noCursorTimeout",
+        ],
+        "InsertOneOptions" => &["bypassDocumentValidation", "comment"],
+        "InsertManyOptions" => &["bypassDocumentValidation", "comment", "ordered"],
+        "UpdateOptions" => {
+            &["arrayFilters", "bypassDocumentValidation", "collation", "hint", "upsert", "let", "comment"]
+        }
+        "ReplaceOptions" => &["bypassDocumentValidation", "collation", "hint", "upsert", "let", "comment"],
+        "DeleteOptions" => &["collation", "hint", "let", "comment"],
+        "FindOneAndModifyOptions" => &[
+            "arrayFilters",
+            "bypassDocumentValidation",
+            "collation",
+            "hint",
+            "maxTimeMS",
+            "projection",
+            "sort",
+            "upsert",
+            "let",
+            "comment",
+        ],
+        "AggregateOptions" => &[
+            "allowDiskUse",
+            "batchSize",
+            "bypassDocumentValidation",
+            "collation",
+            "comment",
+            "hint",
+            "let",
+            "maxTimeMS",
+        ],
+        "DistinctOptions" => &["collation", "comment", "maxTimeMS"],
+        "CountOptions" => &["collation", "comment", "hint", "limit", "maxTimeMS", "skip"],
+        "EstimatedDocumentCountOptions" => &["comment", "maxTimeMS"],
+        "BulkWriteOptions" => &["bypassDocumentValidation", "ordered", "let", "comment"],
+        _ => &[],
+    }
+}
+
+/// Builds `OptionsType::default().setter(o.conv("key"))…` for the operation's optional
+/// arguments; `positional` are consumed by the call itself. Any other argument is an error.
+fn options_expr(
+    op: &Operation,
+    ty: &str,
+    positional: &[&str],
+    extra: &[(&str, TokenStream)],
+) -> Result<TokenStream, String> {
+    let ty_ident = format_ident!("{}", if ty == "ReplaceOptions" { "UpdateOptions" } else { ty });
+    let allowed = options_of(ty);
+    let mut setters = Vec::new();
+    for key in op.arguments.iter().flat_map(|a| a.keys()) {
+        if positional.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some((_, tokens)) = extra.iter().find(|(k, _)| *k == key) {
+            setters.push(tokens.clone());
+            continue;
+        }
+        if key == "session" {
+            return Err(format!("operation {}: sessions not supported by the runner yet", op.name));
+        }
+        match option(key) {
+            Some((setter, conv)) if allowed.contains(&key.as_str()) => {
+                let setter = format_ident!("{}", setter);
+                let method = conv_method(conv);
+                setters.push(quote! { .#setter(o.#method(#key)) });
+            }
+            _ => return Err(format!("operation {}: argument `{key}` not supported by the runner", op.name)),
+        }
+    }
+    if matches!(ty, "DistinctOptions" | "CountOptions" | "EstimatedDocumentCountOptions") {
+        // These actions take their options through setters only.
+        return Ok(quote! { #(#setters)* });
+    }
+    Ok(quote! { .with_options(::mongo_driver::options::#ty_ident::default() #(#setters)*) })
+}
+
+/// Requires the positional arguments.
+fn require(op: &Operation, keys: &[&str]) -> Result<(), String> {
+    for key in keys {
+        if !op.arguments.as_ref().is_some_and(|a| a.contains_key(*key)) {
+            return Err(format!("operation {}: missing argument `{key}`", op.name));
+        }
+    }
+    Ok(())
+}
+
+/// The kind of entity `id` names in the file.
+fn entity_kind<'a>(file: &'a TestFile, id: &str) -> Option<&'a Entity> {
+    file.create_entities.iter().flat_map(|e| e.iter()).find(|e| e.id() == id)
+}
+
+/// The statements of operation `i`: the API call, then the runner's check of its outcome.
+fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
+    let object = op.object.as_str();
+    if object == "testRunner" {
+        return test_runner_operation(op, i);
+    }
+    let call = match entity_kind(file, object) {
+        Some(Entity::Collection(_)) => collection_operation(op)?,
+        Some(Entity::Database(_)) => database_operation(op)?,
+        Some(other) => return Err(format!("operation {} on a {} entity", op.name, other.kind())),
+        None => return Err(format!("operation {}: object `{object}` is not an entity", op.name)),
+    };
+    let entity = match entity_kind(file, object) {
+        Some(Entity::Collection(_)) => quote! { let coll = r.collection(#object); },
+        _ => quote! { let db = r.database(#object); },
+    };
+    Ok(quote! {
+        {
+            let o = r.op(#i);
+            #entity
+            let result: ::std::result::Result<::bson::Bson, ::mongo_driver::error::Error> = async { #call }.await;
+            r.check(#i, result);
+        }
+    })
+}
+
+fn test_runner_operation(op: &Operation, i: usize) -> Result<TokenStream, String> {
+    match op.name.as_str() {
+        "failPoint" => {
+            require(op, &["client", "failPoint"])?;
+            Ok(quote! { r.fail_point(#i).await; })
+        }
+        other => Err(format!("test runner operation {other} not supported by the runner")),
+    }
+}
+
+fn collection_operation(op: &Operation) -> Result<TokenStream, String> {
+    let name = op.name.as_str();
+    let cursor = |call: TokenStream| {
+        quote! {
+            match #call.await {
+                Ok(cursor) => ::futures::TryStreamExt::try_collect::<::std::vec::Vec<::bson::Document>>(cursor)
+                    .await
+                    .map(R::documents),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    Ok(match name {
+        "insertOne" => {
+            require(op, &["document"])?;
+            let opts = options_expr(op, "InsertOneOptions", &["document"], &[])?;
+            quote! { coll.insert_one(o.doc("document"))#opts.await.map(|v| R::insert_one(&v)) }
+        }
+        "insertMany" => {
+            require(op, &["documents"])?;
+            let opts = options_expr(op, "InsertManyOptions", &["documents"], &[])?;
+            quote! { coll.insert_many(o.docs("documents"))#opts.await.map(|v| R::insert_many(&v)) }
+        }
+        "updateOne" | "updateMany" => {
+            require(op, &["filter", "update"])?;
+            let opts = options_expr(op, "UpdateOptions", &["filter", "update"], &[])?;
+            let method = format_ident!("{}", if name == "updateOne" { "update_one" } else { "update_many" });
+            quote! { coll.#method(o.doc("filter"), o.update("update"))#opts.await.map(|v| R::update(&v)) }
+        }
+        "replaceOne" => {
+            require(op, &["filter", "replacement"])?;
+            let opts = options_expr(op, "ReplaceOptions", &["filter", "replacement"], &[])?;
+            quote! { coll.replace_one(o.doc("filter"), o.doc("replacement"))#opts.await.map(|v| R::update(&v)) }
+        }
+        "deleteOne" | "deleteMany" => {
+            require(op, &["filter"])?;
+            let opts = options_expr(op, "DeleteOptions", &["filter"], &[])?;
+            let method = format_ident!("{}", if name == "deleteOne" { "delete_one" } else { "delete_many" });
+            quote! { coll.#method(o.doc("filter"))#opts.await.map(|v| R::delete(&v)) }
+        }
+        "find" => {
+            let opts = options_expr(op, "FindOptions", &["filter"], &[])?;
+            cursor(quote! { coll.find(o.doc_or_empty("filter"))#opts })
+        }
+        "aggregate" => {
+            require(op, &["pipeline"])?;
+            let opts = options_expr(op, "AggregateOptions", &["pipeline"], &[])?;
+            cursor(quote! { coll.aggregate(o.docs("pipeline"))#opts })
+        }
+        "distinct" => {
+            require(op, &["fieldName", "filter"])?;
+            let opts = options_expr(op, "DistinctOptions", &["fieldName", "filter"], &[])?;
+            quote! { coll.distinct(&o.string("fieldName"), o.doc("filter"))#opts.await.map(R::values) }
+        }
+        "countDocuments" => {
+            require(op, &["filter"])?;
+            let opts = options_expr(op, "CountOptions", &["filter"], &[])?;
+            quote! { coll.count_documents(o.doc("filter"))#opts.await.map(R::count) }
+        }
+        "estimatedDocumentCount" => {
+            let opts = options_expr(op, "EstimatedDocumentCountOptions", &[], &[])?;
+            quote! { coll.estimated_document_count()#opts.await.map(R::count) }
+        }
+        "findOneAndUpdate" | "findOneAndReplace" | "findOneAndDelete" => {
+            let (second, call) = match name {
+                "findOneAndUpdate" => {
+                    ("update", quote! { find_one_and_update(o.doc("filter"), o.update("update")) })
+                }
+                "findOneAndReplace" => {
+                    ("replacement", quote! { find_one_and_replace(o.doc("filter"), o.doc("replacement")) })
+                }
+                _ => ("filter", quote! { find_one_and_delete(o.doc("filter")) }),
+            };
+            require(op, &["filter", second])?;
+            let return_document = if name == "findOneAndDelete" {
+                Vec::new()
+            } else {
+                vec![(
+                    "returnDocument",
+                    quote! { .return_document_after(o.return_document_after("returnDocument")) },
+                )]
+            };
+            let opts = options_expr(op, "FindOneAndModifyOptions", &["filter", second], &return_document)?;
+            quote! { coll.#call #opts.await.map(R::optional_document) }
+        }
+        "bulkWrite" => {
+            require(op, &["requests"])?;
+            check_write_models(op)?;
+            let opts = options_expr(op, "BulkWriteOptions", &["requests"], &[])?;
+            quote! { coll.bulk_write(o.write_models("requests"))#opts.await.map(|v| R::bulk_write(&v)) }
+        }
+        other => return Err(format!("operation {other} not supported by the runner")),
+    })
+}
+
+/// The write models the driver's `WriteModel` can express (no per-model hint, collation
+/// or arrayFilters yet).
+fn check_write_models(op: &Operation) -> Result<(), String> {
+    let requests = op.arguments.as_ref().and_then(|a| a.get("requests")).and_then(|r| r.as_array());
+    for request in requests.into_iter().flatten() {
+        let Some(model) = request.as_object() else { continue };
+        for (kind, fields) in model {
+            let allowed: &[&str] = match kind.as_str() {
+                "insertOne" => &["document"],
+                "updateOne" | "updateMany" => &["filter", "update", "upsert"],
+                "replaceOne" => &["filter", "replacement", "upsert"],
+                "deleteOne" | "deleteMany" => &["filter"],
+                other => return Err(format!("bulkWrite: write model {other} unknown")),
+            };
+            for key in fields.as_object().into_iter().flat_map(|f| f.keys()) {
+                if !allowed.contains(&key.as_str()) {
+                    return Err(format!(
+                        "bulkWrite: {kind} field `{key}` not supported by the driver's WriteModel"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn database_operation(op: &Operation) -> Result<TokenStream, String> {
+    let name = op.name.as_str();
+    let no_other = |positional: &[&str]| -> Result<(), String> {
+        for key in op.arguments.iter().flat_map(|a| a.keys()) {
+            if !positional.contains(&key.as_str()) {
+                return Err(format!("operation {name}: argument `{key}` not supported by the runner"));
+            }
+        }
+        Ok(())
+    };
+    Ok(match name {
+        "runCommand" => {
+            require(op, &["command", "commandName"])?;
+            no_other(&["command", "commandName"])?;
+            quote! { db.run_command(o.doc("command")).await.map(::bson::Bson::Document) }
+        }
+        "aggregate" => {
+            require(op, &["pipeline"])?;
+            let opts = options_expr(op, "AggregateOptions", &["pipeline"], &[])?;
+            quote! {
+                match db.aggregate(o.docs("pipeline"))#opts.await {
+                    Ok(cursor) => ::futures::TryStreamExt::try_collect::<::std::vec::Vec<::bson::Document>>(cursor)
+                        .await
+                        .map(R::documents),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        "createCollection" => {
+            require(op, &["collection"])?;
+            no_other(&["collection"])?;
+            quote! { db.create_collection(&o.string("collection")).await.map(|_| ::bson::Bson::Null) }
+        }
+        "dropCollection" => {
+            require(op, &["collection"])?;
+            no_other(&["collection"])?;
+            quote! { db.collection::<::bson::Document>(&o.string("collection")).drop().await.map(|_| ::bson::Bson::Null) }
+        }
+        "listCollectionNames" => {
+            no_other(&["filter"])?;
+            quote! {
+                db.list_collection_names().filter(o.doc_or_empty("filter")).await
+                    .map(|names| ::bson::Bson::Array(names.into_iter().map(::bson::Bson::String).collect()))
+            }
+        }
+        other => return Err(format!("database operation {other} not supported by the runner")),
+    })
+}
+
+/// Cases the runner executes but that fail for a reason outside the runner (a driver or
+/// simulator gap): `(file stem, description substring, reason)`.
+const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
+    // The simulator accepts what older servers reject.
+    ("aggregate", "document comment - pre 4.4", OLD_COMMENT),
+    ("bulkWrite-comment", "pre 4.4", OLD_COMMENT),
+    ("countDocuments-comment", "less than 4.4.0", OLD_COMMENT),
+    ("deleteMany-comment", "pre 4.4", OLD_COMMENT),
+    ("deleteOne-comment", "pre 4.4", OLD_COMMENT),
+    ("distinct-comment", "pre 4.4", OLD_COMMENT),
+    ("estimatedDocumentCount-comment", "pre 4.4.14", OLD_COMMENT),
+    ("find-comment", "document comment - pre 4.4", OLD_COMMENT),
+    ("findOneAndDelete-comment", "pre 4.4", OLD_COMMENT),
+    ("findOneAndReplace-comment", "pre 4.4", OLD_COMMENT),
+    ("findOneAndUpdate-comment", "pre 4.4", OLD_COMMENT),
+    ("insertMany-comment", "pre 4.4", OLD_COMMENT),
+    ("insertOne-comment", "pre 4.4", OLD_COMMENT),
+    ("replaceOne-comment", "pre 4.4", OLD_COMMENT),
+    ("updateMany-comment", "pre 4.4", OLD_COMMENT),
+    ("updateOne-comment", "pre 4.4", OLD_COMMENT),
+    ("bulkWrite-insertOne-dots_and_dollars", "on pre-5.0 server yields server-side error", OLD_DOLLARS),
+    ("bulkWrite-replaceOne-dots_and_dollars", "on pre-5.0 server yields server-side error", OLD_DOLLARS),
+    ("findOneAndReplace-dots_and_dollars", "on pre-5.0 server yields server-side error", OLD_DOLLARS),
+    ("insertMany-dots_and_dollars", "on pre-5.0 server yields server-side error", OLD_DOLLARS),
+    ("insertOne-dots_and_dollars", "on pre-5.0 server yields server-side error", OLD_DOLLARS),
+    ("replaceOne-dots_and_dollars", "on pre-5.0 server yields server-side error", OLD_DOLLARS),
+    ("insertOne-dots_and_dollars", "may be silently rejected on pre-5.0 server", OLD_DOLLARS),
+    (
+        "find",
+        "A successful find with showRecordId and returnKey",
+        "simulator: find ignores returnKey/showRecordId",
+    ),
+    ("pre-42-server-connection-id", "", "simulator: servers before 4.2 report a connectionId in hello"),
+    ("redacted-commands", "=getnonce", "simulator: no getnonce command"),
+    // Driver gaps.
+    ("aggregate", "aggregate with comment sets comment on getMore", COMMENT_GETMORE),
+    ("find-comment", "find with comment sets comment on getMore", COMMENT_GETMORE),
+    (
+        "find",
+        "server kills the cursor",
+        "driver: a getMore's batchSize is not reduced to the documents left under the limit",
+    ),
+    (
+        "unacknowledgedBulkWrite",
+        "",
+        "driver: an unacknowledged write's succeeded event carries the server's reply instead of {ok: 1}",
+    ),
+    ("deleteMany-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
+    ("deleteOne-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
+    ("replaceOne-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
+    ("updateMany-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
+    ("updateOne-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
+    ("findOneAndDelete-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
+    ("findOneAndReplace-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
+    ("findOneAndUpdate-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
+    ("findOneAndDelete-hint-unacknowledged", "on 4.4+ server", FAM_UNACK),
+    ("findOneAndReplace-hint-unacknowledged", "on 4.4+ server", FAM_UNACK),
+    ("findOneAndUpdate-hint-unacknowledged", "on 4.4+ server", FAM_UNACK),
+    ("findOneAndDelete-hint-clientError", "", FAM_HINT),
+    ("findOneAndReplace-hint-clientError", "", FAM_HINT),
+    ("findOneAndUpdate-hint-clientError", "", FAM_HINT),
+    ("aggregate-write-readPreference", "includes read preference for 5.0+ server", WRITE_AGG_RP),
+    ("db-aggregate-write-readPreference", "includes read preference for 5.0+ server", WRITE_AGG_RP),
+];
+
+const OLD_COMMENT: &str =
+    "simulator: servers before 4.4 accept a non-string comment (the spec expects a server error)";
+const OLD_DOLLARS: &str =
+    "simulator: servers before 5.0 accept $-prefixed and dotted keys (the spec expects a server error)";
+const COMMENT_GETMORE: &str = "driver: the comment of find/aggregate is not sent on getMore (4.4+)";
+const HINT_UNACK_CLIENT: &str =
+    "driver: an unacknowledged write with a hint is not rejected client-side on servers before 4.2/4.4";
+const FAM_UNACK: &str =
+    "driver: findAndModify with w: 0 is acknowledged and returns a document (the spec expects no result)";
+const FAM_HINT: &str =
+    "driver: findAndModify with a hint is not rejected client-side on servers that do not support it";
+const WRITE_AGG_RP: &str =
+    "driver: aggregate with $out/$merge does not send the read preference to 5.0+ servers";
+
+fn known_failure(spec_file: &str, description: &str) -> Option<&'static str> {
+    let stem = spec_file.rsplit('/').next().unwrap_or(spec_file).trim_end_matches(".json");
+    KNOWN_FAILURES.iter().find_map(|(file, case, reason)| {
+        let case_matches = match case.strip_prefix('=') {
+            Some(exact) => description == exact,
+            None => description.to_lowercase().contains(&case.to_lowercase()),
+        };
+        (stem == *file && case_matches).then_some(*reason)
+    })
+}

@@ -1,0 +1,870 @@
+//! The runtime of the Unified Test Format runner (`unified-test-format.rst`, "Executing a
+//! Test"): a simulated deployment per case, `initialData`, entities, the checks of each
+//! operation's result or error ("expectedError"), of the events seen ("expectedEvent")
+//! and of the final collection contents (`outcome`). The generated test calls the driver
+//! itself, one statement per operation, and hands each result to [`Runner::check`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bson::{Bson, Document, doc};
+use mongo_driver::coll::{UpdateModifications, WriteModel};
+use mongo_driver::error::{Error, ErrorKind};
+use mongo_driver::event::command::{CommandEvent, SENSITIVE_COMMANDS};
+use mongo_driver::options::{Hint, ReadConcern, ReadPreference, ReadPreferenceMode, WriteConcern};
+use mongo_driver::results::{BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult, UpdateResult};
+use mongo_driver::{Client, Collection, Database};
+use mongo_sim::{Config, Deployment, ServerVersion};
+use spec_codegen::unified::TestFile;
+use spec_codegen::unified::model::{
+    CollectionData, CollectionOrDatabaseOptions, Entity, ExpectedCommandEvent, ExpectedError, ExpectedEvents,
+    ObservedEvent, TestCase,
+};
+
+use super::matching::{Entities, from_extended_json, match_root, match_root_array};
+
+/// The simulated deployment a case runs on (chosen by the generator from its
+/// `runOnRequirements`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sim {
+    /// A standalone `mongod`.
+    Single,
+    /// A three-member replica set.
+    ReplicaSet,
+    /// Two `mongos` routers in front of a three-member replica-set shard.
+    Sharded,
+}
+
+/// The command events one client entity observed, filtered as the spec requires.
+type EventLog = Arc<Mutex<Vec<CommandEvent>>>;
+
+struct ClientEntity {
+    client: Client,
+    events: EventLog,
+}
+
+/// One running case: its file, deployment, entities and saved results.
+pub struct Runner {
+    path: PathBuf,
+    file: TestFile,
+    case: usize,
+    _sim: Deployment,
+    internal: Client,
+    clients: HashMap<String, ClientEntity>,
+    databases: HashMap<String, Database>,
+    collections: HashMap<String, Collection<Document>>,
+    saved: HashMap<String, Bson>,
+}
+
+impl Entities for Runner {
+    fn bson(&self, id: &str) -> Option<Bson> {
+        self.saved.get(id).cloned()
+    }
+    fn session_lsid(&self, _: &str) -> Option<Document> {
+        None
+    }
+}
+
+/// Converts a spec value (Extended JSON) to BSON, failing the test with its location.
+fn ejson(path: &Path, pointer: &str, value: &serde_json::Value) -> Bson {
+    from_extended_json(value.clone()).unwrap_or_else(|e| panic!("{}#{pointer}: {e}", path.display()))
+}
+
+fn ejson_doc(path: &Path, pointer: &str, map: &serde_json::Map<String, serde_json::Value>) -> Document {
+    match ejson(path, pointer, &serde_json::Value::Object(map.clone())) {
+        Bson::Document(d) => d,
+        other => panic!("{}#{pointer}: expected a document, found {other}", path.display()),
+    }
+}
+
+/// A URI option's value as text.
+fn uri_value(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Runner {
+    /// Loads case `case` of the file at `path`, starts the deployment, inserts the
+    /// `initialData` and creates the file's entities.
+    pub async fn start(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Self {
+        let file = spec_codegen::unified::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let config = match sim {
+            Sim::Single => Config::standalone(),
+            Sim::ReplicaSet => Config::replica_set(3),
+            Sim::Sharded => Config::sharded(2, 3),
+        }
+        .with_version(version);
+        let deployment =
+            Deployment::start(config).await.unwrap_or_else(|e| panic!("the simulator starts: {e}"));
+        let internal = Client::builder(deployment.connection_string())
+            .build()
+            .unwrap_or_else(|e| panic!("the internal client starts: {e}"));
+        let mut runner = Self {
+            path,
+            file,
+            case,
+            _sim: deployment,
+            internal,
+            clients: HashMap::new(),
+            databases: HashMap::new(),
+            collections: HashMap::new(),
+            saved: HashMap::new(),
+        };
+        runner.initial_data().await;
+        runner.create_entities(sim);
+        runner
+    }
+
+    fn test(&self) -> &TestCase {
+        &self.file.tests[self.case]
+    }
+
+    /// `initialData`: each collection dropped, created (with its `createOptions`) and
+    /// filled with a majority write concern, through the internal client.
+    async fn initial_data(&self) {
+        let Some(data) = self.file.initial_data.clone() else { return };
+        for (i, CollectionData { collection_name, database_name, create_options, documents }) in
+            data.0.into_iter().enumerate()
+        {
+            let pointer = format!("/initialData/{i}");
+            let db = self.internal.database(&database_name);
+            let coll =
+                db.collection::<Document>(&collection_name).with_write_concern(WriteConcern::majority());
+            if let Err(e) = coll.drop().await {
+                panic!("{}{pointer}: initialData: drop failed: {e}", self.path.display());
+            }
+            let mut create = doc! {"create": collection_name.clone()};
+            if let Some(options) = &create_options {
+                create.extend(ejson_doc(&self.path, &format!("{pointer}/createOptions"), options));
+            }
+            create.insert("writeConcern", doc! {"w": "majority"});
+            if let Err(e) = db.run_command(create).await {
+                panic!("{}#{pointer}: initialData: create failed: {e}", self.path.display());
+            }
+            if !documents.is_empty() {
+                let docs: Vec<Document> = documents
+                    .iter()
+                    .enumerate()
+                    .map(|(j, d)| ejson_doc(&self.path, &format!("{pointer}/documents/{j}"), d))
+                    .collect();
+                if let Err(e) = coll.insert_many(docs).await {
+                    panic!("{}#{pointer}: initialData: insert failed: {e}", self.path.display());
+                }
+            }
+        }
+    }
+
+    fn create_entities(&mut self, sim: Sim) {
+        let entities = self.file.create_entities.clone().map(|e| e.0).unwrap_or_default();
+        for (i, entity) in entities.iter().enumerate() {
+            let pointer = format!("/createEntities/{i}");
+            match entity {
+                Entity::Client(c) => {
+                    let hosts = if sim == Sim::Sharded && c.use_multiple_mongoses != Some(true) {
+                        self._sim.router_hosts().into_iter().take(1).collect::<Vec<_>>()
+                    } else if sim == Sim::Sharded {
+                        self._sim.router_hosts()
+                    } else {
+                        Vec::new()
+                    };
+                    let mut uri = if hosts.is_empty() {
+                        self._sim.connection_string().to_string()
+                    } else {
+                        format!("mongodb://{}/", hosts.join(","))
+                    };
+                    let mut params: Vec<String> = Vec::new();
+                    for (k, v) in c.uri_options.iter().flatten() {
+                        params.push(format!("{k}={}", uri_value(v)));
+                    }
+                    if !params.is_empty() {
+                        if !uri.contains('?') {
+                            if !uri[10..].contains('/') {
+                                uri.push('/');
+                            }
+                            uri.push('?');
+                        } else {
+                            uri.push('&');
+                        }
+                        uri.push_str(&params.join("&"));
+                    }
+                    let events: EventLog = Arc::new(Mutex::new(Vec::new()));
+                    let observe: Vec<ObservedEvent> =
+                        c.observe_events.clone().map(|o| o.0).unwrap_or_default();
+                    let started = observe.contains(&ObservedEvent::CommandStartedEvent);
+                    let succeeded = observe.contains(&ObservedEvent::CommandSucceededEvent);
+                    let failed = observe.contains(&ObservedEvent::CommandFailedEvent);
+                    let mut ignored_names: Vec<String> =
+                        c.ignore_command_monitoring_events.clone().map(|l| l.0).unwrap_or_default();
+                    ignored_names.push("configureFailPoint".into());
+                    let sensitive = c.observe_sensitive_commands == Some(true);
+                    let ignored_requests: Arc<Mutex<BTreeSet<i32>>> = Arc::default();
+                    let sink = events.clone();
+                    let mut builder = Client::builder(&uri);
+                    if started || succeeded || failed {
+                        builder = builder.command_event_handler(Arc::new(move |e: &CommandEvent| {
+                            let mut ignored = ignored_requests.lock().unwrap_or_else(|p| p.into_inner());
+                            if let CommandEvent::Started(s) = e {
+                                let lower = s.command_name.to_ascii_lowercase();
+                                let redacted_hello =
+                                    matches!(lower.as_str(), "hello" | "ismaster") && s.command.is_empty();
+                                let is_sensitive =
+                                    SENSITIVE_COMMANDS.contains(&lower.as_str()) || redacted_hello;
+                                if ignored_names.iter().any(|n| n == &s.command_name)
+                                    || (is_sensitive && !sensitive)
+                                {
+                                    ignored.insert(s.request_id);
+                                }
+                            }
+                            if ignored.contains(&e.request_id()) {
+                                return;
+                            }
+                            let keep = match e {
+                                CommandEvent::Started(_) => started,
+                                CommandEvent::Succeeded(_) => succeeded,
+                                CommandEvent::Failed(_) => failed,
+                            };
+                            if keep {
+                                sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
+                            }
+                        }));
+                    }
+                    let client = builder
+                        .build()
+                        .unwrap_or_else(|e| panic!("{}#{pointer}: client {uri}: {e}", self.path.display()));
+                    self.clients.insert(c.id.clone(), ClientEntity { client, events });
+                }
+                Entity::Database(d) => {
+                    let Some(client) = self.clients.get(&d.client) else {
+                        panic!("{}#{pointer}: client `{}` is not defined", self.path.display(), d.client)
+                    };
+                    let mut db = client.client.database(&d.database_name);
+                    if let Some(o) = &d.database_options {
+                        let (rc, wc, rp) = self.concerns(&format!("{pointer}/database/databaseOptions"), o);
+                        if let Some(rc) = rc {
+                            db = db.with_read_concern(rc);
+                        }
+                        if let Some(wc) = wc {
+                            db = db.with_write_concern(wc);
+                        }
+                        if let Some(rp) = rp {
+                            db = db.with_read_preference(rp);
+                        }
+                    }
+                    self.databases.insert(d.id.clone(), db);
+                }
+                Entity::Collection(c) => {
+                    let Some(db) = self.databases.get(&c.database) else {
+                        panic!("{}#{pointer}: database `{}` is not defined", self.path.display(), c.database)
+                    };
+                    let mut coll = db.collection::<Document>(&c.collection_name);
+                    if let Some(o) = &c.collection_options {
+                        let (rc, wc, rp) =
+                            self.concerns(&format!("{pointer}/collection/collectionOptions"), o);
+                        if let Some(rc) = rc {
+                            coll = coll.with_read_concern(rc);
+                        }
+                        if let Some(wc) = wc {
+                            coll = coll.with_write_concern(wc);
+                        }
+                        if let Some(rp) = rp {
+                            coll = coll.with_read_preference(rp);
+                        }
+                    }
+                    self.collections.insert(c.id.clone(), coll);
+                }
+                other => panic!(
+                    "{}#{pointer}: {} entities are not supported (the generator should have ignored this case)",
+                    self.path.display(),
+                    other.kind()
+                ),
+            }
+        }
+    }
+
+    /// Read concern, write concern and read preference of database or collection options.
+    fn concerns(
+        &self,
+        pointer: &str,
+        o: &CollectionOrDatabaseOptions,
+    ) -> (Option<ReadConcern>, Option<WriteConcern>, Option<ReadPreference>) {
+        let rc = o.read_concern.as_ref().map(|rc| match rc.get("level").and_then(|l| l.as_str()) {
+            Some(level) => ReadConcern::custom(level),
+            None => panic!("{}#{pointer}/readConcern: no level", self.path.display()),
+        });
+        let wc = o.write_concern.as_ref().map(|wc| write_concern(&ejson_doc(&self.path, pointer, wc)));
+        let rp = o.read_preference.as_ref().map(|rp| {
+            let mode = rp.get("mode").and_then(|m| m.as_str()).unwrap_or("primary");
+            let mut pref = match mode.parse::<ReadPreferenceMode>() {
+                Ok(mode) => ReadPreference::new(mode),
+                Err(e) => panic!("{}#{pointer}/readPreference: {e}", self.path.display()),
+            };
+            for key in rp.keys() {
+                match key.as_str() {
+                    "mode" => {}
+                    "maxStalenessSeconds" => match rp.get(key).and_then(|v| v.as_i64()) {
+                        Some(seconds) => pref = pref.with_max_staleness_seconds(seconds),
+                        None => {
+                            panic!("{}#{pointer}/readPreference/{key}: not an integer", self.path.display())
+                        }
+                    },
+                    other => panic!(
+                        "{}#{pointer}/readPreference/{other}: not supported by the runner",
+                        self.path.display()
+                    ),
+                }
+            }
+            pref
+        });
+        (rc, wc, rp)
+    }
+
+    /// Stands for an operation the generator could not emit (the case is ignored).
+    pub fn not_generated(&self, reason: &str) {
+        panic!("{}: case {} cannot run: {reason}", self.path.display(), self.case);
+    }
+
+    /// The arguments of operation `i`.
+    pub fn op(&self, i: usize) -> Args {
+        let pointer = format!("/tests/{}/operations/{i}/arguments", self.case);
+        let arguments = self.test().operations[i]
+            .arguments
+            .as_ref()
+            .map(|a| ejson_doc(&self.path, &pointer, a))
+            .unwrap_or_default();
+        Args { path: self.path.clone(), pointer, arguments }
+    }
+
+    /// The collection entity `id`.
+    pub fn collection(&self, id: &str) -> Collection<Document> {
+        match self.collections.get(id) {
+            Some(c) => c.clone(),
+            None => panic!("{}: collection entity `{id}` is not defined", self.path.display()),
+        }
+    }
+
+    /// The database entity `id`.
+    pub fn database(&self, id: &str) -> Database {
+        match self.databases.get(id) {
+            Some(d) => d.clone(),
+            None => panic!("{}: database entity `{id}` is not defined", self.path.display()),
+        }
+    }
+
+    /// `failPoint` (special test operation): runs the `configureFailPoint` command on the
+    /// primary through the named client entity. The deployment lives only for this case,
+    /// so the fail point needs no disabling afterwards.
+    pub async fn fail_point(&mut self, i: usize) {
+        let args = self.op(i);
+        let client_id = args.string("client");
+        let command = args.doc("failPoint");
+        let Some(client) = self.clients.get(&client_id) else {
+            panic!("{}#{}: client `{client_id}` is not defined", self.path.display(), args.pointer)
+        };
+        if let Err(e) = client
+            .client
+            .database("admin")
+            .run_command(command)
+            .selection_criteria(ReadPreference::primary())
+            .await
+        {
+            panic!("{}#{}: configureFailPoint failed: {e}", self.path.display(), args.pointer);
+        }
+    }
+
+    /// Checks the outcome of operation `i` against its `expectResult` / `expectError`, and
+    /// saves the result when `saveResultAsEntity` asks for it.
+    pub fn check(&mut self, i: usize, result: Result<Bson, Error>) {
+        let op = self.test().operations[i].clone();
+        let here = format!("{}#/tests/{}/operations/{i} ({})", self.path.display(), self.case, op.name);
+        if op.ignore_result_and_error == Some(true) {
+            return;
+        }
+        if let Some(expected) = &op.expect_error {
+            match result {
+                Ok(value) => panic!("{here}: expected an error, got the result {value}"),
+                Err(error) => self.check_error(&here, expected, &error),
+            }
+            return;
+        }
+        let value = match result {
+            Ok(v) => v,
+            Err(e) => panic!("{here}: unexpected error: {e} ({e:?})"),
+        };
+        if let Some(expected) = &op.expect_result {
+            let expected =
+                ejson(&self.path, &format!("/tests/{}/operations/{i}/expectResult", self.case), expected);
+            let verdict = match (&expected, &value) {
+                (Bson::Array(e), Bson::Array(a)) => match_root_array(e, a, self),
+                _ => match_root(&expected, &value, self),
+            };
+            if let Err(m) = verdict {
+                panic!("{here}: result mismatch: {m}\nexpected: {expected}\nactual:   {value}");
+            }
+        }
+        if let Some(id) = &op.save_result_as_entity {
+            self.saved.insert(id.clone(), value);
+        }
+    }
+
+    fn check_error(&self, here: &str, expected: &ExpectedError, error: &Error) {
+        let text = error.to_string();
+        if let Some(client) = expected.is_client_error {
+            assert_eq!(is_client_error(error), client, "{here}: isClientError {client}, got {error:?}");
+        }
+        if let Some(timeout) = expected.is_timeout_error {
+            assert_eq!(
+                error.is_network_timeout(),
+                timeout,
+                "{here}: isTimeoutError {timeout}, got {error:?}"
+            );
+        }
+        if let Some(part) = &expected.error_contains {
+            assert!(
+                text.to_lowercase().contains(&part.to_lowercase()),
+                "{here}: the error message does not contain `{part}`: {text}"
+            );
+        }
+        if let Some(code) = expected.error_code {
+            assert_eq!(error.code().map(i64::from), Some(code), "{here}: errorCode, got {error:?}");
+        }
+        if let Some(name) = &expected.error_code_name {
+            assert_eq!(error.code_name(), Some(name.as_str()), "{here}: errorCodeName, got {error:?}");
+        }
+        for label in expected.error_labels_contain.iter().flat_map(|l| l.iter()) {
+            assert!(error.contains_label(label), "{here}: the error lacks label {label}: {error:?}");
+        }
+        for label in expected.error_labels_omit.iter().flat_map(|l| l.iter()) {
+            assert!(!error.contains_label(label), "{here}: the error has label {label}: {error:?}");
+        }
+        if let Some(expected_result) = &expected.expect_result {
+            let expected_result = ejson(&self.path, "expectError/expectResult", expected_result);
+            let actual = match &*error.kind {
+                ErrorKind::BulkWrite(failure) => Outcome::bulk_write(&failure.partial_result),
+                _ => panic!("{here}: expected a partial result, but the error carries none: {error:?}"),
+            };
+            if let Err(m) = match_root(&expected_result, &actual, self) {
+                panic!(
+                    "{here}: partial result mismatch: {m}\nexpected: {expected_result}\nactual:   {actual}"
+                );
+            }
+        }
+    }
+
+    /// After the operations: the expected events of each client, then the `outcome`.
+    pub async fn finish(self) {
+        let case = self.test().clone();
+        for (k, expected) in case.expect_events.iter().flat_map(|e| e.iter()).enumerate() {
+            let here = format!("{}#/tests/{}/expectEvents/{k}", self.path.display(), self.case);
+            let Some(client) = self.clients.get(&expected.client) else {
+                panic!("{here}: client `{}` is not defined", expected.client)
+            };
+            let ExpectedEvents::Command(events) = &expected.typed else {
+                panic!(
+                    "{here}: only command events are checked (the generator should have ignored this case)"
+                )
+            };
+            let actual = client.events.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let names: Vec<String> = actual.iter().map(describe).collect();
+            if expected.ignore_extra_events == Some(true) {
+                assert!(
+                    actual.len() >= events.len(),
+                    "{here}: expected at least {} events, saw {names:?}",
+                    events.len()
+                );
+            } else {
+                assert_eq!(
+                    actual.len(),
+                    events.len(),
+                    "{here}: expected {} events, saw {names:?}",
+                    events.len()
+                );
+            }
+            for (j, (e, a)) in events.iter().zip(&actual).enumerate() {
+                let at = format!("{here}/events/{j}");
+                self.check_event(&at, e, a, &names);
+            }
+        }
+        for (k, data) in case.outcome.iter().flat_map(|o| o.iter()).enumerate() {
+            let here = format!("{}#/tests/{}/outcome/{k}", self.path.display(), self.case);
+            let coll = self
+                .internal
+                .database(&data.database_name)
+                .collection::<Document>(&data.collection_name)
+                .with_read_concern(ReadConcern::local())
+                .with_read_preference(ReadPreference::primary());
+            let cursor = match coll.find(doc! {}).sort(doc! {"_id": 1}).await {
+                Ok(c) => c,
+                Err(e) => panic!("{here}: reading the collection failed: {e}"),
+            };
+            let actual: Vec<Document> =
+                match futures::TryStreamExt::try_collect::<Vec<Document>>(cursor).await {
+                    Ok(d) => d,
+                    Err(e) => panic!("{here}: reading the collection failed: {e}"),
+                };
+            let expected: Vec<Bson> = data
+                .documents
+                .iter()
+                .enumerate()
+                .map(|(j, d)| Bson::Document(ejson_doc(&self.path, &format!("{here}/documents/{j}"), d)))
+                .collect();
+            let actual_bson: Vec<Bson> = actual.into_iter().map(Bson::Document).collect();
+            // Outcome documents must be equal: matched as nested documents (no extra keys).
+            let verdict = if expected.len() != actual_bson.len() {
+                Err(format!("expected {} documents, found {}", expected.len(), actual_bson.len()))
+            } else {
+                expected.iter().zip(&actual_bson).try_for_each(|(e, a)| {
+                    super::matching::match_nested(e, a, &self).map_err(|m| m.to_string())
+                })
+            };
+            if let Err(m) = verdict {
+                panic!(
+                    "{here}: collection contents differ: {m}\nexpected: {:?}\nactual:   {:?}",
+                    expected, actual_bson
+                );
+            }
+        }
+        for client in self.clients.values() {
+            client.client.shutdown().await;
+        }
+        self.internal.shutdown().await;
+    }
+
+    fn check_event(
+        &self,
+        at: &str,
+        expected: &ExpectedCommandEvent,
+        actual: &CommandEvent,
+        names: &[String],
+    ) {
+        let doc_of = |pointer: &str, m: &serde_json::Map<String, serde_json::Value>| {
+            Bson::Document(ejson_doc(&self.path, pointer, m))
+        };
+        match (expected, actual) {
+            (ExpectedCommandEvent::CommandStartedEvent(e), CommandEvent::Started(a)) => {
+                if let Some(name) = &e.command_name {
+                    assert_eq!(&a.command_name, name, "{at}: commandName; events {names:?}");
+                }
+                if let Some(db) = &e.database_name {
+                    assert_eq!(&a.database_name, db, "{at}: databaseName");
+                }
+                if let Some(command) = &e.command {
+                    let expected = doc_of(at, command);
+                    let actual = Bson::Document(a.command.clone());
+                    if let Err(m) = match_root(&expected, &actual, self) {
+                        panic!("{at}: command mismatch: {m}\nexpected: {expected}\nactual:   {actual}");
+                    }
+                }
+                if let Some(has) = e.has_service_id {
+                    assert_eq!(a.service_id.is_some(), has, "{at}: hasServiceId");
+                }
+                if let Some(has) = e.has_server_connection_id {
+                    assert_eq!(a.server_connection_id.is_some(), has, "{at}: hasServerConnectionId");
+                }
+            }
+            (ExpectedCommandEvent::CommandSucceededEvent(e), CommandEvent::Succeeded(a)) => {
+                if let Some(name) = &e.command_name {
+                    assert_eq!(&a.command_name, name, "{at}: commandName; events {names:?}");
+                }
+                if let Some(reply) = &e.reply {
+                    let expected = doc_of(at, reply);
+                    let actual = Bson::Document(a.reply.clone());
+                    if let Err(m) = match_root(&expected, &actual, self) {
+                        panic!("{at}: reply mismatch: {m}\nexpected: {expected}\nactual:   {actual}");
+                    }
+                }
+                if let Some(has) = e.has_service_id {
+                    assert_eq!(a.service_id.is_some(), has, "{at}: hasServiceId");
+                }
+                if let Some(has) = e.has_server_connection_id {
+                    assert_eq!(a.server_connection_id.is_some(), has, "{at}: hasServerConnectionId");
+                }
+            }
+            (ExpectedCommandEvent::CommandFailedEvent(e), CommandEvent::Failed(a)) => {
+                if let Some(name) = &e.command_name {
+                    assert_eq!(&a.command_name, name, "{at}: commandName; events {names:?}");
+                }
+                if let Some(has) = e.has_service_id {
+                    assert_eq!(a.service_id.is_some(), has, "{at}: hasServiceId");
+                }
+                if let Some(has) = e.has_server_connection_id {
+                    assert_eq!(a.server_connection_id.is_some(), has, "{at}: hasServerConnectionId");
+                }
+            }
+            (e, a) => panic!("{at}: expected {e:?}, saw {}; events {names:?}", describe(a)),
+        }
+    }
+}
+
+/// A short description of an event for failure messages.
+fn describe(e: &CommandEvent) -> String {
+    match e {
+        CommandEvent::Started(s) => format!("started {}", s.command_name),
+        CommandEvent::Succeeded(s) => format!("succeeded {}", s.command_name),
+        CommandEvent::Failed(s) => format!("failed {} ({})", s.command_name, s.failure),
+    }
+}
+
+/// Whether the error comes from the driver rather than a server or the network.
+fn is_client_error(error: &Error) -> bool {
+    matches!(
+        &*error.kind,
+        ErrorKind::InvalidArgument { .. }
+            | ErrorKind::IncompatibleWireVersion { .. }
+            | ErrorKind::ServerSelection { .. }
+            | ErrorKind::PoolClosed { .. }
+            | ErrorKind::WaitQueueTimeout { .. }
+    )
+}
+
+/// A write concern from its document (`w`, `j`, `wtimeoutMS`).
+fn write_concern(d: &Document) -> WriteConcern {
+    let mut wc = match d.get("w") {
+        Some(Bson::String(s)) if s == "majority" => WriteConcern::majority(),
+        Some(Bson::String(s)) => WriteConcern {
+            w: Some(mongo_driver::options::Acknowledgment::Custom(s.clone())),
+            ..WriteConcern::default()
+        },
+        Some(n) => WriteConcern::nodes(n.as_i64().or_else(|| n.as_i32().map(i64::from)).unwrap_or(0) as u32),
+        None => WriteConcern::default(),
+    };
+    if let Some(j) = d.get_bool("j").ok() {
+        wc = wc.journal(j);
+    }
+    if let Some(ms) = d.get("wtimeoutMS").and_then(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from))) {
+        wc = wc.w_timeout(Duration::from_millis(ms.max(0) as u64));
+    }
+    wc
+}
+
+/// The arguments of one operation, converted for the driver's API.
+pub struct Args {
+    path: PathBuf,
+    pointer: String,
+    arguments: Document,
+}
+
+impl Args {
+    fn get(&self, key: &str) -> &Bson {
+        match self.arguments.get(key) {
+            Some(v) => v,
+            None => panic!("{}#{}: missing argument `{key}`", self.path.display(), self.pointer),
+        }
+    }
+
+    fn wrong(&self, key: &str, what: &str) -> ! {
+        panic!("{}#{}/{key}: expected {what}, found {}", self.path.display(), self.pointer, self.get(key))
+    }
+
+    /// A document argument.
+    pub fn doc(&self, key: &str) -> Document {
+        match self.get(key) {
+            Bson::Document(d) => d.clone(),
+            _ => self.wrong(key, "a document"),
+        }
+    }
+
+    /// A document argument, `{}` when absent.
+    pub fn doc_or_empty(&self, key: &str) -> Document {
+        if self.arguments.contains_key(key) { self.doc(key) } else { Document::new() }
+    }
+
+    /// Any value.
+    pub fn bson(&self, key: &str) -> Bson {
+        self.get(key).clone()
+    }
+
+    /// A boolean.
+    pub fn bool(&self, key: &str) -> bool {
+        match self.get(key) {
+            Bson::Boolean(b) => *b,
+            _ => self.wrong(key, "a boolean"),
+        }
+    }
+
+    /// An integer.
+    pub fn i64(&self, key: &str) -> i64 {
+        match self.get(key) {
+            Bson::Int32(v) => i64::from(*v),
+            Bson::Int64(v) => *v,
+            Bson::Double(v) if v.fract() == 0.0 => *v as i64,
+            _ => self.wrong(key, "an integer"),
+        }
+    }
+
+    /// A 32-bit integer.
+    pub fn i32(&self, key: &str) -> i32 {
+        i32::try_from(self.i64(key)).unwrap_or_else(|_| self.wrong(key, "a 32-bit integer"))
+    }
+
+    /// Milliseconds as a duration.
+    pub fn millis(&self, key: &str) -> Duration {
+        Duration::from_millis(
+            u64::try_from(self.i64(key)).unwrap_or_else(|_| self.wrong(key, "a non-negative integer")),
+        )
+    }
+
+    /// A string.
+    pub fn string(&self, key: &str) -> String {
+        match self.get(key) {
+            Bson::String(s) => s.clone(),
+            _ => self.wrong(key, "a string"),
+        }
+    }
+
+    /// An index hint (name or key pattern).
+    pub fn hint(&self, key: &str) -> Hint {
+        match self.get(key) {
+            Bson::String(s) => Hint::Name(s.clone()),
+            Bson::Document(d) => Hint::Keys(d.clone()),
+            _ => self.wrong(key, "an index name or key pattern"),
+        }
+    }
+
+    /// An array of documents.
+    pub fn docs(&self, key: &str) -> Vec<Document> {
+        match self.get(key) {
+            Bson::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    Bson::Document(d) => d.clone(),
+                    _ => self.wrong(key, "an array of documents"),
+                })
+                .collect(),
+            _ => self.wrong(key, "an array of documents"),
+        }
+    }
+
+    /// An update document or pipeline.
+    pub fn update(&self, key: &str) -> UpdateModifications {
+        match self.get(key) {
+            Bson::Document(d) => UpdateModifications::Document(d.clone()),
+            Bson::Array(_) => UpdateModifications::Pipeline(self.docs(key)),
+            _ => self.wrong(key, "an update document or pipeline"),
+        }
+    }
+
+    /// `returnDocument`: whether it is `After`.
+    pub fn return_document_after(&self, key: &str) -> bool {
+        match self.string(key).as_str() {
+            "After" => true,
+            "Before" => false,
+            _ => self.wrong(key, "`Before` or `After`"),
+        }
+    }
+
+    /// The `requests` of a `bulkWrite`.
+    pub fn write_models(&self, key: &str) -> Vec<WriteModel> {
+        let Bson::Array(items) = self.get(key) else { self.wrong(key, "an array of write models") };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let sub = Args {
+                    path: self.path.clone(),
+                    pointer: format!("{}/{key}/{i}", self.pointer),
+                    arguments: match item {
+                        Bson::Document(d) => d.clone(),
+                        _ => self.wrong(key, "an array of write models"),
+                    },
+                };
+                let Some((kind, Bson::Document(fields))) = sub.arguments.iter().next() else {
+                    sub.wrong("", "a one-key write model")
+                };
+                let f = Args {
+                    path: self.path.clone(),
+                    pointer: format!("{}/{kind}", sub.pointer),
+                    arguments: fields.clone(),
+                };
+                let upsert = fields.contains_key("upsert") && f.bool("upsert");
+                match kind.as_str() {
+                    "insertOne" => WriteModel::InsertOne { document: f.doc("document") },
+                    "updateOne" => {
+                        WriteModel::UpdateOne { filter: f.doc("filter"), update: f.update("update"), upsert }
+                    }
+                    "updateMany" => {
+                        WriteModel::UpdateMany { filter: f.doc("filter"), update: f.update("update"), upsert }
+                    }
+                    "replaceOne" => WriteModel::ReplaceOne {
+                        filter: f.doc("filter"),
+                        replacement: f.doc("replacement"),
+                        upsert,
+                    },
+                    "deleteOne" => WriteModel::DeleteOne { filter: f.doc("filter") },
+                    "deleteMany" => WriteModel::DeleteMany { filter: f.doc("filter") },
+                    other => panic!("{}#{}: unknown write model {other}", self.path.display(), sub.pointer),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The driver's results as the documents the spec's `expectResult` describes (CRUD spec
+/// "Write Results" and the unified format's result forms).
+pub struct Outcome;
+
+fn ids(map: &std::collections::BTreeMap<usize, Bson>) -> Bson {
+    Bson::Document(map.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+}
+
+fn count(n: u64) -> Bson {
+    Bson::Int64(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+impl Outcome {
+    /// `{insertedId}`.
+    pub fn insert_one(r: &InsertOneResult) -> Bson {
+        Bson::Document(doc! {"insertedId": r.inserted_id.clone()})
+    }
+    /// `{insertedIds: {"0": …}}`.
+    pub fn insert_many(r: &InsertManyResult) -> Bson {
+        Bson::Document(doc! {"insertedIds": ids(&r.inserted_ids)})
+    }
+    /// `{matchedCount, modifiedCount, upsertedCount, upsertedId?}`.
+    pub fn update(r: &UpdateResult) -> Bson {
+        let mut d = doc! {
+            "matchedCount": count(r.matched_count),
+            "modifiedCount": count(r.modified_count),
+            "upsertedCount": count(u64::from(r.upserted_id.is_some())),
+        };
+        if let Some(id) = &r.upserted_id {
+            d.insert("upsertedId", id.clone());
+        }
+        Bson::Document(d)
+    }
+    /// `{deletedCount}`.
+    pub fn delete(r: &DeleteResult) -> Bson {
+        Bson::Document(doc! {"deletedCount": count(r.deleted_count)})
+    }
+    /// The bulk write result document.
+    pub fn bulk_write(r: &BulkWriteResult) -> Bson {
+        Bson::Document(doc! {
+            "deletedCount": count(r.deleted_count),
+            "insertedCount": count(r.inserted_count),
+            "insertedIds": ids(&r.inserted_ids),
+            "matchedCount": count(r.matched_count),
+            "modifiedCount": count(r.modified_count),
+            "upsertedCount": count(r.upserted_count),
+            "upsertedIds": ids(&r.upserted_ids),
+        })
+    }
+    /// A cursor's documents as an array.
+    pub fn documents(docs: Vec<Document>) -> Bson {
+        Bson::Array(docs.into_iter().map(Bson::Document).collect())
+    }
+    /// Values (`distinct`) as an array.
+    pub fn values(values: Vec<Bson>) -> Bson {
+        Bson::Array(values)
+    }
+    /// A count.
+    pub fn count(n: u64) -> Bson {
+        count(n)
+    }
+    /// A document or `null` (`findOneAnd*`).
+    pub fn optional_document(d: Option<Document>) -> Bson {
+        d.map(Bson::Document).unwrap_or(Bson::Null)
+    }
+}
