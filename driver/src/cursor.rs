@@ -188,10 +188,11 @@ impl<T> Drop for Cursor<T> {
         let mut session = self.session.take();
         handle.spawn(async move {
             let result = match session.as_mut() {
-                Some(s) => executor.execute_on_in(&address, &mut op, Some(s), operation_id).await,
-                None => {
-                    executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await
+                // An explicit session the application ended meanwhile: kill without it.
+                Some(s) if !s.has_ended() => {
+                    executor.execute_on_in(&address, &mut op, Some(s), operation_id).await
                 }
+                _ => executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await,
             };
             if let Err(error) = result {
                 tracing::debug!(target: "mongo_driver::cursor", %error, "killCursors failed");

@@ -81,6 +81,8 @@ pub struct Executor {
     next_operation_id: AtomicI64,
     /// The server session pool (driver sessions spec "Server Session Pool").
     session_pool: Arc<ServerSessionPool>,
+    /// When the pool's session timeout was last read from the topology.
+    session_timeout_refreshed: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -107,6 +109,7 @@ impl Executor {
             cluster_time: Mutex::new(None),
             next_operation_id: AtomicI64::new(1),
             session_pool: Arc::new(ServerSessionPool::new()),
+            session_timeout_refreshed: Mutex::new(None),
         }
     }
 
@@ -192,8 +195,16 @@ impl Executor {
         ))
     }
 
-    /// Copies the topology's `logicalSessionTimeoutMinutes` into the pool (once known).
+    /// Copies the topology's `logicalSessionTimeoutMinutes` into the pool (at most once a
+    /// second: copying the topology description for every operation would cost more).
     fn refresh_session_timeout(&self) {
+        {
+            let mut last = self.session_timeout_refreshed.lock().unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < SESSION_TIMEOUT_REFRESH) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
         let description = self.topology.description();
         if let Some(minutes) = description.logical_session_timeout_minutes() {
             self.session_pool.set_timeout_minutes(Some(minutes));
@@ -669,6 +680,9 @@ struct TxnState {
     number: Option<i64>,
     sent: bool,
 }
+
+/// How often the pool's session timeout is read from the topology description.
+const SESSION_TIMEOUT_REFRESH: Duration = Duration::from_secs(1);
 
 /// How long shutdown waits for a server to send `endSessions` to.
 const END_SESSIONS_TIMEOUT: Duration = Duration::from_secs(1);
