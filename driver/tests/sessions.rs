@@ -681,3 +681,24 @@ async fn shutdown_ends_pooled_sessions_in_batches() {
     assert_eq!(sizes, [10_000, 1]);
     assert!(ids.is_subset(&ended));
 }
+
+/// Through mongos: implicit sessions, retryable writes with txnNumber and cluster time
+/// gossip work the same way.
+#[tokio::test]
+async fn sessions_through_a_sharded_cluster() {
+    let f = Fixture::new(Config::sharded(1, 1)).await;
+    let coll = f.coll("sharded");
+    f.fail_point(doc! {"configureFailPoint": "failCommand", "mode": {"times": 1}, "data": {"failCommands": ["insert"], "closeConnection": true}}).await;
+    f.clear();
+    coll.insert_one(doc! {"_id": 1}).await.unwrap();
+    let inserts = f.started_named("insert");
+    assert_eq!(inserts.len(), 2);
+    assert_eq!(inserts[1].command.get_i64("txnNumber").ok(), Some(1));
+    assert!(inserts[1].command.contains_key("$clusterTime"));
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 1);
+    let mut s = f.client.start_session().await.unwrap();
+    coll.find_one(doc! {}).session(&mut s).await.unwrap();
+    coll.find_one(doc! {}).session(&mut s).await.unwrap();
+    assert_eq!(after_cluster_time(&f.last_started()), s.operation_time());
+    assert!(s.operation_time().is_some());
+}
