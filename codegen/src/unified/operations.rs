@@ -18,16 +18,16 @@ use crate::{GeneratedTest, SpecError, Status};
 
 /// Tests of the CRUD spec's unified files (`source/crud/tests/unified/*.json`).
 pub fn generate_crud(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
-    generate_dir(spec_root, "crud")
+    generate_dir(spec_root, "crud", "crud")
 }
 
 /// Tests of the command monitoring spec's unified files
 /// (`source/command-monitoring/tests/unified/*.json`).
 pub fn generate_command_monitoring(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
-    generate_dir(spec_root, "command-monitoring")
+    generate_dir(spec_root, "command-monitoring", "command_monitoring")
 }
 
-fn generate_dir(spec_root: &Path, spec_dir: &str) -> Result<Vec<GeneratedTest>, SpecError> {
+fn generate_dir(spec_root: &Path, spec_dir: &str, module: &str) -> Result<Vec<GeneratedTest>, SpecError> {
     let dir = spec_root.join("source").join(spec_dir).join("tests/unified");
     let mut tests = Vec::new();
     let mut files = Unique::default();
@@ -37,9 +37,11 @@ fn generate_dir(spec_root: &Path, spec_dir: &str) -> Result<Vec<GeneratedTest>, 
         let parsed = load(&file)?;
         let mut cases = Unique::default();
         for (i, case) in parsed.tests.iter().enumerate() {
-            let (status, body) = generate_case(&parsed, case, i, &spec_file);
+            let case_ident = cases.ident(&case.description);
+            let name = format!("{module}::{file_ident}::{case_ident}");
+            let (status, body) = generate_case(&parsed, case, i, &spec_file, &name);
             tests.push(GeneratedTest {
-                path: vec![file_ident.clone(), cases.ident(&case.description)],
+                path: vec![file_ident.clone(), case_ident],
                 spec_file: spec_file.clone(),
                 case_index: Some(i),
                 status,
@@ -185,7 +187,13 @@ fn unsupported_events(expected: &[ExpectedEventsForClient]) -> Option<String> {
 }
 
 /// Status and body of one case.
-fn generate_case(file: &TestFile, case: &TestCase, index: usize, spec_file: &str) -> (Status, TokenStream) {
+fn generate_case(
+    file: &TestFile,
+    case: &TestCase,
+    index: usize,
+    spec_file: &str,
+    name: &str,
+) -> (Status, TokenStream) {
     let mut reasons: Vec<String> = Vec::new();
     if let Some(skip) = &case.skip_reason {
         reasons.push(format!("skipReason: {skip}"));
@@ -229,7 +237,7 @@ fn generate_case(file: &TestFile, case: &TestCase, index: usize, spec_file: &str
             ::mongo_sim::ServerVersion::new(#major, #minor),
         ).await;
         #(#statements)*
-        r.finish().await;
+        r.finish(#name).await;
     };
     match reasons.first() {
         None => (Status::Run, body),
@@ -590,8 +598,34 @@ fn database_operation(op: &Operation) -> Result<TokenStream, String> {
         }
         "createCollection" => {
             require(op, &["collection"])?;
-            no_other(&["collection"])?;
-            quote! { db.create_collection(&o.string("collection")).await.map(|_| ::bson::Bson::Null) }
+            let mut setters = Vec::new();
+            for key in op.arguments.iter().flat_map(|a| a.keys()) {
+                let (setter, method) = match key.as_str() {
+                    "collection" => continue,
+                    "viewOn" => ("view_on", quote! { string }),
+                    "pipeline" => ("pipeline", quote! { docs }),
+                    "capped" => ("capped", quote! { bool }),
+                    "size" => ("size", quote! { i64 }),
+                    "max" => ("max", quote! { i64 }),
+                    "validator" => ("validator", quote! { doc }),
+                    "validationLevel" => ("validation_level", quote! { string }),
+                    "validationAction" => ("validation_action", quote! { string }),
+                    "collation" => ("collation", quote! { doc }),
+                    other => {
+                        return Err(format!(
+                            "operation {name}: argument `{other}` not supported by the runner"
+                        ));
+                    }
+                };
+                let setter = format_ident!("{}", setter);
+                setters.push(quote! { .#setter(o.#method(#key)) });
+            }
+            quote! {
+                db.create_collection(&o.string("collection"))
+                    .with_options(::mongo_driver::options::CreateCollectionOptions::default() #(#setters)*)
+                    .await
+                    .map(|_| ::bson::Bson::Null)
+            }
         }
         "dropCollection" => {
             require(op, &["collection"])?;

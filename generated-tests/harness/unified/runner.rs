@@ -43,6 +43,8 @@ type EventLog = Arc<Mutex<Vec<CommandEvent>>>;
 struct ClientEntity {
     client: Client,
     events: EventLog,
+    /// Every command event of the client, unfiltered (for the snapshot).
+    all: EventLog,
 }
 
 /// One running case: its file, deployment, entities and saved results.
@@ -203,9 +205,15 @@ impl Runner {
                     let sensitive = c.observe_sensitive_commands == Some(true);
                     let ignored_requests: Arc<Mutex<BTreeSet<i32>>> = Arc::default();
                     let sink = events.clone();
-                    let mut builder = Client::builder(&uri);
-                    if started || succeeded || failed {
-                        builder = builder.command_event_handler(Arc::new(move |e: &CommandEvent| {
+                    let all: EventLog = Arc::new(Mutex::new(Vec::new()));
+                    let all_sink = all.clone();
+                    let observing = started || succeeded || failed;
+                    let builder =
+                        Client::builder(&uri).command_event_handler(Arc::new(move |e: &CommandEvent| {
+                            all_sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
+                            if !observing {
+                                return;
+                            }
                             let mut ignored = ignored_requests.lock().unwrap_or_else(|p| p.into_inner());
                             if let CommandEvent::Started(s) = e {
                                 let lower = s.command_name.to_ascii_lowercase();
@@ -231,11 +239,10 @@ impl Runner {
                                 sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
                             }
                         }));
-                    }
                     let client = builder
                         .build()
                         .unwrap_or_else(|e| panic!("{}#{pointer}: client {uri}: {e}", self.path.display()));
-                    self.clients.insert(c.id.clone(), ClientEntity { client, events });
+                    self.clients.insert(c.id.clone(), ClientEntity { client, events, all });
                 }
                 Entity::Database(d) => {
                     let Some(client) = self.clients.get(&d.client) else {
@@ -454,8 +461,9 @@ impl Runner {
         }
     }
 
-    /// After the operations: the expected events of each client, then the `outcome`.
-    pub async fn finish(self) {
+    /// After the operations: the expected events of each client, then the `outcome`,
+    /// then the snapshot `name` of every command event of every client (see [`snapshot`]).
+    pub async fn finish(self, name: &str) {
         let case = self.test().clone();
         for (k, expected) in case.expect_events.iter().flat_map(|e| e.iter()).enumerate() {
             let here = format!("{}#/tests/{}/expectEvents/{k}", self.path.display(), self.case);
@@ -527,6 +535,13 @@ impl Runner {
                 );
             }
         }
+        let mut ids: Vec<&String> = self.clients.keys().collect();
+        ids.sort();
+        let logs: Vec<(String, Vec<CommandEvent>)> = ids
+            .into_iter()
+            .map(|id| (id.clone(), self.clients[id].all.lock().unwrap_or_else(|p| p.into_inner()).clone()))
+            .collect();
+        crate::snapshot(name, &snapshot(&logs));
         for client in self.clients.values() {
             client.client.shutdown().await;
         }
@@ -599,6 +614,118 @@ impl Runner {
     }
 }
 
+/// The command events of each client as a reviewable list: lsids become `<lsid #k>`,
+/// ObjectIds `<ObjectId #k>` and cursor ids `<cursor #k>` (numbered in order of first
+/// appearance, so equal values stay equal), as do `host:port` addresses; cluster and
+/// operation times are `<redacted>`, dates `<date>`, `$rand` results `<random>`.
+pub fn snapshot(logs: &[(String, Vec<CommandEvent>)]) -> serde_json::Value {
+    let mut r = Redactor::default();
+    let mut out = Vec::new();
+    for (client, events) in logs {
+        for e in events {
+            let entry = match e {
+                CommandEvent::Started(s) => serde_json::json!({
+                    "client": client,
+                    "started": s.command_name,
+                    "databaseName": s.database_name,
+                    "command": r.value(Bson::Document(s.command.clone()), ""),
+                }),
+                CommandEvent::Succeeded(s) => serde_json::json!({
+                    "client": client,
+                    "succeeded": s.command_name,
+                    "reply": r.value(Bson::Document(s.reply.clone()), ""),
+                }),
+                CommandEvent::Failed(s) => serde_json::json!({
+                    "client": client,
+                    "failed": s.command_name,
+                    "failure": s.failure.to_string(),
+                }),
+            };
+            out.push(entry);
+        }
+    }
+    serde_json::Value::Array(out)
+}
+
+/// Numbers values that differ from run to run.
+#[derive(Default)]
+struct Redactor {
+    lsids: Vec<Bson>,
+    oids: Vec<bson::oid::ObjectId>,
+    cursors: Vec<i64>,
+    hosts: Vec<String>,
+}
+
+/// Whether `text` is a `host:port` address (hello replies name the simulator's ports).
+fn is_host(text: &str) -> bool {
+    text.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            && !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+fn number_of<T: PartialEq + Clone>(seen: &mut Vec<T>, value: &T) -> usize {
+    match seen.iter().position(|v| v == value) {
+        Some(i) => i,
+        None => {
+            seen.push(value.clone());
+            seen.len() - 1
+        }
+    }
+}
+
+impl Redactor {
+    fn value(&mut self, value: Bson, key: &str) -> serde_json::Value {
+        const CURSOR_KEYS: &[&str] = &[
+            "id",
+            "getMore",
+            "cursors",
+            "cursorsKilled",
+            "cursorsNotFound",
+            "cursorsAlive",
+            "cursorsUnknown",
+        ];
+        match value {
+            Bson::Document(d) => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in d {
+                    let redacted = match k.as_str() {
+                        "lsid" => {
+                            serde_json::Value::String(format!("<lsid #{}>", number_of(&mut self.lsids, &v)))
+                        }
+                        "$clusterTime" | "clusterTime" | "operationTime" | "electionId" | "opTime" => {
+                            serde_json::Value::String("<redacted>".into())
+                        }
+                        _ => self.value(v, &k),
+                    };
+                    map.insert(k, redacted);
+                }
+                serde_json::Value::Object(map)
+            }
+            Bson::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(|v| self.value(v, key)).collect())
+            }
+            Bson::ObjectId(oid) => {
+                serde_json::Value::String(format!("<ObjectId #{}>", number_of(&mut self.oids, &oid)))
+            }
+            Bson::Int64(id) if id != 0 && CURSOR_KEYS.contains(&key) => {
+                serde_json::Value::String(format!("<cursor #{}>", number_of(&mut self.cursors, &id)))
+            }
+            Bson::Timestamp(_) => serde_json::Value::String("<timestamp>".into()),
+            Bson::DateTime(_) => serde_json::Value::String("<date>".into()),
+            // `$rand` results (the CRUD `let` tests).
+            Bson::Double(_) if key == "rand" => serde_json::Value::String("<random>".into()),
+            Bson::String(text) if is_host(&text) => {
+                serde_json::Value::String(format!("<host #{}>", number_of(&mut self.hosts, &text)))
+            }
+            other => serde_json::to_value(&other)
+                .unwrap_or_else(|e| serde_json::Value::String(format!("<unserializable: {e}>"))),
+        }
+    }
+}
+
 /// A short description of an event for failure messages.
 fn describe(e: &CommandEvent) -> String {
     match e {
@@ -631,7 +758,7 @@ fn write_concern(d: &Document) -> WriteConcern {
         Some(n) => WriteConcern::nodes(n.as_i64().or_else(|| n.as_i32().map(i64::from)).unwrap_or(0) as u32),
         None => WriteConcern::default(),
     };
-    if let Some(j) = d.get_bool("j").ok() {
+    if let Ok(j) = d.get_bool("j") {
         wc = wc.journal(j);
     }
     if let Some(ms) = d.get("wtimeoutMS").and_then(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from))) {
