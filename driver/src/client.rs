@@ -180,6 +180,12 @@ impl Client {
         self.inner.executor.topology().shutdown().await;
     }
 
+    /// How many server sessions are in use: explicit sessions not yet ended, and implicit
+    /// sessions of running operations and open cursors.
+    pub fn checked_out_sessions(&self) -> usize {
+        self.inner.executor.session_pool().checked_out()
+    }
+
     pub(crate) fn executor(&self) -> &Arc<Executor> {
         &self.inner.executor
     }

@@ -261,6 +261,10 @@ async fn explicit_and_implicit_session_arguments() {
     // estimatedDocumentCount takes no explicit session but still sends an implicit one.
     coll.estimated_document_count().await.unwrap();
     assert!(lsid(&f.last_started()).is_some());
+    // Prose 10: only the explicit session is still checked out; none once it ends.
+    assert_eq!(f.client.checked_out_sessions(), 1);
+    drop(s);
+    assert_eq!(f.client.checked_out_sessions(), 0);
 }
 
 /// Prose 5 and 6: a session from another client, or an ended one, is a client error and
@@ -335,6 +339,7 @@ async fn get_more_uses_the_find_session_and_returns_it_when_exhausted() {
     coll.insert_many((0..5).map(|i| doc! {"_id": i})).await.unwrap();
     f.clear();
     let mut cursor = coll.find(doc! {}).batch_size(3).await.unwrap();
+    assert_eq!(f.client.checked_out_sessions(), 1, "the open cursor holds its implicit session");
     let find_lsid = lsid(&f.last_started()).expect("find has an lsid");
     for _ in 0..4 {
         cursor.try_next().await.unwrap().expect("a document");
@@ -347,6 +352,7 @@ async fn get_more_uses_the_find_session_and_returns_it_when_exhausted() {
     let s = f.client.start_session().await.unwrap();
     assert_eq!(s.id(), &find_lsid);
     drop(s);
+    assert_eq!(f.client.checked_out_sessions(), 0);
     cursor.try_next().await.unwrap().expect("the last document");
 
     // An explicit session: the getMore carries it too.

@@ -3,7 +3,7 @@
 //! and dirty sessions (used in a network error).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -96,11 +96,17 @@ pub struct ServerSessionPool {
     sessions: Mutex<VecDeque<ServerSession>>,
     /// The last known `logicalSessionTimeoutMinutes` (-1: unknown or none).
     timeout_minutes: AtomicI64,
+    /// How many sessions are acquired and not yet released.
+    checked_out: AtomicUsize,
 }
 
 impl Default for ServerSessionPool {
     fn default() -> Self {
-        Self { sessions: Mutex::new(VecDeque::new()), timeout_minutes: AtomicI64::new(-1) }
+        Self {
+            sessions: Mutex::new(VecDeque::new()),
+            timeout_minutes: AtomicI64::new(-1),
+            checked_out: AtomicUsize::new(0),
+        }
     }
 }
 
@@ -127,6 +133,7 @@ impl ServerSessionPool {
     }
 
     fn acquire_at(&self, now: Instant) -> ServerSession {
+        self.checked_out.fetch_add(1, Ordering::Relaxed);
         let timeout = self.timeout();
         let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         while let Some(session) = sessions.pop_front() {
@@ -145,6 +152,7 @@ impl ServerSessionPool {
     }
 
     fn release_at(&self, session: ServerSession, now: Instant) {
+        let _ = self.checked_out.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         let timeout = self.timeout();
         let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
         while sessions.back().is_some_and(|s| s.about_to_expire(now, timeout)) {
@@ -153,6 +161,13 @@ impl ServerSessionPool {
         if !session.is_dirty() && !session.about_to_expire(now, timeout) {
             sessions.push_front(session);
         }
+    }
+
+    /// How many server sessions are in use (acquired, not yet released): explicit sessions
+    /// not ended, implicit sessions of running operations and open cursors (sessions tests
+    /// README prose 10: none should remain after a test).
+    pub fn checked_out(&self) -> usize {
+        self.checked_out.load(Ordering::Relaxed)
     }
 
     /// How many sessions are pooled.
@@ -184,8 +199,10 @@ mod tests {
         let (a, b) = (pool.acquire(), pool.acquire());
         let (ida, idb) = (a.id().clone(), b.id().clone());
         assert_ne!(ida, idb);
+        assert_eq!(pool.checked_out(), 2);
         pool.release(a);
         pool.release(b);
+        assert_eq!(pool.checked_out(), 0);
         assert_eq!(pool.acquire().id(), &idb);
         assert_eq!(pool.acquire().id(), &ida);
         assert!(pool.is_empty());
