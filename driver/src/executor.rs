@@ -54,8 +54,10 @@ pub const END_SESSIONS_BATCH: usize = 10_000;
 /// The wire version of MongoDB 5.0, the first with snapshot reads.
 const SNAPSHOT_WIRE_VERSION: i32 = 13;
 
-/// Per-execution inputs that do not belong to the operation: the seam for sessions (a later
-/// issue adds implicit and explicit sessions; today only an `lsid` can be passed through).
+/// Per-execution inputs that do not belong to the operation: a raw `lsid` and transaction
+/// number, for callers that manage them themselves. Sessions proper (explicit and implicit,
+/// with their pool, cluster and operation times) go through [`SessionArg`] and
+/// [`Executor::execute_in`]; a [`SessionArg`] session takes precedence over these fields.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionContext {
     /// The session id to attach as `lsid`, if any.
