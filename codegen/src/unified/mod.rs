@@ -147,9 +147,9 @@ struct Described {
 const PENDING: &str = "unified runner: operations not generated yet";
 
 /// Tests for `source/unified-test-format/tests/`: `invalid::<file>` (the file must be
-/// rejected by [`load`]), `valid_pass::<file>::loads` (it must load), and
-/// `valid_pass::<file>::<case>` / `valid_fail::<file>::<case>` (ignored until the
-/// runner executes operations).
+/// rejected by [`load`]), `valid_pass::<file>::loads` (it must load),
+/// `valid_pass::<file>::<case>` (run by the unified runner, see [`operations`]) and
+/// `valid_fail::<file>::<case>` (ignored until the runner checks that they fail).
 pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
     let dir = spec_root.join("source/unified-test-format/tests");
     let rel = |file: &Path| file.strip_prefix(spec_root).unwrap_or(file).to_string_lossy().replace('\\', "/");
@@ -207,7 +207,24 @@ pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
                     body,
                 });
             }
+            // Valid-pass files load (checked by `loads`); their cases run like any suite's.
+            let parsed = if module == "valid_pass" { load(&file).ok() } else { None };
             for (i, case) in named.tests.iter().enumerate() {
+                if let Some(parsed) = &parsed {
+                    let case_ident = cases.ident(&case.description);
+                    let name = format!("unified_test_format::{module}::{file_ident}::{case_ident}");
+                    let (status, body) =
+                        operations::generate_case(parsed, &parsed.tests[i], i, &spec_file, &name);
+                    tests.push(GeneratedTest {
+                        path: vec![module.into(), file_ident.clone(), case_ident],
+                        spec_file: spec_file.clone(),
+                        case_index: Some(i),
+                        status,
+                        is_async: true,
+                        body,
+                    });
+                    continue;
+                }
                 let description = &case.description;
                 let body = quote! {
                     let _description: &str = #description;
