@@ -175,7 +175,27 @@ fn unsupported_events(expected: &[ExpectedEventsForClient]) -> Option<String> {
     for e in expected {
         match e.event_type {
             Some(EventType::Cmap) => {
-                return Some("expected CMAP events not checked by the runner yet".into());
+                // Only the event types are checked; fields with expectations are not yet.
+                if let super::model::ExpectedEvents::Cmap(events) = &e.typed {
+                    for event in events {
+                        use super::model::ExpectedCmapEvent as C;
+                        match event {
+                            C::PoolClearedEvent(p) if p.has_service_id.is_some() => {
+                                return Some(
+                                    "expected CMAP event field hasServiceId not checked by the runner".into(),
+                                );
+                            }
+                            C::ConnectionClosedEvent(w) | C::ConnectionCheckOutFailedEvent(w)
+                                if w.reason.is_some() =>
+                            {
+                                return Some(
+                                    "expected CMAP event field reason not checked by the runner".into(),
+                                );
+                            }
+                            _ => {}
+                        }
+                    }
+                }
             }
             Some(EventType::Sdam) => {
                 return Some("expected SDAM events not checked by the runner yet".into());

@@ -12,6 +12,7 @@ use std::time::Duration;
 use bson::{Bson, Document, doc};
 use mongo_driver::coll::{UpdateModifications, WriteModel};
 use mongo_driver::error::{Error, ErrorKind};
+use mongo_driver::event::cmap::{CmapEvent, CmapEventKind};
 use mongo_driver::event::command::{CommandEvent, SENSITIVE_COMMANDS};
 use mongo_driver::options::{Hint, ReadConcern, ReadPreference, ReadPreferenceMode, WriteConcern};
 use mongo_driver::results::{BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult, UpdateResult};
@@ -19,8 +20,8 @@ use mongo_driver::{Client, Collection, Database};
 use mongo_sim::{Config, Deployment, ServerVersion};
 use spec_codegen::unified::TestFile;
 use spec_codegen::unified::model::{
-    CollectionData, CollectionOrDatabaseOptions, Entity, ExpectedCommandEvent, ExpectedError, ExpectedEvents,
-    ObservedEvent, TestCase,
+    CollectionData, CollectionOrDatabaseOptions, Entity, ExpectedCmapEvent, ExpectedCommandEvent,
+    ExpectedError, ExpectedEvents, ObservedEvent, TestCase,
 };
 
 use super::matching::{Entities, from_extended_json, match_root, match_root_array};
@@ -45,6 +46,45 @@ struct ClientEntity {
     events: EventLog,
     /// Every command event of the client, unfiltered (for the snapshot).
     all: EventLog,
+    /// The observed CMAP events' kinds.
+    cmap: Arc<Mutex<Vec<CmapEventKind>>>,
+}
+
+/// The CMAP event kind an `observeEvents` entry names, if it is one.
+fn cmap_kind(event: ObservedEvent) -> Option<CmapEventKind> {
+    use ObservedEvent as O;
+    Some(match event {
+        O::PoolCreatedEvent => CmapEventKind::PoolCreated,
+        O::PoolReadyEvent => CmapEventKind::PoolReady,
+        O::PoolClearedEvent => CmapEventKind::PoolCleared,
+        O::PoolClosedEvent => CmapEventKind::PoolClosed,
+        O::ConnectionCreatedEvent => CmapEventKind::ConnectionCreated,
+        O::ConnectionReadyEvent => CmapEventKind::ConnectionReady,
+        O::ConnectionClosedEvent => CmapEventKind::ConnectionClosed,
+        O::ConnectionCheckOutStartedEvent => CmapEventKind::ConnectionCheckOutStarted,
+        O::ConnectionCheckOutFailedEvent => CmapEventKind::ConnectionCheckOutFailed,
+        O::ConnectionCheckedOutEvent => CmapEventKind::ConnectionCheckedOut,
+        O::ConnectionCheckedInEvent => CmapEventKind::ConnectionCheckedIn,
+        _ => return None,
+    })
+}
+
+/// The kind of an expected CMAP event.
+fn expected_cmap_kind(event: &ExpectedCmapEvent) -> CmapEventKind {
+    use ExpectedCmapEvent as E;
+    match event {
+        E::PoolCreatedEvent(_) => CmapEventKind::PoolCreated,
+        E::PoolReadyEvent(_) => CmapEventKind::PoolReady,
+        E::PoolClearedEvent(_) => CmapEventKind::PoolCleared,
+        E::PoolClosedEvent(_) => CmapEventKind::PoolClosed,
+        E::ConnectionCreatedEvent(_) => CmapEventKind::ConnectionCreated,
+        E::ConnectionReadyEvent(_) => CmapEventKind::ConnectionReady,
+        E::ConnectionClosedEvent(_) => CmapEventKind::ConnectionClosed,
+        E::ConnectionCheckOutStartedEvent(_) => CmapEventKind::ConnectionCheckOutStarted,
+        E::ConnectionCheckOutFailedEvent(_) => CmapEventKind::ConnectionCheckOutFailed,
+        E::ConnectionCheckedOutEvent(_) => CmapEventKind::ConnectionCheckedOut,
+        E::ConnectionCheckedInEvent(_) => CmapEventKind::ConnectionCheckedIn,
+    }
 }
 
 /// One running case: its file, deployment, entities and saved results.
@@ -239,10 +279,23 @@ impl Runner {
                                 sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
                             }
                         }));
+                    let cmap: Arc<Mutex<Vec<CmapEventKind>>> = Arc::default();
+                    let cmap_kinds: Vec<CmapEventKind> =
+                        observe.iter().copied().filter_map(cmap_kind).collect();
+                    let builder = if cmap_kinds.is_empty() {
+                        builder
+                    } else {
+                        let cmap_sink = cmap.clone();
+                        builder.cmap_event_handler(Arc::new(move |e: &CmapEvent| {
+                            if cmap_kinds.contains(&e.kind()) {
+                                cmap_sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.kind());
+                            }
+                        }))
+                    };
                     let client = builder
                         .build()
                         .unwrap_or_else(|e| panic!("{}#{pointer}: client {uri}: {e}", self.path.display()));
-                    self.clients.insert(c.id.clone(), ClientEntity { client, events, all });
+                    self.clients.insert(c.id.clone(), ClientEntity { client, events, all, cmap });
                 }
                 Entity::Database(d) => {
                     let Some(client) = self.clients.get(&d.client) else {
@@ -470,10 +523,29 @@ impl Runner {
             let Some(client) = self.clients.get(&expected.client) else {
                 panic!("{here}: client `{}` is not defined", expected.client)
             };
-            let ExpectedEvents::Command(events) = &expected.typed else {
-                panic!(
-                    "{here}: only command events are checked (the generator should have ignored this case)"
-                )
+            let events = match &expected.typed {
+                ExpectedEvents::Command(events) => events,
+                ExpectedEvents::Cmap(events) => {
+                    let actual = client.cmap.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    let expected_kinds: Vec<CmapEventKind> = events.iter().map(expected_cmap_kind).collect();
+                    let shown: Vec<&str> = actual.iter().map(|k| k.name()).collect();
+                    let seen = if expected.ignore_extra_events == Some(true) {
+                        assert!(
+                            actual.len() >= expected_kinds.len(),
+                            "{here}: expected at least {expected_kinds:?}, saw {shown:?}"
+                        );
+                        &actual[..expected_kinds.len()]
+                    } else {
+                        &actual[..]
+                    };
+                    assert_eq!(seen, &expected_kinds[..], "{here}: CMAP events differ; saw {shown:?}");
+                    continue;
+                }
+                ExpectedEvents::Sdam(_) => {
+                    panic!(
+                        "{here}: SDAM events are not checked (the generator should have ignored this case)"
+                    )
+                }
             };
             let actual = client.events.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let names: Vec<String> = actual.iter().map(describe).collect();
