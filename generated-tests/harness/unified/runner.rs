@@ -134,6 +134,9 @@ impl Runner {
     /// `initialData` and creates the file's entities.
     pub async fn start(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Self {
         let file = spec_codegen::unified::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        // Shown with a failure: the deployment the generator chose from runOnRequirements
+        // (the first listed topology the simulator supports, the newest version in range).
+        eprintln!("{} case {case}: simulated {sim:?}, server {}", path.display(), version.version_string());
         let config = match sim {
             Sim::Single => Config::standalone(),
             Sim::ReplicaSet => Config::replica_set(3),
