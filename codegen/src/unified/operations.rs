@@ -753,3 +753,43 @@ fn known_failure(spec_file: &str, description: &str) -> Option<&'static str> {
         (stem == *file && case_matches).then_some(*reason)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: &str) -> RunOnRequirement {
+        match serde_json::from_str(json) {
+            Ok(r) => r,
+            Err(e) => panic!("{json}: {e}"),
+        }
+    }
+
+    #[test]
+    fn deployments_follow_run_on_requirements() {
+        let any = choose_deployment(None, None);
+        assert_eq!(any, Ok((SimTopology::ReplicaSet, (7, 0))));
+        let listed = [req(r#"{"topologies": ["single", "replicaset"], "maxServerVersion": "4.2.99"}"#)];
+        assert_eq!(choose_deployment(Some(&listed), None), Ok((SimTopology::Single, (4, 2))));
+        // The case's requirements narrow the file's.
+        let case = [req(r#"{"topologies": ["replicaset"], "minServerVersion": "4.1.0"}"#)];
+        assert_eq!(choose_deployment(Some(&listed), Some(&case)), Ok((SimTopology::ReplicaSet, (4, 2))));
+        // Any one of a list may be met: load-balanced is skipped for the next entry.
+        let either = [req(r#"{"topologies": ["load-balanced"]}"#), req(r#"{"topologies": ["sharded"]}"#)];
+        assert_eq!(choose_deployment(None, Some(&either)), Ok((SimTopology::Sharded, (7, 0))));
+        let old = [req(r#"{"maxServerVersion": "3.4.99"}"#)];
+        assert!(choose_deployment(Some(&old), None).is_err_and(|e| e.contains("version")));
+        let serverless = [req(r#"{"serverless": "require"}"#)];
+        assert!(choose_deployment(None, Some(&serverless)).is_err_and(|e| e.contains("serverless")));
+    }
+
+    #[test]
+    fn known_failures_match_exact_files() {
+        let file = "source/crud/tests/unified/deleteOne-comment.json";
+        assert!(known_failure(file, "deleteOne with comment - pre 4.4").is_some());
+        assert!(known_failure(file, "deleteOne with string comment").is_none());
+        let redacted = "source/command-monitoring/tests/unified/redacted-commands.json";
+        assert!(known_failure(redacted, "getnonce").is_some());
+        assert!(known_failure(redacted, "copydbgetnonce").is_none());
+    }
+}
