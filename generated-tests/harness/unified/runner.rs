@@ -227,7 +227,7 @@ impl Runner {
                     }
                     if !params.is_empty() {
                         if !uri.contains('?') {
-                            if !uri[10..].contains('/') {
+                            if !uri.trim_start_matches("mongodb://").contains('/') {
                                 uri.push('/');
                             }
                             uri.push('?');
