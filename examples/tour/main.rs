@@ -2,7 +2,8 @@
 //!
 //! Part 1 runs against a deployment: an embedded simulated three-member replica set
 //! (`mongo-sim`), or the deployment `MONGODB_URI` names. It discovers the members, runs
-//! CRUD, reads a result across several batches, steps the primary down while a workload
+//! CRUD, reads a result across several batches, reads its own write through a causally
+//! consistent session, steps the primary down while a workload
 //! keeps writing, and lists the monitoring events it saw. Part 2 explains server
 //! selection on a described topology.
 //!
@@ -162,6 +163,23 @@ async fn batches(coll: &Collection<Document>, shared: &Shared) -> mongo_driver::
     Ok(())
 }
 
+async fn session(client: &Client, coll: &Collection<Document>) -> mongo_driver::Result<()> {
+    println!("\n▶ A causally consistent session: write on the primary, read your write on a secondary");
+    let mut session = client.start_session().causal_consistency(true).await?;
+    println!("  session lsid {}", session.id());
+    coll.insert_one(doc! { "_id": "session-write", "city": "Accra" }).session(&mut session).await?;
+    let after = session.operation_time();
+    println!("  insert_one in the session: operationTime {}", after.map_or("-".into(), |t| format!("{t:?}")));
+    let secondary = coll.clone().with_read_preference(mongo_driver::selection::ReadPreference::secondary());
+    let read = secondary.find_one(doc! { "_id": "session-write" }).session(&mut session).await?;
+    println!(
+        "  find_one on a secondary with afterClusterTime = that operationTime: {}",
+        read.map_or("not found".into(), |d| d.to_string())
+    );
+    session.end_session();
+    Ok(())
+}
+
 async fn step_down_under_load(client: &Client, coll: &Collection<Document>, shared: &Shared) {
     println!("\n▶ replSetStepDown while a workload keeps writing");
     let Some(old) = wait_for_primary(client, None).await else {
@@ -262,6 +280,9 @@ async fn main() {
     }
     if let Err(e) = batches(&coll, &shared).await {
         println!("  find failed: {e}");
+    }
+    if let Err(e) = session(&client, &coll).await {
+        println!("  session failed: {e}");
     }
     step_down_under_load(&client, &coll, &shared).await;
     println!("\n▶ Topology after the step-down");
