@@ -107,6 +107,25 @@ fn non_negative(cmd: &Document, field: &str) -> Result<Option<i64>, CommandError
     Ok(v)
 }
 
+/// The collection, statements (`documents`/`updates`/`deletes`) and `ordered` flag of a
+/// write command, refusing an empty batch as mongod does.
+fn write_batch<'a>(
+    cmd: &'a Document,
+    field: &str,
+) -> Result<(String, Vec<&'a Document>, bool), CommandError> {
+    let coll = coll_name(cmd)?;
+    let statements = doc_array(cmd, field)?;
+    let ordered = opt_bool(cmd, "ordered", true)?;
+    if statements.is_empty() {
+        return Err(CommandError::new(
+            16,
+            "InvalidLength",
+            "Write batch sizes must be between 1 and 100000. Got 0 operations.",
+        ));
+    }
+    Ok((coll, statements, ordered))
+}
+
 fn doc_array<'a>(cmd: &'a Document, field: &str) -> Result<Vec<&'a Document>, CommandError> {
     let name = cmd_name(cmd);
     match cmd.get(field) {
@@ -764,16 +783,7 @@ impl Store {
         cmd: &Document,
         ctx: &ExecContext,
     ) -> Result<Document, CommandError> {
-        let coll = coll_name(cmd)?;
-        let docs = doc_array(cmd, "documents")?;
-        let ordered = opt_bool(cmd, "ordered", true)?;
-        if docs.is_empty() {
-            return Err(CommandError::new(
-                16,
-                "InvalidLength",
-                "Write batch sizes must be between 1 and 100000. Got 0 operations.",
-            ));
-        }
+        let (coll, docs, ordered) = write_batch(cmd, "documents")?;
         let bypass = opt_bool(cmd, "bypassDocumentValidation", false)?;
         let ts = self.stamp(ctx);
         let ns = format!("{db}.{coll}");
@@ -961,16 +971,7 @@ impl Store {
         cmd: &Document,
         ctx: &ExecContext,
     ) -> Result<Document, CommandError> {
-        let coll = coll_name(cmd)?;
-        let stmts = doc_array(cmd, "updates")?;
-        let ordered = opt_bool(cmd, "ordered", true)?;
-        if stmts.is_empty() {
-            return Err(CommandError::new(
-                16,
-                "InvalidLength",
-                "Write batch sizes must be between 1 and 100000. Got 0 operations.",
-            ));
-        }
+        let (coll, stmts, ordered) = write_batch(cmd, "updates")?;
         stmts.iter().try_for_each(|s| check_update_stmt(s))?;
         self.reject_view(db, &coll)?;
         let ts = self.stamp(ctx);
@@ -1044,16 +1045,7 @@ impl Store {
         cmd: &Document,
         ctx: &ExecContext,
     ) -> Result<Document, CommandError> {
-        let coll = coll_name(cmd)?;
-        let stmts = doc_array(cmd, "deletes")?;
-        let ordered = opt_bool(cmd, "ordered", true)?;
-        if stmts.is_empty() {
-            return Err(CommandError::new(
-                16,
-                "InvalidLength",
-                "Write batch sizes must be between 1 and 100000. Got 0 operations.",
-            ));
-        }
+        let (coll, stmts, ordered) = write_batch(cmd, "deletes")?;
         stmts.iter().try_for_each(|s| check_delete_stmt(s))?;
         version_gate(
             ctx,
