@@ -11,7 +11,7 @@
 //! on any other command cannot be modelled and makes the test ignored.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -358,16 +358,7 @@ use model::{
 /// after the file.
 pub fn generate_cmap(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
     let dir = spec_root.join("source/connection-monitoring-and-pooling/tests");
-    let entries = std::fs::read_dir(&dir)
-        .map_err(|e| SpecError::new(&dir, "", format!("cannot read the spec test folder: {e}")))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(SpecError::new(&dir, "", "no spec test files (*.json) found"));
-    }
+    let files = crate::suite::json_files(&dir)?;
     let mut unique = Unique::default();
     let mut tests = Vec::new();
     for file in files {

@@ -127,21 +127,7 @@ pub fn generate_uri_options(spec_root: &Path) -> Result<Vec<GeneratedTest>, Spec
 
 fn generate(spec_root: &Path, spec_dir: &str, module: &str) -> Result<Vec<GeneratedTest>, SpecError> {
     let dir = spec_root.join("source").join(spec_dir).join("tests");
-    let entries = std::fs::read_dir(&dir)
-        .map_err(|e| SpecError::new(&dir, "", format!("cannot list the test directory: {e}")))?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|e| SpecError::new(&dir, "", format!("cannot list the test directory: {e}")))?
-            .path();
-        if path.extension().is_some_and(|ext| ext == "json") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    if files.is_empty() {
-        return Err(SpecError::new(&dir, "", "no JSON test files found"));
-    }
+    let files = crate::suite::json_files(&dir)?;
     let mut out = Vec::new();
     let mut file_names = Unique::default();
     for path in files {

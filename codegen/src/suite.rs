@@ -185,3 +185,19 @@ pub fn pretty(tokens: &TokenStream, header: &str) -> Result<String, String> {
         syn::parse2(tokens.clone()).map_err(|e| format!("generated code does not parse: {e}"))?;
     Ok(format!("{header}{}", prettyplease::unparse(&file)))
 }
+
+/// The `*.json` files directly in `dir` (the JSON twins of the spec's YAML), sorted. A
+/// missing folder or one without test files is an error, never a silent run of zero tests.
+pub fn json_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, SpecError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| SpecError::new(dir, "", format!("cannot read the spec test folder: {e}")))?;
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(SpecError::new(dir, "", "no spec test files (*.json) found"));
+    }
+    Ok(files)
+}

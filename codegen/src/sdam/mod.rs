@@ -8,13 +8,14 @@
 
 pub mod model;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use crate::error::read_json;
 use crate::naming::Unique;
+use crate::suite::json_files;
 use crate::{GeneratedTest, SpecError, Status};
 use model::{Event, EventServer, EventTopology, ExpectedServer, Field, Outcome, SdamTest};
 
@@ -37,22 +38,6 @@ pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
         }
     }
     Ok(tests)
-}
-
-/// The `*.json` files directly in `dir`, sorted; none is an error (never a silent run of
-/// zero tests).
-fn json_files(dir: &Path) -> Result<Vec<PathBuf>, SpecError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| SpecError::new(dir, "", format!("cannot read the spec test folder: {e}")))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(SpecError::new(dir, "", "no spec test files (*.json) found"));
-    }
-    Ok(files)
 }
 
 /// Why a case cannot pass yet, by `<subdir>::<file>`; empty when every case runs.
@@ -363,6 +348,7 @@ fn event_server(s: &EventServer) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn scratch(name: &str, text: &str) -> PathBuf {
         let root = std::env::temp_dir().join(format!("spec-codegen-sdam-{}-{name}", std::process::id()));

@@ -6,13 +6,14 @@ pub mod model;
 pub mod operations;
 mod validate;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use quote::quote;
 use serde::Deserialize;
 
 use crate::error::from_json_str;
 use crate::naming::{Unique, ident};
+use crate::suite::json_files;
 use crate::{GeneratedTest, SpecError, Status};
 pub use model::{TestFile, Version};
 
@@ -292,24 +293,10 @@ fn stem(file: &Path) -> String {
     file.file_stem().and_then(|s| s.to_str()).map(ident).unwrap_or_default()
 }
 
-/// The `*.json` files directly in `dir`, sorted; none is an error.
-fn json_files(dir: &Path) -> Result<Vec<PathBuf>, SpecError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| SpecError::new(dir, "", format!("cannot read the spec test folder: {e}")))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(SpecError::new(dir, "", "no spec test files (*.json) found"));
-    }
-    Ok(files)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn spec_root() -> PathBuf {
         let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -12,8 +12,9 @@ use super::model::{
     Entity, EventType, ExpectedEventsForClient, Operation, RunOnRequirement, Serverless, TestCase, TestFile,
     Topology, Version,
 };
-use super::{json_files, load, stem};
+use super::{load, stem};
 use crate::naming::Unique;
+use crate::suite::json_files;
 use crate::{GeneratedTest, SpecError, Status};
 
 /// Tests of the CRUD spec's unified files (`source/crud/tests/unified/*.json`).
