@@ -105,6 +105,12 @@ pub fn suites() -> &'static [Suite] {
             test_target: "unified_suites",
             generate: crate::unified::operations::generate_command_monitoring,
         },
+        Suite {
+            module: "sessions",
+            spec_dir: "sessions",
+            test_target: "unified_suites",
+            generate: crate::unified::operations::generate_sessions,
+        },
     ]
 }
 

@@ -19,17 +19,27 @@ use crate::{GeneratedTest, SpecError, Status};
 
 /// Tests of the CRUD spec's unified files (`source/crud/tests/unified/*.json`).
 pub fn generate_crud(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
-    generate_dir(spec_root, "crud", "crud")
+    generate_dir(spec_root, "crud", "tests/unified", "crud")
 }
 
 /// Tests of the command monitoring spec's unified files
 /// (`source/command-monitoring/tests/unified/*.json`).
 pub fn generate_command_monitoring(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
-    generate_dir(spec_root, "command-monitoring", "command_monitoring")
+    generate_dir(spec_root, "command-monitoring", "tests/unified", "command_monitoring")
 }
 
-fn generate_dir(spec_root: &Path, spec_dir: &str, module: &str) -> Result<Vec<GeneratedTest>, SpecError> {
-    let dir = spec_root.join("source").join(spec_dir).join("tests/unified");
+/// Tests of the sessions spec's unified files (`source/sessions/tests/*.json`).
+pub fn generate_sessions(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    generate_dir(spec_root, "sessions", "tests", "sessions")
+}
+
+fn generate_dir(
+    spec_root: &Path,
+    spec_dir: &str,
+    tests_dir: &str,
+    module: &str,
+) -> Result<Vec<GeneratedTest>, SpecError> {
+    let dir = spec_root.join("source").join(spec_dir).join(tests_dir);
     let mut tests = Vec::new();
     let mut files = Unique::default();
     for file in json_files(&dir)? {
