@@ -173,8 +173,15 @@ fn unsupported_entities(file: &TestFile) -> Option<String> {
                     return Some("collection entity: timeoutMS (CSOT) not supported".into());
                 }
             }
-            Entity::Session(_) => {
-                return Some("session entities: sessions are not supported by the runner yet".into());
+            Entity::Session(s) => {
+                for key in s.session_options.iter().flat_map(|o| o.keys()) {
+                    if !["causalConsistency", "snapshot", "defaultTransactionOptions"].contains(&key.as_str())
+                    {
+                        return Some(format!(
+                            "session entity: sessionOptions.{key} not supported by the runner"
+                        ));
+                    }
+                }
             }
             other => return Some(format!("{} entities not supported by the runner", other.kind())),
         }
@@ -400,6 +407,7 @@ fn options_expr(
     let ty_ident = format_ident!("{}", if ty == "ReplaceOptions" { "UpdateOptions" } else { ty });
     let allowed = options_of(ty);
     let mut setters = Vec::new();
+    let mut session = quote! {};
     for key in op.arguments.iter().flat_map(|a| a.keys()) {
         if positional.contains(&key.as_str()) {
             continue;
@@ -409,7 +417,8 @@ fn options_expr(
             continue;
         }
         if key == "session" {
-            return Err(format!("operation {}: sessions not supported by the runner yet", op.name));
+            session = quote! { .session(&mut session) };
+            continue;
         }
         match option(key) {
             Some((setter, conv)) if allowed.contains(&key.as_str()) => {
@@ -422,9 +431,9 @@ fn options_expr(
     }
     if matches!(ty, "DistinctOptions" | "CountOptions" | "EstimatedDocumentCountOptions") {
         // These actions take their options through setters only.
-        return Ok(quote! { #(#setters)* });
+        return Ok(quote! { #(#setters)* #session });
     }
-    Ok(quote! { .with_options(::mongo_driver::options::#ty_ident::default() #(#setters)*) })
+    Ok(quote! { .with_options(::mongo_driver::options::#ty_ident::default() #(#setters)*) #session })
 }
 
 /// Requires the positional arguments.
@@ -449,6 +458,7 @@ fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, S
         return test_runner_operation(op, i);
     }
     let call = match entity_kind(file, object) {
+        Some(Entity::Session(_)) => return session_operation(op),
         Some(Entity::Collection(_)) => collection_operation(op)?,
         Some(Entity::Database(_)) => database_operation(op)?,
         Some(other) => return Err(format!("operation {} on a {} entity", op.name, other.kind())),
@@ -458,14 +468,38 @@ fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, S
         Some(Entity::Collection(_)) => quote! { let coll = r.collection(#object); },
         _ => quote! { let db = r.database(#object); },
     };
+    let session = op.arguments.as_ref().and_then(|a| a.get("session"));
+    let (lend, give_back) = match session {
+        None => (quote! {}, quote! {}),
+        Some(serde_json::Value::String(id)) => {
+            if entity_kind(file, id).is_none_or(|e| !matches!(e, Entity::Session(_))) {
+                return Err(format!("operation {}: `{id}` is not a session entity", op.name));
+            }
+            (quote! { let mut session = r.take_session(#id); }, quote! { r.put_session(#id, session); })
+        }
+        Some(other) => {
+            return Err(format!("operation {}: session argument {other} is not an entity id", op.name));
+        }
+    };
     Ok(quote! {
         {
             let o = r.op(#i);
             #entity
+            #lend
             let result: ::std::result::Result<::bson::Bson, ::mongo_driver::error::Error> = async { #call }.await;
+            #give_back
             r.check(#i, result);
         }
     })
+}
+
+/// Operations on a session entity.
+fn session_operation(op: &Operation) -> Result<TokenStream, String> {
+    let object = op.object.as_str();
+    match op.name.as_str() {
+        "endSession" => Ok(quote! { r.end_session(#object); }),
+        other => Err(format!("session operation {other} not supported by the runner")),
+    }
 }
 
 fn test_runner_operation(op: &Operation, i: usize) -> Result<TokenStream, String> {
@@ -473,6 +507,16 @@ fn test_runner_operation(op: &Operation, i: usize) -> Result<TokenStream, String
         "failPoint" => {
             require(op, &["client", "failPoint"])?;
             Ok(quote! { r.fail_point(#i).await; })
+        }
+        "assertSessionDirty" | "assertSessionNotDirty" => {
+            require(op, &["session"])?;
+            let dirty = op.name == "assertSessionDirty";
+            Ok(quote! { r.assert_session_dirty(#i, #dirty); })
+        }
+        "assertSameLsidOnLastTwoCommands" | "assertDifferentLsidOnLastTwoCommands" => {
+            require(op, &["client"])?;
+            let same = op.name == "assertSameLsidOnLastTwoCommands";
+            Ok(quote! { r.assert_lsid_on_last_two_commands(#i, #same); })
         }
         other => Err(format!("test runner operation {other} not supported by the runner")),
     }
@@ -601,9 +645,13 @@ fn check_write_models(op: &Operation) -> Result<(), String> {
 
 fn database_operation(op: &Operation) -> Result<TokenStream, String> {
     let name = op.name.as_str();
+    let session = match op.arguments.as_ref().is_some_and(|a| a.contains_key("session")) {
+        true => quote! { .session(&mut session) },
+        false => quote! {},
+    };
     let no_other = |positional: &[&str]| -> Result<(), String> {
         for key in op.arguments.iter().flat_map(|a| a.keys()) {
-            if !positional.contains(&key.as_str()) {
+            if !positional.contains(&key.as_str()) && key != "session" {
                 return Err(format!("operation {name}: argument `{key}` not supported by the runner"));
             }
         }
@@ -613,7 +661,7 @@ fn database_operation(op: &Operation) -> Result<TokenStream, String> {
         "runCommand" => {
             require(op, &["command", "commandName"])?;
             no_other(&["command", "commandName"])?;
-            quote! { db.run_command(o.doc("command")).await.map(::bson::Bson::Document) }
+            quote! { db.run_command(o.doc("command"))#session.await.map(::bson::Bson::Document) }
         }
         "aggregate" => {
             require(op, &["pipeline"])?;
@@ -633,6 +681,7 @@ fn database_operation(op: &Operation) -> Result<TokenStream, String> {
             for key in op.arguments.iter().flat_map(|a| a.keys()) {
                 let (setter, method) = match key.as_str() {
                     "collection" => continue,
+                    "session" => continue,
                     "viewOn" => ("view_on", quote! { string }),
                     "pipeline" => ("pipeline", quote! { docs }),
                     "capped" => ("capped", quote! { bool }),
@@ -654,6 +703,7 @@ fn database_operation(op: &Operation) -> Result<TokenStream, String> {
             quote! {
                 db.create_collection(&o.string("collection"))
                     .with_options(::mongo_driver::options::CreateCollectionOptions::default() #(#setters)*)
+                    #session
                     .await
                     .map(|_| ::bson::Bson::Null)
             }
@@ -661,12 +711,17 @@ fn database_operation(op: &Operation) -> Result<TokenStream, String> {
         "dropCollection" => {
             require(op, &["collection"])?;
             no_other(&["collection"])?;
+            if op.arguments.as_ref().is_some_and(|a| a.contains_key("session")) {
+                return Err(format!(
+                    "operation {name}: a session on dropCollection not supported by the runner"
+                ));
+            }
             quote! { db.collection::<::bson::Document>(&o.string("collection")).drop().await.map(|_| ::bson::Bson::Null) }
         }
         "listCollectionNames" => {
             no_other(&["filter"])?;
             quote! {
-                db.list_collection_names().filter(o.doc_or_empty("filter")).await
+                db.list_collection_names().filter(o.doc_or_empty("filter"))#session.await
                     .map(|names| ::bson::Bson::Array(names.into_iter().map(::bson::Bson::String).collect()))
             }
         }

@@ -16,6 +16,7 @@ use mongo_driver::event::cmap::{CmapEvent, CmapEventKind};
 use mongo_driver::event::command::{CommandEvent, SENSITIVE_COMMANDS};
 use mongo_driver::options::{Hint, ReadConcern, ReadPreference, ReadPreferenceMode, WriteConcern};
 use mongo_driver::results::{BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult, UpdateResult};
+use mongo_driver::session::ClientSession;
 use mongo_driver::{Client, Collection, Database};
 use mongo_sim::{Config, Deployment, ServerVersion};
 use spec_codegen::unified::TestFile;
@@ -97,6 +98,12 @@ pub struct Runner {
     clients: HashMap<String, ClientEntity>,
     databases: HashMap<String, Database>,
     collections: HashMap<String, Collection<Document>>,
+    /// Session entities not yet ended-and-dropped, by id (lent out during an operation).
+    sessions: HashMap<String, ClientSession>,
+    /// The client entity of each session entity.
+    session_clients: HashMap<String, String>,
+    /// Each session entity's lsid, kept after the session ends (`$$sessionLsid`).
+    lsids: HashMap<String, Document>,
     saved: HashMap<String, Bson>,
 }
 
@@ -104,8 +111,8 @@ impl Entities for Runner {
     fn bson(&self, id: &str) -> Option<Bson> {
         self.saved.get(id).cloned()
     }
-    fn session_lsid(&self, _: &str) -> Option<Document> {
-        None
+    fn session_lsid(&self, id: &str) -> Option<Document> {
+        self.lsids.get(id).cloned()
     }
 }
 
@@ -157,10 +164,13 @@ impl Runner {
             clients: HashMap::new(),
             databases: HashMap::new(),
             collections: HashMap::new(),
+            sessions: HashMap::new(),
+            session_clients: HashMap::new(),
+            lsids: HashMap::new(),
             saved: HashMap::new(),
         };
         runner.initial_data().await;
-        runner.create_entities(sim);
+        runner.create_entities(sim).await;
         runner
     }
 
@@ -203,7 +213,7 @@ impl Runner {
         }
     }
 
-    fn create_entities(&mut self, sim: Sim) {
+    async fn create_entities(&mut self, sim: Sim) {
         let entities = self.file.create_entities.clone().map(|e| e.0).unwrap_or_default();
         for (i, entity) in entities.iter().enumerate() {
             let pointer = format!("/createEntities/{i}");
@@ -339,6 +349,29 @@ impl Runner {
                     }
                     self.collections.insert(c.id.clone(), coll);
                 }
+                Entity::Session(e) => {
+                    let Some(client) = self.clients.get(&e.client) else {
+                        panic!("{}#{pointer}: client `{}` is not defined", self.path.display(), e.client)
+                    };
+                    let mut start = client.client.start_session();
+                    for (key, value) in e.session_options.iter().flatten() {
+                        let here = format!("{}#{pointer}/session/sessionOptions/{key}", self.path.display());
+                        start = match (key.as_str(), value) {
+                            ("causalConsistency", serde_json::Value::Bool(b)) => start.causal_consistency(*b),
+                            ("snapshot", serde_json::Value::Bool(b)) => start.snapshot(*b),
+                            ("defaultTransactionOptions", serde_json::Value::Object(o)) => {
+                                start.default_transaction_options(ejson_doc(&self.path, &pointer, o))
+                            }
+                            _ => panic!("{here}: not supported by the runner"),
+                        };
+                    }
+                    let session = start.await.unwrap_or_else(|err| {
+                        panic!("{}#{pointer}: the session starts: {err}", self.path.display())
+                    });
+                    self.lsids.insert(e.id.clone(), session.id().clone());
+                    self.session_clients.insert(e.id.clone(), e.client.clone());
+                    self.sessions.insert(e.id.clone(), session);
+                }
                 other => panic!(
                     "{}#{pointer}: {} entities are not supported (the generator should have ignored this case)",
                     self.path.display(),
@@ -406,6 +439,71 @@ impl Runner {
         match self.collections.get(id) {
             Some(c) => c.clone(),
             None => panic!("{}: collection entity `{id}` is not defined", self.path.display()),
+        }
+    }
+
+    /// Lends session entity `id` to an operation; [`Runner::put_session`] gives it back.
+    pub fn take_session(&mut self, id: &str) -> ClientSession {
+        match self.sessions.remove(id) {
+            Some(s) => s,
+            None => panic!("{}: session entity `{id}` is not defined", self.path.display()),
+        }
+    }
+
+    /// Returns a session lent by [`Runner::take_session`].
+    pub fn put_session(&mut self, id: &str, session: ClientSession) {
+        self.sessions.insert(id.to_string(), session);
+    }
+
+    /// `endSession` on session entity `id`: the server session goes back to the pool.
+    pub fn end_session(&mut self, id: &str) {
+        match self.sessions.get_mut(id) {
+            Some(s) => s.end_session(),
+            None => panic!("{}: session entity `{id}` is not defined", self.path.display()),
+        }
+    }
+
+    /// `assertSessionDirty` / `assertSessionNotDirty` (special test operations, operation `i`).
+    pub fn assert_session_dirty(&self, i: usize, dirty: bool) {
+        let args = self.op(i);
+        let id = args.string("session");
+        let Some(session) = self.sessions.get(&id) else {
+            panic!("{}#{}: session entity `{id}` is not defined", self.path.display(), args.pointer)
+        };
+        assert_eq!(
+            session.is_dirty(),
+            dirty,
+            "{}#/tests/{}/operations/{i}: session `{id}` dirty",
+            self.path.display(),
+            self.case
+        );
+    }
+
+    /// `assertSameLsidOnLastTwoCommands` (`same`) / `assertDifferentLsidOnLastTwoCommands`
+    /// (special test operations, operation `i`): the lsids of the last two command started
+    /// events the client observed.
+    pub fn assert_lsid_on_last_two_commands(&self, i: usize, same: bool) {
+        let args = self.op(i);
+        let here = format!("{}#/tests/{}/operations/{i}", self.path.display(), self.case);
+        let id = args.string("client");
+        let Some(client) = self.clients.get(&id) else { panic!("{here}: client `{id}` is not defined") };
+        let events = client.events.lock().unwrap_or_else(|p| p.into_inner());
+        let lsids: Vec<Option<&Bson>> = events
+            .iter()
+            .filter_map(|e| match e {
+                CommandEvent::Started(s) => Some(s.command.get("lsid")),
+                _ => None,
+            })
+            .collect();
+        let [.., Some(a), Some(b)] = lsids.as_slice() else {
+            panic!(
+                "{here}: the last two command started events of `{id}` do not both carry an lsid: {lsids:?}"
+            )
+        };
+        if same {
+            assert_eq!(a, b, "{here}: the last two commands should share an lsid");
+        } else {
+            assert_ne!(a, b, "{here}: the last two commands should have different lsids");
         }
     }
 
