@@ -461,6 +461,9 @@ fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, S
         Some(Entity::Session(_)) => return session_operation(op),
         Some(Entity::Collection(_)) => collection_operation(op)?,
         Some(Entity::Database(_)) => database_operation(op)?,
+        Some(Entity::Client(_)) if matches!(op.name.as_str(), "listDatabases" | "listDatabaseNames") => {
+            return Err(format!("driver: no {} API on Client", op.name));
+        }
         Some(other) => return Err(format!("operation {} on a {} entity", op.name, other.kind())),
         None => return Err(format!("operation {}: object `{object}` is not an entity", op.name)),
     };
@@ -498,6 +501,9 @@ fn session_operation(op: &Operation) -> Result<TokenStream, String> {
     let object = op.object.as_str();
     match op.name.as_str() {
         "endSession" => Ok(quote! { r.end_session(#object); }),
+        "startTransaction" | "commitTransaction" | "abortTransaction" | "withTransaction" => {
+            Err(format!("driver: transactions are not implemented (session operation {})", op.name))
+        }
         other => Err(format!("session operation {other} not supported by the runner")),
     }
 }
@@ -613,6 +619,9 @@ fn collection_operation(op: &Operation) -> Result<TokenStream, String> {
             let opts = options_expr(op, "BulkWriteOptions", &["requests"], &[])?;
             quote! { coll.bulk_write(o.write_models("requests"))#opts.await.map(|v| R::bulk_write(&v)) }
         }
+        "listIndexes" | "listIndexNames" => {
+            return Err(format!("driver: no {name} API on collections"));
+        }
         other => return Err(format!("operation {other} not supported by the runner")),
     })
 }
@@ -725,6 +734,7 @@ fn database_operation(op: &Operation) -> Result<TokenStream, String> {
                     .map(|names| ::bson::Bson::Array(names.into_iter().map(::bson::Bson::String).collect()))
             }
         }
+        "listCollections" => return Err("driver: no listCollections API (only listCollectionNames)".into()),
         other => return Err(format!("database operation {other} not supported by the runner")),
     })
 }
