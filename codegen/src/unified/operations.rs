@@ -863,6 +863,50 @@ mod tests {
         assert!(choose_deployment(None, Some(&serverless)).is_err_and(|e| e.contains("serverless")));
     }
 
+    fn session_file(session_arg: &str) -> TestFile {
+        let text = format!(
+            r#"{{"description": "d", "schemaVersion": "1.0",
+            "createEntities": [
+                {{"client": {{"id": "c"}}}},
+                {{"database": {{"id": "db", "client": "c", "databaseName": "d"}}}},
+                {{"collection": {{"id": "coll", "database": "db", "collectionName": "x"}}}},
+                {{"session": {{"id": "s", "client": "c", "sessionOptions": {{"snapshot": true}}}}}}
+            ],
+            "tests": [{{"description": "t", "operations": [
+                {{"name": "insertOne", "object": "coll", "arguments": {{"session": "{session_arg}", "document": {{}}}}}},
+                {{"name": "assertSessionDirty", "object": "testRunner", "arguments": {{"session": "s"}}}},
+                {{"name": "assertDifferentLsidOnLastTwoCommands", "object": "testRunner", "arguments": {{"client": "c"}}}},
+                {{"name": "endSession", "object": "s"}}
+            ]}}]}}"#
+        );
+        match super::super::parse(Path::new("f.json"), &text) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn session_operations_are_emitted() {
+        let file = session_file("s");
+        let (status, body) = generate_case(&file, &file.tests[0], 0, "f.json", "m::t");
+        assert!(matches!(status, Status::Run), "{status:?}");
+        let body = body.to_string();
+        for call in [
+            "take_session (\"s\")",
+            ". session (& mut session)",
+            "put_session (\"s\" , session)",
+            "assert_session_dirty (1usize , true)",
+            "assert_lsid_on_last_two_commands (2usize , false)",
+            "end_session (\"s\")",
+        ] {
+            assert!(body.contains(call), "{call} missing from {body}");
+        }
+        // A session argument naming another kind of entity is not emitted.
+        let wrong = session_file("coll");
+        let (status, _) = generate_case(&wrong, &wrong.tests[0], 0, "f.json", "m::t");
+        assert!(matches!(&status, Status::Ignored(r) if r.contains("not a session entity")), "{status:?}");
+    }
+
     #[test]
     fn known_failures_match_exact_files() {
         let file = "source/crud/tests/unified/deleteOne-comment.json";
