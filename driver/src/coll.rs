@@ -585,6 +585,14 @@ impl<'a> Aggregate<'a> {
 
 /// Defines chainable setters on an action that fill its `options` field.
 macro_rules! option_setters {
+    ($options:ty; $( $field:ident : $ty:ty ),* $(,)?) => {
+        /// Sets every option at once.
+        pub fn with_options(mut self, options: $options) -> Self {
+            self.options = options;
+            self
+        }
+        option_setters!($( $field: $ty ),*);
+    };
     ($( $field:ident : $ty:ty ),* $(,)?) => {
         $(
             #[doc = concat!("Sets the `", stringify!($field), "` option.")]
@@ -623,13 +631,7 @@ pub struct InsertOne<'a, T> {
 }
 
 impl<'a, T: Send + Sync> InsertOne<'a, T> {
-    option_setters!(bypass_document_validation: bool, write_concern: WriteConcern, comment: Bson);
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: InsertOneOptions) -> Self {
-        self.options = options;
-        self
-    }
+    option_setters!(InsertOneOptions; bypass_document_validation: bool, write_concern: WriteConcern, comment: Bson);
 
     async fn run(self) -> Result<InsertOneResult> {
         let mut document = self.document?;
@@ -657,13 +659,7 @@ pub struct InsertMany<'a, T> {
 }
 
 impl<'a, T: Send + Sync> InsertMany<'a, T> {
-    option_setters!(bypass_document_validation: bool, ordered: bool, write_concern: WriteConcern, comment: Bson);
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: InsertManyOptions) -> Self {
-        self.options = options;
-        self
-    }
+    option_setters!(InsertManyOptions; bypass_document_validation: bool, ordered: bool, write_concern: WriteConcern, comment: Bson);
 
     async fn run(self) -> Result<InsertManyResult> {
         let mut documents = self.documents?;
@@ -743,7 +739,7 @@ async fn run_update<T: Send + Sync>(
 }
 
 impl<'a, T: Send + Sync> UpdateAction<'a, T> {
-    option_setters!(
+    option_setters!(UpdateOptions;
         array_filters: Vec<Document>,
         bypass_document_validation: bool,
         collation: Document,
@@ -753,12 +749,6 @@ impl<'a, T: Send + Sync> UpdateAction<'a, T> {
         write_concern: WriteConcern,
         comment: Bson,
     );
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: UpdateOptions) -> Self {
-        self.options = options;
-        self
-    }
 
     async fn run(self) -> Result<UpdateResult> {
         self.update.validate()?;
@@ -780,7 +770,7 @@ pub struct ReplaceOne<'a, T> {
 }
 
 impl<'a, T: Send + Sync> ReplaceOne<'a, T> {
-    option_setters!(
+    option_setters!(UpdateOptions;
         bypass_document_validation: bool,
         collation: Document,
         hint: Hint,
@@ -789,12 +779,6 @@ impl<'a, T: Send + Sync> ReplaceOne<'a, T> {
         write_concern: WriteConcern,
         comment: Bson,
     );
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: UpdateOptions) -> Self {
-        self.options = options;
-        self
-    }
 
     async fn run(self) -> Result<UpdateResult> {
         let replacement = self.replacement?;
@@ -817,13 +801,7 @@ pub struct DeleteAction<'a, T> {
 }
 
 impl<'a, T: Send + Sync> DeleteAction<'a, T> {
-    option_setters!(collation: Document, hint: Hint, let_vars: Document, write_concern: WriteConcern, comment: Bson);
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: DeleteOptions) -> Self {
-        self.options = options;
-        self
-    }
+    option_setters!(DeleteOptions; collation: Document, hint: Hint, let_vars: Document, write_concern: WriteConcern, comment: Bson);
 
     async fn run(self) -> Result<DeleteResult> {
         let o = &self.options;
@@ -850,7 +828,7 @@ pub struct Find<'a, T> {
 }
 
 impl<'a, T: Send + Sync> Find<'a, T> {
-    option_setters!(
+    option_setters!(FindOptions;
         allow_disk_use: bool,
         allow_partial_results: bool,
         batch_size: i32,
@@ -874,12 +852,6 @@ impl<'a, T: Send + Sync> Find<'a, T> {
         tailable: bool,
         await_data: bool,
     );
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: FindOptions) -> Self {
-        self.options = options;
-        self
-    }
 
     async fn run(self) -> Result<Cursor<T>> {
         let coll = self.coll;
@@ -949,7 +921,7 @@ pub struct FindOneAndModify<'a, T> {
 }
 
 impl<'a, T: Send + Sync> FindOneAndModify<'a, T> {
-    option_setters!(
+    option_setters!(FindOneAndModifyOptions;
         array_filters: Vec<Document>,
         bypass_document_validation: bool,
         collation: Document,
@@ -963,12 +935,6 @@ impl<'a, T: Send + Sync> FindOneAndModify<'a, T> {
         write_concern: WriteConcern,
         comment: Bson,
     );
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: FindOneAndModifyOptions) -> Self {
-        self.options = options;
-        self
-    }
 
     async fn run(self) -> Result<Option<T>>
     where
@@ -1018,7 +984,7 @@ impl<'a> Aggregate<'a> {
         Self { client, session: None, db, coll, pipeline, defaults, options: AggregateOptions::default() }
     }
 
-    option_setters!(
+    option_setters!(AggregateOptions;
         allow_disk_use: bool,
         batch_size: i32,
         bypass_document_validation: bool,
@@ -1031,12 +997,6 @@ impl<'a> Aggregate<'a> {
         selection_criteria: ReadPreference,
         write_concern: WriteConcern,
     );
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: AggregateOptions) -> Self {
-        self.options = options;
-        self
-    }
 }
 
 impl<'a> IntoFuture for Aggregate<'a> {
@@ -1211,19 +1171,13 @@ pub struct BulkWrite<'a, T> {
 }
 
 impl<'a, T: Send + Sync> BulkWrite<'a, T> {
-    option_setters!(
+    option_setters!(BulkWriteOptions;
         bypass_document_validation: bool,
         ordered: bool,
         let_vars: Document,
         write_concern: WriteConcern,
         comment: Bson,
     );
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: BulkWriteOptions) -> Self {
-        self.options = options;
-        self
-    }
 
     /// Turns each model into (command kind, statement, inserted `_id`).
     fn statements(models: Vec<WriteModel>) -> Result<Vec<(WriteKind, Document, Option<Bson>)>> {
