@@ -231,7 +231,7 @@ impl Executor {
             && op.retryability() == Retryability::Write
             && (has_session || (ctx.lsid.is_some() && ctx.txn_number.is_some()));
         let retry_read = self.retry_reads && op.retryability() == Retryability::Read;
-        let mut txn = TxnState { number: ctx.txn_number.filter(|_| !has_session), sent: false };
+        let mut txn = TxnState { number: ctx.txn_number.filter(|_| !has_session), ..TxnState::default() };
         let first =
             self.attempt(op, ctx, &mut session, &mut txn, &criteria, operation_id, retryable_write).await;
         let error = match first {
@@ -240,6 +240,7 @@ impl Executor {
             other => return other,
         };
         tracing::debug!(target: "mongo_driver::executor", operation = op.name(), %error, "retrying once");
+        txn.retrying = true;
         // Retryable reads and writes specs: the retry selects again; when no server can be
         // selected (or the retry fails before anything reached a server) the first error is
         // returned, otherwise the second.
@@ -552,11 +553,23 @@ impl Executor {
         if let Some(s) = session.as_deref() {
             record_session_times(s, &reply);
         }
-        if let Some(error) = Error::from_reply(&reply) {
+        if let Some(mut error) = Error::from_reply(&reply) {
             // A write concern error arrives with `ok: 1`: SDAM still sees a state change in it.
             self.topology.handle_connection_error(connection, &error);
             if matches!(*error.kind, ErrorKind::Command { .. }) {
                 return Err(error);
+            }
+            // Retryable writes spec "Determining Retryable Errors": a write concern error is
+            // retryable like a command error (labelled by 4.4+ servers, by code before).
+            // Only the first attempt gives its reply up for the retry; a retry's write
+            // concern error stays in the operation's result.
+            if txn.sent && !txn.retrying {
+                if description.max_wire_version < WIRE_VERSION_4_4 && error.is_retryable_write_code() {
+                    error.add_label(RETRYABLE_WRITE_ERROR);
+                }
+                if error.contains_label(RETRYABLE_WRITE_ERROR) {
+                    return Err(error);
+                }
             }
         }
         op.handle_response(reply, &description)
@@ -676,11 +689,13 @@ fn is_unacknowledged(body: &Document) -> bool {
 }
 
 /// The transaction number of one retryable write: assigned once (from the session or the
-/// context), kept for the retry; `sent` tells whether the latest attempt carried it.
+/// context), kept for the retry; `sent` tells whether the latest attempt carried it,
+/// `retrying` whether the latest attempt is the retry.
 #[derive(Debug, Default)]
 struct TxnState {
     number: Option<i64>,
     sent: bool,
+    retrying: bool,
 }
 
 /// How often the pool's session timeout is read from the topology description.
