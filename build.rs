@@ -45,7 +45,7 @@ fn run() -> Result<(), String> {
             s.spec_dir, pin.specifications.repository, pin.specifications.commit, s.module
         );
         let source = suite::pretty(&tokens, &header)?;
-        write(&out_dir.join(format!("{}.rs", s.module)), &source)?;
+        write(&out_dir.join(format!("{}.rs", suite::file_stem(s))), &source)?;
         generated.push((s, tests));
     }
     write(&out_dir.join("MANIFEST.tsv"), &manifest::render(&generated))

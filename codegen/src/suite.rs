@@ -38,7 +38,9 @@ pub struct GeneratedTest {
 
 /// A generator for one spec directory.
 pub struct Suite {
-    /// Module name of the suite (the spec directory in snake_case), e.g. `max_staleness`.
+    /// Module path of the suite (the spec directory in snake_case), e.g. `max_staleness`;
+    /// a suite that is one part of a spec directory's tests names a nested module, e.g.
+    /// `server_discovery_and_monitoring::unified`. Unique among the suites.
     pub module: &'static str,
     /// The spec directory under `source/`, e.g. `max-staleness`.
     pub spec_dir: &'static str,
@@ -111,10 +113,28 @@ pub fn suites() -> &'static [Suite] {
             test_target: "unified_suites",
             generate: crate::unified::operations::generate_sessions,
         },
+        Suite {
+            module: "transactions",
+            spec_dir: "transactions",
+            test_target: "unified_suites",
+            generate: crate::unified::suites::generate_transactions,
+        },
+        Suite {
+            module: "retryable_writes",
+            spec_dir: "retryable-writes",
+            test_target: "unified_suites",
+            generate: crate::unified::suites::generate_retryable_writes,
+        },
+        Suite {
+            module: "server_discovery_and_monitoring::unified",
+            spec_dir: "server-discovery-and-monitoring",
+            test_target: "unified_suites",
+            generate: crate::unified::suites::generate_sdam_unified,
+        },
     ]
 }
 
-/// The suite with module name `module`.
+/// The suite with module path `module` (e.g. `crud`, `server_discovery_and_monitoring::unified`).
 pub fn find(module: &str) -> Option<&'static Suite> {
     suites().iter().find(|s| s.module == module)
 }
@@ -125,7 +145,8 @@ struct Tree {
     tests: Vec<TokenStream>,
 }
 
-/// Emits `pub mod <suite> { ... }` holding the tests in nested modules.
+/// Emits `pub mod <suite> { ... }` holding the tests in nested modules (one `pub mod` per
+/// segment of a nested module path).
 pub fn emit(suite: &Suite, tests: &[GeneratedTest], spec_commit: &str) -> TokenStream {
     let mut root = Tree::default();
     for test in tests {
@@ -133,18 +154,30 @@ pub fn emit(suite: &Suite, tests: &[GeneratedTest], spec_commit: &str) -> TokenS
         let node = dirs.iter().fold(&mut root, |node, dir| node.children.entry(dir.clone()).or_default());
         node.tests.push(emit_test(name, test));
     }
-    let module = format_ident!("{}", suite.module);
     let doc = format!(
         " Generated from `source/{}/` of the driver specifications at commit {}.",
         suite.spec_dir, spec_commit
     );
+    let mut segments = suite.module.rsplit("::");
+    let innermost = format_ident!("{}", segments.next().unwrap_or(suite.module));
     let inner = emit_tree(&root);
-    quote! {
+    let mut tokens = quote! {
         #[doc = #doc]
-        pub mod #module {
+        pub mod #innermost {
             #inner
         }
+    };
+    for outer in segments {
+        let outer = format_ident!("{}", outer);
+        tokens = quote! { pub mod #outer { #tokens } };
     }
+    tokens
+}
+
+/// The file name (without extension) of a suite's readable copy: its module path with
+/// `::` as `__`.
+pub fn file_stem(suite: &Suite) -> String {
+    suite.module.replace("::", "__")
 }
 
 fn emit_tree(tree: &Tree) -> TokenStream {
@@ -206,4 +239,40 @@ pub fn json_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, SpecError> {
         return Err(SpecError::new(dir, "", "no spec test files (*.json) found"));
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suite_modules_are_unique_and_nest() {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in suites() {
+            assert!(seen.insert(s.module), "suite module {} registered twice", s.module);
+            assert!(find(s.module).is_some_and(|f| f.spec_dir == s.spec_dir));
+        }
+        let Some(nested) = find("server_discovery_and_monitoring::unified") else {
+            panic!("the SDAM unified suite is registered")
+        };
+        assert_eq!(file_stem(nested), "server_discovery_and_monitoring__unified");
+        let test = GeneratedTest {
+            path: vec!["file".into(), "case".into()],
+            spec_file: "f.json".into(),
+            case_index: Some(0),
+            status: Status::Run,
+            is_async: false,
+            body: quote! {},
+        };
+        let source = match pretty(&emit(nested, &[test], "abc"), "") {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        let compact: String = source.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            compact.starts_with("pub mod server_discovery_and_monitoring { /// Generated from"),
+            "{source}"
+        );
+        assert!(compact.contains("pub mod unified { pub mod file { /// Spec file"), "{source}");
+    }
 }

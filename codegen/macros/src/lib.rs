@@ -10,13 +10,15 @@ use proc_macro::TokenStream;
 use quote::quote;
 
 /// Expands to `pub mod <name> { ... }` with one test per case of the spec suite `name`
-/// (a module name from `spec_codegen::suite::suites()`, e.g. `max_staleness`).
+/// (a module path from `spec_codegen::suite::suites()`, e.g. `max_staleness` or
+/// `server_discovery_and_monitoring::unified`).
 #[proc_macro]
 pub fn suite(input: TokenStream) -> TokenStream {
-    let ident = syn::parse_macro_input!(input as syn::Ident);
-    match expand(&ident.to_string()) {
+    let path = syn::parse_macro_input!(input as syn::Path);
+    let name = path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::");
+    match expand(&name) {
         Ok(tokens) => tokens.into(),
-        Err(message) => syn::Error::new(ident.span(), message).to_compile_error().into(),
+        Err(message) => syn::Error::new_spanned(&path, message).to_compile_error().into(),
     }
 }
 

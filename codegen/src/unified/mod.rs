@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod operations;
+pub mod suites;
 mod validate;
 
 use std::path::Path;
@@ -320,6 +321,7 @@ mod tests {
             "crud/tests/unified",
             "retryable-writes/tests/unified",
             "server-discovery-and-monitoring/tests/unified",
+            "transactions/tests/unified",
         ] {
             for file in json_files(&root.join("source").join(dir)).unwrap() {
                 match load(&file) {

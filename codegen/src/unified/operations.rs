@@ -33,7 +33,7 @@ pub fn generate_sessions(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecErr
     generate_dir(spec_root, "sessions", "tests", "sessions")
 }
 
-fn generate_dir(
+pub(crate) fn generate_dir(
     spec_root: &Path,
     spec_dir: &str,
     tests_dir: &str,
