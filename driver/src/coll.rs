@@ -113,6 +113,8 @@ fn validate_replacement(replacement: &Document) -> Result<()> {
 }
 
 /// One write of a collection-level [`Collection::bulk_write`] (CRUD spec "Write Models").
+/// Options left `None` are not sent. The constructors ([`WriteModel::update_one`], …) build a
+/// model without options.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteModel {
     /// Inserts a document (an `_id` is generated when missing).
@@ -127,7 +129,13 @@ pub enum WriteModel {
         /// The update.
         update: UpdateModifications,
         /// Insert when nothing matches.
-        upsert: bool,
+        upsert: Option<bool>,
+        /// Which array elements an update operator applies to.
+        array_filters: Option<Vec<Document>>,
+        /// The collation.
+        collation: Option<Document>,
+        /// The index to use (update hints need MongoDB 4.2, or 4.2 too when unacknowledged).
+        hint: Option<Hint>,
     },
     /// Updates every matching document.
     UpdateMany {
@@ -136,7 +144,13 @@ pub enum WriteModel {
         /// The update.
         update: UpdateModifications,
         /// Insert when nothing matches.
-        upsert: bool,
+        upsert: Option<bool>,
+        /// Which array elements an update operator applies to.
+        array_filters: Option<Vec<Document>>,
+        /// The collation.
+        collation: Option<Document>,
+        /// The index to use.
+        hint: Option<Hint>,
     },
     /// Replaces the first matching document.
     ReplaceOne {
@@ -145,18 +159,76 @@ pub enum WriteModel {
         /// The replacement.
         replacement: Document,
         /// Insert when nothing matches.
-        upsert: bool,
+        upsert: Option<bool>,
+        /// The collation.
+        collation: Option<Document>,
+        /// The index to use.
+        hint: Option<Hint>,
     },
     /// Deletes the first matching document.
     DeleteOne {
         /// The filter.
         filter: Document,
+        /// The collation.
+        collation: Option<Document>,
+        /// The index to use (delete hints need MongoDB 4.4 when unacknowledged).
+        hint: Option<Hint>,
     },
     /// Deletes every matching document.
     DeleteMany {
         /// The filter.
         filter: Document,
+        /// The collation.
+        collation: Option<Document>,
+        /// The index to use.
+        hint: Option<Hint>,
     },
+}
+
+impl WriteModel {
+    /// An [`WriteModel::InsertOne`].
+    pub fn insert_one(document: Document) -> Self {
+        Self::InsertOne { document }
+    }
+
+    /// An [`WriteModel::UpdateOne`] without options.
+    pub fn update_one(filter: Document, update: impl Into<UpdateModifications>) -> Self {
+        Self::UpdateOne {
+            filter,
+            update: update.into(),
+            upsert: None,
+            array_filters: None,
+            collation: None,
+            hint: None,
+        }
+    }
+
+    /// An [`WriteModel::UpdateMany`] without options.
+    pub fn update_many(filter: Document, update: impl Into<UpdateModifications>) -> Self {
+        Self::UpdateMany {
+            filter,
+            update: update.into(),
+            upsert: None,
+            array_filters: None,
+            collation: None,
+            hint: None,
+        }
+    }
+
+    /// An [`WriteModel::ReplaceOne`] without options.
+    pub fn replace_one(filter: Document, replacement: Document) -> Self {
+        Self::ReplaceOne { filter, replacement, upsert: None, collation: None, hint: None }
+    }
+
+    /// An [`WriteModel::DeleteOne`] without options.
+    pub fn delete_one(filter: Document) -> Self {
+        Self::DeleteOne { filter, collation: None, hint: None }
+    }
+
+    /// An [`WriteModel::DeleteMany`] without options.
+    pub fn delete_many(filter: Document) -> Self {
+        Self::DeleteMany { filter, collation: None, hint: None }
+    }
 }
 
 /// Which write command a model goes to.
@@ -1181,45 +1253,45 @@ impl<'a, T: Send + Sync> BulkWrite<'a, T> {
 
     /// Turns each model into (command kind, statement, inserted `_id`).
     fn statements(models: Vec<WriteModel>) -> Result<Vec<(WriteKind, Document, Option<Bson>)>> {
-        let none = UpdateOptions::default();
+        let update = |filter, update: UpdateModifications, multi, options: UpdateOptions| {
+            update.validate()?;
+            let statement = update_statement(filter, update.to_bson(), multi, &options, false);
+            Ok::<_, Error>((WriteKind::Update, statement, None))
+        };
         models
             .into_iter()
-            .map(|model| {
-                Ok(match model {
-                    WriteModel::InsertOne { mut document } => {
-                        let id = ensure_id(&mut document);
-                        (WriteKind::Insert, document, Some(id))
-                    }
-                    WriteModel::UpdateOne { filter, update, upsert } => {
-                        update.validate()?;
-                        let o = UpdateOptions { upsert: Some(upsert), ..none.clone() };
-                        (
-                            WriteKind::Update,
-                            update_statement(filter, update.to_bson(), false, &o, false),
-                            None,
-                        )
-                    }
-                    WriteModel::UpdateMany { filter, update, upsert } => {
-                        update.validate()?;
-                        let o = UpdateOptions { upsert: Some(upsert), ..none.clone() };
-                        (WriteKind::Update, update_statement(filter, update.to_bson(), true, &o, false), None)
-                    }
-                    WriteModel::ReplaceOne { filter, replacement, upsert } => {
-                        validate_replacement(&replacement)?;
-                        let o = UpdateOptions { upsert: Some(upsert), ..none.clone() };
-                        (
-                            WriteKind::Update,
-                            update_statement(filter, Bson::Document(replacement), false, &o, true),
-                            None,
-                        )
-                    }
-                    WriteModel::DeleteOne { filter } => {
-                        (WriteKind::Delete, delete_statement(filter, false, None, None), None)
-                    }
-                    WriteModel::DeleteMany { filter } => {
-                        (WriteKind::Delete, delete_statement(filter, true, None, None), None)
-                    }
-                })
+            .map(|model| match model {
+                WriteModel::InsertOne { mut document } => {
+                    let id = ensure_id(&mut document);
+                    Ok((WriteKind::Insert, document, Some(id)))
+                }
+                WriteModel::UpdateOne { filter, update: u, upsert, array_filters, collation, hint } => {
+                    let options =
+                        UpdateOptions { upsert, array_filters, collation, hint, ..Default::default() };
+                    update(filter, u, false, options)
+                }
+                WriteModel::UpdateMany { filter, update: u, upsert, array_filters, collation, hint } => {
+                    let options =
+                        UpdateOptions { upsert, array_filters, collation, hint, ..Default::default() };
+                    update(filter, u, true, options)
+                }
+                WriteModel::ReplaceOne { filter, replacement, upsert, collation, hint } => {
+                    validate_replacement(&replacement)?;
+                    let options = UpdateOptions { upsert, collation, hint, ..Default::default() };
+                    let statement =
+                        update_statement(filter, Bson::Document(replacement), false, &options, true);
+                    Ok((WriteKind::Update, statement, None))
+                }
+                WriteModel::DeleteOne { filter, collation, hint } => Ok((
+                    WriteKind::Delete,
+                    delete_statement(filter, false, collation.as_ref(), hint.as_ref()),
+                    None,
+                )),
+                WriteModel::DeleteMany { filter, collation, hint } => Ok((
+                    WriteKind::Delete,
+                    delete_statement(filter, true, collation.as_ref(), hint.as_ref()),
+                    None,
+                )),
             })
             .collect()
     }

@@ -679,13 +679,7 @@ fn record_session_times(session: &ClientSession, reply: &Document) {
 
 /// Whether a command's write concern is unacknowledged (`w: 0` without `j: true`).
 fn is_unacknowledged(body: &Document) -> bool {
-    let Ok(wc) = body.get_document("writeConcern") else { return false };
-    let w_zero = match wc.get("w") {
-        Some(Bson::Int32(0)) | Some(Bson::Int64(0)) => true,
-        Some(Bson::Double(d)) => *d == 0.0,
-        _ => false,
-    };
-    w_zero && !wc.get_bool("j").unwrap_or(false)
+    crate::operation::is_unacknowledged(body.get_document("writeConcern").ok())
 }
 
 /// The transaction number of one retryable write: assigned once (from the session or the

@@ -176,19 +176,17 @@ async fn bulk_write_collection_and_database_helpers() {
         .bulk_write([
             WriteModel::InsertOne { document: doc! {"_id": 1, "x": 1} },
             WriteModel::InsertOne { document: doc! {"x": 2} },
-            WriteModel::UpdateOne {
-                filter: doc! {"_id": 1},
-                update: doc! {"$inc": {"x": 10}}.into(),
-                upsert: false,
+            WriteModel::update_one(doc! {"_id": 1}, doc! {"$inc": {"x": 10}}),
+            WriteModel::update_many(doc! {}, doc! {"$set": {"seen": true}}),
+            WriteModel::ReplaceOne {
+                filter: doc! {"_id": 9},
+                replacement: doc! {"x": 9},
+                upsert: Some(true),
+                collation: None,
+                hint: None,
             },
-            WriteModel::UpdateMany {
-                filter: doc! {},
-                update: doc! {"$set": {"seen": true}}.into(),
-                upsert: false,
-            },
-            WriteModel::ReplaceOne { filter: doc! {"_id": 9}, replacement: doc! {"x": 9}, upsert: true },
-            WriteModel::DeleteOne { filter: doc! {"x": 2} },
-            WriteModel::DeleteMany { filter: doc! {"x": {"$gt": 100}} },
+            WriteModel::delete_one(doc! {"x": 2}),
+            WriteModel::delete_many(doc! {"x": {"$gt": 100}}),
         ])
         .await
         .unwrap();

@@ -293,7 +293,7 @@ async fn foreign_and_ended_sessions_are_rejected() {
             coll.aggregate([]).session(session).await.map(|_| ()).unwrap_err(),
             coll.count_documents(doc! {}).session(session).await.map(|_| ()).unwrap_err(),
             coll.distinct("a", doc! {}).session(session).await.map(|_| ()).unwrap_err(),
-            coll.bulk_write([WriteModel::DeleteOne { filter: doc! {} }])
+            coll.bulk_write([WriteModel::delete_one(doc! {})])
                 .session(session)
                 .await
                 .map(|_| ())
@@ -403,11 +403,7 @@ async fn implicit_sessions_are_taken_after_check_out() {
             coll.insert_one(doc! {}),
             coll.delete_one(doc! {"_id": -1}),
             coll.update_one(doc! {}, doc! {"$set": {"a": 1}}),
-            coll.bulk_write([WriteModel::UpdateOne {
-                filter: doc! {},
-                update: doc! {"$set": {"a": 1}}.into(),
-                upsert: false
-            }]),
+            coll.bulk_write([WriteModel::update_one(doc! {}, doc! {"$set": {"a": 1}})]),
             coll.find_one_and_delete(doc! {"_id": -2}),
             coll.find_one_and_update(doc! {}, doc! {"$set": {"a": 1}}),
             coll.find_one_and_replace(doc! {"_id": -3}, doc! {"a": 1}),

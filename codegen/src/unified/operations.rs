@@ -626,8 +626,8 @@ fn collection_operation(op: &Operation) -> Result<TokenStream, String> {
     })
 }
 
-/// The write models the driver's `WriteModel` can express (no per-model hint, collation
-/// or arrayFilters yet).
+/// The write models and fields the driver's `WriteModel` can express (CRUD spec "Write
+/// Models").
 fn check_write_models(op: &Operation) -> Result<(), String> {
     let requests = op.arguments.as_ref().and_then(|a| a.get("requests")).and_then(|r| r.as_array());
     for request in requests.into_iter().flatten() {
@@ -635,9 +635,11 @@ fn check_write_models(op: &Operation) -> Result<(), String> {
         for (kind, fields) in model {
             let allowed: &[&str] = match kind.as_str() {
                 "insertOne" => &["document"],
-                "updateOne" | "updateMany" => &["filter", "update", "upsert"],
-                "replaceOne" => &["filter", "replacement", "upsert"],
-                "deleteOne" | "deleteMany" => &["filter"],
+                "updateOne" | "updateMany" => {
+                    &["filter", "update", "upsert", "arrayFilters", "collation", "hint"]
+                }
+                "replaceOne" => &["filter", "replacement", "upsert", "collation", "hint"],
+                "deleteOne" | "deleteMany" => &["filter", "collation", "hint"],
                 other => return Err(format!("bulkWrite: write model {other} unknown")),
             };
             for key in fields.as_object().into_iter().flat_map(|f| f.keys()) {
@@ -788,20 +790,9 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
         "",
         "driver: an unacknowledged write's succeeded event carries the server's reply instead of {ok: 1}",
     ),
-    ("deleteMany-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
-    ("deleteOne-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
-    ("replaceOne-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
-    ("updateMany-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
-    ("updateOne-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
-    ("findOneAndDelete-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
-    ("findOneAndReplace-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
-    ("findOneAndUpdate-hint-unacknowledged", "fails with client-side error", HINT_UNACK_CLIENT),
     ("findOneAndDelete-hint-unacknowledged", "on 4.4+ server", FAM_UNACK),
     ("findOneAndReplace-hint-unacknowledged", "on 4.4+ server", FAM_UNACK),
     ("findOneAndUpdate-hint-unacknowledged", "on 4.4+ server", FAM_UNACK),
-    ("findOneAndDelete-hint-clientError", "", FAM_HINT),
-    ("findOneAndReplace-hint-clientError", "", FAM_HINT),
-    ("findOneAndUpdate-hint-clientError", "", FAM_HINT),
     ("aggregate-write-readPreference", "includes read preference for 5.0+ server", WRITE_AGG_RP),
     ("db-aggregate-write-readPreference", "includes read preference for 5.0+ server", WRITE_AGG_RP),
 ];
@@ -814,12 +805,8 @@ const OLD_COMMENT: &str =
 const OLD_DOLLARS: &str =
     "simulator: servers before 5.0 accept $-prefixed and dotted keys (the spec expects a server error)";
 const COMMENT_GETMORE: &str = "driver: the comment of find/aggregate is not sent on getMore (4.4+)";
-const HINT_UNACK_CLIENT: &str =
-    "driver: an unacknowledged write with a hint is not rejected client-side on servers before 4.2/4.4";
 const FAM_UNACK: &str =
     "driver: findAndModify with w: 0 is acknowledged and returns a document (the spec expects no result)";
-const FAM_HINT: &str =
-    "driver: findAndModify with a hint is not rejected client-side on servers that do not support it";
 const WRITE_AGG_RP: &str =
     "driver: aggregate with $out/$merge does not send the read preference to 5.0+ servers";
 

@@ -3,6 +3,7 @@
 
 use bson::{Bson, Document};
 
+use super::write_hint::{HintedWrite, check_hint};
 use super::{Namespace, Operation, Retryability};
 use crate::commands::{
     Command, FindAndModifyCommand, FindAndModifyCommandReply, GenericArguments, OpMsgParts,
@@ -53,8 +54,11 @@ impl Operation for FindAndModify {
         "findAndModify"
     }
 
-    fn build(&mut self, _: &StreamDescription) -> Result<OpMsgParts> {
+    fn build(&mut self, description: &StreamDescription) -> Result<OpMsgParts> {
         let o = &self.options;
+        if o.hint.is_some() {
+            check_hint(HintedWrite::FindAndModify, description, self.generic.write_concern.as_ref())?;
+        }
         let mut c = FindAndModifyCommand::new(&self.ns.db, &self.ns.coll).query(self.filter.clone());
         match &self.modification {
             Modification::Delete => c = c.remove(true),

@@ -17,6 +17,7 @@ mod find_and_modify;
 mod list_collections;
 mod run_command;
 mod write;
+mod write_hint;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub use find_and_modify::{FindAndModify, Modification};
 pub use list_collections::ListCollections;
 pub use run_command::RunCommand;
 pub use write::{BatchedWrite, Delete, Insert, Update, WriteBatchOutcome};
+pub(crate) use write_hint::is_unacknowledged;
 
 use std::collections::VecDeque;
 use std::fmt;

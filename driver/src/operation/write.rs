@@ -4,6 +4,7 @@
 
 use bson::{Bson, Document};
 
+use super::write_hint::{HintedWrite, check_statement_hints};
 use super::{Namespace, Operation, Retryability};
 use crate::commands::{
     Command, DeleteCommand, DeleteCommandReply, GenericArguments, InsertCommand, InsertCommandReply,
@@ -239,6 +240,7 @@ impl Operation for Update {
 
     fn build(&mut self, description: &StreamDescription) -> Result<OpMsgParts> {
         let rest = self.statements.get(self.offset..).unwrap_or_default();
+        check_statement_hints(HintedWrite::Update, rest, description, self.generic.write_concern.as_ref())?;
         let len = batch_len(rest, description, Some(description.max_bson_object_size + COMMAND_OVERHEAD))?;
         self.in_flight = len;
         let mut command =
@@ -319,6 +321,7 @@ impl Operation for Delete {
 
     fn build(&mut self, description: &StreamDescription) -> Result<OpMsgParts> {
         let rest = self.statements.get(self.offset..).unwrap_or_default();
+        check_statement_hints(HintedWrite::Delete, rest, description, self.generic.write_concern.as_ref())?;
         let len = batch_len(rest, description, Some(description.max_bson_object_size + COMMAND_OVERHEAD))?;
         self.in_flight = len;
         let mut command =

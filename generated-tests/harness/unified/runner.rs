@@ -1079,22 +1079,38 @@ impl Args {
                     pointer: format!("{}/{kind}", sub.pointer),
                     arguments: fields.clone(),
                 };
-                let upsert = fields.contains_key("upsert") && f.bool("upsert");
+                let opt = |key: &str| fields.contains_key(key);
+                let upsert = opt("upsert").then(|| f.bool("upsert"));
+                let array_filters = opt("arrayFilters").then(|| f.docs("arrayFilters"));
+                let collation = opt("collation").then(|| f.doc("collation"));
+                let hint = opt("hint").then(|| f.hint("hint"));
                 match kind.as_str() {
                     "insertOne" => WriteModel::InsertOne { document: f.doc("document") },
-                    "updateOne" => {
-                        WriteModel::UpdateOne { filter: f.doc("filter"), update: f.update("update"), upsert }
-                    }
-                    "updateMany" => {
-                        WriteModel::UpdateMany { filter: f.doc("filter"), update: f.update("update"), upsert }
-                    }
+                    "updateOne" => WriteModel::UpdateOne {
+                        filter: f.doc("filter"),
+                        update: f.update("update"),
+                        upsert,
+                        array_filters,
+                        collation,
+                        hint,
+                    },
+                    "updateMany" => WriteModel::UpdateMany {
+                        filter: f.doc("filter"),
+                        update: f.update("update"),
+                        upsert,
+                        array_filters,
+                        collation,
+                        hint,
+                    },
                     "replaceOne" => WriteModel::ReplaceOne {
                         filter: f.doc("filter"),
                         replacement: f.doc("replacement"),
                         upsert,
+                        collation,
+                        hint,
                     },
-                    "deleteOne" => WriteModel::DeleteOne { filter: f.doc("filter") },
-                    "deleteMany" => WriteModel::DeleteMany { filter: f.doc("filter") },
+                    "deleteOne" => WriteModel::DeleteOne { filter: f.doc("filter"), collation, hint },
+                    "deleteMany" => WriteModel::DeleteMany { filter: f.doc("filter"), collation, hint },
                     other => panic!("{}#{}: unknown write model {other}", self.path.display(), sub.pointer),
                 }
             })
