@@ -87,6 +87,16 @@ impl ServerVersion {
         self >= Self::V5_0
     }
 
+    /// Whether `hello` reports the server's `connectionId` (4.2+).
+    pub fn reports_connection_id(self) -> bool {
+        self >= Self::V4_2
+    }
+
+    /// Whether the legacy `getnonce` command exists (removed in 6.2; 6.0 still has it).
+    pub fn has_getnonce(self) -> bool {
+        self <= Self::V6_0
+    }
+
     /// Whether OP_QUERY is refused for anything but the handshake (5.1+, modelled as 6.0).
     pub fn op_query_handshake_only(self) -> bool {
         self >= Self::V6_0
@@ -135,5 +145,13 @@ mod tests {
         assert!("4.1".parse::<ServerVersion>().is_err());
         assert!("seven".parse::<ServerVersion>().is_err());
         assert_eq!("6.0.3".parse::<ServerVersion>(), Ok(ServerVersion::V6_0));
+    }
+
+    #[test]
+    fn connection_id_and_getnonce_follow_the_releases() {
+        assert!(!ServerVersion::V4_0.reports_connection_id());
+        assert!(ServerVersion::V4_2.reports_connection_id());
+        assert!(ServerVersion::V6_0.has_getnonce());
+        assert!(!ServerVersion::V7_0.has_getnonce());
     }
 }

@@ -13,7 +13,7 @@ use super::matcher::{Filter, lookup_doc};
 use super::projection::Projection;
 use super::sort::SortSpec;
 use super::update::{Update, UpdateEnv, parse_array_filters, upsert_base};
-use super::{CommandError, ExecContext, Store};
+use super::{CommandError, ExecContext, Store, find_modifiers, version_rules};
 
 /// One update statement's outcome: (n, nModified, upserted `_id`, (before, after) of the
 /// last document written).
@@ -639,7 +639,22 @@ impl Store {
         }
         sort.sort(&mut docs);
         let docs: Vec<Document> = docs.into_iter().skip(skip).take(limit.unwrap_or(usize::MAX)).collect();
+        let return_key = opt_bool(cmd, "returnKey", false)?;
+        let show_record_id = opt_bool(cmd, "showRecordId", false)?;
+        let plain = self.collection(db, &coll).filter(|c| !c.options.contains_key("viewOn"));
+        // `returnKey` replaces each result by its key in the scanned index, whatever the projection.
+        let key_index = match (return_key, plain) {
+            (true, Some(c)) => find_modifiers::planned_index(c, &q, opt_doc(cmd, "sort")?, cmd.get("hint")),
+            _ => None,
+        };
+        let record_ids: Vec<Option<RecordId>> = match (show_record_id && !return_key, plain) {
+            (true, Some(c)) => {
+                docs.iter().map(|d| d.get("_id").and_then(|id| c.by_id(id)).map(|(rid, _)| rid)).collect()
+            }
+            _ => Vec::new(),
+        };
         let docs = match &projection {
+            _ if return_key => docs.iter().map(|d| find_modifiers::index_key(key_index, d)).collect(),
             Some(p) => docs
                 .iter()
                 .map(|d| {
@@ -659,6 +674,17 @@ impl Store {
                 })
                 .collect::<Result<_, CommandError>>()?,
             None => docs,
+        };
+        let docs = if record_ids.is_empty() {
+            docs
+        } else {
+            docs.into_iter()
+                .zip(record_ids)
+                .map(|(d, rid)| match rid {
+                    Some(rid) => find_modifiers::with_record_id(d, rid),
+                    None => d,
+                })
+                .collect()
         };
         let batch = match (batch_size, limit, single_batch) {
             (Some(b), _, _) => Some(b as usize),
@@ -800,6 +826,7 @@ impl Store {
         for (i, d) in docs.into_iter().enumerate() {
             let d = with_id_first(d);
             let r = check_storable(&d, ctx, true)
+                .and_then(|()| Ok(version_rules::check_inserted_names(&d, ctx)?))
                 .and_then(|()| if bypass { Ok(()) } else { validate_doc(c, &d, None) })
                 .and_then(|()| c.insert(&ns, d, ts).map(|_| ()));
             match r {
@@ -916,6 +943,9 @@ impl Store {
                 let Some(old) = c.get(rid).cloned() else { continue };
                 let new = update.apply(&old, &env)?;
                 n += 1;
+                if update.is_replacement() {
+                    version_rules::check_replacement_names(&new, ctx)?;
+                }
                 if new != old {
                     check_storable(&new, ctx, false)?;
                     if !opts.bypass {
@@ -957,6 +987,9 @@ impl Store {
         }
         new = with_id_first(&new);
         check_storable(&new, ctx, true)?;
+        if update.is_replacement() {
+            version_rules::check_replacement_names(&new, ctx)?;
+        }
         if let (false, Some(c)) = (opts.bypass, self.collection(db, coll)) {
             validate_doc(c, &new, None)?;
         }

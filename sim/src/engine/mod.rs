@@ -26,11 +26,13 @@ mod commands;
 pub mod compare;
 pub mod cursor;
 pub mod expr;
+pub mod find_modifiers;
 pub mod matcher;
 pub mod projection;
 pub mod sort;
 pub mod transaction;
 pub mod update;
+pub mod version_rules;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -199,6 +201,7 @@ impl Store {
     /// ```
     pub fn run(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Result<Document, CommandError> {
         let name = cmd.keys().next().map(String::as_str).unwrap_or("");
+        version_rules::check_comment(name, cmd, ctx)?;
         match name {
             "insert" => self.cmd_insert(db, cmd, ctx),
             "update" => self.cmd_update(db, cmd, ctx),

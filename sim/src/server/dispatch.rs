@@ -13,7 +13,7 @@ use super::handshake::{self, ClientInfo};
 use super::retryable::{Lookup, is_retryable_write};
 use super::sessions::session_key;
 use super::transactions::{Refusal, State};
-use super::{Cluster, MAX_BSON_OBJECT_SIZE, Node, Role, admin, lock, read_concern};
+use super::{Cluster, MAX_BSON_OBJECT_SIZE, Node, Role, admin, legacy_auth, lock, read_concern};
 use crate::config::Topology;
 use crate::engine::{ExecContext, Store};
 
@@ -131,6 +131,8 @@ pub async fn run_command(
         Err(failure)
     } else if handshake::is_hello(&name) {
         handshake::hello(cluster, node, client, &name, &inv.cmd).await.map(|d| (d, None))
+    } else if legacy_auth::handles(&name, version) {
+        Ok((legacy_auth::getnonce(), None))
     } else if admin::is_admin_command(&name) {
         admin::run(cluster, node, &inv.db, &name, &inv.cmd, &mut close).map(|d| (d, None))
     } else if commit_or_abort {

@@ -132,7 +132,9 @@ pub fn describe(cluster: &Cluster, node: &Node, client: &ClientInfo, name: &str,
     reply.insert("maxWriteBatchSize", MAX_WRITE_BATCH_SIZE);
     reply.insert("localTime", DateTime::now());
     reply.insert("logicalSessionTimeoutMinutes", 30);
-    reply.insert("connectionId", client.connection_id);
+    if version.reports_connection_id() {
+        reply.insert("connectionId", client.connection_id);
+    }
     reply.insert("minWireVersion", 0);
     reply.insert("maxWireVersion", version.max_wire_version());
     reply.insert("readOnly", false);

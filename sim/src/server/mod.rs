@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod errors;
 pub mod fail_point;
 pub mod handshake;
+pub mod legacy_auth;
 pub mod read_concern;
 pub mod replica_set;
 pub mod retryable;
