@@ -339,6 +339,11 @@ impl<T: Send + Sync> Collection<T> {
         self
     }
 
+    /// The default write concern of this handle's writes (`None`: the server's default).
+    pub fn write_concern(&self) -> Option<&WriteConcern> {
+        self.defaults.write_concern.as_ref()
+    }
+
     fn executor(&self) -> &std::sync::Arc<Executor> {
         self.client.executor()
     }

@@ -112,6 +112,10 @@ pub enum ErrorKind {
     /// their write concern could not be satisfied (CRUD spec "BulkWriteException").
     #[error("{0}")]
     BulkWrite(crate::results::BulkWriteFailure),
+    /// A GridFS operation found no such file, or a file whose chunks do not match its
+    /// files collection document (GridFS spec error names).
+    #[error("GridFS: {0}")]
+    GridFs(crate::gridfs::GridFsErrorKind),
 }
 
 impl Error {

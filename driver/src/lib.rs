@@ -13,6 +13,7 @@ pub mod error;
 pub mod error_code;
 pub mod event;
 pub mod executor;
+pub mod gridfs;
 pub mod monitor;
 pub mod operation;
 pub mod options;
