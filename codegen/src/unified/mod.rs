@@ -2,6 +2,7 @@
 //! typed model of its files, their validation, and the generated tests of the format's
 //! own `tests/` (files that must be rejected, and valid files whose cases run later).
 
+mod bucket;
 pub mod model;
 pub mod operations;
 pub mod suites;

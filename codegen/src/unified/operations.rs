@@ -183,6 +183,11 @@ fn unsupported_entities(file: &TestFile) -> Option<String> {
                     }
                 }
             }
+            Entity::Bucket(b) => {
+                if let Some(reason) = super::bucket::unsupported_bucket(b) {
+                    return Some(reason);
+                }
+            }
             other => return Some(format!("{} entities not supported by the runner", other.kind())),
         }
     }
@@ -461,6 +466,7 @@ fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, S
         Some(Entity::Session(_)) => return session_operation(op),
         Some(Entity::Collection(_)) => collection_operation(op)?,
         Some(Entity::Database(_)) => database_operation(op)?,
+        Some(Entity::Bucket(_)) => super::bucket::bucket_operation(op)?,
         Some(Entity::Client(_)) if matches!(op.name.as_str(), "listDatabases" | "listDatabaseNames") => {
             return Err(format!("driver: no {} API on Client", op.name));
         }
@@ -469,6 +475,7 @@ fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, S
     };
     let entity = match entity_kind(file, object) {
         Some(Entity::Collection(_)) => quote! { let coll = r.collection(#object); },
+        Some(Entity::Bucket(_)) => quote! { let bucket = r.bucket(#object); },
         _ => quote! { let db = r.database(#object); },
     };
     let session = op.arguments.as_ref().and_then(|a| a.get("session"));

@@ -174,7 +174,7 @@ fn has_type(value: &Bson, alias: &str) -> bool {
 }
 
 /// Decodes hexadecimal text (even length, either case); `None` when malformed.
-fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+pub fn hex_bytes(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;
     }

@@ -27,6 +27,9 @@ use spec_codegen::unified::model::{
 
 use super::matching::{Entities, from_extended_json, match_root, match_root_array};
 
+#[path = "bucket.rs"]
+mod bucket;
+
 /// The simulated deployment a case runs on (chosen by the generator from its
 /// `runOnRequirements`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +108,8 @@ pub struct Runner {
     /// Each session entity's lsid, kept after the session ends (`$$sessionLsid`).
     lsids: HashMap<String, Document>,
     saved: HashMap<String, Bson>,
+    /// GridFS bucket entities (see `bucket.rs`).
+    buckets: HashMap<String, mongo_driver::gridfs::GridFsBucket>,
 }
 
 impl Entities for Runner {
@@ -168,6 +173,7 @@ impl Runner {
             session_clients: HashMap::new(),
             lsids: HashMap::new(),
             saved: HashMap::new(),
+            buckets: HashMap::new(),
         };
         runner.initial_data().await;
         runner.create_entities(sim).await;
@@ -372,6 +378,7 @@ impl Runner {
                     self.session_clients.insert(e.id.clone(), e.client.clone());
                     self.sessions.insert(e.id.clone(), session);
                 }
+                Entity::Bucket(b) => self.create_bucket(&pointer, b),
                 other => panic!(
                     "{}#{pointer}: {} entities are not supported (the generator should have ignored this case)",
                     self.path.display(),
@@ -917,6 +924,7 @@ fn is_client_error(error: &Error) -> bool {
             | ErrorKind::ServerSelection { .. }
             | ErrorKind::PoolClosed { .. }
             | ErrorKind::WaitQueueTimeout { .. }
+            | ErrorKind::GridFs(_)
     )
 }
 
