@@ -107,6 +107,11 @@ async fn upload_splits_into_chunks_and_downloads_back() {
         pieces.push(piece.len());
     }
     assert_eq!(pieces, vec![4, 4, 2]);
+
+    let mut copy = Vec::new();
+    let written =
+        bucket.download_to_writer(Bson::ObjectId(id), &mut copy).await.expect("download to a writer");
+    assert_eq!((written, copy), (10, data));
 }
 
 #[tokio::test]

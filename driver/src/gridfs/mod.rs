@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bson::oid::ObjectId;
 use bson::spec::BinarySubtype;
 use bson::{Binary, Bson, DateTime, Document, doc};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use futures::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use download::{FilesCollectionDocument, GridFsDownloadStream};
 
@@ -410,6 +411,27 @@ impl GridFsBucket {
     /// wrong-sized and extra chunks are errors).
     pub async fn download_to_vec(&self, id: Bson) -> Result<Vec<u8>> {
         self.open_download_stream(id).await?.read_to_end().await
+    }
+
+    /// Writes the content of the file with id `id` to `destination`, chunk by chunk (GridFS
+    /// spec `download_to_stream`); returns the bytes written. A bad chunk stops the copy
+    /// with its error, after the chunks before it were written.
+    pub async fn download_to_writer<W: AsyncWrite + Unpin + Send>(
+        &self,
+        id: Bson,
+        mut destination: W,
+    ) -> Result<u64> {
+        let mut stream = self.open_download_stream(id).await?;
+        let mut written = 0;
+        while let Some(chunk) = stream.try_next().await? {
+            destination
+                .write_all(&chunk)
+                .await
+                .map_err(|e| Error::io("writing a GridFS download to its destination", e))?;
+            written += chunk.len() as u64;
+        }
+        destination.flush().await.map_err(|e| Error::io("flushing a GridFS download's destination", e))?;
+        Ok(written)
     }
 
     /// Opens a revision (default: the newest) of the files named `filename` (GridFS spec
