@@ -99,6 +99,9 @@ impl ClientBuilder {
     /// Parses the connection string and starts the topology (inside a Tokio runtime).
     pub fn build(self) -> Result<Client> {
         let uri = ConnectionString::parse(&self.uri)?;
+        if let Some(api) = &self.server_api {
+            api.validate()?;
+        }
         let o = &uri.options;
         let mut read_preference = ReadPreference::new(o.read_preference.unwrap_or_default());
         if let Some(tags) = &o.read_preference_tags {

@@ -6,6 +6,7 @@ mod bucket;
 pub mod model;
 pub mod operations;
 pub mod suites;
+pub mod valid_fail;
 mod validate;
 
 use std::path::Path;
@@ -146,13 +147,14 @@ struct Described {
     description: String,
 }
 
-/// Why the cases of valid files do not run yet.
+/// Why the cases of a valid-pass file that does not load do not run.
 const PENDING: &str = "unified runner: operations not generated yet";
 
 /// Tests for `source/unified-test-format/tests/`: `invalid::<file>` (the file must be
 /// rejected by [`load`]), `valid_pass::<file>::loads` (it must load),
 /// `valid_pass::<file>::<case>` (run by the unified runner, see [`operations`]) and
-/// `valid_fail::<file>::<case>` (ignored until the runner checks that they fail).
+/// `valid_fail::<file>::<case>` (the runner, or the loader, must fail for the reason the
+/// file exists, see [`valid_fail`]).
 pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
     let dir = spec_root.join("source/unified-test-format/tests");
     let rel = |file: &Path| file.strip_prefix(spec_root).unwrap_or(file).to_string_lossy().replace('\\', "/");
@@ -192,6 +194,11 @@ pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
             let spec_file = rel(&file);
             let file_ident = files.ident(&stem(&file));
             let named: Descriptions = crate::error::read_json(&file)?;
+            if module == "valid_fail" {
+                let descriptions: Vec<String> = named.tests.into_iter().map(|t| t.description).collect();
+                tests.extend(valid_fail::generate_file(&file, &spec_file, &file_ident, &descriptions));
+                continue;
+            }
             let mut cases = Unique::default();
             if module == "valid_pass" {
                 cases.ident("loads");
@@ -211,7 +218,7 @@ pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
                 });
             }
             // Valid-pass files load (checked by `loads`); their cases run like any suite's.
-            let parsed = if module == "valid_pass" { load(&file).ok() } else { None };
+            let parsed = load(&file).ok();
             for (i, case) in named.tests.iter().enumerate() {
                 if let Some(parsed) = &parsed {
                     let case_ident = cases.ident(&case.description);

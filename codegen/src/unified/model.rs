@@ -459,6 +459,65 @@ pub struct KmsProviders {
     pub local: Option<LocalKms>,
 }
 
+impl KmsProviders {
+    /// Why a ClientEncryption could not be configured with these providers, if so: no
+    /// provider at all, or a provider given some but not all of its required credential
+    /// fields (client-side encryption spec, `kmsProviders`; an empty provider document is
+    /// allowed: it is configured without credentials, see section "entity" of the unified
+    /// format, `clientEncryptionOpts.kmsProviders`).
+    pub fn problem(&self) -> Option<String> {
+        fn missing(provider: &str, fields: &[(&str, bool)]) -> Option<String> {
+            let given = fields.iter().filter(|(_, present)| *present).count();
+            if given == 0 {
+                return None;
+            }
+            let absent: Vec<&str> =
+                fields.iter().filter(|(_, present)| !present).map(|(name, _)| *name).collect();
+            (!absent.is_empty()).then(|| {
+                format!(
+                    "kmsProviders.{provider} lacks the required credential field(s) {}",
+                    absent.join(", ")
+                )
+            })
+        }
+        let mut configured = 0;
+        let mut problems = Vec::new();
+        if let Some(aws) = &self.aws {
+            configured += 1;
+            problems.extend(missing(
+                "aws",
+                &[
+                    ("accessKeyId", aws.access_key_id.is_some()),
+                    ("secretAccessKey", aws.secret_access_key.is_some()),
+                ],
+            ));
+        }
+        if let Some(azure) = &self.azure {
+            configured += 1;
+            problems.extend(missing(
+                "azure",
+                &[
+                    ("tenantId", azure.tenant_id.is_some()),
+                    ("clientId", azure.client_id.is_some()),
+                    ("clientSecret", azure.client_secret.is_some()),
+                ],
+            ));
+        }
+        if let Some(gcp) = &self.gcp {
+            configured += 1;
+            problems.extend(missing(
+                "gcp",
+                &[("email", gcp.email.is_some()), ("privateKey", gcp.private_key.is_some())],
+            ));
+        }
+        configured += usize::from(self.kmip.is_some()) + usize::from(self.local.is_some());
+        if configured == 0 {
+            problems.push("kmsProviders configures no KMS provider".to_string());
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+}
+
 /// `databaseOptions` / `collectionOptions`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

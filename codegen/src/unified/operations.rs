@@ -159,9 +159,6 @@ fn unsupported_entities(file: &TestFile) -> Option<String> {
                 if c.store_events_as_entities.is_some() {
                     return Some("client entity: storeEventsAsEntities not supported by the runner".into());
                 }
-                if c.server_api.is_some() {
-                    return Some("client entity: serverApi not supported by the runner".into());
-                }
             }
             Entity::Database(d) => {
                 if d.database_options.as_ref().is_some_and(|o| o.timeout_ms.is_some()) {
@@ -187,6 +184,12 @@ fn unsupported_entities(file: &TestFile) -> Option<String> {
                 if let Some(reason) = super::bucket::unsupported_bucket(b) {
                     return Some(reason);
                 }
+            }
+            Entity::ClientEncryption(e) => {
+                return Some(match e.client_encryption_opts.kms_providers.problem() {
+                    Some(problem) => format!("clientEncryption entity: {problem}"),
+                    None => "driver: no client-side field level encryption (clientEncryption entity)".into(),
+                });
             }
             other => return Some(format!("{} entities not supported by the runner", other.kind())),
         }
@@ -273,12 +276,14 @@ pub(crate) fn generate_case(
     let body = quote! {
         #[allow(unused_imports)]
         use ::conformance::unified::runner::{Outcome as R, Sim};
-        let mut r = ::conformance::unified::runner::Runner::start(
+        let Some(mut r) = ::conformance::unified::runner::Runner::start(
             ::std::path::Path::new(env!("SPEC_ROOT")).join(#spec_file),
             #index,
             Sim::#topology,
             ::mongo_sim::ServerVersion::new(#major, #minor),
-        ).await;
+        ).await else {
+            return;
+        };
         #(#statements)*
         r.finish(#name).await;
     };
@@ -459,8 +464,12 @@ fn entity_kind<'a>(file: &'a TestFile, id: &str) -> Option<&'a Entity> {
 /// The statements of operation `i`: the API call, then the runner's check of its outcome.
 fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
     let object = op.object.as_str();
+    // createFindCursor takes find's arguments, whose `filter` is required (CRUD spec `find`).
+    if op.name == "createFindCursor" {
+        require(op, &["filter"])?;
+    }
     if object == "testRunner" {
-        return test_runner_operation(op, i);
+        return test_runner_operation(file, op, i);
     }
     let call = match entity_kind(file, object) {
         Some(Entity::Session(_)) => return session_operation(op),
@@ -515,7 +524,7 @@ fn session_operation(op: &Operation) -> Result<TokenStream, String> {
     }
 }
 
-fn test_runner_operation(op: &Operation, i: usize) -> Result<TokenStream, String> {
+fn test_runner_operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
     match op.name.as_str() {
         "failPoint" => {
             require(op, &["client", "failPoint"])?;
@@ -525,6 +534,16 @@ fn test_runner_operation(op: &Operation, i: usize) -> Result<TokenStream, String
             require(op, &["session"])?;
             let dirty = op.name == "assertSessionDirty";
             Ok(quote! { r.assert_session_dirty(#i, #dirty); })
+        }
+        "assertNumberConnectionsCheckedOut" => {
+            require(op, &["client"])?;
+            let client = op.arguments.as_ref().and_then(|a| a.get("client")).and_then(|c| c.as_str());
+            if !matches!(client.and_then(|id| entity_kind(file, id)), Some(Entity::Client(_))) {
+                let id = client.unwrap_or("<not a string>");
+                return Err(format!("operation {}: client `{id}` is not a client entity", op.name));
+            }
+            require(op, &["connections"])?;
+            Ok(quote! { r.assert_number_connections_checked_out(#i); })
         }
         "assertSameLsidOnLastTwoCommands" | "assertDifferentLsidOnLastTwoCommands" => {
             require(op, &["client"])?;

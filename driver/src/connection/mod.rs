@@ -49,6 +49,24 @@ pub struct ServerApi {
 }
 
 impl ServerApi {
+    /// The API versions this driver knows (versioned API spec, "ServerApiVersion
+    /// enumeration"); a client declaring another one is not built.
+    pub const KNOWN_VERSIONS: &'static [&'static str] = &["1"];
+
+    /// Fails with an [`ErrorKind::InvalidArgument`] error when the declared version is not
+    /// one of [`ServerApi::KNOWN_VERSIONS`] (the spec's client-side error for an unknown
+    /// API version).
+    pub fn validate(&self) -> Result<()> {
+        if Self::KNOWN_VERSIONS.contains(&self.version.as_str()) {
+            return Ok(());
+        }
+        Err(Error::invalid_argument(format!(
+            "unknown Stable API version {:?} (this driver supports {})",
+            self.version,
+            Self::KNOWN_VERSIONS.join(", ")
+        )))
+    }
+
     /// Adds `apiVersion` (and `apiStrict`/`apiDeprecationErrors` when set) to a command body.
     pub fn apply(&self, body: &mut Document) {
         body.insert("apiVersion", self.version.clone());
@@ -498,5 +516,19 @@ fn kind_name(message: &Message) -> &'static str {
         Message::Msg(_) => "OP_MSG",
         Message::Reply(_) => "OP_REPLY",
         Message::Query(_) => "OP_QUERY",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_server_api_versions_are_rejected() {
+        let api =
+            |version: &str| ServerApi { version: version.into(), strict: None, deprecation_errors: None };
+        assert!(api("1").validate().is_ok());
+        let error = api("2").validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("unknown Stable API version \"2\""), "{error}");
     }
 }

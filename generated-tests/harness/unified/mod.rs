@@ -2,8 +2,10 @@
 //! the generator's verdict on the format's own test files, and the matching rules of
 //! section "Evaluating Matches" for the runner.
 
+pub mod failure;
 pub mod matching;
 pub mod runner;
+pub mod valid_fail;
 
 use std::path::Path;
 

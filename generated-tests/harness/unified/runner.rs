@@ -6,11 +6,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use mongo_driver::coll::{UpdateModifications, WriteModel};
+use mongo_driver::connection::ServerApi;
 use mongo_driver::error::{Error, ErrorKind};
 use mongo_driver::event::cmap::{CmapEvent, CmapEventKind};
 use mongo_driver::event::command::{CommandEvent, SENSITIVE_COMMANDS};
@@ -25,6 +27,7 @@ use spec_codegen::unified::model::{
     ExpectedError, ExpectedEvents, ObservedEvent, TestCase,
 };
 
+use super::failure::{FailureKind, fail};
 use super::matching::{Entities, from_extended_json, match_root, match_root_array};
 
 #[path = "bucket.rs"]
@@ -52,6 +55,8 @@ struct ClientEntity {
     all: EventLog,
     /// The observed CMAP events' kinds.
     cmap: Arc<Mutex<Vec<CmapEventKind>>>,
+    /// Connections checked out and not yet checked in (`assertNumberConnectionsCheckedOut`).
+    checked_out: Arc<AtomicI64>,
 }
 
 /// The CMAP event kind an `observeEvents` entry names, if it is one.
@@ -143,8 +148,8 @@ fn uri_value(value: &serde_json::Value) -> String {
 
 impl Runner {
     /// Loads case `case` of the file at `path`, starts the deployment, inserts the
-    /// `initialData` and creates the file's entities.
-    pub async fn start(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Self {
+    /// `initialData` and creates the file's entities. `None`: the case is skipped.
+    pub async fn start(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Option<Self> {
         let file = spec_codegen::unified::load(&path).unwrap_or_else(|e| panic!("{e}"));
         // Shown with a failure: the deployment the generator chose from runOnRequirements
         // (the first listed topology the simulator supports, the newest version in range).
@@ -177,7 +182,7 @@ impl Runner {
         };
         runner.initial_data().await;
         runner.create_entities(sim).await;
-        runner
+        Some(runner)
     }
 
     fn test(&self) -> &TestCase {
@@ -301,20 +306,35 @@ impl Runner {
                     let cmap: Arc<Mutex<Vec<CmapEventKind>>> = Arc::default();
                     let cmap_kinds: Vec<CmapEventKind> =
                         observe.iter().copied().filter_map(cmap_kind).collect();
-                    let builder = if cmap_kinds.is_empty() {
-                        builder
-                    } else {
-                        let cmap_sink = cmap.clone();
-                        builder.cmap_event_handler(Arc::new(move |e: &CmapEvent| {
-                            if cmap_kinds.contains(&e.kind()) {
-                                cmap_sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.kind());
-                            }
-                        }))
-                    };
-                    let client = builder
-                        .build()
-                        .unwrap_or_else(|e| panic!("{}#{pointer}: client {uri}: {e}", self.path.display()));
-                    self.clients.insert(c.id.clone(), ClientEntity { client, events, all, cmap });
+                    let checked_out: Arc<AtomicI64> = Arc::default();
+                    let cmap_sink = cmap.clone();
+                    let counter = checked_out.clone();
+                    let mut builder = builder.cmap_event_handler(Arc::new(move |e: &CmapEvent| {
+                        match e.kind() {
+                            CmapEventKind::ConnectionCheckedOut => counter.fetch_add(1, Ordering::SeqCst),
+                            CmapEventKind::ConnectionCheckedIn => counter.fetch_sub(1, Ordering::SeqCst),
+                            _ => 0,
+                        };
+                        if cmap_kinds.contains(&e.kind()) {
+                            cmap_sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.kind());
+                        }
+                    }));
+                    if let Some(api) = &c.server_api {
+                        builder = builder.server_api(ServerApi {
+                            version: api.version.clone(),
+                            strict: api.strict,
+                            deprecation_errors: api.deprecation_errors,
+                        });
+                    }
+                    let client = builder.build().unwrap_or_else(|e| {
+                        fail(
+                            FailureKind::Entity,
+                            format!("{}#{pointer}", self.path.display()),
+                            format!("the driver rejects client `{}` ({uri}): {e}", c.id),
+                        )
+                    });
+                    self.clients
+                        .insert(c.id.clone(), ClientEntity { client, events, all, cmap, checked_out });
                 }
                 Entity::Database(d) => {
                     let Some(client) = self.clients.get(&d.client) else {
@@ -379,10 +399,18 @@ impl Runner {
                     self.sessions.insert(e.id.clone(), session);
                 }
                 Entity::Bucket(b) => self.create_bucket(&pointer, b),
-                other => panic!(
-                    "{}#{pointer}: {} entities are not supported (the generator should have ignored this case)",
-                    self.path.display(),
-                    other.kind()
+                Entity::ClientEncryption(e) => {
+                    let at =
+                        format!("{}#{pointer}/clientEncryption/clientEncryptionOpts", self.path.display());
+                    if let Some(problem) = e.client_encryption_opts.kms_providers.problem() {
+                        fail(FailureKind::Entity, at, format!("clientEncryption `{}`: {problem}", e.id));
+                    }
+                    fail(FailureKind::CannotRun, at, "driver: no client-side field level encryption");
+                }
+                other => fail(
+                    FailureKind::CannotRun,
+                    format!("{}#{pointer}", self.path.display()),
+                    format!("{} entities are not supported by the runner", other.kind()),
                 ),
             }
         }
@@ -427,7 +455,7 @@ impl Runner {
 
     /// Stands for an operation the generator could not emit (the case is ignored).
     pub fn not_generated(&self, reason: &str) {
-        panic!("{}: case {} cannot run: {reason}", self.path.display(), self.case);
+        fail(FailureKind::CannotRun, format!("{}#/tests/{}", self.path.display(), self.case), reason);
     }
 
     /// The arguments of operation `i`.
@@ -514,6 +542,26 @@ impl Runner {
         }
     }
 
+    /// `assertNumberConnectionsCheckedOut` (special test operation `i`): the connections
+    /// checked out of the client's pools (CMAP events) equal `connections`.
+    pub fn assert_number_connections_checked_out(&self, i: usize) {
+        let args = self.op(i);
+        let here = format!("{}#/tests/{}/operations/{i}", self.path.display(), self.case);
+        let id = args.string("client");
+        let expected = args.i64("connections");
+        let Some(client) = self.clients.get(&id) else {
+            fail(FailureKind::Entity, here, format!("client entity `{id}` is not defined"))
+        };
+        let actual = client.checked_out.load(Ordering::SeqCst);
+        if actual != expected {
+            fail(
+                FailureKind::Mismatch,
+                here,
+                format!("expected {expected} connections checked out of `{id}`, found {actual}"),
+            );
+        }
+    }
+
     /// The database entity `id`.
     pub fn database(&self, id: &str) -> Database {
         match self.databases.get(id) {
@@ -553,14 +601,20 @@ impl Runner {
         }
         if let Some(expected) = &op.expect_error {
             match result {
-                Ok(value) => panic!("{here}: expected an error, got the result {value}"),
+                Ok(value) => {
+                    fail(FailureKind::Mismatch, here, format!("expected an error, got the result {value}"))
+                }
                 Err(error) => self.check_error(&here, expected, &error),
             }
             return;
         }
         let value = match result {
             Ok(v) => v,
-            Err(e) => panic!("{here}: unexpected error: {e} ({e:?})"),
+            Err(e) => fail(
+                FailureKind::OperationError,
+                here,
+                format!("unexpected error: {e} (code {:?}, codeName {:?}; {e:?})", e.code(), e.code_name()),
+            ),
         };
         if let Some(expected) = &op.expect_result {
             let expected =
@@ -570,7 +624,11 @@ impl Runner {
                 _ => match_root(&expected, &value, self),
             };
             if let Err(m) = verdict {
-                panic!("{here}: result mismatch: {m}\nexpected: {expected}\nactual:   {value}");
+                fail(
+                    FailureKind::Mismatch,
+                    here,
+                    format!("result mismatch: {m}\nexpected: {expected}\nactual:   {value}"),
+                );
             }
         }
         if let Some(id) = &op.save_result_as_entity {
@@ -959,12 +1017,20 @@ impl Args {
     fn get(&self, key: &str) -> &Bson {
         match self.arguments.get(key) {
             Some(v) => v,
-            None => panic!("{}#{}: missing argument `{key}`", self.path.display(), self.pointer),
+            None => fail(
+                FailureKind::InvalidArgument,
+                format!("{}#{}", self.path.display(), self.pointer),
+                format!("missing argument `{key}`"),
+            ),
         }
     }
 
     fn wrong(&self, key: &str, what: &str) -> ! {
-        panic!("{}#{}/{key}: expected {what}, found {}", self.path.display(), self.pointer, self.get(key))
+        fail(
+            FailureKind::InvalidArgument,
+            format!("{}#{}/{key}", self.path.display(), self.pointer),
+            format!("expected {what}, found {}", self.get(key)),
+        )
     }
 
     /// A document argument.
