@@ -2,6 +2,7 @@
 //! the generator's verdict on the format's own test files, and the matching rules of
 //! section "Evaluating Matches" for the runner.
 
+pub mod deployment;
 pub mod failure;
 pub mod matching;
 pub mod runner;

@@ -1,7 +1,8 @@
 //! The runtime of the Unified Test Format runner (`unified-test-format.rst`, "Executing a
-//! Test"): a simulated deployment per case, `initialData`, entities, the checks of each
-//! operation's result or error ("expectedError"), of the events seen ("expectedEvent")
-//! and of the final collection contents (`outcome`). The generated test calls the driver
+//! Test"): a simulated deployment per case (or `MONGODB_URI`'s, see `deployment`),
+//! `initialData`, entities, the checks of each operation's result or error
+//! ("expectedError"), of the events seen ("expectedEvent") and of the final collection
+//! contents (`outcome`). The generated test calls the driver
 //! itself, one statement per operation, and hands each result to [`Runner::check`].
 
 use std::collections::{BTreeSet, HashMap};
@@ -20,13 +21,14 @@ use mongo_driver::options::{Hint, ReadConcern, ReadPreference, ReadPreferenceMod
 use mongo_driver::results::{BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult, UpdateResult};
 use mongo_driver::session::ClientSession;
 use mongo_driver::{Client, Collection, Database};
-use mongo_sim::{Config, Deployment, ServerVersion};
+use mongo_sim::ServerVersion;
 use spec_codegen::unified::TestFile;
 use spec_codegen::unified::model::{
     CollectionData, CollectionOrDatabaseOptions, Entity, ExpectedCmapEvent, ExpectedCommandEvent,
     ExpectedError, ExpectedEvents, ObservedEvent, TestCase,
 };
 
+use super::deployment::{Target, TestDeployment};
 use super::failure::{FailureKind, fail};
 use super::matching::{Entities, from_extended_json, match_root, match_root_array};
 
@@ -101,7 +103,9 @@ pub struct Runner {
     path: PathBuf,
     file: TestFile,
     case: usize,
-    _sim: Deployment,
+    deployment: TestDeployment,
+    /// Fail points set on a real deployment (`MONGODB_URI`), turned off by `finish`.
+    fail_points: Vec<(Client, String)>,
     internal: Client,
     clients: HashMap<String, ClientEntity>,
     databases: HashMap<String, Database>,
@@ -149,27 +153,29 @@ fn uri_value(value: &serde_json::Value) -> String {
 impl Runner {
     /// Loads case `case` of the file at `path`, starts the deployment, inserts the
     /// `initialData` and creates the file's entities. `None`: the case is skipped.
+    /// The deployment is the simulated `sim` at `version` (the generator's choice), or the
+    /// one `MONGODB_URI` names (see [`super::deployment`]).
     pub async fn start(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Option<Self> {
+        Self::start_on(path, case, sim, version, Target::from_env()).await
+    }
+
+    /// [`Runner::start`] on an explicit target.
+    pub async fn start_on(
+        path: PathBuf,
+        case: usize,
+        sim: Sim,
+        version: ServerVersion,
+        target: Target,
+    ) -> Option<Self> {
         let file = spec_codegen::unified::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        // Shown with a failure: the deployment the generator chose from runOnRequirements
-        // (the first listed topology the simulator supports, the newest version in range).
-        eprintln!("{} case {case}: simulated {sim:?}, server {}", path.display(), version.version_string());
-        let config = match sim {
-            Sim::Single => Config::standalone(),
-            Sim::ReplicaSet => Config::replica_set(3),
-            Sim::Sharded => Config::sharded(2, 3),
-        }
-        .with_version(version);
-        let deployment =
-            Deployment::start(config).await.unwrap_or_else(|e| panic!("the simulator starts: {e}"));
-        let internal = Client::builder(deployment.connection_string())
-            .build()
-            .unwrap_or_else(|e| panic!("the internal client starts: {e}"));
+        let (deployment, internal) =
+            super::deployment::connect(&path, &file, case, sim, version, target).await?;
         let mut runner = Self {
             path,
             file,
             case,
-            _sim: deployment,
+            deployment,
+            fail_points: Vec::new(),
             internal,
             clients: HashMap::new(),
             databases: HashMap::new(),
@@ -181,8 +187,13 @@ impl Runner {
             buckets: HashMap::new(),
         };
         runner.initial_data().await;
-        runner.create_entities(sim).await;
+        runner.create_entities().await;
         Some(runner)
+    }
+
+    /// The deployment the case runs on.
+    pub fn deployment(&self) -> &TestDeployment {
+        &self.deployment
     }
 
     fn test(&self) -> &TestCase {
@@ -224,24 +235,13 @@ impl Runner {
         }
     }
 
-    async fn create_entities(&mut self, sim: Sim) {
+    async fn create_entities(&mut self) {
         let entities = self.file.create_entities.clone().map(|e| e.0).unwrap_or_default();
         for (i, entity) in entities.iter().enumerate() {
             let pointer = format!("/createEntities/{i}");
             match entity {
                 Entity::Client(c) => {
-                    let hosts = if sim == Sim::Sharded && c.use_multiple_mongoses != Some(true) {
-                        self._sim.router_hosts().into_iter().take(1).collect::<Vec<_>>()
-                    } else if sim == Sim::Sharded {
-                        self._sim.router_hosts()
-                    } else {
-                        Vec::new()
-                    };
-                    let mut uri = if hosts.is_empty() {
-                        self._sim.connection_string().to_string()
-                    } else {
-                        format!("mongodb://{}/", hosts.join(","))
-                    };
+                    let mut uri = self.deployment.client_uri(c.use_multiple_mongoses);
                     let mut params: Vec<String> = Vec::new();
                     for (k, v) in c.uri_options.iter().flatten() {
                         params.push(format!("{k}={}", uri_value(v)));
@@ -571,8 +571,8 @@ impl Runner {
     }
 
     /// `failPoint` (special test operation): runs the `configureFailPoint` command on the
-    /// primary through the named client entity. The deployment lives only for this case,
-    /// so the fail point needs no disabling afterwards.
+    /// primary through the named client entity. A simulated deployment lives only for this
+    /// case; on a real one, [`Runner::finish`] turns the fail point off.
     pub async fn fail_point(&mut self, i: usize) {
         let args = self.op(i);
         let client_id = args.string("client");
@@ -580,6 +580,7 @@ impl Runner {
         let Some(client) = self.clients.get(&client_id) else {
             panic!("{}#{}: client `{client_id}` is not defined", self.path.display(), args.pointer)
         };
+        let name = command.get_str("configureFailPoint").unwrap_or_default().to_string();
         if let Err(e) = client
             .client
             .database("admin")
@@ -588,6 +589,9 @@ impl Runner {
             .await
         {
             panic!("{}#{}: configureFailPoint failed: {e}", self.path.display(), args.pointer);
+        }
+        if !self.deployment.is_simulated() {
+            self.fail_points.push((client.client.clone(), name));
         }
     }
 
@@ -779,7 +783,18 @@ impl Runner {
             .into_iter()
             .map(|id| (id.clone(), self.clients[id].all.lock().unwrap_or_else(|p| p.into_inner()).clone()))
             .collect();
-        crate::snapshot(name, &snapshot(&logs));
+        // The snapshot records the simulator's replies; a real deployment's differ.
+        if self.deployment.is_simulated() {
+            crate::snapshot(name, &snapshot(&logs));
+        }
+        for (client, fail_point) in &self.fail_points {
+            let off = doc! {"configureFailPoint": fail_point.as_str(), "mode": "off"};
+            let done =
+                client.database("admin").run_command(off).selection_criteria(ReadPreference::primary()).await;
+            if let Err(e) = done {
+                eprintln!("{}: turning fail point {fail_point} off failed: {e}", self.path.display());
+            }
+        }
         for client in self.clients.values() {
             client.client.shutdown().await;
         }
