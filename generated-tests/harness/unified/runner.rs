@@ -642,43 +642,50 @@ impl Runner {
 
     fn check_error(&self, here: &str, expected: &ExpectedError, error: &Error) {
         let text = error.to_string();
+        let ensure = |ok: bool, message: String| {
+            if !ok {
+                fail(FailureKind::Mismatch, here, message);
+            }
+        };
         if let Some(client) = expected.is_client_error {
-            assert_eq!(is_client_error(error), client, "{here}: isClientError {client}, got {error:?}");
+            ensure(is_client_error(error) == client, format!("isClientError {client}, got {error:?}"));
         }
         if let Some(timeout) = expected.is_timeout_error {
-            assert_eq!(
-                error.is_network_timeout(),
-                timeout,
-                "{here}: isTimeoutError {timeout}, got {error:?}"
-            );
+            ensure(error.is_network_timeout() == timeout, format!("isTimeoutError {timeout}, got {error:?}"));
         }
         if let Some(part) = &expected.error_contains {
-            assert!(
+            ensure(
                 text.to_lowercase().contains(&part.to_lowercase()),
-                "{here}: the error message does not contain `{part}`: {text}"
+                format!("the error message does not contain `{part}`: {text}"),
             );
         }
         if let Some(code) = expected.error_code {
-            assert_eq!(error.code().map(i64::from), Some(code), "{here}: errorCode, got {error:?}");
+            ensure(error.code().map(i64::from) == Some(code), format!("errorCode {code}, got {error:?}"));
         }
         if let Some(name) = &expected.error_code_name {
-            assert_eq!(error.code_name(), Some(name.as_str()), "{here}: errorCodeName, got {error:?}");
+            ensure(error.code_name() == Some(name.as_str()), format!("errorCodeName {name}, got {error:?}"));
         }
         for label in expected.error_labels_contain.iter().flat_map(|l| l.iter()) {
-            assert!(error.contains_label(label), "{here}: the error lacks label {label}: {error:?}");
+            ensure(error.contains_label(label), format!("the error lacks label {label}: {error:?}"));
         }
         for label in expected.error_labels_omit.iter().flat_map(|l| l.iter()) {
-            assert!(!error.contains_label(label), "{here}: the error has label {label}: {error:?}");
+            ensure(!error.contains_label(label), format!("the error has label {label}: {error:?}"));
         }
         if let Some(expected_result) = &expected.expect_result {
             let expected_result = ejson(&self.path, "expectError/expectResult", expected_result);
             let actual = match &*error.kind {
                 ErrorKind::BulkWrite(failure) => Outcome::bulk_write(&failure.partial_result),
-                _ => panic!("{here}: expected a partial result, but the error carries none: {error:?}"),
+                _ => fail(
+                    FailureKind::Mismatch,
+                    here,
+                    format!("expected a partial result, but the error carries none: {error:?}"),
+                ),
             };
             if let Err(m) = match_root(&expected_result, &actual, self) {
-                panic!(
-                    "{here}: partial result mismatch: {m}\nexpected: {expected_result}\nactual:   {actual}"
+                fail(
+                    FailureKind::Mismatch,
+                    here,
+                    format!("partial result mismatch: {m}\nexpected: {expected_result}\nactual:   {actual}"),
                 );
             }
         }

@@ -85,6 +85,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::unified::deployment::Target;
     use crate::unified::runner::{Outcome as R, Runner, Sim};
     use mongo_sim::ServerVersion;
 
@@ -97,7 +98,9 @@ mod tests {
         path
     }
 
-    fn insert_one_expecting(id: i32) -> String {
+    /// `insertOne {_id: id}` into a collection holding `{_id: 1}`, with `expectation`
+    /// (an `expectResult` or `expectError` member).
+    fn insert_one_expecting(id: i32, expectation: &str) -> String {
         format!(
             r#"{{"description": "d", "schemaVersion": "1.0",
             "createEntities": [
@@ -105,15 +108,19 @@ mod tests {
                 {{"database": {{"id": "db", "client": "c", "databaseName": "vf"}}}},
                 {{"collection": {{"id": "coll", "database": "db", "collectionName": "x"}}}}
             ],
+            "initialData": [{{"databaseName": "vf", "collectionName": "x", "documents": [{{"_id": 1}}]}}],
             "tests": [{{"description": "t", "operations": [
-                {{"name": "insertOne", "object": "coll", "arguments": {{"document": {{"_id": 1}}}},
-                  "expectResult": {{"insertedId": {id}}}}}
+                {{"name": "insertOne", "object": "coll", "arguments": {{"document": {{"_id": {id}}}}},
+                  {expectation}}}
             ]}}]}}"#
         )
     }
 
     async fn insert_one_case(path: PathBuf) {
-        let Some(mut r) = Runner::start(path, 0, Sim::Single, ServerVersion::V7_0).await else { return };
+        let target = Target::Simulated;
+        let Some(mut r) = Runner::start_on(path, 0, Sim::Single, ServerVersion::V7_0, target).await else {
+            return;
+        };
         let o = r.op(0);
         let result = r.collection("coll").insert_one(o.doc("document")).await.map(|v| R::insert_one(&v));
         r.check(0, result);
@@ -121,10 +128,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_mismatch_is_reported_and_a_match_is_not() {
-        let matching = temp_file("match", &insert_one_expecting(1));
+        let matching = temp_file("match", &insert_one_expecting(2, r#""expectResult": {"insertedId": 2}"#));
         let outcome = run(insert_one_case(matching.clone())).await;
         assert!(matches!(outcome, Outcome::Passed), "{outcome:?}");
-        let mismatching = temp_file("mismatch", &insert_one_expecting(2));
+        let mismatching =
+            temp_file("mismatch", &insert_one_expecting(2, r#""expectResult": {"insertedId": 3}"#));
         let outcome = run(insert_one_case(mismatching.clone())).await;
         let Outcome::Failed(failure) = &outcome else { panic!("not reported: {outcome:?}") };
         assert_eq!(failure.kind, FailureKind::Mismatch, "{failure}");
@@ -134,6 +142,21 @@ mod tests {
         let _ = std::fs::remove_file(mismatching);
         // The valid-fail check accepts it for that reason only.
         assert_reported("f", 0, outcome, FailureKind::Mismatch, &["result mismatch"]);
+
+        // The same for an expected error: the duplicate key error has code 11000.
+        let matching =
+            temp_file("error-match", &insert_one_expecting(1, r#""expectError": {"errorCode": 11000}"#));
+        let outcome = run(insert_one_case(matching.clone())).await;
+        assert!(matches!(outcome, Outcome::Passed), "{outcome:?}");
+        let mismatching =
+            temp_file("error-mismatch", &insert_one_expecting(1, r#""expectError": {"errorCode": 12}"#));
+        let outcome = run(insert_one_case(mismatching.clone())).await;
+        assert!(
+            matches!(&outcome, Outcome::Failed(f) if f.kind == FailureKind::Mismatch && f.message.contains("errorCode 12")),
+            "{outcome:?}"
+        );
+        let _ = std::fs::remove_file(matching);
+        let _ = std::fs::remove_file(mismatching);
     }
 
     fn verdict(outcome: Outcome, kind: FailureKind, reasons: &[&str]) -> Result<(), String> {
