@@ -66,6 +66,14 @@ pub fn fail(kind: FailureKind, at: impl Into<String>, message: impl Into<String>
     std::panic::panic_any(RunnerFailure { kind, at: at.into(), message: message.into() })
 }
 
+/// Fails the running test with a [`FailureKind::Mismatch`] at `at` unless `ok`.
+#[track_caller]
+pub fn ensure(ok: bool, at: &str, message: impl FnOnce() -> String) {
+    if !ok {
+        fail(FailureKind::Mismatch, at, message());
+    }
+}
+
 /// Installs (once per process) a panic hook that prints a [`RunnerFailure`] payload like
 /// a panic message; every other panic goes to the hook that was installed before.
 fn install_hook() {

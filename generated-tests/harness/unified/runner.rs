@@ -29,7 +29,7 @@ use spec_codegen::unified::model::{
 };
 
 use super::deployment::{Target, TestDeployment};
-use super::failure::{FailureKind, fail};
+use super::failure::{FailureKind, ensure, fail};
 use super::matching::{Entities, from_extended_json, match_root, match_root_array};
 
 #[path = "bucket.rs"]
@@ -505,13 +505,8 @@ impl Runner {
         let Some(session) = self.sessions.get(&id) else {
             panic!("{}#{}: session entity `{id}` is not defined", self.path.display(), args.pointer)
         };
-        assert_eq!(
-            session.is_dirty(),
-            dirty,
-            "{}#/tests/{}/operations/{i}: session `{id}` dirty",
-            self.path.display(),
-            self.case
-        );
+        let at = format!("{}#/tests/{}/operations/{i}", self.path.display(), self.case);
+        ensure(session.is_dirty() == dirty, &at, || format!("session `{id}`: expected dirty {dirty}"));
     }
 
     /// `assertSameLsidOnLastTwoCommands` (`same`) / `assertDifferentLsidOnLastTwoCommands`
@@ -536,9 +531,9 @@ impl Runner {
             )
         };
         if same {
-            assert_eq!(a, b, "{here}: the last two commands should share an lsid");
+            ensure(a == b, &here, || format!("the last two commands should share an lsid: {a} vs {b}"));
         } else {
-            assert_ne!(a, b, "{here}: the last two commands should have different lsids");
+            ensure(a != b, &here, || format!("the last two commands should have different lsids: {a}"));
         }
     }
 
@@ -707,15 +702,16 @@ impl Runner {
                     let expected_kinds: Vec<CmapEventKind> = events.iter().map(expected_cmap_kind).collect();
                     let shown: Vec<&str> = actual.iter().map(|k| k.name()).collect();
                     let seen = if expected.ignore_extra_events == Some(true) {
-                        assert!(
-                            actual.len() >= expected_kinds.len(),
-                            "{here}: expected at least {expected_kinds:?}, saw {shown:?}"
-                        );
+                        ensure(actual.len() >= expected_kinds.len(), &here, || {
+                            format!("expected at least {expected_kinds:?}, saw {shown:?}")
+                        });
                         &actual[..expected_kinds.len()]
                     } else {
                         &actual[..]
                     };
-                    assert_eq!(seen, &expected_kinds[..], "{here}: CMAP events differ; saw {shown:?}");
+                    ensure(seen == &expected_kinds[..], &here, || {
+                        format!("CMAP events differ: expected {expected_kinds:?}, saw {shown:?}")
+                    });
                     continue;
                 }
                 ExpectedEvents::Sdam(_) => {
@@ -727,18 +723,13 @@ impl Runner {
             let actual = client.events.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let names: Vec<String> = actual.iter().map(describe).collect();
             if expected.ignore_extra_events == Some(true) {
-                assert!(
-                    actual.len() >= events.len(),
-                    "{here}: expected at least {} events, saw {names:?}",
-                    events.len()
-                );
+                ensure(actual.len() >= events.len(), &here, || {
+                    format!("expected at least {} events, saw {names:?}", events.len())
+                });
             } else {
-                assert_eq!(
-                    actual.len(),
-                    events.len(),
-                    "{here}: expected {} events, saw {names:?}",
-                    events.len()
-                );
+                ensure(actual.len() == events.len(), &here, || {
+                    format!("expected {} events, saw {names:?}", events.len())
+                });
             }
             for (j, (e, a)) in events.iter().zip(&actual).enumerate() {
                 let at = format!("{here}/events/{j}");
@@ -778,9 +769,12 @@ impl Runner {
                 })
             };
             if let Err(m) = verdict {
-                panic!(
-                    "{here}: collection contents differ: {m}\nexpected: {:?}\nactual:   {:?}",
-                    expected, actual_bson
+                fail(
+                    FailureKind::Mismatch,
+                    here,
+                    format!(
+                        "collection contents differ: {m}\nexpected: {expected:?}\nactual:   {actual_bson:?}"
+                    ),
                 );
             }
         }
@@ -821,55 +815,77 @@ impl Runner {
         match (expected, actual) {
             (ExpectedCommandEvent::CommandStartedEvent(e), CommandEvent::Started(a)) => {
                 if let Some(name) = &e.command_name {
-                    assert_eq!(&a.command_name, name, "{at}: commandName; events {names:?}");
+                    ensure(&a.command_name == name, at, || {
+                        format!("commandName: expected {name}, found {}; events {names:?}", a.command_name)
+                    });
                 }
                 if let Some(db) = &e.database_name {
-                    assert_eq!(&a.database_name, db, "{at}: databaseName");
+                    ensure(&a.database_name == db, at, || {
+                        format!("databaseName: expected {db}, found {}", a.database_name)
+                    });
                 }
                 if let Some(command) = &e.command {
                     let expected = doc_of(at, command);
                     let actual = Bson::Document(a.command.clone());
                     if let Err(m) = match_root(&expected, &actual, self) {
-                        panic!("{at}: command mismatch: {m}\nexpected: {expected}\nactual:   {actual}");
+                        let message =
+                            format!("command mismatch: {m}\nexpected: {expected}\nactual:   {actual}");
+                        fail(FailureKind::Mismatch, at, message);
                     }
                 }
                 if let Some(has) = e.has_service_id {
-                    assert_eq!(a.service_id.is_some(), has, "{at}: hasServiceId");
+                    ensure(a.service_id.is_some() == has, at, || format!("hasServiceId: expected {has}"));
                 }
                 if let Some(has) = e.has_server_connection_id {
-                    assert_eq!(a.server_connection_id.is_some(), has, "{at}: hasServerConnectionId");
+                    ensure(a.server_connection_id.is_some() == has, at, || {
+                        format!("hasServerConnectionId: expected {has}")
+                    });
                 }
             }
             (ExpectedCommandEvent::CommandSucceededEvent(e), CommandEvent::Succeeded(a)) => {
                 if let Some(name) = &e.command_name {
-                    assert_eq!(&a.command_name, name, "{at}: commandName; events {names:?}");
+                    ensure(&a.command_name == name, at, || {
+                        format!("commandName: expected {name}, found {}; events {names:?}", a.command_name)
+                    });
                 }
                 if let Some(reply) = &e.reply {
                     let expected = doc_of(at, reply);
                     let actual = Bson::Document(a.reply.clone());
                     if let Err(m) = match_root(&expected, &actual, self) {
-                        panic!("{at}: reply mismatch: {m}\nexpected: {expected}\nactual:   {actual}");
+                        let message =
+                            format!("reply mismatch: {m}\nexpected: {expected}\nactual:   {actual}");
+                        fail(FailureKind::Mismatch, at, message);
                     }
                 }
                 if let Some(has) = e.has_service_id {
-                    assert_eq!(a.service_id.is_some(), has, "{at}: hasServiceId");
+                    ensure(a.service_id.is_some() == has, at, || format!("hasServiceId: expected {has}"));
                 }
                 if let Some(has) = e.has_server_connection_id {
-                    assert_eq!(a.server_connection_id.is_some(), has, "{at}: hasServerConnectionId");
+                    ensure(a.server_connection_id.is_some() == has, at, || {
+                        format!("hasServerConnectionId: expected {has}")
+                    });
                 }
             }
             (ExpectedCommandEvent::CommandFailedEvent(e), CommandEvent::Failed(a)) => {
                 if let Some(name) = &e.command_name {
-                    assert_eq!(&a.command_name, name, "{at}: commandName; events {names:?}");
+                    ensure(&a.command_name == name, at, || {
+                        format!("commandName: expected {name}, found {}; events {names:?}", a.command_name)
+                    });
                 }
                 if let Some(has) = e.has_service_id {
-                    assert_eq!(a.service_id.is_some(), has, "{at}: hasServiceId");
+                    ensure(a.service_id.is_some() == has, at, || format!("hasServiceId: expected {has}"));
                 }
                 if let Some(has) = e.has_server_connection_id {
-                    assert_eq!(a.server_connection_id.is_some(), has, "{at}: hasServerConnectionId");
+                    ensure(a.server_connection_id.is_some() == has, at, || {
+                        format!("hasServerConnectionId: expected {has}")
+                    });
                 }
             }
-            (e, a) => panic!("{at}: expected {e:?}, saw {}; events {names:?}", describe(a)),
+            (e, a) => fail(
+                FailureKind::Mismatch,
+                at,
+                format!("expected {e:?}, saw {}; events {names:?}", describe(a)),
+            ),
         }
     }
 }
