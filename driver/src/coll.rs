@@ -720,7 +720,7 @@ impl<'a, T: Send + Sync> InsertOne<'a, T> {
         let outcome = self.coll.run_in(&mut op, self.session).await?;
         match Collection::<T>::single_write_error(&outcome) {
             Some(error) => Err(error),
-            None => Ok(InsertOneResult { inserted_id }),
+            None => Ok(InsertOneResult { inserted_id, acknowledged: !outcome.unacknowledged }),
         }
     }
 }
@@ -749,8 +749,10 @@ impl<'a, T: Send + Sync> InsertMany<'a, T> {
         let outcomes = self.coll.run_batched(&mut op, &mut OpSession::new(self.session)).await?;
         let mut failure = BulkWriteFailure::default();
         let mut sent = 0;
+        let mut acknowledged = true;
         for outcome in outcomes {
             sent += outcome.sent;
+            acknowledged &= !outcome.unacknowledged;
             failure.write_errors.extend(outcome.write_errors);
             if outcome.write_concern_error.is_some() {
                 failure.write_concern_error = outcome.write_concern_error;
@@ -761,7 +763,7 @@ impl<'a, T: Send + Sync> InsertMany<'a, T> {
         let inserted_ids: BTreeMap<usize, Bson> =
             ids.into_iter().enumerate().take(limit).filter(|(i, _)| !failed.contains(i)).collect();
         if failure.write_errors.is_empty() && failure.write_concern_error.is_none() {
-            return Ok(InsertManyResult { inserted_ids });
+            return Ok(InsertManyResult { inserted_ids, acknowledged });
         }
         failure.partial_result.inserted_count = inserted_ids.len() as u64;
         failure.partial_result.inserted_ids = inserted_ids;
@@ -812,6 +814,7 @@ async fn run_update<T: Send + Sync>(
         matched_count: outcome.n.saturating_sub(upserts),
         modified_count: outcome.n_modified,
         upserted_id,
+        acknowledged: !outcome.unacknowledged,
     })
 }
 
@@ -889,7 +892,7 @@ impl<'a, T: Send + Sync> DeleteAction<'a, T> {
         let outcome = self.coll.run_in(&mut op, self.session).await?;
         match Collection::<T>::single_write_error(&outcome) {
             Some(error) => Err(error),
-            None => Ok(DeleteResult { deleted_count: outcome.n }),
+            None => Ok(DeleteResult { deleted_count: outcome.n, acknowledged: !outcome.unacknowledged }),
         }
     }
 }
@@ -1345,6 +1348,7 @@ impl<'a, T: Send + Sync> BulkWrite<'a, T> {
             let mut failed = BTreeSet::new();
             for outcome in outcomes {
                 sent += outcome.sent;
+                result.acknowledged &= !outcome.unacknowledged;
                 match kind {
                     WriteKind::Insert => result.inserted_count += outcome.n,
                     WriteKind::Update => {

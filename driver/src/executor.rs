@@ -535,7 +535,9 @@ impl Executor {
         for (identifier, documents) in sequences {
             message = message.with_sequence(identifier, documents);
         }
-        let reply = self.send(connection, message, operation_id).await;
+        // OP_MSG spec "moreToCome On Requests": an unacknowledged write gets no reply.
+        let fire_and_forget = unacknowledged && op.may_be_unacknowledged();
+        let reply = self.send(connection, message, operation_id, fire_and_forget).await;
         let reply = match reply {
             Ok(reply) => reply,
             Err(error) => {
@@ -549,6 +551,9 @@ impl Executor {
                 return Err(error);
             }
         };
+        if fire_and_forget {
+            return op.handle_unacknowledged(&description);
+        }
         self.advance_cluster_time(&reply);
         if let Some(s) = session.as_deref() {
             record_session_times(s, &reply);
@@ -575,12 +580,15 @@ impl Executor {
         op.handle_response(reply, &description)
     }
 
-    /// Sends one command, publishing its events and logging it through `tracing`.
+    /// Sends one command, publishing its events and logging it through `tracing`. An
+    /// `unacknowledged` one goes with `moreToCome` and its reply is `{ok: 1}` (command
+    /// monitoring spec "Unacknowledged/Acknowledged Writes").
     async fn send(
         &self,
         connection: &mut PooledConnection<Connection>,
         message: CommandMessage,
         operation_id: i64,
+        unacknowledged: bool,
     ) -> Result<Document> {
         let name = message.name().unwrap_or_default().to_string();
         let db = message.db().unwrap_or_default().to_string();
@@ -608,7 +616,11 @@ impl Executor {
             }));
         }
         let start = Instant::now();
-        let result = connection.send_command_with_id(message, request_id).await;
+        let result = if unacknowledged {
+            connection.send_unacknowledged_with_id(message, request_id).await.map(|()| bson::doc! {"ok": 1})
+        } else {
+            connection.send_command_with_id(message, request_id).await
+        };
         let duration = start.elapsed();
         let failure = match &result {
             Ok(reply) => Error::from_reply(reply).filter(|e| matches!(*e.kind, ErrorKind::Command { .. })),

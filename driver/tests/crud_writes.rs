@@ -210,3 +210,75 @@ async fn hints_are_refused_where_the_server_is_too_old() {
     unack.find_one_and_delete(doc! {}).hint(Hint::Name("_id_".into())).await.unwrap();
     assert_eq!((f.started("delete").len(), f.started("findAndModify").len()), (1, 1));
 }
+
+/// The succeeded events of `name`, in order.
+fn succeeded(f: &Fixture, name: &str) -> Vec<Document> {
+    let events = f.events.lock().expect("not poisoned");
+    events
+        .iter()
+        .filter_map(|e| match e {
+            CommandEvent::Succeeded(s) if s.command_name == name => Some(s.reply.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn unacknowledged_writes_expect_no_reply() {
+    let f = Fixture::new(Config::replica_set(1)).await;
+    let acked = f.coll("unack");
+    acked.insert_one(doc! {"_id": 1, "x": 1}).await.unwrap();
+    let coll = acked.clone().with_write_concern(WriteConcern::nodes(0));
+    f.clear();
+
+    // A duplicate key is silently dropped by the server: no reply, no error.
+    let inserted = coll.insert_one(doc! {"_id": 1}).await.unwrap();
+    assert!(!inserted.acknowledged);
+    let inserted = coll.insert_many([doc! {"_id": 2}, doc! {"_id": 3}]).await.unwrap();
+    assert!(!inserted.acknowledged);
+    let updated = coll.update_one(doc! {"_id": 1}, doc! {"$set": {"x": 2}}).await.unwrap();
+    assert!(!updated.acknowledged && updated.matched_count == 0);
+    let deleted = coll.delete_many(doc! {"_id": 3}).await.unwrap();
+    assert!(!deleted.acknowledged);
+    let bulk = coll
+        .bulk_write([WriteModel::insert_one(doc! {"_id": 4}), WriteModel::delete_one(doc! {"_id": 2})])
+        .ordered(false)
+        .await
+        .unwrap();
+    assert!(!bulk.acknowledged);
+    // findAndModify with w: 0 returns no document.
+    let found = coll.find_one_and_update(doc! {"_id": 1}, doc! {"$set": {"y": 1}}).await.unwrap();
+    assert_eq!(found, None);
+
+    for name in ["insert", "update", "delete", "findAndModify"] {
+        let started = f.started(name);
+        assert!(!started.is_empty(), "{name} was sent");
+        for s in &started {
+            assert_eq!(s.command.get_document("writeConcern").unwrap(), &doc! {"w": 0_i64});
+            assert!(!s.command.contains_key("lsid"), "no implicit session on a w: 0 write: {}", s.command);
+            assert!(!s.command.contains_key("txnNumber"), "{}", s.command);
+        }
+        // Command monitoring spec: the reply of an unacknowledged write is {ok: 1}.
+        for reply in succeeded(&f, name) {
+            assert_eq!(reply, doc! {"ok": 1}, "{name}");
+        }
+    }
+
+    // The writes reached the server (in order, on whichever connection they went).
+    let expected = vec![doc! {"_id": 1, "x": 2, "y": 1}, doc! {"_id": 4}];
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        use futures::TryStreamExt;
+        seen = acked.find(doc! {}).sort(doc! {"_id": 1}).await.unwrap().try_collect().await.unwrap();
+        if seen == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, expected);
+
+    // An explicit session cannot carry an unacknowledged write.
+    let mut session = f.client.start_session().await.unwrap();
+    let err = coll.insert_one(doc! {"_id": 5}).session(&mut session).await.unwrap_err();
+    assert!(matches!(*err.kind, ErrorKind::InvalidArgument { .. }), "{err}");
+}

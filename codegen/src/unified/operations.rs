@@ -773,19 +773,10 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
     ("redacted-commands", "=getnonce", NO_GETNONCE),
     ("observeSensitiveCommands", "getnonce", NO_GETNONCE),
     // Driver gaps.
-    ("insertOne-dots_and_dollars", "may be silently rejected on pre-5.0 server", W0_WRITE_ERROR),
     ("aggregate", "aggregate with comment sets comment on getMore", COMMENT_GETMORE),
     ("find-comment", "find with comment sets comment on getMore", COMMENT_GETMORE),
     ("find", "server kills the cursor", GETMORE_BATCH),
     ("poc-command-monitoring", "server kills the cursor", GETMORE_BATCH),
-    (
-        "unacknowledgedBulkWrite",
-        "",
-        "driver: an unacknowledged write's succeeded event carries the server's reply instead of {ok: 1}",
-    ),
-    ("findOneAndDelete-hint-unacknowledged", "on 4.4+ server", FAM_UNACK),
-    ("findOneAndReplace-hint-unacknowledged", "on 4.4+ server", FAM_UNACK),
-    ("findOneAndUpdate-hint-unacknowledged", "on 4.4+ server", FAM_UNACK),
     ("aggregate-write-readPreference", "includes read preference for 5.0+ server", WRITE_AGG_RP),
     ("db-aggregate-write-readPreference", "includes read preference for 5.0+ server", WRITE_AGG_RP),
 ];
@@ -794,10 +785,7 @@ const NO_GETNONCE: &str = "simulator: getnonce was removed in 6.2 and the pinned
      simulated server (7.0); it passes against the simulated 6.0 (upstream later capped it at 6.1.99)";
 const GETMORE_BATCH: &str =
     "driver: a getMore's batchSize is not reduced to the documents left under the limit";
-const W0_WRITE_ERROR: &str = "driver: a w: 0 write waits for the reply and reports the server's write error";
 const COMMENT_GETMORE: &str = "driver: the comment of find/aggregate is not sent on getMore (4.4+)";
-const FAM_UNACK: &str =
-    "driver: findAndModify with w: 0 is acknowledged and returns a document (the spec expects no result)";
 const WRITE_AGG_RP: &str =
     "driver: aggregate with $out/$merge does not send the read preference to 5.0+ servers";
 

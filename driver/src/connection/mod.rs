@@ -354,38 +354,7 @@ impl Connection {
         message: CommandMessage,
         request_id: i32,
     ) -> Result<Document> {
-        if self.broken {
-            return Err(Error::io(
-                format!("connection {} to {} is closed", self.id, self.address),
-                std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection is broken"),
-            ));
-        }
-        let description = self.stream_description()?;
-        if description.max_wire_version < MIN_SUPPORTED_WIRE_VERSION {
-            return Err(Error::new(ErrorKind::IncompatibleWireVersion {
-                message: format!(
-                    "the server at {} reports maxWireVersion {}, but OP_MSG needs at least {MIN_SUPPORTED_WIRE_VERSION}",
-                    self.address, description.max_wire_version
-                ),
-            }));
-        }
-        let max_size =
-            usize::try_from(description.max_message_size_bytes).unwrap_or(wire::DEFAULT_MAX_MESSAGE_SIZE);
-        if message.db().is_none() {
-            return Err(Error::invalid_argument(format!(
-                "the command `{}` has no `$db`",
-                message.name().unwrap_or_default()
-            )));
-        }
-        let name = message.name().unwrap_or_default().to_owned();
-        let msg = OpMsg { flags: MsgFlags::empty(), body: message.body, sequences: message.sequences };
-        let bytes = msg.encode(request_id, 0)?;
-        if bytes.len() > max_size {
-            return Err(Error::invalid_argument(format!(
-                "the `{name}` command is {} bytes, more than the server's maxMessageSizeBytes of {max_size}",
-                bytes.len()
-            )));
-        }
+        let (name, bytes, max_size) = self.encode_request(message, request_id, MsgFlags::empty())?;
         let address = self.address.clone();
         let id = self.id;
         let exchange = async {
@@ -414,6 +383,69 @@ impl Connection {
         self.last_used = Instant::now();
         self.broken = result.is_err();
         result
+    }
+
+    /// Sends `message` with the `moreToCome` flag and returns once it is written: the server
+    /// sends no reply (OP_MSG spec "moreToCome On Requests"; unacknowledged writes, whose
+    /// `writeConcern` the caller sets to `w: 0`). Errors as for [`Connection::send_command`].
+    pub async fn send_unacknowledged_with_id(
+        &mut self,
+        message: CommandMessage,
+        request_id: i32,
+    ) -> Result<()> {
+        let (name, bytes, max_size) = self.encode_request(message, request_id, MsgFlags::MORE_TO_COME)?;
+        let (address, id) = (self.address.clone(), self.id);
+        self.broken = true;
+        let write = wire::write_message(&mut self.stream, &bytes, max_size);
+        let result =
+            within(self.socket_timeout, || format!("`{name}` on connection {id} to {address}"), write).await;
+        self.last_used = Instant::now();
+        self.broken = result.is_err();
+        result
+    }
+
+    /// Checks and encodes a request: the connection is usable and speaks OP_MSG, the body
+    /// has `$db`, the message fits `maxMessageSizeBytes`. Returns the command name, the
+    /// bytes and the size limit.
+    fn encode_request(
+        &self,
+        message: CommandMessage,
+        request_id: i32,
+        flags: MsgFlags,
+    ) -> Result<(String, Vec<u8>, usize)> {
+        if self.broken {
+            return Err(Error::io(
+                format!("connection {} to {} is closed", self.id, self.address),
+                std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection is broken"),
+            ));
+        }
+        let description = self.stream_description()?;
+        if description.max_wire_version < MIN_SUPPORTED_WIRE_VERSION {
+            return Err(Error::new(ErrorKind::IncompatibleWireVersion {
+                message: format!(
+                    "the server at {} reports maxWireVersion {}, but OP_MSG needs at least {MIN_SUPPORTED_WIRE_VERSION}",
+                    self.address, description.max_wire_version
+                ),
+            }));
+        }
+        let max_size =
+            usize::try_from(description.max_message_size_bytes).unwrap_or(wire::DEFAULT_MAX_MESSAGE_SIZE);
+        if message.db().is_none() {
+            return Err(Error::invalid_argument(format!(
+                "the command `{}` has no `$db`",
+                message.name().unwrap_or_default()
+            )));
+        }
+        let name = message.name().unwrap_or_default().to_owned();
+        let msg = OpMsg { flags, body: message.body, sequences: message.sequences };
+        let bytes = msg.encode(request_id, 0)?;
+        if bytes.len() > max_size {
+            return Err(Error::invalid_argument(format!(
+                "the `{name}` command is {} bytes, more than the server's maxMessageSizeBytes of {max_size}",
+                bytes.len()
+            )));
+        }
+        Ok((name, bytes, max_size))
     }
 
     /// The connection's id (unique within its pool).

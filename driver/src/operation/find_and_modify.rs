@@ -116,4 +116,13 @@ impl Operation for FindAndModify {
     fn retryability(&self) -> Retryability {
         Retryability::Write
     }
+
+    fn may_be_unacknowledged(&self) -> bool {
+        true
+    }
+
+    /// Unacknowledged: no document comes back.
+    fn handle_unacknowledged(&mut self, _: &StreamDescription) -> Result<Option<Document>> {
+        Ok(None)
+    }
 }

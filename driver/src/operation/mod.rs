@@ -114,6 +114,20 @@ pub trait Operation: Send {
         Retryability::None
     }
 
+    /// Whether a `w: 0` write concern makes the command an unacknowledged write: the executor
+    /// then sends it with `moreToCome` and reads no reply (OP_MSG spec "moreToCome On
+    /// Requests"), and [`Operation::handle_unacknowledged`] gives the output.
+    fn may_be_unacknowledged(&self) -> bool {
+        false
+    }
+
+    /// The output of the command sent unacknowledged (only called when
+    /// [`Operation::may_be_unacknowledged`]).
+    fn handle_unacknowledged(&mut self, description: &StreamDescription) -> Result<Self::Output> {
+        let _ = description;
+        Err(Error::invalid_argument(format!("`{}` cannot be sent unacknowledged", self.name())))
+    }
+
     /// Whether the command takes a `readConcern`, so a causally consistent session adds
     /// `afterClusterTime` to it (causal consistency spec; never for `run_command`).
     fn supports_read_concern(&self) -> bool {

@@ -33,6 +33,8 @@ pub struct WriteBatchOutcome {
     pub write_errors: Vec<WriteError>,
     /// The batch's write concern error.
     pub write_concern_error: Option<WriteConcernError>,
+    /// The batch went unacknowledged (`w: 0`, no reply): `n` and the rest are unknown.
+    pub unacknowledged: bool,
 }
 
 /// A write command whose statements go out in as many batches as the server's limits need:
@@ -103,6 +105,12 @@ fn outcome(
         write_concern_error: WriteConcernError::from_reply(reply),
         ..WriteBatchOutcome::default()
     })
+}
+
+/// The outcome of a batch sent unacknowledged: `in_flight` statements sent, nothing known.
+fn unacknowledged(offset: &mut usize, in_flight: usize) -> WriteBatchOutcome {
+    *offset += in_flight;
+    WriteBatchOutcome { sent: in_flight, unacknowledged: true, ..WriteBatchOutcome::default() }
 }
 
 macro_rules! batched {
@@ -183,6 +191,14 @@ impl Operation for Insert {
 
     fn retryability(&self) -> Retryability {
         Retryability::Write
+    }
+
+    fn may_be_unacknowledged(&self) -> bool {
+        true
+    }
+
+    fn handle_unacknowledged(&mut self, _: &StreamDescription) -> Result<WriteBatchOutcome> {
+        Ok(unacknowledged(&mut self.offset, self.in_flight))
     }
 }
 batched!(Insert);
@@ -272,6 +288,14 @@ impl Operation for Update {
         let multi = self.statements.iter().any(|s| s.get_bool("multi").unwrap_or(false));
         if multi { Retryability::None } else { Retryability::Write }
     }
+
+    fn may_be_unacknowledged(&self) -> bool {
+        true
+    }
+
+    fn handle_unacknowledged(&mut self, _: &StreamDescription) -> Result<WriteBatchOutcome> {
+        Ok(unacknowledged(&mut self.offset, self.in_flight))
+    }
 }
 batched!(Update);
 
@@ -343,6 +367,14 @@ impl Operation for Delete {
         let multi =
             self.statements.iter().any(|s| matches!(s.get("limit"), Some(Bson::Int32(0) | Bson::Int64(0))));
         if multi { Retryability::None } else { Retryability::Write }
+    }
+
+    fn may_be_unacknowledged(&self) -> bool {
+        true
+    }
+
+    fn handle_unacknowledged(&mut self, _: &StreamDescription) -> Result<WriteBatchOutcome> {
+        Ok(unacknowledged(&mut self.offset, self.in_flight))
     }
 }
 batched!(Delete);

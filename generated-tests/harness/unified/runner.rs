@@ -1242,17 +1242,32 @@ fn count(n: u64) -> Bson {
     Bson::Int64(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+/// An unacknowledged write's result: `{acknowledged: false}` (its other fields are
+/// undefined, CRUD spec "Write Results").
+fn unacknowledged() -> Bson {
+    Bson::Document(doc! {"acknowledged": false})
+}
+
 impl Outcome {
     /// `{insertedId}`.
     pub fn insert_one(r: &InsertOneResult) -> Bson {
+        if !r.acknowledged {
+            return unacknowledged();
+        }
         Bson::Document(doc! {"insertedId": r.inserted_id.clone()})
     }
     /// `{insertedIds: {"0": …}}`.
     pub fn insert_many(r: &InsertManyResult) -> Bson {
+        if !r.acknowledged {
+            return unacknowledged();
+        }
         Bson::Document(doc! {"insertedIds": ids(&r.inserted_ids)})
     }
     /// `{matchedCount, modifiedCount, upsertedCount, upsertedId?}`.
     pub fn update(r: &UpdateResult) -> Bson {
+        if !r.acknowledged {
+            return unacknowledged();
+        }
         let mut d = doc! {
             "matchedCount": count(r.matched_count),
             "modifiedCount": count(r.modified_count),
@@ -1265,10 +1280,16 @@ impl Outcome {
     }
     /// `{deletedCount}`.
     pub fn delete(r: &DeleteResult) -> Bson {
+        if !r.acknowledged {
+            return unacknowledged();
+        }
         Bson::Document(doc! {"deletedCount": count(r.deleted_count)})
     }
     /// The bulk write result document.
     pub fn bulk_write(r: &BulkWriteResult) -> Bson {
+        if !r.acknowledged {
+            return unacknowledged();
+        }
         Bson::Document(doc! {
             "deletedCount": count(r.deleted_count),
             "insertedCount": count(r.inserted_count),
