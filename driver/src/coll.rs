@@ -344,7 +344,7 @@ impl<T: Send + Sync> Collection<T> {
         self.defaults.write_concern.as_ref()
     }
 
-    fn executor(&self) -> &std::sync::Arc<Executor> {
+    pub(crate) fn executor(&self) -> &std::sync::Arc<Executor> {
         self.client.executor()
     }
 
@@ -358,7 +358,11 @@ impl<T: Send + Sync> Collection<T> {
     }
 
     /// The generic arguments of a write: the write concern (unless empty) and comment.
-    fn write_args(&self, write_concern: Option<&WriteConcern>, comment: Option<&Bson>) -> GenericArguments {
+    pub(crate) fn write_args(
+        &self,
+        write_concern: Option<&WriteConcern>,
+        comment: Option<&Bson>,
+    ) -> GenericArguments {
         let mut g = GenericArguments::default();
         if let Some(wc) = write_concern.or(self.defaults.write_concern.as_ref()).filter(|w| !w.is_empty()) {
             g.write_concern = Some(wc.to_document());
@@ -389,7 +393,7 @@ impl<T: Send + Sync> Collection<T> {
     }
 
     /// Runs `op` in `session` (explicit) or an implicit session.
-    async fn run_in<O: crate::operation::Operation>(
+    pub(crate) async fn run_in<O: crate::operation::Operation>(
         &self,
         op: &mut O,
         session: Option<&mut ClientSession>,

@@ -1,5 +1,6 @@
 //! Databases (CRUD spec "Database"; enumerate-collections spec): collection handles,
-//! `run_command`, `create_collection`, `list_collection_names` and database aggregation.
+//! `run_command`, `create_collection`, `list_collections`, `list_collection_names` and
+//! database aggregation.
 
 use std::future::IntoFuture;
 
@@ -77,6 +78,12 @@ impl Database {
             name: name.to_string(),
             options: CreateCollectionOptions::default(),
         }
+    }
+
+    /// A cursor over the database's collections and views, each as the server describes
+    /// it (`name`, `type`, `options`, `info`, `idIndex`; enumerate-collections spec).
+    pub fn list_collections(&self) -> ListCollections<'_> {
+        ListCollections { db: self, session: None, options: ListCollectionsOptions::default() }
     }
 
     /// The names of the database's collections and views.
@@ -174,6 +181,66 @@ impl<'a> IntoFuture for CreateCollection<'a> {
             let mut op =
                 operation::Create::new(Namespace::new(&self.db.name, &self.name), self.options, generic);
             crate::coll::run_op(self.db.client.executor(), &mut op, &mut OpSession::new(self.session)).await
+        })
+    }
+}
+
+/// The future of [`Database::list_collections`].
+#[must_use = "an action does nothing until awaited"]
+pub struct ListCollections<'a> {
+    db: &'a Database,
+    session: Option<&'a mut ClientSession>,
+    options: ListCollectionsOptions,
+}
+
+impl<'a> ListCollections<'a> {
+    /// Runs the operation in an explicit `session` started from this database's client
+    /// (driver sessions spec); without it, an implicit session is used.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// Only collections matching `filter` (on the `listCollections` output, e.g. `{name: …}`).
+    pub fn filter(mut self, filter: Document) -> Self {
+        self.options.filter = Some(filter);
+        self
+    }
+
+    /// Documents per batch.
+    pub fn batch_size(mut self, batch_size: i32) -> Self {
+        self.options.batch_size = Some(batch_size);
+        self
+    }
+
+    /// Only names and types.
+    pub fn name_only(mut self, name_only: bool) -> Self {
+        self.options.name_only = Some(name_only);
+        self
+    }
+
+    /// With `name_only`, only the collections the user is authorized to see.
+    pub fn authorized_collections(mut self, authorized: bool) -> Self {
+        self.options.authorized_collections = Some(authorized);
+        self
+    }
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: ListCollectionsOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+impl<'a> IntoFuture for ListCollections<'a> {
+    type Output = Result<Cursor<Document>>;
+    type IntoFuture = BoxFuture<'a, Result<Cursor<Document>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let executor = self.db.client.executor();
+            let mut op = operation::ListCollections::new(&self.db.name, false, self.options);
+            crate::coll::open_cursor(executor, &mut op, self.session).await
         })
     }
 }

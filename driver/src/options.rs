@@ -450,13 +450,70 @@ options! {
 }
 
 options! {
-    /// Options of `list_collection_names` (enumerate-collections spec).
+    /// Options of `list_collections` and `list_collection_names` (enumerate-collections spec).
     ListCollectionsOptions {
         /// Only collections matching this filter (on the `listCollections` output).
         filter: Document,
         /// Documents per batch.
         batch_size: i32,
+        /// Only names and types (`list_collection_names` always sets it).
+        name_only: bool,
+        /// With `name_only`, only the collections the user is authorized to see.
+        authorized_collections: bool,
         /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `list_databases` and `list_database_names` (enumerate-databases spec).
+    ListDatabasesOptions {
+        /// Only databases matching this filter (on the `listDatabases` output).
+        filter: Document,
+        /// Only names (`list_database_names` always sets it).
+        name_only: bool,
+        /// Only the databases the user is authorized to see.
+        authorized_databases: bool,
+        /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `list_indexes` and `list_index_names` (index-management spec).
+    ListIndexesOptions {
+        /// Documents per batch.
+        batch_size: i32,
+        /// The server's time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// A comment recorded with the operation.
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `create_index` and `create_indexes` (index-management spec).
+    CreateIndexOptions {
+        /// How many data-bearing members must finish the build (`commitQuorum`, 4.4+): a
+        /// number or a string such as `"majority"`.
+        commit_quorum: Bson,
+        /// The server's time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// The write concern (default: the collection's).
+        write_concern: WriteConcern,
+        /// A comment recorded with the operation (4.4+).
+        comment: Bson,
+    }
+}
+
+options! {
+    /// Options of `drop_index` and `drop_indexes` (index-management spec).
+    DropIndexOptions {
+        /// The server's time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// The write concern (default: the collection's).
+        write_concern: WriteConcern,
+        /// A comment recorded with the operation (4.4+).
         comment: Bson,
     }
 }

@@ -3,8 +3,10 @@
 //! own `tests/` (files that must be rejected, and valid files whose cases run later).
 
 mod bucket;
+mod index_ops;
 pub mod model;
 pub mod operations;
+mod runner_ops;
 pub mod suites;
 pub mod valid_fail;
 mod validate;

@@ -9,8 +9,8 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::model::{
-    Entity, EventType, ExpectedEventsForClient, Operation, RunOnRequirement, Serverless, TestCase, TestFile,
-    Topology, Version,
+    Entity, EventType, ExpectedEventsForClient, NonEmpty, Operation, RunOnRequirement, Serverless,
+    StoredEvent, TestCase, TestFile, Topology, Version,
 };
 use super::{load, stem};
 use crate::naming::Unique;
@@ -156,8 +156,15 @@ fn unsupported_entities(file: &TestFile) -> Option<String> {
     for entity in file.create_entities.iter().flat_map(|e| e.iter()) {
         match entity {
             Entity::Client(c) => {
-                if c.store_events_as_entities.is_some() {
-                    return Some("client entity: storeEventsAsEntities not supported by the runner".into());
+                let stored = c.store_events_as_entities.iter().flat_map(|s| s.0.iter());
+                if stored
+                    .flat_map(|s| s.events.0.iter())
+                    .any(|e| *e == StoredEvent::ServerDescriptionChangedEvent)
+                {
+                    return Some(
+                        "client entity: storeEventsAsEntities of SDAM events not supported by the runner"
+                            .into(),
+                    );
                 }
             }
             Entity::Database(d) => {
@@ -254,6 +261,8 @@ pub(crate) fn generate_case(
         }
     };
     reasons.extend(known_failure(spec_file, &case.description).map(str::to_string));
+    let with_runtime = with_runtime_entities(file, case);
+    let file = with_runtime.as_ref().unwrap_or(file);
     reasons.extend(unsupported_entities(file));
     reasons.extend(case.expect_events.as_deref().and_then(unsupported_events));
     let mut statements = Vec::new();
@@ -291,6 +300,28 @@ pub(crate) fn generate_case(
         None => (Status::Run, body),
         Some(first) => (Status::Ignored(first.clone()), body),
     }
+}
+
+/// The file with the entities the case's `createEntities` operations add (they are looked
+/// up like the file's own), or `None` when there are none.
+fn with_runtime_entities(file: &TestFile, case: &TestCase) -> Option<TestFile> {
+    let mut added: Vec<Entity> = Vec::new();
+    for op in case.operations.iter().filter(|o| o.object == "testRunner" && o.name == "createEntities") {
+        let list = op.arguments.as_ref().and_then(|a| a.get("entities")).cloned();
+        // The validator already checked the entities; an unreadable one simply adds nothing
+        // and the operation's emitter reports it.
+        if let Some(Ok(entities)) = list.map(serde_json::from_value::<Vec<Entity>>) {
+            added.extend(entities);
+        }
+    }
+    if added.is_empty() {
+        return None;
+    }
+    let mut file = file.clone();
+    let mut all = file.create_entities.take().map(|e| e.0).unwrap_or_default();
+    all.extend(added);
+    file.create_entities = Some(NonEmpty(all));
+    Some(file)
 }
 
 /// An argument's conversion: the runner's accessor for it.
@@ -447,7 +478,7 @@ fn options_expr(
 }
 
 /// Requires the positional arguments.
-fn require(op: &Operation, keys: &[&str]) -> Result<(), String> {
+pub(super) fn require(op: &Operation, keys: &[&str]) -> Result<(), String> {
     for key in keys {
         if !op.arguments.as_ref().is_some_and(|a| a.contains_key(*key)) {
             return Err(format!("operation {}: missing argument `{key}`", op.name));
@@ -476,15 +507,14 @@ fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, S
         Some(Entity::Collection(_)) => collection_operation(op)?,
         Some(Entity::Database(_)) => database_operation(op)?,
         Some(Entity::Bucket(_)) => super::bucket::bucket_operation(op)?,
-        Some(Entity::Client(_)) if matches!(op.name.as_str(), "listDatabases" | "listDatabaseNames") => {
-            return Err(format!("driver: no {} API on Client", op.name));
-        }
+        Some(Entity::Client(_)) => super::index_ops::client_operation(op)?,
         Some(other) => return Err(format!("operation {} on a {} entity", op.name, other.kind())),
         None => return Err(format!("operation {}: object `{object}` is not an entity", op.name)),
     };
     let entity = match entity_kind(file, object) {
         Some(Entity::Collection(_)) => quote! { let coll = r.collection(#object); },
         Some(Entity::Bucket(_)) => quote! { let bucket = r.bucket(#object); },
+        Some(Entity::Client(_)) => quote! { let client = r.client(#object); },
         _ => quote! { let db = r.database(#object); },
     };
     let session = op.arguments.as_ref().and_then(|a| a.get("session"));
@@ -550,7 +580,8 @@ fn test_runner_operation(file: &TestFile, op: &Operation, i: usize) -> Result<To
             let same = op.name == "assertSameLsidOnLastTwoCommands";
             Ok(quote! { r.assert_lsid_on_last_two_commands(#i, #same); })
         }
-        other => Err(format!("test runner operation {other} not supported by the runner")),
+        other => super::runner_ops::test_runner_operation(op, i)
+            .unwrap_or_else(|| Err(format!("test runner operation {other} not supported by the runner"))),
     }
 }
 
@@ -645,10 +676,10 @@ fn collection_operation(op: &Operation) -> Result<TokenStream, String> {
             let opts = options_expr(op, "BulkWriteOptions", &["requests"], &[])?;
             quote! { coll.bulk_write(o.write_models("requests"))#opts.await.map(|v| R::bulk_write(&v)) }
         }
-        "listIndexes" | "listIndexNames" => {
-            return Err(format!("driver: no {name} API on collections"));
-        }
-        other => return Err(format!("operation {other} not supported by the runner")),
+        other => match super::index_ops::collection_operation(op) {
+            Some(call) => call?,
+            None => return Err(format!("operation {other} not supported by the runner")),
+        },
     })
 }
 
@@ -762,7 +793,7 @@ fn database_operation(op: &Operation) -> Result<TokenStream, String> {
                     .map(|names| ::bson::Bson::Array(names.into_iter().map(::bson::Bson::String).collect()))
             }
         }
-        "listCollections" => return Err("driver: no listCollections API (only listCollectionNames)".into()),
+        "listCollections" => super::index_ops::list_collections(op)?,
         other => return Err(format!("database operation {other} not supported by the runner")),
     })
 }

@@ -20,7 +20,8 @@ pub struct ListCollections {
 }
 
 impl ListCollections {
-    /// Lists the collections of `db`; `name_only` asks for names and types only.
+    /// Lists the collections of `db`; `name_only` asks for names and types only (else
+    /// `options.name_only` decides).
     pub fn new(db: impl Into<String>, name_only: bool, options: ListCollectionsOptions) -> Self {
         Self { db: db.into(), name_only, options }
     }
@@ -42,8 +43,13 @@ impl Operation for ListCollections {
         if let Some(f) = &self.options.filter {
             body.insert("filter", f.clone());
         }
-        if self.name_only {
+        if self.name_only || self.options.name_only == Some(true) {
             body.insert("nameOnly", true);
+        } else if let Some(false) = self.options.name_only {
+            body.insert("nameOnly", false);
+        }
+        if let Some(a) = self.options.authorized_collections {
+            body.insert("authorizedCollections", a);
         }
         if let Some(c) = &self.options.comment {
             body.insert("comment", c.clone());

@@ -34,6 +34,9 @@ use super::matching::{Entities, from_extended_json, match_root, match_root_array
 
 #[path = "bucket.rs"]
 mod bucket;
+#[path = "test_runner_ops.rs"]
+mod test_runner_ops;
+use test_runner_ops::EventList;
 
 /// The simulated deployment a case runs on (chosen by the generator from its
 /// `runOnRequirements`).
@@ -119,11 +122,13 @@ pub struct Runner {
     saved: HashMap<String, Bson>,
     /// GridFS bucket entities (see `bucket.rs`).
     buckets: HashMap<String, mongo_driver::gridfs::GridFsBucket>,
+    /// Event list entities (`storeEventsAsEntities`), filled while the case runs.
+    event_lists: HashMap<String, EventList>,
 }
 
 impl Entities for Runner {
     fn bson(&self, id: &str) -> Option<Bson> {
-        self.saved.get(id).cloned()
+        self.saved.get(id).cloned().or_else(|| self.event_lists.get(id).map(test_runner_ops::event_list_bson))
     }
     fn session_lsid(&self, id: &str) -> Option<Document> {
         self.lsids.get(id).cloned()
@@ -185,9 +190,11 @@ impl Runner {
             lsids: HashMap::new(),
             saved: HashMap::new(),
             buckets: HashMap::new(),
+            event_lists: HashMap::new(),
         };
         runner.initial_data().await;
-        runner.create_entities().await;
+        let entities = runner.file.create_entities.clone().map(|e| e.0).unwrap_or_default();
+        runner.create_entities(&entities, "/createEntities").await;
         Some(runner)
     }
 
@@ -235,10 +242,12 @@ impl Runner {
         }
     }
 
-    async fn create_entities(&mut self) {
-        let entities = self.file.create_entities.clone().map(|e| e.0).unwrap_or_default();
+    /// Creates `entities` (the file's `createEntities`, or a `createEntities` operation's,
+    /// located at `base`).
+    async fn create_entities(&mut self, entities: &[Entity], base: &str) {
         for (i, entity) in entities.iter().enumerate() {
-            let pointer = format!("/createEntities/{i}");
+            let pointer = format!("{base}/{i}");
+            self.check_new_entity_id(entity.id(), &pointer);
             match entity {
                 Entity::Client(c) => {
                     let mut uri = self.deployment.client_uri(c.use_multiple_mongoses);
@@ -272,9 +281,12 @@ impl Runner {
                     let all: EventLog = Arc::new(Mutex::new(Vec::new()));
                     let all_sink = all.clone();
                     let observing = started || succeeded || failed;
+                    let stores = self.event_stores(c, &pointer);
+                    let command_stores = stores.clone();
                     let builder =
                         Client::builder(&uri).command_event_handler(Arc::new(move |e: &CommandEvent| {
                             all_sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
+                            command_stores.command(e);
                             if !observing {
                                 return;
                             }
@@ -315,6 +327,7 @@ impl Runner {
                             CmapEventKind::ConnectionCheckedIn => counter.fetch_sub(1, Ordering::SeqCst),
                             _ => 0,
                         };
+                        stores.cmap(e);
                         if cmap_kinds.contains(&e.kind()) {
                             cmap_sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.kind());
                         }

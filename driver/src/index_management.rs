@@ -1,0 +1,466 @@
+//! Index management (index-management spec "Standard API"): [`IndexModel`] and the
+//! collection actions `create_index(es)`, `drop_index(es)`, `list_indexes` and
+//! `list_index_names`. Each runs one operation of [`crate::operation`] through the executor.
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use bson::{Bson, Document};
+use futures::TryStreamExt;
+use futures::future::BoxFuture;
+
+use crate::coll::Collection;
+use crate::cursor::Cursor;
+use crate::error::{Error, Result};
+use crate::operation;
+use crate::options::{Collation, CreateIndexOptions, DropIndexOptions, ListIndexesOptions, WriteConcern};
+use crate::session::ClientSession;
+
+/// An index to create: its key pattern and options (index-management spec "IndexModel").
+///
+/// ```
+/// use bson::doc;
+/// use mongo_driver::index_management::{IndexModel, IndexOptions};
+///
+/// let model = IndexModel::new(doc! {"x": 1, "y": -1}).options(IndexOptions::default().unique(true));
+/// assert_eq!(model.index_name(), "x_1_y_-1");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexModel {
+    /// The key pattern (`{field: 1 | -1 | "text" | …}`).
+    pub keys: Document,
+    /// The index's options.
+    pub options: IndexOptions,
+}
+
+impl IndexModel {
+    /// An index on `keys` with default options.
+    pub fn new(keys: Document) -> Self {
+        Self { keys, options: IndexOptions::default() }
+    }
+
+    /// This model with `options`.
+    pub fn options(mut self, options: IndexOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The index's name: the one set in the options, else the name the spec has drivers
+    /// generate ("Index Name Generation": each key and its value, joined by `_`).
+    pub fn index_name(&self) -> String {
+        if let Some(name) = &self.options.name {
+            return name.clone();
+        }
+        let mut parts = Vec::new();
+        for (key, value) in &self.keys {
+            parts.push(key.clone());
+            parts.push(match value {
+                Bson::String(s) => s.clone(),
+                Bson::Int32(n) => n.to_string(),
+                Bson::Int64(n) => n.to_string(),
+                Bson::Double(d) if d.fract() == 0.0 && d.abs() < 1e15 => (*d as i64).to_string(),
+                other => other.to_string(),
+            });
+        }
+        parts.join("_")
+    }
+
+    /// The index specification sent in `createIndexes.indexes`.
+    pub fn to_spec(&self) -> Document {
+        let mut spec = bson::doc! {"key": self.keys.clone(), "name": self.index_name()};
+        spec.extend(self.options.to_document());
+        spec
+    }
+}
+
+/// Options of one index (index-management spec "IndexOptions"); the commonly used ones,
+/// each sent under its server name.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct IndexOptions {
+    /// The index name (default: generated from the keys).
+    pub name: Option<String>,
+    /// Reject documents whose key already exists.
+    pub unique: Option<bool>,
+    /// Only documents that have the indexed field.
+    pub sparse: Option<bool>,
+    /// Build in the background (ignored by 4.2+ servers).
+    pub background: Option<bool>,
+    /// A TTL index: documents expire this long after the indexed date.
+    pub expire_after: Option<Duration>,
+    /// Only documents matching this filter are indexed.
+    pub partial_filter_expression: Option<Document>,
+    /// The index's collation.
+    pub collation: Option<Collation>,
+    /// Hidden from the query planner (4.4+).
+    pub hidden: Option<bool>,
+    /// Text index field weights.
+    pub weights: Option<Document>,
+    /// A text index's default language.
+    pub default_language: Option<String>,
+    /// The field naming a text index document's language.
+    pub language_override: Option<String>,
+    /// A wildcard index's projection.
+    pub wildcard_projection: Option<Document>,
+    /// The index version (`v`).
+    pub version: Option<i32>,
+}
+
+impl IndexOptions {
+    /// Sets the name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets `unique`.
+    pub fn unique(mut self, unique: bool) -> Self {
+        self.unique = Some(unique);
+        self
+    }
+
+    /// Sets `sparse`.
+    pub fn sparse(mut self, sparse: bool) -> Self {
+        self.sparse = Some(sparse);
+        self
+    }
+
+    /// Sets `hidden`.
+    pub fn hidden(mut self, hidden: bool) -> Self {
+        self.hidden = Some(hidden);
+        self
+    }
+
+    /// Sets the TTL (`expireAfterSeconds`, whole seconds).
+    pub fn expire_after(mut self, after: Duration) -> Self {
+        self.expire_after = Some(after);
+        self
+    }
+
+    /// Sets `partialFilterExpression`.
+    pub fn partial_filter_expression(mut self, filter: Document) -> Self {
+        self.partial_filter_expression = Some(filter);
+        self
+    }
+
+    /// The options as index specification fields (without `key` and `name`).
+    fn to_document(&self) -> Document {
+        let mut d = Document::new();
+        let flags = [
+            ("unique", self.unique),
+            ("sparse", self.sparse),
+            ("background", self.background),
+            ("hidden", self.hidden),
+        ];
+        for (key, value) in flags {
+            if let Some(v) = value {
+                d.insert(key, v);
+            }
+        }
+        if let Some(after) = self.expire_after {
+            d.insert("expireAfterSeconds", i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+        }
+        let docs = [
+            ("partialFilterExpression", &self.partial_filter_expression),
+            ("weights", &self.weights),
+            ("wildcardProjection", &self.wildcard_projection),
+        ];
+        for (key, value) in docs {
+            if let Some(v) = value {
+                d.insert(key, v.clone());
+            }
+        }
+        if let Some(c) = &self.collation {
+            d.insert("collation", Bson::from(c.clone()));
+        }
+        if let Some(l) = &self.default_language {
+            d.insert("default_language", l.clone());
+        }
+        if let Some(l) = &self.language_override {
+            d.insert("language_override", l.clone());
+        }
+        if let Some(v) = self.version {
+            d.insert("v", v);
+        }
+        d
+    }
+}
+
+/// What `create_index` returns: the index's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateIndexResult {
+    /// The name of the index.
+    pub index_name: String,
+}
+
+/// What `create_indexes` returns: the indexes' names, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateIndexesResult {
+    /// The names of the indexes.
+    pub index_names: Vec<String>,
+}
+
+impl<T: Send + Sync> Collection<T> {
+    /// Creates one index (index-management spec "createIndex").
+    pub fn create_index(&self, model: IndexModel) -> CreateIndex<'_, T> {
+        CreateIndex { coll: self, session: None, models: vec![model], options: CreateIndexOptions::default() }
+    }
+
+    /// Creates several indexes in one `createIndexes` command.
+    pub fn create_indexes(&self, models: impl IntoIterator<Item = IndexModel>) -> CreateIndexes<'_, T> {
+        CreateIndexes {
+            inner: CreateIndex {
+                coll: self,
+                session: None,
+                models: models.into_iter().collect(),
+                options: CreateIndexOptions::default(),
+            },
+        }
+    }
+
+    /// Drops the index named `name` (`"*"` is refused: use [`Collection::drop_indexes`]).
+    pub fn drop_index(&self, name: impl Into<String>) -> DropIndex<'_, T> {
+        DropIndex { coll: self, session: None, name: Some(name.into()), options: DropIndexOptions::default() }
+    }
+
+    /// Drops every index but the `_id` index.
+    pub fn drop_indexes(&self) -> DropIndex<'_, T> {
+        DropIndex { coll: self, session: None, name: None, options: DropIndexOptions::default() }
+    }
+
+    /// A cursor over the collection's index descriptions (`listIndexes`).
+    pub fn list_indexes(&self) -> ListIndexes<'_, T> {
+        ListIndexes { coll: self, session: None, options: ListIndexesOptions::default() }
+    }
+
+    /// The names of the collection's indexes.
+    pub fn list_index_names(&self) -> ListIndexNames<'_, T> {
+        ListIndexNames { inner: self.list_indexes() }
+    }
+}
+
+/// The future of [`Collection::create_index`].
+#[must_use = "an action does nothing until awaited"]
+pub struct CreateIndex<'a, T> {
+    coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
+    models: Vec<IndexModel>,
+    options: CreateIndexOptions,
+}
+
+/// The future of [`Collection::create_indexes`].
+#[must_use = "an action does nothing until awaited"]
+pub struct CreateIndexes<'a, T> {
+    inner: CreateIndex<'a, T>,
+}
+
+/// The future of [`Collection::drop_index`] and [`Collection::drop_indexes`].
+#[must_use = "an action does nothing until awaited"]
+pub struct DropIndex<'a, T> {
+    coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
+    /// `None`: all indexes (`"*"`).
+    name: Option<String>,
+    options: DropIndexOptions,
+}
+
+/// The future of [`Collection::list_indexes`].
+#[must_use = "an action does nothing until awaited"]
+pub struct ListIndexes<'a, T> {
+    coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
+    options: ListIndexesOptions,
+}
+
+/// The future of [`Collection::list_index_names`].
+#[must_use = "an action does nothing until awaited"]
+pub struct ListIndexNames<'a, T> {
+    inner: ListIndexes<'a, T>,
+}
+
+impl<'a, T: Send + Sync> CreateIndex<'a, T> {
+    /// Runs the operation in an explicit `session` started from this collection's client
+    /// (driver sessions spec); without it, an implicit session is used.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: CreateIndexOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Sets `commitQuorum` (4.4+).
+    pub fn commit_quorum(mut self, quorum: impl Into<Bson>) -> Self {
+        self.options.commit_quorum = Some(quorum.into());
+        self
+    }
+
+    /// Sets the server's time limit (`maxTimeMS`).
+    pub fn max_time(mut self, max_time: Duration) -> Self {
+        self.options.max_time = Some(max_time);
+        self
+    }
+
+    /// Sets the write concern.
+    pub fn write_concern(mut self, write_concern: WriteConcern) -> Self {
+        self.options.write_concern = Some(write_concern);
+        self
+    }
+
+    async fn run(self) -> Result<Vec<String>> {
+        let generic = self.coll.write_args(self.options.write_concern.as_ref(), None);
+        let mut op =
+            operation::CreateIndexes::new(self.coll.namespace().clone(), self.models, self.options, generic);
+        self.coll.run_in(&mut op, self.session).await
+    }
+}
+
+impl<'a, T: Send + Sync> CreateIndexes<'a, T> {
+    /// Runs the operation in an explicit `session` (see [`CreateIndex::session`]).
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.inner = self.inner.session(session);
+        self
+    }
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: CreateIndexOptions) -> Self {
+        self.inner.options = options;
+        self
+    }
+}
+
+impl<'a, T: Send + Sync> DropIndex<'a, T> {
+    /// Runs the operation in an explicit `session` started from this collection's client
+    /// (driver sessions spec); without it, an implicit session is used.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: DropIndexOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Sets the server's time limit (`maxTimeMS`).
+    pub fn max_time(mut self, max_time: Duration) -> Self {
+        self.options.max_time = Some(max_time);
+        self
+    }
+
+    /// Sets the write concern.
+    pub fn write_concern(mut self, write_concern: WriteConcern) -> Self {
+        self.options.write_concern = Some(write_concern);
+        self
+    }
+
+    async fn run(self) -> Result<()> {
+        let index = match self.name {
+            // Index-management spec "dropIndex": `*` must be refused client-side.
+            Some(name) if name == "*" => {
+                return Err(Error::invalid_argument(
+                    "drop_index(\"*\") would drop every index: use drop_indexes()",
+                ));
+            }
+            Some(name) => name,
+            None => "*".to_string(),
+        };
+        let generic = self.coll.write_args(self.options.write_concern.as_ref(), None);
+        let mut op = operation::DropIndexes::new(self.coll.namespace().clone(), index, self.options, generic);
+        self.coll.run_in(&mut op, self.session).await
+    }
+}
+
+impl<'a, T: Send + Sync> ListIndexes<'a, T> {
+    /// Runs the operation in an explicit `session` started from this collection's client
+    /// (driver sessions spec); without it, an implicit session is used.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// Sets every option at once.
+    pub fn with_options(mut self, options: ListIndexesOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Sets the number of documents per batch.
+    pub fn batch_size(mut self, batch_size: i32) -> Self {
+        self.options.batch_size = Some(batch_size);
+        self
+    }
+
+    async fn run(self) -> Result<Cursor<Document>> {
+        let mut op = operation::ListIndexes::new(self.coll.namespace().clone(), self.options);
+        crate::coll::open_cursor(self.coll.executor(), &mut op, self.session).await
+    }
+}
+
+impl<'a, T: Send + Sync> ListIndexNames<'a, T> {
+    /// Runs the operation in an explicit `session` (see [`ListIndexes::session`]).
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.inner = self.inner.session(session);
+        self
+    }
+
+    async fn run(self) -> Result<Vec<String>> {
+        let docs: Vec<Document> = self.inner.run().await?.try_collect().await?;
+        docs.iter()
+            .map(|d| match d.get("name") {
+                Some(Bson::String(name)) => Ok(name.clone()),
+                _ => Err(Error::invalid_response(format!("listIndexes: an index without a name: {d}"))),
+            })
+            .collect()
+    }
+}
+
+/// Implements `IntoFuture` for an index action through its `run`.
+macro_rules! index_future {
+    ($action:ident, $out:ty, $run:expr) => {
+        impl<'a, T: Send + Sync + 'a> IntoFuture for $action<'a, T> {
+            type Output = Result<$out>;
+            type IntoFuture = BoxFuture<'a, Result<$out>>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                Box::pin($run(self))
+            }
+        }
+    };
+}
+
+index_future!(CreateIndex, CreateIndexResult, |a: CreateIndex<'a, T>| async move {
+    let mut names = a.run().await?;
+    let index_name = names.pop().unwrap_or_default();
+    Ok(CreateIndexResult { index_name })
+});
+index_future!(CreateIndexes, CreateIndexesResult, |a: CreateIndexes<'a, T>| async move {
+    Ok(CreateIndexesResult { index_names: a.inner.run().await? })
+});
+index_future!(DropIndex, (), DropIndex::run);
+index_future!(ListIndexes, Cursor<Document>, ListIndexes::run);
+index_future!(ListIndexNames, Vec<String>, ListIndexNames::run);
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::*;
+
+    #[test]
+    fn generated_index_names() {
+        assert_eq!(IndexModel::new(doc! {"x": 1}).index_name(), "x_1");
+        assert_eq!(IndexModel::new(doc! {"x": 1, "y": -1i64}).index_name(), "x_1_y_-1");
+        assert_eq!(IndexModel::new(doc! {"t": "text", "z": 1.0}).index_name(), "t_text_z_1");
+        let named = IndexModel::new(doc! {"x": 1}).options(IndexOptions::default().name("mine"));
+        assert_eq!(named.index_name(), "mine");
+        let spec = IndexModel::new(doc! {"x": 1})
+            .options(IndexOptions::default().unique(true).expire_after(Duration::from_secs(30)))
+            .to_spec();
+        assert_eq!(spec, doc! {"key": {"x": 1}, "name": "x_1", "unique": true, "expireAfterSeconds": 30i64});
+    }
+}
