@@ -152,3 +152,81 @@ fn create_index(op: &Operation, session: &TokenStream) -> Result<TokenStream, St
         .map(|r| ::bson::Bson::String(r.index_name))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::Status;
+    use crate::unified::operations::generate_case;
+
+    fn file(operations: &str) -> crate::unified::TestFile {
+        let text = format!(
+            r#"{{"description": "d", "schemaVersion": "1.9",
+            "createEntities": [
+                {{"client": {{"id": "c"}}}},
+                {{"database": {{"id": "db", "client": "c", "databaseName": "d"}}}},
+                {{"collection": {{"id": "coll", "database": "db", "collectionName": "x"}}}}
+            ],
+            "tests": [{{"description": "t", "operations": {operations}}}]}}"#
+        );
+        match crate::unified::parse(Path::new("f.json"), &text) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn emitted(operations: &str) -> (Status, String) {
+        let f = file(operations);
+        let (status, body) = generate_case(&f, &f.tests[0], 0, "f.json", "m::t");
+        (status, body.to_string())
+    }
+
+    #[test]
+    fn listing_and_index_operations_are_emitted() {
+        let (status, body) = emitted(
+            r#"[
+            {"name": "listDatabaseNames", "object": "c", "arguments": {"filter": {"name": "d"}}},
+            {"name": "listCollections", "object": "db", "arguments": {"batchSize": 2}},
+            {"name": "createIndex", "object": "coll", "arguments": {"keys": {"x": 1}, "name": "x_1"}},
+            {"name": "listIndexNames", "object": "coll"},
+            {"name": "dropIndex", "object": "coll", "arguments": {"name": "x_1"}},
+            {"name": "assertIndexNotExists", "object": "testRunner",
+             "arguments": {"databaseName": "d", "collectionName": "x", "indexName": "x_1"}}
+        ]"#,
+        );
+        assert!(matches!(status, Status::Run), "{status:?}");
+        for call in [
+            "let client = r . client (\"c\")",
+            "client . list_database_names () . filter (o . doc (\"filter\"))",
+            "db . list_collections () . batch_size (o . i32 (\"batchSize\"))",
+            "coll . create_index",
+            ". name (o . string (\"name\"))",
+            "coll . list_index_names ()",
+            "coll . drop_index (o . string (\"name\"))",
+            "r . assert_index_exists (5usize , false) . await",
+        ] {
+            assert!(body.contains(call), "{call} missing from {body}");
+        }
+    }
+
+    #[test]
+    fn entities_of_create_entities_are_known_to_later_operations() {
+        let (status, body) = emitted(
+            r#"[
+            {"name": "createEntities", "object": "testRunner", "arguments": {"entities": [
+                {"client": {"id": "c2"}},
+                {"database": {"id": "db2", "client": "c2", "databaseName": "d"}}
+            ]}},
+            {"name": "listCollectionNames", "object": "db2"}
+        ]"#,
+        );
+        assert!(matches!(status, Status::Run), "{status:?}");
+        assert!(body.contains("r . create_entities_op (0usize) . await"), "{body}");
+        assert!(body.contains("let db = r . database (\"db2\")"), "{body}");
+        // An argument the driver's API cannot take leaves the case ignored, with the reason.
+        let (status, _) =
+            emitted(r#"[{"name": "listIndexes", "object": "coll", "arguments": {"bogus": 1}}]"#);
+        assert!(matches!(&status, Status::Ignored(r) if r.contains("argument `bogus`")), "{status:?}");
+    }
+}
