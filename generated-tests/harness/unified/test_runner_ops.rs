@@ -297,3 +297,50 @@ impl Runner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mongo_driver::event::cmap::{ConnectionCheckedInEvent, ConnectionCheckedOutEvent, PoolClearedEvent};
+    use mongo_driver::sdam::ServerAddress;
+
+    use super::*;
+
+    #[test]
+    fn cmap_events_go_to_the_lists_that_name_them() {
+        let (checkouts, clears): (EventList, EventList) = (Arc::default(), Arc::default());
+        let stores = EventStores {
+            lists: vec![
+                (
+                    vec![StoredEvent::ConnectionCheckedOutEvent, StoredEvent::CommandStartedEvent],
+                    checkouts.clone(),
+                ),
+                (vec![StoredEvent::PoolClearedEvent, StoredEvent::ConnectionCheckedOutEvent], clears.clone()),
+            ],
+        };
+        let address = ServerAddress::new("h", 27017);
+        stores.cmap(&CmapEvent::ConnectionCheckedOut(ConnectionCheckedOutEvent {
+            address: address.clone(),
+            connection_id: 7,
+        }));
+        stores.cmap(&CmapEvent::ConnectionCheckedIn(ConnectionCheckedInEvent {
+            address: address.clone(),
+            connection_id: 7,
+        }));
+        stores.cmap(&CmapEvent::PoolCleared(PoolClearedEvent { address, service_id: None }));
+        let names = |list: &EventList| -> Vec<String> {
+            match event_list_bson(list) {
+                Bson::Array(items) => items
+                    .iter()
+                    .filter_map(|d| d.as_document().and_then(|d| d.get_str("name").ok()).map(str::to_string))
+                    .collect(),
+                other => panic!("an event list is an array, not {other}"),
+            }
+        };
+        assert_eq!(names(&checkouts), vec!["ConnectionCheckedOutEvent"]);
+        assert_eq!(names(&clears), vec!["ConnectionCheckedOutEvent", "PoolClearedEvent"]);
+        let first = checkouts.lock().unwrap_or_else(|p| p.into_inner())[0].clone();
+        assert_eq!(first.get_str("address").ok(), Some("h:27017"));
+        assert_eq!(first.get_i64("connectionId").ok(), Some(7));
+        assert!(first.get_f64("observedAt").is_ok_and(|t| t > 1.6e9), "{first}");
+    }
+}
