@@ -153,6 +153,12 @@ impl Client {
         Database::new(self.clone(), name, self.inner.defaults.clone())
     }
 
+    /// A change stream of every collection in the deployment (change streams spec
+    /// `MongoClient.watch`): `aggregate: 1` on `admin` with `allChangesForCluster`.
+    pub fn watch(&self) -> crate::change_stream::Watch<'_> {
+        crate::change_stream::Watch::cluster(self, self.inner.defaults.clone())
+    }
+
     /// The database the connection string names (`/db`), if any.
     pub fn default_database(&self) -> Option<Database> {
         self.inner.default_database.as_deref().map(|name| self.database(name))

@@ -561,6 +561,11 @@ impl<T: Send + Sync> Collection<T> {
         )
     }
 
+    /// A change stream of the collection (change streams spec `Collection.watch`).
+    pub fn watch(&self) -> crate::change_stream::Watch<'_> {
+        crate::change_stream::Watch::collection(&self.client, self.ns.clone(), self.defaults.clone())
+    }
+
     /// The distinct values of `field` among the documents matching `filter`.
     pub fn distinct(&self, field: &str, filter: Document) -> DistinctAction<'_, T> {
         DistinctAction {

@@ -110,6 +110,30 @@ impl<T> Cursor<T> {
         self.buffer.len()
     }
 
+    /// Closes the cursor now: `killCursors` on its server when it is still open there,
+    /// awaited (its errors are ignored, as on drop).
+    pub async fn close(mut self) {
+        self.buffer.clear();
+        // A getMore in flight is abandoned with its connection.
+        self.pending = None;
+        if self.id == 0 {
+            return;
+        }
+        let mut op = KillCursors::new(self.ns.clone(), vec![self.id]);
+        self.id = 0;
+        let session = self.session.as_mut().filter(|s| !s.has_ended());
+        let result = match session {
+            Some(s) => self.executor.execute_on_in(&self.address, &mut op, Some(s), self.operation_id).await,
+            None => {
+                let ctx = ExecutionContext::default();
+                self.executor.execute_on(&self.address, &mut op, &ctx, self.operation_id).await
+            }
+        };
+        if let Err(error) = result {
+            tracing::debug!(target: "mongo_driver::cursor", %error, "killCursors failed");
+        }
+    }
+
     fn get_more(&mut self) -> BoxFuture<'static, GetMoreOutput> {
         let executor = self.executor.clone();
         let address = self.address.clone();

@@ -91,6 +91,12 @@ impl Database {
         ListCollectionNames { db: self, session: None, options: ListCollectionsOptions::default() }
     }
 
+    /// A change stream of every collection of the database (change streams spec
+    /// `Database.watch`, `aggregate: 1`).
+    pub fn watch(&self) -> crate::change_stream::Watch<'_> {
+        crate::change_stream::Watch::database(&self.client, &self.name, self.defaults.clone())
+    }
+
     /// Runs a database-level pipeline (`aggregate: 1`, e.g. `$currentOp`).
     pub fn aggregate(&self, pipeline: impl IntoIterator<Item = Document>) -> crate::coll::Aggregate<'_> {
         crate::coll::Aggregate::new(

@@ -1,6 +1,7 @@
 //! An async MongoDB driver whose behaviour is checked against the official driver
 //! specifications' test data.
 
+pub mod change_stream;
 pub mod client;
 pub mod cmap;
 pub mod coll;
@@ -26,6 +27,7 @@ pub mod session;
 pub mod topology;
 pub mod wire;
 
+pub use change_stream::ChangeStream;
 pub use client::Client;
 pub use coll::Collection;
 pub use cursor::Cursor;

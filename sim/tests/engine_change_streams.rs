@@ -114,3 +114,25 @@ fn start_at_operation_time_includes_that_time() {
         batch(&r).iter().map(|e| e.get_document("documentKey").unwrap().get_i32("_id").unwrap()).collect();
     assert_eq!(ids, vec![2]);
 }
+
+#[test]
+fn the_post_batch_resume_token_of_an_empty_stream_resumes() {
+    let mut s = Store::new();
+    s.run("db", &doc! {"insert": "c", "documents": [{"_id": 0}]}, &at(1)).unwrap();
+    let r = s
+        .run("db", &doc! {"aggregate": "c", "pipeline": [{"$changeStream": {}}], "cursor": {}}, &at(2))
+        .unwrap();
+    assert!(batch(&r).is_empty());
+    let token = r.get_document("cursor").unwrap().get_document("postBatchResumeToken").unwrap().clone();
+    s.run("db", &doc! {"insert": "c", "documents": [{"_id": 1}]}, &at(3)).unwrap();
+    let resumed = s
+        .run(
+            "db",
+            &doc! {"aggregate": "c", "pipeline": [{"$changeStream": {"resumeAfter": token}}], "cursor": {}},
+            &at(4),
+        )
+        .unwrap();
+    let events = batch(&resumed);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].get_document("documentKey").unwrap(), &doc! {"_id": 1});
+}

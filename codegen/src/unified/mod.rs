@@ -4,6 +4,7 @@
 
 mod bucket;
 mod index_ops;
+mod cursors;
 pub mod model;
 pub mod operations;
 mod runner_ops;

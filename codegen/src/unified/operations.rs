@@ -439,7 +439,7 @@ fn options_of(ty: &str) -> &'static [&'static str] {
 
 /// Builds `OptionsType::default().setter(o.conv("key"))…` for the operation's optional
 /// arguments; `positional` are consumed by the call itself. Any other argument is an error.
-fn options_expr(
+pub(super) fn options_expr(
     op: &Operation,
     ty: &str,
     positional: &[&str],
@@ -488,7 +488,7 @@ pub(super) fn require(op: &Operation, keys: &[&str]) -> Result<(), String> {
 }
 
 /// The kind of entity `id` names in the file.
-fn entity_kind<'a>(file: &'a TestFile, id: &str) -> Option<&'a Entity> {
+pub(super) fn entity_kind<'a>(file: &'a TestFile, id: &str) -> Option<&'a Entity> {
     file.create_entities.iter().flat_map(|e| e.iter()).find(|e| e.id() == id)
 }
 
@@ -501,6 +501,9 @@ fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, S
     }
     if object == "testRunner" {
         return test_runner_operation(file, op, i);
+    }
+    if let Some(tokens) = super::cursors::operation(file, op, i)? {
+        return Ok(tokens);
     }
     let call = match entity_kind(file, object) {
         Some(Entity::Session(_)) => return session_operation(op),

@@ -159,9 +159,10 @@ impl ClientSession {
     }
 
     /// Whether reads are causally consistent (causal consistency spec: default true, false
-    /// for snapshot sessions).
+    /// for snapshot sessions; never for implicit sessions, e.g. the one a change stream keeps
+    /// for its resumes).
     pub fn causal_consistency(&self) -> bool {
-        self.options.causal_consistency.unwrap_or(!self.is_snapshot())
+        !self.implicit && self.options.causal_consistency.unwrap_or(!self.is_snapshot())
     }
 
     /// Whether this is a snapshot session.

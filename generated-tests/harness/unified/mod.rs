@@ -4,6 +4,7 @@
 
 pub mod deployment;
 pub mod failure;
+pub mod cursor_entities;
 pub mod matching;
 pub mod runner;
 pub mod valid_fail;

@@ -103,9 +103,9 @@ fn expected_cmap_kind(event: &ExpectedCmapEvent) -> CmapEventKind {
 
 /// One running case: its file, deployment, entities and saved results.
 pub struct Runner {
-    path: PathBuf,
+    pub(super) path: PathBuf,
     file: TestFile,
-    case: usize,
+    pub(super) case: usize,
     deployment: TestDeployment,
     /// Fail points set on a real deployment (`MONGODB_URI`), turned off by `finish`.
     fail_points: Vec<(Client, String)>,
@@ -124,6 +124,8 @@ pub struct Runner {
     buckets: HashMap<String, mongo_driver::gridfs::GridFsBucket>,
     /// Event list entities (`storeEventsAsEntities`), filled while the case runs.
     event_lists: HashMap<String, EventList>,
+    /// Cursor and change-stream entities.
+    pub(super) iterables: super::cursor_entities::Iterables,
 }
 
 impl Entities for Runner {
@@ -191,6 +193,7 @@ impl Runner {
             saved: HashMap::new(),
             buckets: HashMap::new(),
             event_lists: HashMap::new(),
+            iterables: Default::default(),
         };
         runner.initial_data().await;
         let entities = runner.file.create_entities.clone().map(|e| e.0).unwrap_or_default();
@@ -203,7 +206,7 @@ impl Runner {
         &self.deployment
     }
 
-    fn test(&self) -> &TestCase {
+    pub(super) fn test(&self) -> &TestCase {
         &self.file.tests[self.case]
     }
 
@@ -701,7 +704,7 @@ impl Runner {
 
     /// After the operations: the expected events of each client, then the `outcome`,
     /// then the snapshot `name` of every command event of every client (see [`snapshot`]).
-    pub async fn finish(self, name: &str) {
+    pub async fn finish(mut self, name: &str) {
         let case = self.test().clone();
         for (k, expected) in case.expect_events.iter().flat_map(|e| e.iter()).enumerate() {
             let here = format!("{}#/tests/{}/expectEvents/{k}", self.path.display(), self.case);
@@ -749,6 +752,7 @@ impl Runner {
                 self.check_event(&at, e, a, &names);
             }
         }
+        self.iterables.close_all().await;
         for (k, data) in case.outcome.iter().flat_map(|o| o.iter()).enumerate() {
             let here = format!("{}#/tests/{}/outcome/{k}", self.path.display(), self.case);
             let coll = self
@@ -904,9 +908,10 @@ impl Runner {
 }
 
 /// The command events of each client as a reviewable list: lsids become `<lsid #k>`,
-/// ObjectIds `<ObjectId #k>` and cursor ids `<cursor #k>` (numbered in order of first
-/// appearance, so equal values stay equal), as do `host:port` addresses; cluster and
-/// operation times are `<redacted>`, dates `<date>`, `$rand` results `<random>`.
+/// ObjectIds `<ObjectId #k>`, cursor ids `<cursor #k>` and resume tokens `<resume token #k>`
+/// (numbered in order of first appearance, so equal values stay equal), as do `host:port`
+/// addresses; cluster and operation times are `<redacted>`, dates `<date>`, `$rand` results
+/// `<random>`.
 pub fn snapshot(logs: &[(String, Vec<CommandEvent>)]) -> serde_json::Value {
     let mut r = Redactor::default();
     let mut out = Vec::new();
@@ -943,6 +948,8 @@ struct Redactor {
     oids: Vec<bson::oid::ObjectId>,
     cursors: Vec<i64>,
     hosts: Vec<String>,
+    /// Change streams' resume tokens (`_data` strings, which encode the cluster time).
+    tokens: Vec<String>,
 }
 
 /// Whether `text` is a `host:port` address (hello replies name the simulator's ports).
@@ -1006,6 +1013,9 @@ impl Redactor {
             Bson::DateTime(_) => serde_json::Value::String("<date>".into()),
             // `$rand` results (the CRUD `let` tests).
             Bson::Double(_) if key == "rand" => serde_json::Value::String("<random>".into()),
+            Bson::String(text) if key == "_data" => {
+                serde_json::Value::String(format!("<resume token #{}>", number_of(&mut self.tokens, &text)))
+            }
             Bson::String(text) if is_host(&text) => {
                 serde_json::Value::String(format!("<host #{}>", number_of(&mut self.hosts, &text)))
             }

@@ -40,7 +40,8 @@ fn unhex(s: &str) -> Option<String> {
 /// The resume token of a position: `{_data: <hex>}` (opaque to drivers).
 pub fn token(pos: &Position) -> Document {
     let (ts, ns, rid, vi) = pos;
-    doc! {"_data": format!("{:08X}{:08X}{:016X}{:08X}{}", ts.time, ts.increment, rid, vi, hex(ns))}
+    // Record and version are 16 hex digits: the start-of-stream position uses `usize::MAX`.
+    doc! {"_data": format!("{:08X}{:08X}{:016X}{:016X}{}", ts.time, ts.increment, rid, vi, hex(ns))}
 }
 
 /// The position a resume token stands for.
@@ -48,11 +49,11 @@ pub fn parse_token(t: &Bson) -> Result<Position, CommandError> {
     let bad = || CommandError::new(50811, "Location50811", "KeyString format error: invalid resume token");
     let data = t.as_document().and_then(|d| d.get_str("_data").ok()).ok_or_else(bad)?;
     let num = |r: std::ops::Range<usize>| data.get(r).and_then(|h| u64::from_str_radix(h, 16).ok());
-    let (Some(time), Some(inc), Some(rid), Some(vi)) = (num(0..8), num(8..16), num(16..32), num(32..40))
+    let (Some(time), Some(inc), Some(rid), Some(vi)) = (num(0..8), num(8..16), num(16..32), num(32..48))
     else {
         return Err(bad());
     };
-    let ns = unhex(data.get(40..).unwrap_or("")).ok_or_else(bad)?;
+    let ns = unhex(data.get(48..).unwrap_or("")).ok_or_else(bad)?;
     Ok((Timestamp { time: time as u32, increment: inc as u32 }, ns, rid as usize, vi as usize))
 }
 

@@ -1,0 +1,176 @@
+//! Cursor and change-stream entities of the Unified Test Format (`unified-test-format.rst`,
+//! "ChangeStream" and "FindCursor" entities, `createFindCursor`, `createChangeStream` and
+//! "Cursor Operations"): the statements that create them and that iterate or close them.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::model::{Entity, Operation, TestFile};
+use super::operations::{entity_kind, options_expr, require};
+
+/// The operations that create a cursor or change-stream entity.
+const CREATORS: &[&str] = &["createFindCursor", "createChangeStream"];
+
+/// Whether `id` names a cursor or change stream some operation of the file saves.
+fn is_iterable(file: &TestFile, id: &str) -> bool {
+    file.tests
+        .iter()
+        .flat_map(|t| t.operations.iter())
+        .any(|op| CREATORS.contains(&op.name.as_str()) && op.save_result_as_entity.as_deref() == Some(id))
+}
+
+/// The statements of operation `i` when it creates, iterates or closes a cursor or change
+/// stream (`Ok(None)`: another kind of operation).
+pub(super) fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<Option<TokenStream>, String> {
+    let object = op.object.as_str();
+    if is_iterable(file, object) {
+        if op.arguments.as_ref().is_some_and(|a| !a.is_empty()) {
+            return Err(format!("cursor operation {}: takes no arguments", op.name));
+        }
+        return Ok(Some(match op.name.as_str() {
+            "iterateUntilDocumentOrError" => quote! {
+                {
+                    let result = r.iterate_until_document(#object).await;
+                    r.check(#i, result);
+                }
+            },
+            "iterateOnce" => quote! {
+                {
+                    let result = r.iterate_once(#object).await;
+                    r.check(#i, result);
+                }
+            },
+            "close" => quote! { r.close_iterable(#object).await; },
+            other => return Err(format!("cursor operation {other} not supported by the runner")),
+        }));
+    }
+    let has_session = op.arguments.as_ref().is_some_and(|a| a.contains_key("session"));
+    match (op.name.as_str(), entity_kind(file, object)) {
+        ("createFindCursor", Some(Entity::Collection(_))) => {
+            if has_session {
+                return Err("createFindCursor: a session argument is not supported by the runner".into());
+            }
+            require(op, &["filter"])?;
+            let opts = options_expr(op, "FindOptions", &["filter"], &[])?;
+            Ok(Some(quote! {
+                {
+                    let o = r.op(#i);
+                    let coll = r.collection(#object);
+                    let result = coll.find(o.doc("filter"))#opts.await;
+                    r.save_cursor(#i, result);
+                }
+            }))
+        }
+        ("createChangeStream", Some(entity)) => {
+            if has_session {
+                return Err("createChangeStream: a session argument is not supported by the runner".into());
+            }
+            let target = match entity {
+                Entity::Client(_) => quote! { r.client(#object) },
+                Entity::Database(_) => quote! { r.database(#object) },
+                Entity::Collection(_) => quote! { r.collection(#object) },
+                other => return Err(format!("createChangeStream on a {} entity", other.kind())),
+            };
+            let setters = change_stream_options(op)?;
+            Ok(Some(quote! {
+                {
+                    let o = r.op(#i);
+                    let target = #target;
+                    let result = target.watch().pipeline(o.docs("pipeline")) #(#setters)* .await;
+                    r.save_change_stream(#i, result);
+                }
+            }))
+        }
+        ("createFindCursor", _) => Err("createFindCursor: the object is not a collection entity".into()),
+        _ => Ok(None),
+    }
+}
+
+/// The `watch` setters for a `createChangeStream`'s options (`pipeline` is required).
+fn change_stream_options(op: &Operation) -> Result<Vec<TokenStream>, String> {
+    if !op.arguments.as_ref().is_some_and(|a| a.contains_key("pipeline")) {
+        return Err("createChangeStream: missing argument `pipeline`".into());
+    }
+    let mut setters = Vec::new();
+    for key in op.arguments.iter().flat_map(|a| a.keys()) {
+        let (setter, value) = match key.as_str() {
+            "pipeline" => continue,
+            "batchSize" => ("batch_size", quote! { o.i32(#key) }),
+            "fullDocument" => ("full_document", quote! { o.string(#key) }),
+            "fullDocumentBeforeChange" => ("full_document_before_change", quote! { o.string(#key) }),
+            "resumeAfter" => ("resume_after", quote! { o.doc(#key) }),
+            "startAfter" => ("start_after", quote! { o.doc(#key) }),
+            "startAtOperationTime" => (
+                "start_at_operation_time",
+                quote! { ::conformance::unified::cursor_entities::timestamp(&o.bson(#key)) },
+            ),
+            "showExpandedEvents" => ("show_expanded_events", quote! { o.bool(#key) }),
+            "maxAwaitTimeMS" => ("max_await_time", quote! { o.millis(#key) }),
+            "collation" => ("collation", quote! { o.doc(#key) }),
+            "comment" => ("comment", quote! { o.bson(#key) }),
+            other => {
+                return Err(format!("createChangeStream: argument `{other}` not supported by the runner"));
+            }
+        };
+        let setter = format_ident!("{}", setter);
+        setters.push(quote! { .#setter(#value) });
+    }
+    Ok(setters)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::operations::generate_case;
+    use crate::Status;
+
+    fn file(stream_args: &str) -> super::TestFile {
+        let text = format!(
+            r#"{{"description": "d", "schemaVersion": "1.9",
+            "createEntities": [
+                {{"client": {{"id": "c"}}}},
+                {{"database": {{"id": "db", "client": "c", "databaseName": "d"}}}},
+                {{"collection": {{"id": "coll", "database": "db", "collectionName": "x"}}}}
+            ],
+            "tests": [{{"description": "t", "operations": [
+                {{"name": "createFindCursor", "object": "coll", "arguments": {{"filter": {{}}, "batchSize": 2}}, "saveResultAsEntity": "cur"}},
+                {{"name": "iterateUntilDocumentOrError", "object": "cur", "expectResult": {{"_id": 1}}}},
+                {{"name": "iterateOnce", "object": "cur"}},
+                {{"name": "close", "object": "cur"}},
+                {{"name": "createChangeStream", "object": "c", "arguments": {stream_args}, "saveResultAsEntity": "cs"}},
+                {{"name": "iterateUntilDocumentOrError", "object": "cs"}}
+            ]}}]}}"#
+        );
+        match super::super::parse(Path::new("f.json"), &text) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn cursor_and_change_stream_operations_are_emitted() {
+        let f = file(r#"{"pipeline": [], "batchSize": 1, "fullDocument": "updateLookup"}"#);
+        let (status, body) = generate_case(&f, &f.tests[0], 0, "f.json", "m::t");
+        assert!(matches!(status, Status::Run), "{status:?}");
+        let body = body.to_string();
+        for call in [
+            "save_cursor (0usize , result)",
+            "iterate_until_document (\"cur\")",
+            "iterate_once (\"cur\")",
+            "close_iterable (\"cur\")",
+            "r . client (\"c\")",
+            ". watch () . pipeline (o . docs (\"pipeline\"))",
+            ". batch_size (o . i32 (\"batchSize\"))",
+            ". full_document (o . string (\"fullDocument\"))",
+            "save_change_stream (4usize , result)",
+            "iterate_until_document (\"cs\")",
+        ] {
+            assert!(body.contains(call), "{call} missing from {body}");
+        }
+        // An option the runner cannot pass makes the case ignored, naming the option.
+        let f = file(r#"{"pipeline": [], "unknownOption": 1}"#);
+        let (status, _) = generate_case(&f, &f.tests[0], 0, "f.json", "m::t");
+        assert!(matches!(&status, Status::Ignored(r) if r.contains("unknownOption")), "{status:?}");
+    }
+}
