@@ -12,6 +12,7 @@ use mongo_driver::error::Error;
 use mongo_driver::{ChangeStream, Cursor};
 use spec_codegen::unified::model::Operation;
 
+use super::failure::{FailureKind, fail};
 use super::runner::Runner;
 
 /// How long `iterateUntilDocumentOrError` may wait for a document (a change stream on the
@@ -50,11 +51,23 @@ async fn close(entity: Iterable) {
     }
 }
 
+fn not_iterable(here: String, id: &str) -> ! {
+    fail(
+        FailureKind::Entity,
+        here,
+        format!("`{id}` is not a cursor or change stream entity (not saved, or closed)"),
+    )
+}
+
 /// A `startAtOperationTime` argument.
 pub fn timestamp(value: &Bson) -> Timestamp {
     match value {
         Bson::Timestamp(t) => *t,
-        other => panic!("startAtOperationTime: expected a timestamp, found {other}"),
+        other => fail(
+            FailureKind::InvalidArgument,
+            "startAtOperationTime",
+            format!("expected a timestamp, found {other}"),
+        ),
     }
 }
 
@@ -63,7 +76,7 @@ impl Runner {
         let here = self.location();
         match self.iterables.entities.get_mut(id) {
             Some(entity) => entity,
-            None => panic!("{here}: `{id}` is not a cursor or change stream entity (not saved, or closed)"),
+            None => not_iterable(here, id),
         }
     }
 
@@ -102,9 +115,17 @@ impl Runner {
             }
         };
         match tokio::time::timeout(ITERATE_TIMEOUT, next).await {
-            Err(_) => panic!("{here}: no document or error from `{id}` within {ITERATE_TIMEOUT:?}"),
+            Err(_) => fail(
+                FailureKind::Mismatch,
+                here,
+                format!("no document or error from `{id}` within {ITERATE_TIMEOUT:?}"),
+            ),
             Ok(Ok(Some(document))) => Ok(Bson::Document(document)),
-            Ok(Ok(None)) => panic!("{here}: `{id}` is exhausted: there is no document to iterate to"),
+            Ok(Ok(None)) => fail(
+                FailureKind::Mismatch,
+                here,
+                format!("`{id}` is exhausted: there is no document to iterate to"),
+            ),
             Ok(Err(e)) => Err(e),
         }
     }
@@ -125,7 +146,7 @@ impl Runner {
         let here = self.location();
         match self.iterables.entities.remove(id) {
             Some(entity) => close(entity).await,
-            None => panic!("{here}: `{id}` is not a cursor or change stream entity (not saved, or closed)"),
+            None => not_iterable(here, id),
         }
     }
 

@@ -2,9 +2,9 @@
 //! the generator's verdict on the format's own test files, and the matching rules of
 //! section "Evaluating Matches" for the runner.
 
+pub mod cursor_entities;
 pub mod deployment;
 pub mod failure;
-pub mod cursor_entities;
 pub mod matching;
 pub mod runner;
 pub mod valid_fail;
