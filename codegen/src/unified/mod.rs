@@ -3,8 +3,8 @@
 //! own `tests/` (files that must be rejected, and valid files whose cases run later).
 
 mod bucket;
-mod index_ops;
 mod cursors;
+mod index_ops;
 pub mod model;
 pub mod operations;
 mod runner_ops;
