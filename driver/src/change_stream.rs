@@ -1,5 +1,5 @@
 //! Change streams (change streams spec, "Driver API", "ChangeStream" and "Resume Process"):
-//! `watch` on a [`Client`](crate::Client), [`Database`](crate::Database) or
+//! `watch` on a [`Client`], [`Database`](crate::Database) or
 //! [`Collection`](crate::Collection) opens an `aggregate` whose first stage is
 //! `$changeStream`; the [`ChangeStream`] tracks the resume token and resumes once after each
 //! resumable error of a `getMore`.
@@ -360,6 +360,21 @@ impl<T> ChangeStream<T> {
                 return Ok(None);
             }
         }
+    }
+
+    /// The events as a `futures::Stream` (each item as from [`ChangeStream::next`]; it ends
+    /// when the server closes the stream). Dropping it closes the change stream.
+    pub fn into_stream(self) -> impl futures::Stream<Item = Result<T>> + Send
+    where
+        T: DeserializeOwned + Send,
+    {
+        futures::stream::unfold(self, |mut stream| async move {
+            match stream.next().await {
+                Ok(Some(event)) => Some((Ok(event), stream)),
+                Ok(None) => None,
+                Err(error) => Some((Err(error), stream)),
+            }
+        })
     }
 
     /// Closes the stream: `killCursors` on its server (its errors are ignored).

@@ -209,4 +209,9 @@ async fn database_and_cluster_streams() {
     assert_eq!(get_more.command.get_str("collection").ok(), Some("$cmd.aggregate"));
     db_stream.close().await;
     assert_eq!(f.started("killCursors").len(), 1);
+    // As a futures::Stream.
+    let mut events = Box::pin(all.into_stream());
+    f.insert(2).await;
+    let event = futures::TryStreamExt::try_next(&mut events).await.expect("no error").expect("an event");
+    assert_eq!(event.get_document("ns").expect("ns"), &doc! {"db": "cs", "coll": "c"});
 }
