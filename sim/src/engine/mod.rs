@@ -217,6 +217,11 @@ impl Store {
             "drop" => self.cmd_drop(db, cmd, ctx),
             "dropDatabase" => self.cmd_drop_database(db),
             "listCollections" => self.cmd_list_collections(db, cmd, ctx),
+            "listDatabases" if db != "admin" => Err(CommandError::new(
+                13,
+                "Unauthorized",
+                "listDatabases may only be run against the admin database.",
+            )),
             "listDatabases" => self.cmd_list_databases(cmd, ctx),
             "listIndexes" => self.cmd_list_indexes(db, cmd, ctx),
             "createIndexes" => self.cmd_create_indexes(db, cmd, ctx),
