@@ -325,7 +325,7 @@ impl Executor {
         let max_wire_version = description.max_wire_version;
         let result = async {
             let mut connection = self.topology.check_out(&server).await?;
-            let read_preference = self.read_preference_for(criteria, &server);
+            let read_preference = self.read_preference_for(server.criteria(), &server);
             self.run_on(op, ctx, session, txn, supported, &mut connection, read_preference, operation_id)
                 .await
         }

@@ -46,7 +46,9 @@ use crate::sdam::{
     CheckOutcome, ErrorAction, HandshakePhase, ServerAddress, ServerDescription, TopologyDescription,
     TopologySettings, TopologyState, TopologyType,
 };
-use crate::selection::{self, Operation, ReadPreference, SelectionOptions, latency::DEFAULT_LOCAL_THRESHOLD};
+use crate::selection::{
+    self, Operation, ReadPreference, SelectionOptions, latency::DEFAULT_LOCAL_THRESHOLD, write_stage,
+};
 
 /// `serverSelectionTimeoutMS` when none is given (30 seconds).
 pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -118,6 +120,10 @@ pub enum SelectionCriteria {
     Read(ReadPreference),
     /// A write: a primary, mongos, load balancer or single server.
     Write,
+    /// An aggregation with a write stage (`$out`, `$merge`): a read with this read
+    /// preference when every available server is 5.0+, else a write (CRUD spec
+    /// "Aggregation Pipelines with Write Stages"; resolved in each selection attempt).
+    WriteStage(ReadPreference),
 }
 
 impl fmt::Display for SelectionCriteria {
@@ -125,6 +131,7 @@ impl fmt::Display for SelectionCriteria {
         match self {
             Self::Read(rp) => write!(f, "read preference {rp}"),
             Self::Write => f.write_str("a writable server"),
+            Self::WriteStage(rp) => write!(f, "a pipeline with a write stage (read preference {rp})"),
         }
     }
 }
@@ -137,9 +144,17 @@ pub struct SelectedServer {
     description: ServerDescription,
     pool: Pool<Connection>,
     operations: Arc<AtomicU32>,
+    criteria: SelectionCriteria,
 }
 
 impl SelectedServer {
+    /// What the server was selected for: the criteria asked for, with a
+    /// [`SelectionCriteria::WriteStage`] resolved to `Read` or `Write` (so the command's
+    /// `$readPreference` follows the read preference actually used).
+    pub fn criteria(&self) -> &SelectionCriteria {
+        &self.criteria
+    }
+
     /// The server's address.
     pub fn address(&self) -> &ServerAddress {
         &self.description.address
@@ -493,11 +508,9 @@ impl Topology {
         timeout: Duration,
     ) -> Result<SelectedServer> {
         let deadline = Instant::now() + timeout;
-        let (operation, read_preference) = match criteria {
-            SelectionCriteria::Write => (Operation::Write, ReadPreference::primary()),
-            SelectionCriteria::Read(rp) => (Operation::Read, rp.clone()),
-        };
-        read_preference.validate()?;
+        if let SelectionCriteria::Read(rp) | SelectionCriteria::WriteStage(rp) = criteria {
+            rp.validate()?;
+        }
         let mut changes = self.inner.changed.subscribe();
         loop {
             changes.borrow_and_update();
@@ -509,6 +522,17 @@ impl Topology {
                     }));
                 }
                 let description = rt.state.description();
+                let resolved = match criteria {
+                    SelectionCriteria::WriteStage(rp) if write_stage::applies(rp, description) => {
+                        SelectionCriteria::Read(rp.clone())
+                    }
+                    SelectionCriteria::WriteStage(_) => SelectionCriteria::Write,
+                    other => other.clone(),
+                };
+                let (operation, read_preference) = match &resolved {
+                    SelectionCriteria::Read(rp) => (Operation::Read, rp.clone()),
+                    _ => (Operation::Write, ReadPreference::primary()),
+                };
                 let selection = selection::evaluate(
                     description,
                     operation,
@@ -526,6 +550,7 @@ impl Topology {
                         description: description.clone(),
                         pool: server.pool.clone(),
                         operations: server.operations.clone(),
+                        criteria: resolved,
                     });
                 }
                 for monitor in rt.servers.values().filter_map(|s| s.monitor.as_ref()) {

@@ -282,3 +282,37 @@ async fn unacknowledged_writes_expect_no_reply() {
     let err = coll.insert_one(doc! {"_id": 5}).session(&mut session).await.unwrap_err();
     assert!(matches!(*err.kind, ErrorKind::InvalidArgument { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn write_stage_aggregates_follow_the_read_preference_on_5_0() {
+    use futures::TryStreamExt;
+    use mongo_driver::options::ReadPreference;
+    for (version, sends_read_preference) in [(ServerVersion::V5_0, true), (ServerVersion::V4_4, false)] {
+        let f = Fixture::new(Config::replica_set(2).with_version(version)).await;
+        let source = f.coll("source");
+        source.insert_many([doc! {"_id": 1}, doc! {"_id": 2}]).await.unwrap();
+        f.clear();
+        let secondary = source.clone().with_read_preference(ReadPreference::secondary());
+        let out: Vec<Document> = secondary
+            .aggregate([doc! {"$match": {"_id": {"$gt": 1}}}, doc! {"$out": "target"}])
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(out.is_empty());
+        let started = f.started("aggregate");
+        let rp = started[0].command.get_document("$readPreference").ok();
+        if sends_read_preference {
+            assert_eq!(rp, Some(&doc! {"mode": "secondary"}), "{version:?}");
+        } else {
+            assert_eq!(rp, None, "{version:?}: before 5.0 the pipeline goes to the primary");
+        }
+        // Plain reads keep their read preference on any version.
+        let _ = secondary.aggregate([doc! {"$match": {}}]).await.unwrap();
+        assert!(f.started("aggregate")[1].command.contains_key("$readPreference"));
+        let written: Vec<Document> =
+            f.coll("target").find(doc! {}).await.unwrap().try_collect().await.unwrap();
+        assert_eq!(written, vec![doc! {"_id": 2}], "{version:?}");
+    }
+}

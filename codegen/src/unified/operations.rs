@@ -811,8 +811,6 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
     ("find-comment", "find with comment sets comment on getMore", COMMENT_GETMORE),
     ("find", "server kills the cursor", GETMORE_BATCH),
     ("poc-command-monitoring", "server kills the cursor", GETMORE_BATCH),
-    ("aggregate-write-readPreference", "includes read preference for 5.0+ server", WRITE_AGG_RP),
-    ("db-aggregate-write-readPreference", "includes read preference for 5.0+ server", WRITE_AGG_RP),
 ];
 
 const NO_GETNONCE: &str = "simulator: getnonce was removed in 6.2 and the pinned spec runs this case on the newest \
@@ -820,8 +818,6 @@ const NO_GETNONCE: &str = "simulator: getnonce was removed in 6.2 and the pinned
 const GETMORE_BATCH: &str =
     "driver: a getMore's batchSize is not reduced to the documents left under the limit";
 const COMMENT_GETMORE: &str = "driver: the comment of find/aggregate is not sent on getMore (4.4+)";
-const WRITE_AGG_RP: &str =
-    "driver: aggregate with $out/$merge does not send the read preference to 5.0+ servers";
 
 fn known_failure(spec_file: &str, description: &str) -> Option<&'static str> {
     let stem = spec_file.rsplit('/').next().unwrap_or(spec_file).trim_end_matches(".json");

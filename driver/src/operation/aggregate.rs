@@ -92,7 +92,11 @@ impl Operation for Aggregate {
     }
 
     fn selection_criteria(&self) -> SelectionCriteria {
-        if self.writes() { SelectionCriteria::Write } else { self.criteria.clone() }
+        match &self.criteria {
+            SelectionCriteria::Read(rp) if self.writes() => SelectionCriteria::WriteStage(rp.clone()),
+            _ if self.writes() => SelectionCriteria::Write,
+            other => other.clone(),
+        }
     }
 
     fn supports_read_concern(&self) -> bool {

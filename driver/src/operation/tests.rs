@@ -286,7 +286,10 @@ fn aggregate_with_out_is_a_write_and_count_documents_reads_its_group() {
         Default::default(),
         read(),
     );
-    assert_eq!(out.selection_criteria(), SelectionCriteria::Write);
+    // CRUD spec "Aggregation Pipelines with Write Stages": the read preference is kept for
+    // selection to resolve (5.0+ servers only).
+    let SelectionCriteria::Read(rp) = read() else { panic!("read() is a read") };
+    assert_eq!(out.selection_criteria(), SelectionCriteria::WriteStage(rp));
     assert_eq!(out.retryability(), Retryability::None);
     assert_eq!(out.build(&description()).unwrap().body.get_document("cursor").unwrap(), &doc! {});
     let mut db_level = Aggregate::new(

@@ -25,6 +25,7 @@ pub mod in_window;
 pub mod latency;
 pub mod read_preference;
 pub mod staleness;
+pub mod write_stage;
 
 use std::fmt::Write as _;
 use std::time::Duration;

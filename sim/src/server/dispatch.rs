@@ -222,7 +222,11 @@ async fn data_command(
     match node.role {
         Role::Member(i) if !cluster.is_writable(Role::Member(i)) => {
             let primary = version.uses_primary_vocabulary();
-            if is_write {
+            // 5.0+ secondaries run a pipeline with a write stage ($out/$merge) when reads
+            // may go to them, writing through the primary (one shared store here).
+            let secondary_write_stage =
+                name == "aggregate" && inv.secondary_ok && version >= crate::ServerVersion::V5_0;
+            if is_write && !secondary_write_stage {
                 return Err(Failure::new(10107, version, if primary { "not primary" } else { "not master" }));
             }
             if !inv.secondary_ok && !matches!(name, "getMore" | "killCursors") {
