@@ -22,6 +22,7 @@ use crate::event::command::{
 use crate::operation::{Operation, Retryability};
 use crate::sdam::{ServerAddress, ServerType, TopologyType};
 use crate::selection::{ReadPreference, ReadPreferenceMode};
+use crate::session::transaction::{self, Role};
 use crate::session::{ClientSession, ServerSessionPool, SessionOptions, greater_cluster_time};
 use crate::topology::{SelectedServer, SelectionCriteria, Topology};
 
@@ -44,6 +45,14 @@ impl SessionArg<'_> {
             SessionArg::None => None,
             SessionArg::Explicit(s) => Some(&mut **s),
             SessionArg::Implicit(slot) => slot.as_mut(),
+        }
+    }
+
+    fn session_ref(&self) -> Option<&ClientSession> {
+        match self {
+            SessionArg::None => None,
+            SessionArg::Explicit(s) => Some(&**s),
+            SessionArg::Implicit(slot) => slot.as_ref(),
         }
     }
 }
@@ -225,12 +234,30 @@ impl Executor {
         if let SessionArg::Explicit(s) = &session {
             s.check_usable(&self.session_pool)?;
         }
-        let criteria = op.selection_criteria();
+        if op.ends_transaction() && !matches!(session, SessionArg::Explicit(_)) {
+            return Err(Error::invalid_argument(format!("{} needs an explicit session", op.name())));
+        }
+        // Transactions spec: a transaction's statements are never retried and read with the
+        // transaction's read preference; commit and abort are always retried once.
+        let role = transaction::prepare(session.session_ref(), op.ends_transaction());
+        let criteria = match (role, op.selection_criteria()) {
+            (Role::Statement { .. }, SelectionCriteria::Read(_)) => match session.session_ref() {
+                Some(s) => SelectionCriteria::Read(transaction::read_preference(s)?),
+                None => op.selection_criteria(),
+            },
+            (_, criteria) => criteria,
+        };
         let has_session = !matches!(session, SessionArg::None);
-        let retryable_write = self.retry_writes
-            && op.retryability() == Retryability::Write
-            && (has_session || (ctx.lsid.is_some() && ctx.txn_number.is_some()));
-        let retry_read = self.retry_reads && op.retryability() == Retryability::Read;
+        let retryable_write = match role {
+            Role::None => {
+                self.retry_writes
+                    && op.retryability() == Retryability::Write
+                    && (has_session || (ctx.lsid.is_some() && ctx.txn_number.is_some()))
+            }
+            Role::Statement { .. } => false,
+            Role::End => true,
+        };
+        let retry_read = role == Role::None && self.retry_reads && op.retryability() == Retryability::Read;
         let mut txn = TxnState { number: ctx.txn_number.filter(|_| !has_session), ..TxnState::default() };
         let first =
             self.attempt(op, ctx, &mut session, &mut txn, &criteria, operation_id, retryable_write).await;
@@ -241,6 +268,10 @@ impl Executor {
         };
         tracing::debug!(target: "mongo_driver::executor", operation = op.name(), %error, "retrying once");
         txn.retrying = true;
+        if role == Role::End {
+            // Transactions spec "When to unpin": a retried commit or abort selects anew.
+            transaction::unpin(session.session_ref());
+        }
         // Retryable reads and writes specs: the retry selects again; when no server can be
         // selected (or the retry fails before anything reached a server) the first error is
         // returned, otherwise the second.
@@ -316,8 +347,17 @@ impl Executor {
         operation_id: i64,
         retryable_write: bool,
     ) -> Result<O::Output> {
-        let server = self.topology.select_server(criteria).await?;
+        let role = transaction::role(session.session_ref(), op.ends_transaction());
+        let server = match transaction::pinned(session.session_ref(), role) {
+            Some(address) => self.topology.select_pinned(&address),
+            None => self.topology.select_server(criteria).await,
+        };
+        let server = match server {
+            Ok(server) => server,
+            Err(error) => return Err(transaction::label_failure(session.session_ref(), role, error)),
+        };
         let description = server.description();
+        transaction::pin(session.session_ref(), role, description.server_type, server.address());
         let supported = retryable_write
             && description.max_wire_version >= RETRYABLE_WRITES_WIRE_VERSION
             && description.logical_session_timeout_minutes.is_some()
@@ -330,6 +370,7 @@ impl Executor {
                 .await
         }
         .await;
+        let result = result.map_err(|error| transaction::label_failure(session.session_ref(), role, error));
         match result {
             Err(mut error) if supported && txn.sent => {
                 // Retryable writes spec "Determining Retryable Errors": network errors and
@@ -439,6 +480,13 @@ impl Executor {
         if let Some(api) = &self.server_api {
             api.apply(&mut body);
         }
+        let role = transaction::role(session.session_ref(), op.ends_transaction());
+        if let Role::Statement { .. } = role {
+            // Transactions spec: no statement carries a read or write concern of its own
+            // (the first gets the transaction's read concern below).
+            body.remove("readConcern");
+            body.remove("writeConcern");
+        }
         let unacknowledged = is_unacknowledged(&body);
         let supports_sessions = description.logical_session_timeout.is_some()
             || description.server_type == ServerType::LoadBalancer;
@@ -490,10 +538,16 @@ impl Executor {
             };
             server.mark_used();
             body.insert("lsid", s.id().clone());
+            if role == Role::End {
+                // Commit and abort reuse the transaction's number.
+                txn.number = Some(server.txn_number());
+            }
             if retryable_write && txn.number.is_none() {
                 txn.number = Some(server.next_txn_number());
             }
-            if !is_cursor_command && s.is_snapshot() {
+            if role.in_transaction() {
+                transaction::decorate(&mut body, &state, s.causal_consistency(), role, &description)?;
+            } else if !is_cursor_command && s.is_snapshot() {
                 let mut rc = bson::doc! {"level": "snapshot"};
                 if let Some(at) = state.snapshot_time {
                     rc.insert("atClusterTime", at);
@@ -538,6 +592,7 @@ impl Executor {
         // OP_MSG spec "moreToCome On Requests": an unacknowledged write gets no reply.
         let fire_and_forget = unacknowledged && op.may_be_unacknowledged();
         let reply = self.send(connection, message, operation_id, fire_and_forget).await;
+        transaction::after_send(session.as_deref(), role, reply.as_ref().ok());
         let reply = match reply {
             Ok(reply) => reply,
             Err(error) => {

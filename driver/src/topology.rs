@@ -572,6 +572,28 @@ impl Topology {
         }
     }
 
+    /// Selects the server at `address` without evaluating a read preference (transactions
+    /// spec "Mongos Pinning": a pinned transaction's commands all go to its mongos). Fails with
+    /// [`ErrorKind::ServerSelection`] when the server is no longer in the topology or its
+    /// type is unknown.
+    pub fn select_pinned(&self, address: &ServerAddress) -> Result<SelectedServer> {
+        let rt = self.inner.lock();
+        let description = rt.state.description().server(address).filter(|d| d.server_type.is_available());
+        match (description, rt.servers.get(address)) {
+            (Some(description), Some(server)) if !rt.closed => {
+                server.operations.fetch_add(1, Ordering::SeqCst);
+                Ok(SelectedServer {
+                    description: description.clone(),
+                    pool: server.pool.clone(),
+                    operations: server.operations.clone(),
+                })
+            }
+            _ => Err(Error::new(ErrorKind::ServerSelection {
+                message: format!("the pinned server {address} is not available"),
+            })),
+        }
+    }
+
     /// Checks out a connection from the selected server's pool. An error while establishing
     /// a new connection (before its handshake completed) is handled as SDAM says before it
     /// is returned; pool errors (`PoolClearedError`, closed pool, wait queue timeout) are not.

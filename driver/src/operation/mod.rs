@@ -14,6 +14,7 @@ mod cursor;
 mod distinct;
 mod drop;
 mod drop_indexes;
+mod end_transaction;
 mod find;
 mod find_and_modify;
 mod list_collections;
@@ -34,6 +35,7 @@ pub use cursor::{GetMore, GetMoreResult, KillCursors};
 pub use distinct::Distinct;
 pub use drop::DropCollection;
 pub use drop_indexes::DropIndexes;
+pub use end_transaction::{AbortTransaction, CommitTransaction};
 pub use find::Find;
 pub use find_and_modify::{FindAndModify, Modification};
 pub use list_collections::ListCollections;
@@ -139,6 +141,13 @@ pub trait Operation: Send {
     /// Whether the command takes a `readConcern`, so a causally consistent session adds
     /// `afterClusterTime` to it (causal consistency spec; never for `run_command`).
     fn supports_read_concern(&self) -> bool {
+        false
+    }
+
+    /// Whether the command ends a transaction (`commitTransaction`, `abortTransaction`):
+    /// the executor sends it with the transaction's fields and retries it once even when
+    /// `retryWrites` is off (transactions spec).
+    fn ends_transaction(&self) -> bool {
         false
     }
 }

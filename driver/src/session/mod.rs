@@ -11,8 +11,10 @@
 //! no implicit session; causally consistent reads are therefore not ordered after them.
 
 mod pool;
+pub mod transaction;
 
 pub use pool::{ServerSession, ServerSessionPool};
+pub use transaction::{TransactionOptions, TransactionState};
 
 use std::future::IntoFuture;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -30,9 +32,9 @@ pub struct SessionOptions {
     pub causal_consistency: Option<bool>,
     /// Snapshot reads (default: false; not together with `causal_consistency: true`).
     pub snapshot: Option<bool>,
-    /// The default options of transactions started on the session (stored only: transactions
-    /// are not implemented yet).
-    pub default_transaction_options: Option<Document>,
+    /// The default options of transactions started on the session (transactions spec
+    /// "defaultTransactionOptions").
+    pub default_transaction_options: Option<TransactionOptions>,
 }
 
 /// The `clusterTime` timestamp of a `$clusterTime` document.
@@ -67,6 +69,8 @@ pub(crate) struct SessionState {
     pub(crate) operation_time: Option<Timestamp>,
     /// The snapshot's `atClusterTime`, from the first snapshot read's reply.
     pub(crate) snapshot_time: Option<Timestamp>,
+    /// The latest transaction (transactions spec).
+    pub(crate) transaction: transaction::Transaction,
 }
 
 /// A client session (driver sessions spec "ClientSession"): pass it to operations with their
@@ -113,6 +117,7 @@ impl ClientSession {
                 cluster_time: None,
                 operation_time: None,
                 snapshot_time: None,
+                transaction: transaction::Transaction::default(),
             })),
             pool,
             client,
@@ -229,10 +234,26 @@ impl ClientSession {
     }
 
     fn end(&self) {
-        let server = self.state().server.take();
-        if let Some(server) = server {
-            self.pool.release(server);
+        let (server, in_progress) = {
+            let mut state = self.state();
+            let in_progress = state.transaction.state == TransactionState::InProgress;
+            (state.server.take(), in_progress.then(|| std::mem::take(&mut state.transaction)))
+        };
+        let Some(server) = server else { return };
+        // Transactions spec "endSession changes": a transaction in progress is aborted (its
+        // errors ignored); the server session returns to the pool once the abort is done.
+        if let (Some(transaction), Some(client), Ok(runtime)) =
+            (in_progress, self.client.clone(), tokio::runtime::Handle::try_current())
+        {
+            let mut ending =
+                ClientSession::new(server, self.pool.clone(), Some(client), self.options.clone(), false);
+            ending.state().transaction = transaction;
+            runtime.spawn(async move {
+                let _ = ending.abort_transaction().await;
+            });
+            return;
         }
+        self.pool.release(server);
     }
 
     /// Fails if the session has ended or does not belong to the client whose pool is `pool`.
@@ -312,8 +333,8 @@ impl<'a> StartSession<'a> {
         self
     }
 
-    /// Sets the default transaction options (stored only).
-    pub fn default_transaction_options(mut self, value: Document) -> Self {
+    /// Sets the default transaction options.
+    pub fn default_transaction_options(mut self, value: TransactionOptions) -> Self {
         self.options.default_transaction_options = Some(value);
         self
     }
