@@ -10,6 +10,7 @@ pub mod operations;
 mod runner_ops;
 pub mod suites;
 pub mod valid_fail;
+mod transactions;
 mod validate;
 
 use std::path::Path;

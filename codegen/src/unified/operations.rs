@@ -494,7 +494,40 @@ pub(super) fn entity_kind<'a>(file: &'a TestFile, id: &str) -> Option<&'a Entity
 
 /// The statements of operation `i`: the API call, then the runner's check of its outcome.
 fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
+    operation_at(file, op, &At::Top(i))
+}
+
+/// Where an operation sits: in the test's `operations`, or in the callback of a
+/// `withTransaction` (whose session the callback receives as `txn_session`).
+pub(super) enum At<'a> {
+    /// Operation `i` of the test.
+    Top(usize),
+    /// Operation `j` of the callback of operation `i`, a `withTransaction` on `session`.
+    Callback {
+        /// The `withTransaction` operation.
+        i: usize,
+        /// The operation within its callback.
+        j: usize,
+        /// The session entity the transaction runs in.
+        session: &'a str,
+    },
+}
+
+/// The statements of an operation at `at` (see [`operation`]).
+pub(super) fn operation_at(file: &TestFile, op: &Operation, at: &At<'_>) -> Result<TokenStream, String> {
     let object = op.object.as_str();
+    let i = match *at {
+        At::Top(i) => i,
+        At::Callback { .. }
+            if object == "testRunner" || matches!(entity_kind(file, object), Some(Entity::Session(_))) =>
+        {
+            return Err(format!(
+                "operation {} inside a withTransaction callback not supported by the runner",
+                op.name
+            ));
+        }
+        At::Callback { i, .. } => i,
+    };
     // createFindCursor takes find's arguments, whose `filter` is required (CRUD spec `find`).
     if op.name == "createFindCursor" {
         require(op, &["filter"])?;
@@ -506,7 +539,7 @@ fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, S
         return Ok(tokens);
     }
     let call = match entity_kind(file, object) {
-        Some(Entity::Session(_)) => return session_operation(op),
+        Some(Entity::Session(_)) => return super::transactions::session_operation(file, op, i),
         Some(Entity::Collection(_)) => collection_operation(op)?,
         Some(Entity::Database(_)) => database_operation(op)?,
         Some(Entity::Bucket(_)) => super::bucket::bucket_operation(op)?,
@@ -527,34 +560,38 @@ fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, S
             if entity_kind(file, id).is_none_or(|e| !matches!(e, Entity::Session(_))) {
                 return Err(format!("operation {}: `{id}` is not a session entity", op.name));
             }
-            (quote! { let mut session = r.take_session(#id); }, quote! { r.put_session(#id, session); })
+            match at {
+                // The transaction's own session is the callback's argument.
+                At::Callback { session, .. } if session == id => {
+                    (quote! { let mut session = &mut *txn_session; }, quote! {})
+                }
+                _ => (
+                    quote! { let mut session = r.take_session(#id); },
+                    quote! { r.put_session(#id, session); },
+                ),
+            }
         }
         Some(other) => {
             return Err(format!("operation {}: session argument {other} is not an entity id", op.name));
         }
     };
+    let (args, check) = match *at {
+        At::Top(i) => (quote! { r.op(#i) }, quote! { r.check(#i, result); }),
+        // In a callback, the error goes back to withTransaction once checked.
+        At::Callback { i, j, .. } => {
+            (quote! { r.callback_op(#i, #j) }, quote! { r.check_in_callback(#i, #j, result)?; })
+        }
+    };
     Ok(quote! {
         {
-            let o = r.op(#i);
+            let o = #args;
             #entity
             #lend
             let result: ::std::result::Result<::bson::Bson, ::mongo_driver::error::Error> = async { #call }.await;
             #give_back
-            r.check(#i, result);
+            #check
         }
     })
-}
-
-/// Operations on a session entity.
-fn session_operation(op: &Operation) -> Result<TokenStream, String> {
-    let object = op.object.as_str();
-    match op.name.as_str() {
-        "endSession" => Ok(quote! { r.end_session(#object); }),
-        "startTransaction" | "commitTransaction" | "abortTransaction" | "withTransaction" => {
-            Err(format!("driver: transactions are not implemented (session operation {})", op.name))
-        }
-        other => Err(format!("session operation {other} not supported by the runner")),
-    }
 }
 
 fn test_runner_operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
@@ -582,6 +619,9 @@ fn test_runner_operation(file: &TestFile, op: &Operation, i: usize) -> Result<To
             require(op, &["client"])?;
             let same = op.name == "assertSameLsidOnLastTwoCommands";
             Ok(quote! { r.assert_lsid_on_last_two_commands(#i, #same); })
+        }
+        name if super::transactions::is_test_runner_operation(name) => {
+            super::transactions::test_runner_operation(op, i)
         }
         other => super::runner_ops::test_runner_operation(op, i)
             .unwrap_or_else(|| Err(format!("test runner operation {other} not supported by the runner"))),

@@ -25,7 +25,7 @@ use mongo_sim::ServerVersion;
 use spec_codegen::unified::TestFile;
 use spec_codegen::unified::model::{
     CollectionData, CollectionOrDatabaseOptions, Entity, ExpectedCmapEvent, ExpectedCommandEvent,
-    ExpectedError, ExpectedEvents, ObservedEvent, TestCase,
+    ExpectedError, ExpectedEvents, ObservedEvent, Operation, TestCase,
 };
 
 use super::deployment::{Target, TestDeployment};
@@ -37,6 +37,7 @@ mod bucket;
 #[path = "test_runner_ops.rs"]
 mod test_runner_ops;
 use test_runner_ops::EventList;
+mod transactions;
 
 /// The simulated deployment a case runs on (chosen by the generator from its
 /// `runOnRequirements`).
@@ -401,9 +402,11 @@ impl Runner {
                         start = match (key.as_str(), value) {
                             ("causalConsistency", serde_json::Value::Bool(b)) => start.causal_consistency(*b),
                             ("snapshot", serde_json::Value::Bool(b)) => start.snapshot(*b),
-                            ("defaultTransactionOptions", serde_json::Value::Object(o)) => {
-                                start.default_transaction_options(ejson_doc(&self.path, &pointer, o))
-                            }
+                            ("defaultTransactionOptions", serde_json::Value::Object(o)) => start
+                                .default_transaction_options(transactions::options(
+                                    &here,
+                                    &ejson_doc(&self.path, &pointer, o),
+                                )),
                             _ => panic!("{here}: not supported by the runner"),
                         };
                     }
@@ -610,18 +613,32 @@ impl Runner {
     /// saves the result when `saveResultAsEntity` asks for it.
     pub fn check(&mut self, i: usize, result: Result<Bson, Error>) {
         let op = self.test().operations[i].clone();
-        let here = format!("{}#/tests/{}/operations/{i} ({})", self.path.display(), self.case, op.name);
+        let pointer = format!("/tests/{}/operations/{i}", self.case);
+        let _ = self.check_operation(&op, &pointer, result);
+    }
+
+    /// [`Runner::check`] for the operation `op` at `pointer`; gives back the error the
+    /// operation failed with, once checked (a `withTransaction` callback propagates it).
+    fn check_operation(
+        &mut self,
+        op: &Operation,
+        pointer: &str,
+        result: Result<Bson, Error>,
+    ) -> Result<(), Error> {
+        let here = format!("{}#{pointer} ({})", self.path.display(), op.name);
         if op.ignore_result_and_error == Some(true) {
-            return;
+            return result.map(|_| ());
         }
         if let Some(expected) = &op.expect_error {
             match result {
                 Ok(value) => {
                     fail(FailureKind::Mismatch, here, format!("expected an error, got the result {value}"))
                 }
-                Err(error) => self.check_error(&here, expected, &error),
+                Err(error) => {
+                    self.check_error(&here, expected, &error);
+                    return Err(error);
+                }
             }
-            return;
         }
         let value = match result {
             Ok(v) => v,
@@ -632,8 +649,7 @@ impl Runner {
             ),
         };
         if let Some(expected) = &op.expect_result {
-            let expected =
-                ejson(&self.path, &format!("/tests/{}/operations/{i}/expectResult", self.case), expected);
+            let expected = ejson(&self.path, &format!("{pointer}/expectResult"), expected);
             let verdict = match (&expected, &value) {
                 (Bson::Array(e), Bson::Array(a)) => match_root_array(e, a, self),
                 _ => match_root(&expected, &value, self),
@@ -649,6 +665,7 @@ impl Runner {
         if let Some(id) = &op.save_result_as_entity {
             self.saved.insert(id.clone(), value);
         }
+        Ok(())
     }
 
     fn check_error(&self, here: &str, expected: &ExpectedError, error: &Error) {
