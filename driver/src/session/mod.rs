@@ -99,6 +99,9 @@ pub struct ClientSession {
     /// handle a cursor keeps of an explicit session.
     owner: bool,
     implicit: bool,
+    /// Whether ending the session aborts a transaction in progress (false for the session
+    /// that runs that abort, so that dropping it unpolled cannot start another).
+    abort_on_end: bool,
 }
 
 impl ClientSession {
@@ -123,6 +126,7 @@ impl ClientSession {
             client,
             owner: true,
             implicit,
+            abort_on_end: true,
         }
     }
 
@@ -136,6 +140,7 @@ impl ClientSession {
             client: self.client.clone(),
             owner: false,
             implicit: self.implicit,
+            abort_on_end: self.abort_on_end,
         }
     }
 
@@ -236,7 +241,7 @@ impl ClientSession {
     fn end(&self) {
         let (server, in_progress) = {
             let mut state = self.state();
-            let in_progress = state.transaction.state == TransactionState::InProgress;
+            let in_progress = self.abort_on_end && state.transaction.state == TransactionState::InProgress;
             (state.server.take(), in_progress.then(|| std::mem::take(&mut state.transaction)))
         };
         let Some(server) = server else { return };
@@ -247,6 +252,7 @@ impl ClientSession {
         {
             let mut ending =
                 ClientSession::new(server, self.pool.clone(), Some(client), self.options.clone(), false);
+            ending.abort_on_end = false;
             ending.state().transaction = transaction;
             runtime.spawn(async move {
                 let _ = ending.abort_transaction().await;
