@@ -120,24 +120,28 @@ impl Runner {
     }
 
     /// `targetedFailPoint` (operation `i`): `configureFailPoint` on the mongos the session
-    /// is pinned to, through a client connected to that mongos alone (closed afterwards).
-    /// The deployment lives only for this case, so the fail point needs no disabling.
-    pub async fn targeted_fail_point(&self, i: usize) {
+    /// is pinned to, through a client connected to that mongos alone. A simulated deployment
+    /// lives only for this case, so that client is closed at once; on a real deployment it
+    /// is kept for [`Runner::finish`] to turn the fail point off on the same mongos.
+    pub async fn targeted_fail_point(&mut self, i: usize) {
         let args = self.op(i);
         let here = self.here(i);
         let Some(address) = self.session_entity(i, &args).pinned_server() else {
             panic!("{here}: the session is not pinned to a mongos")
         };
+        let command = args.doc("failPoint");
+        let name = command.get_str("configureFailPoint").unwrap_or_default().to_string();
         let uri = format!("mongodb://{address}/?directConnection=true");
         let client = Client::builder(&uri).build().unwrap_or_else(|e| panic!("{here}: client {uri}: {e}"));
-        let result = client
-            .database("admin")
-            .run_command(args.doc("failPoint"))
-            .selection_criteria(ReadPreference::primary())
-            .await;
-        client.shutdown().await;
+        let result =
+            client.database("admin").run_command(command).selection_criteria(ReadPreference::primary()).await;
         if let Err(e) = result {
             panic!("{here}: configureFailPoint on {address} failed: {e}");
+        }
+        if self.deployment.is_simulated() {
+            client.shutdown().await;
+        } else {
+            self.fail_points.push((client, name));
         }
     }
 }
