@@ -9,8 +9,8 @@ pub mod model;
 pub mod operations;
 mod runner_ops;
 pub mod suites;
-pub mod valid_fail;
 mod transactions;
+pub mod valid_fail;
 mod validate;
 
 use std::path::Path;

@@ -44,7 +44,7 @@ pub(super) fn options(here: &str, d: &Document) -> TransactionOptions {
 }
 
 impl Runner {
-    fn here(&self, i: usize) -> String {
+    fn operation_here(&self, i: usize) -> String {
         format!("{}#/tests/{}/operations/{i}", self.path.display(), self.case)
     }
 
@@ -52,7 +52,7 @@ impl Runner {
         let id = args.string("session");
         match self.sessions.get(&id) {
             Some(s) => s,
-            None => panic!("{}: session entity `{id}` is not defined", self.here(i)),
+            None => panic!("{}: session entity `{id}` is not defined", self.operation_here(i)),
         }
     }
 
@@ -61,12 +61,12 @@ impl Runner {
     pub fn transaction_options(&self, i: usize) -> Option<TransactionOptions> {
         let mut args = self.op(i).arguments;
         args.remove("callback");
-        (!args.is_empty()).then(|| options(&format!("{}/arguments", self.here(i)), &args))
+        (!args.is_empty()).then(|| options(&format!("{}/arguments", self.operation_here(i)), &args))
     }
 
     /// Operation `j` of the `withTransaction` callback of operation `i`.
     fn callback_operation(&self, i: usize, j: usize) -> Operation {
-        let here = format!("{}/arguments/callback/{j}", self.here(i));
+        let here = format!("{}/arguments/callback/{j}", self.operation_here(i));
         let value = self.test().operations[i]
             .arguments
             .as_ref()
@@ -109,14 +109,14 @@ impl Runner {
         let args = self.op(i);
         let expected = args.string("state");
         let actual = self.session_entity(i, &args).transaction_state();
-        assert_eq!(actual.as_str(), expected, "{}: transaction state", self.here(i));
+        assert_eq!(actual.as_str(), expected, "{}: transaction state", self.operation_here(i));
     }
 
     /// `assertSessionPinned` (`pinned`) / `assertSessionUnpinned` (operation `i`).
     pub fn assert_session_pinned(&self, i: usize, pinned: bool) {
         let args = self.op(i);
         let server = self.session_entity(i, &args).pinned_server();
-        assert_eq!(server.is_some(), pinned, "{}: session pinned to {server:?}", self.here(i));
+        assert_eq!(server.is_some(), pinned, "{}: session pinned to {server:?}", self.operation_here(i));
     }
 
     /// `targetedFailPoint` (operation `i`): `configureFailPoint` on the mongos the session
@@ -125,7 +125,7 @@ impl Runner {
     /// is kept for [`Runner::finish`] to turn the fail point off on the same mongos.
     pub async fn targeted_fail_point(&mut self, i: usize) {
         let args = self.op(i);
-        let here = self.here(i);
+        let here = self.operation_here(i);
         let Some(address) = self.session_entity(i, &args).pinned_server() else {
             panic!("{here}: the session is not pinned to a mongos")
         };
