@@ -349,7 +349,7 @@ impl Executor {
     ) -> Result<O::Output> {
         let role = transaction::role(session.session_ref(), op.ends_transaction());
         let server = match transaction::pinned(session.session_ref(), role) {
-            Some(address) => self.topology.select_pinned(&address),
+            Some(address) => self.topology.select_pinned(&address, criteria),
             None => self.topology.select_server(criteria).await,
         };
         let server = match server {

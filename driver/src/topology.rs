@@ -575,8 +575,13 @@ impl Topology {
     /// Selects the server at `address` without evaluating a read preference (transactions
     /// spec "Mongos Pinning": a pinned transaction's commands all go to its mongos). Fails with
     /// [`ErrorKind::ServerSelection`] when the server is no longer in the topology or its
-    /// type is unknown.
-    pub fn select_pinned(&self, address: &ServerAddress) -> Result<SelectedServer> {
+    /// type is unknown. `criteria` is what the command asked for (a write stage counts as a
+    /// write: a transaction reads from the primary).
+    pub fn select_pinned(
+        &self,
+        address: &ServerAddress,
+        criteria: &SelectionCriteria,
+    ) -> Result<SelectedServer> {
         let rt = self.inner.lock();
         let description = rt.state.description().server(address).filter(|d| d.server_type.is_available());
         match (description, rt.servers.get(address)) {
@@ -586,6 +591,10 @@ impl Topology {
                     description: description.clone(),
                     pool: server.pool.clone(),
                     operations: server.operations.clone(),
+                    criteria: match criteria {
+                        SelectionCriteria::WriteStage(_) => SelectionCriteria::Write,
+                        other => other.clone(),
+                    },
                 })
             }
             _ => Err(Error::new(ErrorKind::ServerSelection {
