@@ -382,6 +382,12 @@ impl Executor {
                 }
                 Err(error)
             }
+            // CMAP spec "Clearing a connection pool": a PoolClearedError at check-out (nothing
+            // was sent) is retryable too.
+            Err(mut error) if supported && error.is_pool_cleared() => {
+                error.add_label(RETRYABLE_WRITE_ERROR);
+                Err(error)
+            }
             other => other,
         }
     }
