@@ -4,6 +4,7 @@
 
 mod bucket;
 mod cursors;
+mod event_ops;
 mod index_ops;
 pub mod model;
 pub mod operations;

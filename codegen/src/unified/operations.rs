@@ -198,7 +198,7 @@ fn unsupported_entities(file: &TestFile) -> Option<String> {
                     None => "driver: no client-side field level encryption (clientEncryption entity)".into(),
                 });
             }
-            other => return Some(format!("{} entities not supported by the runner", other.kind())),
+            Entity::Thread(_) => {}
         }
     }
     None
@@ -624,11 +624,12 @@ fn test_runner_operation(file: &TestFile, op: &Operation, i: usize) -> Result<To
             super::transactions::test_runner_operation(op, i)
         }
         other => super::runner_ops::test_runner_operation(op, i)
+            .or_else(|| super::event_ops::test_runner_operation(file, op, i))
             .unwrap_or_else(|| Err(format!("test runner operation {other} not supported by the runner"))),
     }
 }
 
-fn collection_operation(op: &Operation) -> Result<TokenStream, String> {
+pub(super) fn collection_operation(op: &Operation) -> Result<TokenStream, String> {
     let name = op.name.as_str();
     let cursor = |call: TokenStream| {
         quote! {
@@ -754,7 +755,7 @@ fn check_write_models(op: &Operation) -> Result<(), String> {
     Ok(())
 }
 
-fn database_operation(op: &Operation) -> Result<TokenStream, String> {
+pub(super) fn database_operation(op: &Operation) -> Result<TokenStream, String> {
     let name = op.name.as_str();
     let session = match op.arguments.as_ref().is_some_and(|a| a.contains_key("session")) {
         true => quote! { .session(&mut session) },
@@ -771,8 +772,12 @@ fn database_operation(op: &Operation) -> Result<TokenStream, String> {
     Ok(match name {
         "runCommand" => {
             require(op, &["command", "commandName"])?;
-            no_other(&["command", "commandName"])?;
-            quote! { db.run_command(o.doc("command"))#session.await.map(::bson::Bson::Document) }
+            no_other(&["command", "commandName", "readPreference"])?;
+            let rp = match op.arguments.as_ref().is_some_and(|a| a.contains_key("readPreference")) {
+                true => quote! { .selection_criteria(o.read_preference("readPreference")) },
+                false => quote! {},
+            };
+            quote! { db.run_command(o.doc("command"))#rp #session.await.map(::bson::Bson::Document) }
         }
         "aggregate" => {
             require(op, &["pipeline"])?;
@@ -851,6 +856,11 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
     ("find-comment", "find with comment sets comment on getMore", COMMENT_GETMORE),
     ("find", "server kills the cursor", GETMORE_BATCH),
     ("poc-command-monitoring", "server kills the cursor", GETMORE_BATCH),
+    (
+        "rediscover-quickly-after-step-down",
+        "",
+        "driver: the monitor polls (no streaming hello), so with heartbeatFrequencyMS 60000 it does not see the new primary within the timeout",
+    ),
 ];
 
 const NO_GETNONCE: &str = "simulator: getnonce was removed in 6.2 and the pinned spec runs this case on the newest \

@@ -34,6 +34,8 @@ use super::matching::{Entities, from_extended_json, match_root, match_root_array
 
 #[path = "bucket.rs"]
 mod bucket;
+#[path = "events.rs"]
+mod events;
 #[path = "test_runner_ops.rs"]
 mod test_runner_ops;
 use test_runner_ops::EventList;
@@ -61,6 +63,8 @@ struct ClientEntity {
     all: EventLog,
     /// The observed CMAP events' kinds.
     cmap: Arc<Mutex<Vec<CmapEventKind>>>,
+    /// The observed SDAM events.
+    sdam: events::SdamLog,
     /// Connections checked out and not yet checked in (`assertNumberConnectionsCheckedOut`).
     checked_out: Arc<AtomicI64>,
 }
@@ -127,6 +131,8 @@ pub struct Runner {
     event_lists: HashMap<String, EventList>,
     /// Cursor and change-stream entities.
     pub(super) iterables: super::cursor_entities::Iterables,
+    /// Threads and recorded topology descriptions (`events`).
+    extra: events::State,
 }
 
 impl Entities for Runner {
@@ -195,6 +201,7 @@ impl Runner {
             buckets: HashMap::new(),
             event_lists: HashMap::new(),
             iterables: Default::default(),
+            extra: events::State::new(),
         };
         runner.initial_data().await;
         let entities = runner.file.create_entities.clone().map(|e| e.0).unwrap_or_default();
@@ -343,6 +350,7 @@ impl Runner {
                             deprecation_errors: api.deprecation_errors,
                         });
                     }
+                    let (builder, sdam) = events::observe_sdam(builder, &observe);
                     let client = builder.build().unwrap_or_else(|e| {
                         fail(
                             FailureKind::Entity,
@@ -351,7 +359,7 @@ impl Runner {
                         )
                     });
                     self.clients
-                        .insert(c.id.clone(), ClientEntity { client, events, all, cmap, checked_out });
+                        .insert(c.id.clone(), ClientEntity { client, events, all, cmap, checked_out, sdam });
                 }
                 Entity::Database(d) => {
                     let Some(client) = self.clients.get(&d.client) else {
@@ -418,6 +426,7 @@ impl Runner {
                     self.sessions.insert(e.id.clone(), session);
                 }
                 Entity::Bucket(b) => self.create_bucket(&pointer, b),
+                Entity::Thread(t) => self.extra.add_thread(&t.id),
                 Entity::ClientEncryption(e) => {
                     let at =
                         format!("{}#{pointer}/clientEncryption/clientEncryptionOpts", self.path.display());
@@ -426,11 +435,6 @@ impl Runner {
                     }
                     fail(FailureKind::CannotRun, at, "driver: no client-side field level encryption");
                 }
-                other => fail(
-                    FailureKind::CannotRun,
-                    format!("{}#{pointer}", self.path.display()),
-                    format!("{} entities are not supported by the runner", other.kind()),
-                ),
             }
         }
     }
@@ -818,8 +822,9 @@ impl Runner {
             .into_iter()
             .map(|id| (id.clone(), self.clients[id].all.lock().unwrap_or_else(|p| p.into_inner()).clone()))
             .collect();
-        // The snapshot records the simulator's replies; a real deployment's differ.
-        if self.deployment.is_simulated() {
+        // The snapshot records the simulator's replies; a real deployment's differ. Operations
+        // on threads interleave differently from run to run: no snapshot then either.
+        if self.deployment.is_simulated() && !self.extra.ran_threads() {
             crate::snapshot(name, &snapshot(&logs));
         }
         for (client, fail_point) in &self.fail_points {
@@ -944,18 +949,30 @@ pub fn snapshot(logs: &[(String, Vec<CommandEvent>)]) -> serde_json::Value {
                 CommandEvent::Succeeded(s) => serde_json::json!({
                     "client": client,
                     "succeeded": s.command_name,
-                    "reply": r.value(Bson::Document(s.reply.clone()), ""),
+                    "reply": r.value(Bson::Document(fail_point_reply(&s.command_name, &s.reply)), ""),
                 }),
                 CommandEvent::Failed(s) => serde_json::json!({
                     "client": client,
                     "failed": s.command_name,
-                    "failure": s.failure.to_string(),
+                    "failure": r.message(&s.failure.to_string()),
                 }),
             };
             out.push(entry);
         }
     }
     serde_json::Value::Array(out)
+}
+
+/// A `configureFailPoint` reply with a nonzero `count` (how often the previous fail point
+/// fired, which background monitoring makes vary) as `<times fired>`; other replies as they are.
+fn fail_point_reply(command_name: &str, reply: &Document) -> Document {
+    let mut reply = reply.clone();
+    if command_name == "configureFailPoint"
+        && reply.get("count").is_some_and(|c| c.as_i64().or_else(|| c.as_i32().map(i64::from)) != Some(0))
+    {
+        reply.insert("count", "<times fired>");
+    }
+    reply
 }
 
 /// Numbers values that differ from run to run.
@@ -990,6 +1007,22 @@ fn number_of<T: PartialEq + Clone>(seen: &mut Vec<T>, value: &T) -> usize {
 }
 
 impl Redactor {
+    /// An error message with the `host:port` addresses in it numbered.
+    fn message(&mut self, text: &str) -> String {
+        let words: Vec<String> = text
+            .split(' ')
+            .map(|word| {
+                let core = word.trim_start_matches('(').trim_end_matches([',', ';', ':', ')', '.']);
+                if is_host(core) {
+                    word.replace(core, &format!("<host #{}>", number_of(&mut self.hosts, &core.to_string())))
+                } else {
+                    word.to_string()
+                }
+            })
+            .collect();
+        words.join(" ")
+    }
+
     fn value(&mut self, value: Bson, key: &str) -> serde_json::Value {
         const CURSOR_KEYS: &[&str] = &[
             "id",

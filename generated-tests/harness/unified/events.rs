@@ -1,0 +1,340 @@
+//! The unified runner's monitoring events and threads (`unified-test-format.rst`, "Special
+//! Test Operations": `runOnThread`,
+//! `waitForThread`, `waitForEvent`, `assertEventCount`, `wait`, `recordTopologyDescription`,
+//! `assertTopologyType`, `waitForPrimaryChange`; "observeEvents" for
+//! `serverDescriptionChangedEvent`).
+
+use std::time::Instant;
+
+use mongo_driver::client::ClientBuilder;
+use mongo_driver::event::sdam::SdamEvent;
+use mongo_driver::sdam::{ServerType, TopologyDescription};
+use spec_codegen::unified::model::Operation;
+use tokio::task::JoinHandle;
+
+use super::*;
+
+/// How long `waitForEvent` waits before failing the test (the format leaves the timeout
+/// to the runner; the simulator's events come within a few heartbeats).
+const WAIT_FOR_EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `waitForPrimaryChange`'s `timeoutMS` when none is given.
+const PRIMARY_CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the waiting operations look again.
+const POLL: Duration = Duration::from_millis(5);
+
+/// One observed `serverDescriptionChangedEvent`: the server types before and after.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DescriptionChange {
+    previous: ServerType,
+    new: ServerType,
+}
+
+/// The `serverDescriptionChangedEvent`s a client entity observed, in order.
+pub(super) type SdamLog = Arc<Mutex<Vec<DescriptionChange>>>;
+
+/// Installs an SDAM event handler recording server description changes when the client
+/// entity observes `serverDescriptionChangedEvent`.
+pub(super) fn observe_sdam(builder: ClientBuilder, observe: &[ObservedEvent]) -> (ClientBuilder, SdamLog) {
+    let log = SdamLog::default();
+    if !observe.contains(&ObservedEvent::ServerDescriptionChangedEvent) {
+        return (builder, log);
+    }
+    let sink = log.clone();
+    let builder = builder.sdam_event_handler(Arc::new(move |e: &SdamEvent| {
+        if let SdamEvent::ServerDescriptionChanged(change) = e {
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push(DescriptionChange {
+                previous: change.previous_description.server_type,
+                new: change.new_description.server_type,
+            });
+        }
+    }));
+    (builder, log)
+}
+
+type ThreadTask = JoinHandle<Result<Bson, Error>>;
+
+/// The runner's state for these operations.
+pub(super) struct State {
+    /// Thread entities and the operations started on each, not yet joined.
+    threads: HashMap<String, Vec<(usize, ThreadTask)>>,
+    /// Whether any operation ran on a thread.
+    ran_threads: bool,
+    /// Topology descriptions saved by `recordTopologyDescription`.
+    topologies: HashMap<String, TopologyDescription>,
+}
+
+impl State {
+    pub(super) fn new() -> Self {
+        Self { threads: HashMap::new(), ran_threads: false, topologies: HashMap::new() }
+    }
+
+    pub(super) fn add_thread(&mut self, id: &str) {
+        self.threads.insert(id.to_string(), Vec::new());
+    }
+
+    /// Whether operations ran concurrently on threads (their events then come in no
+    /// fixed order).
+    pub(super) fn ran_threads(&self) -> bool {
+        self.ran_threads
+    }
+}
+
+/// Whether an observed server type is the type an expected description names.
+fn type_matches(expected: Option<&serde_json::Value>, actual: ServerType) -> bool {
+    match expected.and_then(|d| d.get("type")).and_then(|t| t.as_str()) {
+        None => true,
+        Some(name) => actual.as_str() == name,
+    }
+}
+
+impl Runner {
+    /// `file#pointer` of operation `i`.
+    fn at_op(&self, i: usize) -> String {
+        format!("{}#/tests/{}/operations/{i}", self.path.display(), self.case)
+    }
+
+    fn client_entity(&self, i: usize, id: &str) -> &ClientEntity {
+        match self.clients.get(id) {
+            Some(c) => c,
+            None => fail(FailureKind::Entity, self.at_op(i), format!("client entity `{id}` is not defined")),
+        }
+    }
+
+    /// How many of the events `event` describes (an expected event: one key naming the
+    /// event type) client `id` observed so far.
+    fn event_count(&self, i: usize, id: &str, event: &serde_json::Value) -> usize {
+        let here = self.at_op(i);
+        let client = self.client_entity(i, id);
+        let Some((name, fields)) = event.as_object().and_then(|m| m.iter().next()) else {
+            panic!("{here}: event is not a one-key object: {event}")
+        };
+        if name == "serverDescriptionChangedEvent" {
+            let log = client.sdam.lock().unwrap_or_else(|p| p.into_inner());
+            return log
+                .iter()
+                .filter(|c| {
+                    type_matches(fields.get("previousDescription"), c.previous)
+                        && type_matches(fields.get("newDescription"), c.new)
+                })
+                .count();
+        }
+        let kind = serde_json::from_value::<ObservedEvent>(serde_json::Value::String(name.clone()))
+            .ok()
+            .and_then(cmap_kind)
+            .unwrap_or_else(|| panic!("{here}: cannot count {name} events"));
+        client.cmap.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|k| **k == kind).count()
+    }
+
+    /// `waitForEvent` (operation `i`): waits until the client observed at least `count`
+    /// matching events.
+    pub async fn wait_for_event(&self, i: usize) {
+        let args = self.op(i);
+        let (client, count) = (args.string("client"), args.i64("count"));
+        let event = self.test().operations[i].arguments.as_ref().and_then(|a| a.get("event")).cloned();
+        let event = event.unwrap_or(serde_json::Value::Null);
+        let started = Instant::now();
+        loop {
+            let seen = self.event_count(i, &client, &event);
+            if i64::try_from(seen).unwrap_or(i64::MAX) >= count {
+                return;
+            }
+            if started.elapsed() >= WAIT_FOR_EVENT_TIMEOUT {
+                fail(
+                    FailureKind::Mismatch,
+                    self.at_op(i),
+                    format!("waited {WAIT_FOR_EVENT_TIMEOUT:?} for {count} of {event}, saw {seen}"),
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// `assertEventCount` (operation `i`): the client observed exactly `count` matching events.
+    pub fn assert_event_count(&self, i: usize) {
+        let args = self.op(i);
+        let (client, count) = (args.string("client"), args.i64("count"));
+        let event = self.test().operations[i].arguments.as_ref().and_then(|a| a.get("event")).cloned();
+        let event = event.unwrap_or(serde_json::Value::Null);
+        let seen = self.event_count(i, &client, &event);
+        if i64::try_from(seen).unwrap_or(i64::MAX) != count {
+            fail(
+                FailureKind::Mismatch,
+                self.at_op(i),
+                format!("client `{client}` observed {seen} {event} events, expected {count}"),
+            );
+        }
+    }
+
+    /// `wait` (operation `i`): sleeps `ms` milliseconds.
+    pub async fn wait(&self, i: usize) {
+        tokio::time::sleep(self.op(i).millis("ms")).await;
+    }
+
+    /// `recordTopologyDescription` (operation `i`): saves the client's topology description.
+    pub fn record_topology_description(&mut self, i: usize) {
+        let args = self.op(i);
+        let description = self.client_entity(i, &args.string("client")).client.topology().description();
+        self.extra.topologies.insert(args.string("id"), description);
+    }
+
+    fn recorded(&self, i: usize, id: &str) -> &TopologyDescription {
+        match self.extra.topologies.get(id) {
+            Some(d) => d,
+            None => panic!("{}: no topology description `{id}` was recorded", self.at_op(i)),
+        }
+    }
+
+    /// `assertTopologyType` (operation `i`): a recorded description's topology type.
+    pub fn assert_topology_type(&self, i: usize) {
+        let args = self.op(i);
+        let description = self.recorded(i, &args.string("topologyDescription"));
+        let expected = args.string("topologyType");
+        if description.topology_type.as_str() != expected {
+            fail(
+                FailureKind::Mismatch,
+                self.at_op(i),
+                format!("topology type {}, expected {expected}", description.topology_type),
+            );
+        }
+    }
+
+    /// `waitForPrimaryChange` (operation `i`): waits until the client knows a primary other
+    /// than the recorded description's (or one, when that had none), within `timeoutMS`.
+    pub async fn wait_for_primary_change(&self, i: usize) {
+        let args = self.op(i);
+        let client = &self.client_entity(i, &args.string("client")).client;
+        let prior = self.recorded(i, &args.string("priorTopologyDescription"));
+        let prior_primary = prior.primary().map(|s| s.address.clone());
+        let timeout = if args.arguments.contains_key("timeoutMS") {
+            args.millis("timeoutMS")
+        } else {
+            PRIMARY_CHANGE_TIMEOUT
+        };
+        let started = Instant::now();
+        loop {
+            let now = client.topology().description();
+            let primary = now.primary().map(|s| s.address.clone());
+            if primary.is_some() && primary != prior_primary {
+                return;
+            }
+            if started.elapsed() >= timeout {
+                fail(
+                    FailureKind::Mismatch,
+                    self.at_op(i),
+                    format!("no new primary within {timeout:?} (was {prior_primary:?}, now {primary:?})"),
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// The arguments of the operation `runOnThread` (operation `i`) runs.
+    pub fn thread_op(&self, i: usize) -> Args {
+        let pointer = format!("/tests/{}/operations/{i}/arguments/operation/arguments", self.case);
+        let arguments = self.test().operations[i]
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("operation"))
+            .and_then(|o| o.get("arguments"))
+            .and_then(|a| a.as_object())
+            .map(|a| ejson_doc(&self.path, &pointer, a))
+            .unwrap_or_default();
+        Args { path: self.path.clone(), pointer, arguments }
+    }
+
+    /// `runOnThread` (operation `i`): `task` runs the operation; `waitForThread` checks it.
+    pub fn run_on_thread(&mut self, i: usize, task: ThreadTask) {
+        let here = self.at_op(i);
+        let thread = self.op(i).string("thread");
+        match self.extra.threads.get_mut(&thread) {
+            Some(tasks) => tasks.push((i, task)),
+            None => panic!("{here}: thread `{thread}` is not defined"),
+        }
+        self.extra.ran_threads = true;
+    }
+
+    /// `waitForThread` (operation `i`): joins the thread's operations and checks each
+    /// result against its operation's expectations.
+    pub async fn wait_for_thread(&mut self, i: usize) {
+        let here = self.at_op(i);
+        let thread = self.op(i).string("thread");
+        let Some(tasks) = self.extra.threads.get_mut(&thread) else {
+            panic!("{here}: thread `{thread}` is not defined")
+        };
+        for (j, task) in std::mem::take(tasks) {
+            let result = task
+                .await
+                .unwrap_or_else(|e| panic!("{here}: the operation of thread `{thread}` panicked: {e}"));
+            self.check_thread_result(j, result);
+        }
+    }
+
+    /// Checks the result of the operation `runOnThread` (operation `i`) ran.
+    fn check_thread_result(&self, i: usize, result: Result<Bson, Error>) {
+        let here = format!("{}/arguments/operation", self.at_op(i));
+        let nested = self.test().operations[i].arguments.as_ref().and_then(|a| a.get("operation")).cloned();
+        let op: Operation = serde_json::from_value(nested.unwrap_or(serde_json::Value::Null))
+            .unwrap_or_else(|e| panic!("{here}: {e}"));
+        if op.ignore_result_and_error == Some(true) {
+            return;
+        }
+        if let Some(expected) = &op.expect_error {
+            match result {
+                Ok(value) => {
+                    fail(FailureKind::Mismatch, here, format!("expected an error, got the result {value}"))
+                }
+                Err(error) => self.check_error(&here, expected, &error),
+            }
+            return;
+        }
+        let value = match result {
+            Ok(v) => v,
+            Err(e) => fail(FailureKind::OperationError, here, format!("unexpected error: {e} ({e:?})")),
+        };
+        if let Some(expected) = &op.expect_result {
+            let expected = ejson(&self.path, &format!("{here}/expectResult"), expected);
+            let verdict = match (&expected, &value) {
+                (Bson::Array(e), Bson::Array(a)) => match_root_array(e, a, self),
+                _ => match_root(&expected, &value, self),
+            };
+            if let Err(m) = verdict {
+                fail(
+                    FailureKind::Mismatch,
+                    here,
+                    format!("result mismatch: {m}\nexpected: {expected}\nactual:   {value}"),
+                );
+            }
+        }
+    }
+}
+
+impl Args {
+    /// A read preference document (`mode`, optional `maxStalenessSeconds`).
+    pub fn read_preference(&self, key: &str) -> ReadPreference {
+        let Bson::Document(d) = self.get(key) else { self.wrong(key, "a read preference document") };
+        let mode = d.get_str("mode").unwrap_or("primary");
+        let mut rp = match mode.parse::<ReadPreferenceMode>() {
+            Ok(mode) => ReadPreference::new(mode),
+            Err(e) => panic!("{}#{}/{key}/mode: {e}", self.path.display(), self.pointer),
+        };
+        for (field, value) in d {
+            match (field.as_str(), value) {
+                ("mode", _) => {}
+                ("maxStalenessSeconds", v) => match v.as_i64().or_else(|| v.as_i32().map(i64::from)) {
+                    Some(seconds) => rp = rp.with_max_staleness_seconds(seconds),
+                    None => self.wrong(key, "an integer maxStalenessSeconds"),
+                },
+                (other, _) => {
+                    panic!(
+                        "{}#{}/{key}/{other}: not supported by the runner",
+                        self.path.display(),
+                        self.pointer
+                    )
+                }
+            }
+        }
+        rp
+    }
+}
