@@ -74,6 +74,11 @@ impl State {
         self.threads.insert(id.to_string(), Vec::new());
     }
 
+    /// Whether `id` names a thread entity.
+    pub(super) fn has_thread(&self, id: &str) -> bool {
+        self.threads.contains_key(id)
+    }
+
     /// Whether operations ran concurrently on threads (their events then come in no
     /// fixed order).
     pub(super) fn ran_threads(&self) -> bool {

@@ -187,7 +187,8 @@ impl Runner {
             || self.lsids.contains_key(id)
             || self.saved.contains_key(id)
             || self.buckets.contains_key(id)
-            || self.event_lists.contains_key(id);
+            || self.event_lists.contains_key(id)
+            || self.extra.has_thread(id);
         if taken {
             fail(
                 FailureKind::Entity,
