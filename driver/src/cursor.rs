@@ -37,6 +37,10 @@ pub struct Cursor<T> {
     id: i64,
     batch_size: Option<i32>,
     max_time_ms: Option<i64>,
+    /// The comment each getMore carries (4.4+).
+    comment: Option<bson::Bson>,
+    /// How many documents the limit still allows (`None`: no limit).
+    remaining: Option<i64>,
     operation_id: i64,
     buffer: VecDeque<Document>,
     pending: Option<BoxFuture<'static, GetMoreOutput>>,
@@ -68,6 +72,8 @@ impl<T> Cursor<T> {
             id: spec.id,
             batch_size: spec.batch_size,
             max_time_ms: spec.max_await_time_ms,
+            comment: spec.comment,
+            remaining: spec.limit.map(|l| l - spec.first_batch.len() as i64),
             operation_id,
             buffer: spec.first_batch,
             pending: None,
@@ -137,7 +143,16 @@ impl<T> Cursor<T> {
     fn get_more(&mut self) -> BoxFuture<'static, GetMoreOutput> {
         let executor = self.executor.clone();
         let address = self.address.clone();
-        let mut op = GetMore::new(self.ns.clone(), self.id, self.batch_size, self.max_time_ms);
+        // find/getMore spec: never ask for more than the limit leaves.
+        let batch_size = match self.remaining {
+            Some(left) => {
+                let left = i32::try_from(left.max(1)).unwrap_or(i32::MAX);
+                Some(self.batch_size.filter(|b| *b > 0).map_or(left, |b| b.min(left)))
+            }
+            None => self.batch_size,
+        };
+        let mut op = GetMore::new(self.ns.clone(), self.id, batch_size, self.max_time_ms)
+            .comment(self.comment.clone());
         let operation_id = self.operation_id;
         let mut session = self.session.take();
         Box::pin(async move {
@@ -178,6 +193,9 @@ impl<T: DeserializeOwned> Stream for Cursor<T> {
                     match result {
                         Ok(GetMoreResult { batch, id }) => {
                             this.id = id;
+                            if let Some(left) = this.remaining.as_mut() {
+                                *left -= batch.len() as i64;
+                            }
                             this.buffer = batch;
                             // Exhausted: an implicit session goes back to the pool now.
                             this.session = if id == 0 { None } else { session };

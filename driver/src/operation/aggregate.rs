@@ -89,6 +89,7 @@ impl Operation for Aggregate {
 
     fn handle_response(&mut self, reply: Document, description: &StreamDescription) -> Result<CursorSpec> {
         CursorSpec::from_initial(&reply, &description.server_address, self.options.batch_size, None)
+            .map(|c| c.with_comment(self.options.comment.clone()))
     }
 
     fn selection_criteria(&self) -> SelectionCriteria {

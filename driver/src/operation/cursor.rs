@@ -2,7 +2,10 @@
 
 use std::collections::VecDeque;
 
-use bson::Document;
+use bson::{Bson, Document};
+
+/// The wire version of MongoDB 4.4, the first to take a `comment` on getMore.
+const GET_MORE_COMMENT_WIRE_VERSION: i32 = 9;
 
 use super::{Namespace, Operation, batch_size_arg};
 use crate::commands::{
@@ -28,12 +31,19 @@ pub struct GetMore {
     batch_size: Option<i32>,
     max_time_ms: Option<i64>,
     generic: GenericArguments,
+    comment: Option<Bson>,
 }
 
 impl GetMore {
     /// The next batch of cursor `id` on `ns`.
     pub fn new(ns: Namespace, id: i64, batch_size: Option<i32>, max_time_ms: Option<i64>) -> Self {
-        Self { ns, id, batch_size, max_time_ms, generic: GenericArguments::default() }
+        Self { ns, id, batch_size, max_time_ms, generic: GenericArguments::default(), comment: None }
+    }
+    /// Sets the cursor's `comment`, sent only to 4.4+ servers (older ones refuse it on
+    /// getMore).
+    pub fn comment(mut self, comment: Option<Bson>) -> Self {
+        self.comment = comment;
+        self
     }
     /// Sets the generic arguments (e.g. `comment`).
     pub fn generic(mut self, generic: GenericArguments) -> Self {
@@ -49,7 +59,7 @@ impl Operation for GetMore {
         "getMore"
     }
 
-    fn build(&mut self, _: &StreamDescription) -> Result<OpMsgParts> {
+    fn build(&mut self, description: &StreamDescription) -> Result<OpMsgParts> {
         let mut c = GetMoreCommand::new(&self.ns.db, self.id, &self.ns.coll);
         // batchSize 0 means "the server's default" for find but is invalid for getMore.
         if let Some(b) = batch_size_arg(self.batch_size)?.filter(|b| *b > 0) {
@@ -58,6 +68,11 @@ impl Operation for GetMore {
         let mut generic = self.generic.clone();
         if let Some(t) = self.max_time_ms {
             generic.max_time_ms = Some(t);
+        }
+        if description.max_wire_version >= GET_MORE_COMMENT_WIRE_VERSION
+            && let Some(comment) = &self.comment
+        {
+            generic.comment = Some(comment.clone());
         }
         c.with_generic_arguments(generic).to_op_msg()
     }

@@ -117,6 +117,7 @@ impl Operation for Find {
             // tailable awaitData cursors.
             self.options.max_await_time.filter(|_| self.options.await_data == Some(true)).map(millis),
         )
+        .map(|c| c.with_comment(self.options.comment.clone()).with_limit(self.options.limit))
     }
 
     fn selection_criteria(&self) -> SelectionCriteria {

@@ -48,7 +48,7 @@ pub(crate) use write_hint::is_unacknowledged;
 use std::collections::VecDeque;
 use std::fmt;
 
-use bson::Document;
+use bson::{Bson, Document};
 
 use crate::commands::{InitialResponseCursor, OpMsgParts};
 use crate::connection::StreamDescription;
@@ -168,6 +168,12 @@ pub struct CursorSpec {
     pub batch_size: Option<i32>,
     /// `maxTimeMS` for each getMore (tailable awaitData cursors).
     pub max_await_time_ms: Option<i64>,
+    /// The `comment` of the command that opened the cursor: each getMore carries it to
+    /// 4.4+ servers (CRUD spec "comment" of find and aggregate).
+    pub comment: Option<Bson>,
+    /// A find's positive `limit`: a getMore asks for no more than the documents left under
+    /// it (find/getMore/killCursors spec "Combining Limit and Batch Size").
+    pub limit: Option<i64>,
 }
 
 impl CursorSpec {
@@ -189,7 +195,21 @@ impl CursorSpec {
             address: address.clone(),
             batch_size,
             max_await_time_ms,
+            comment: None,
+            limit: None,
         })
+    }
+
+    /// This cursor with the comment its getMores carry.
+    pub(crate) fn with_comment(mut self, comment: Option<Bson>) -> Self {
+        self.comment = comment;
+        self
+    }
+
+    /// This cursor with the limit its getMores respect.
+    pub(crate) fn with_limit(mut self, limit: Option<i64>) -> Self {
+        self.limit = limit.filter(|l| *l > 0);
+        self
     }
 }
 
