@@ -350,3 +350,28 @@ fn distinct_estimated_count_create_drop_list_and_run_command() {
     assert!(RunCommand::new("admin", doc! {}, SelectionCriteria::Write).is_err());
     assert!(RunCommand::new("admin", doc! {"ping": 1, "$db": "x"}, SelectionCriteria::Write).is_err());
 }
+
+#[test]
+fn write_hints_follow_the_server_version() {
+    use super::write_hint::{HintedWrite, check_hint, is_unacknowledged};
+    let at = |wire| StreamDescription { max_wire_version: wire, ..description() };
+    let w0 = doc! {"w": 0};
+    let w1 = doc! {"w": 1};
+    // (command, unacknowledged, lowest wire version that may receive the hint)
+    for (command, unacknowledged, min) in [
+        (HintedWrite::Update, false, 5),
+        (HintedWrite::Delete, false, 5),
+        (HintedWrite::Update, true, 8),
+        (HintedWrite::Delete, true, 9),
+        (HintedWrite::FindAndModify, false, 8),
+        (HintedWrite::FindAndModify, true, 9),
+    ] {
+        let wc = if unacknowledged { &w0 } else { &w1 };
+        assert!(check_hint(command, &at(min), Some(wc)).is_ok(), "{command:?} {unacknowledged} at {min}");
+        let err = check_hint(command, &at(min - 1), Some(wc)).unwrap_err();
+        assert!(matches!(*err.kind, ErrorKind::InvalidArgument { .. }), "{command:?}: {err}");
+    }
+    assert!(is_unacknowledged(Some(&doc! {"w": 0_i64})));
+    assert!(!is_unacknowledged(Some(&doc! {"w": 0, "j": true})), "j: true asks for an acknowledgement");
+    assert!(!is_unacknowledged(Some(&doc! {"w": "majority"})) && !is_unacknowledged(None));
+}
