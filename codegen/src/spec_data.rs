@@ -31,6 +31,11 @@ pub struct Source {
     /// Suites (spec directories) read from it.
     #[serde(default)]
     pub suites: Vec<String>,
+    /// The newest server release when the pinned commit was made (`major.minor`): generated
+    /// cases run on simulated servers up to it, since the pinned files know nothing of later
+    /// releases.
+    #[serde(default)]
+    pub newest_server: Option<String>,
 }
 
 /// Reads `spec-data/pin.toml` below `workspace_root`.
@@ -124,6 +129,7 @@ mod tests {
             synced: "specifications".into(),
             shared: "nowhere".into(),
             suites: vec![],
+            newest_server: None,
         };
         let err = source.locate(Path::new("/nonexistent/root"), "source").unwrap_err();
         assert!(err.contains("spec data not found"), "{err}");

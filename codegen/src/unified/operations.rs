@@ -136,19 +136,47 @@ fn satisfy(a: &RunOnRequirement, b: &RunOnRequirement) -> Result<(SimTopology, (
             Topology::LoadBalanced => None,
         })
         .ok_or_else(|| format!("topologies {listed:?} (load-balanced is not simulated)"))?;
+    let newest = newest_at_pin()?;
     let version = SIM_VERSIONS
         .iter()
         .rev()
         .copied()
         .find(|&(major, minor)| {
             let v = Version { major, minor, patch: 0 };
-            [a, b].iter().all(|r| {
+            v <= newest
+                && [a, b].iter().all(|r| {
                 r.min_server_version.is_none_or(|min| v >= min)
                     && r.max_server_version.is_none_or(|max| v <= max)
             })
         })
-        .ok_or_else(|| "no simulated server version (3.6 to 7.0) in the version range".to_string())?;
+        .ok_or_else(|| {
+            format!(
+                "no simulated server version (3.6 to {}.{}, the newest release at the spec pin) in the version range",
+                newest.major, newest.minor
+            )
+        })?;
     Ok((topology, version))
+}
+
+/// The newest server release when the pinned spec commit was made (`newest_server` in
+/// `spec-data/pin.toml`, found from `CARGO_MANIFEST_DIR`): cases run on simulated servers
+/// up to it, as the pinned files know nothing of later releases (a case written before
+/// 6.2 may still expect `getnonce`). `Err` says why it cannot be read.
+fn newest_at_pin() -> Result<Version, String> {
+    static NEWEST: std::sync::OnceLock<Result<Version, String>> = std::sync::OnceLock::new();
+    NEWEST
+        .get_or_init(|| {
+            let dir = std::env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?;
+            let root = crate::spec_data::workspace_root(Path::new(&dir))?;
+            let pin = crate::spec_data::load_pin(&root)?;
+            let text = pin
+                .specifications
+                .newest_server
+                .ok_or("spec-data/pin.toml: [specifications] names no `newest_server`")?;
+            Version::parse(&text)
+                .ok_or_else(|| format!("spec-data/pin.toml: newest_server `{text}` is not a version"))
+        })
+        .clone()
 }
 
 /// Why a file's entities cannot be created yet, if so.
@@ -849,8 +877,6 @@ pub(super) fn database_operation(op: &Operation) -> Result<TokenStream, String> 
 /// Cases the runner executes but that fail for a reason outside the runner (a driver or
 /// simulator gap): `(file stem, description substring, reason)`.
 const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    ("redacted-commands", "=getnonce", NO_GETNONCE),
-    ("observeSensitiveCommands", "getnonce", NO_GETNONCE),
     // Driver gaps.
     (
         "rediscover-quickly-after-step-down",
@@ -859,12 +885,19 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-const NO_GETNONCE: &str = "simulator: getnonce was removed in 6.2 and the pinned spec runs this case on the newest \
-     simulated server (7.0); it passes against the simulated 6.0 (upstream later capped it at 6.1.99)";
-
 fn known_failure(spec_file: &str, description: &str) -> Option<&'static str> {
+    failure_in(KNOWN_FAILURES, spec_file, description)
+}
+
+/// The reason `table` gives for a case: its file stem equals the entry's, and its
+/// description contains the entry's text (any case) or, after `=`, is exactly it.
+fn failure_in(
+    table: &[(&str, &str, &'static str)],
+    spec_file: &str,
+    description: &str,
+) -> Option<&'static str> {
     let stem = spec_file.rsplit('/').next().unwrap_or(spec_file).trim_end_matches(".json");
-    KNOWN_FAILURES.iter().find_map(|(file, case, reason)| {
+    table.iter().find_map(|(file, case, reason)| {
         let case_matches = match case.strip_prefix('=') {
             Some(exact) => description == exact,
             None => description.to_lowercase().contains(&case.to_lowercase()),
@@ -887,7 +920,8 @@ mod tests {
     #[test]
     fn deployments_follow_run_on_requirements() {
         let any = choose_deployment(None, None);
-        assert_eq!(any, Ok((SimTopology::ReplicaSet, (7, 0))));
+        // The newest simulated release at the pin (spec-data/pin.toml: 6.0), not 7.0.
+        assert_eq!(any, Ok((SimTopology::ReplicaSet, (6, 0))));
         let listed = [req(r#"{"topologies": ["single", "replicaset"], "maxServerVersion": "4.2.99"}"#)];
         assert_eq!(choose_deployment(Some(&listed), None), Ok((SimTopology::Single, (4, 2))));
         // The case's requirements narrow the file's.
@@ -895,7 +929,7 @@ mod tests {
         assert_eq!(choose_deployment(Some(&listed), Some(&case)), Ok((SimTopology::ReplicaSet, (4, 2))));
         // Any one of a list may be met: load-balanced is skipped for the next entry.
         let either = [req(r#"{"topologies": ["load-balanced"]}"#), req(r#"{"topologies": ["sharded"]}"#)];
-        assert_eq!(choose_deployment(None, Some(&either)), Ok((SimTopology::Sharded, (7, 0))));
+        assert_eq!(choose_deployment(None, Some(&either)), Ok((SimTopology::Sharded, (6, 0))));
         let old = [req(r#"{"maxServerVersion": "3.4.99"}"#)];
         assert!(choose_deployment(Some(&old), None).is_err_and(|e| e.contains("version")));
         let serverless = [req(r#"{"serverless": "require"}"#)];
@@ -948,14 +982,15 @@ mod tests {
 
     #[test]
     fn known_failures_match_exact_files() {
-        let sensitive = "source/command-monitoring/tests/unified/observeSensitiveCommands.json";
-        assert!(known_failure(sensitive, "getnonce").is_some());
-        // The same description in another file is not a known failure.
-        assert!(
-            known_failure("source/crud/tests/unified/observeSensitiveCommands2.json", "getnonce").is_none()
-        );
+        let table: &[(&str, &str, &'static str)] =
+            &[("find-comment", "Sets Comment on getMore", "a"), ("redacted-commands", "=getnonce", "b")];
+        let file = "source/crud/tests/unified/find-comment.json";
+        assert_eq!(failure_in(table, file, "find with comment sets comment on getMore"), Some("a"));
+        assert_eq!(failure_in(table, file, "find with string comment"), None);
+        // The stem must be equal, not a prefix.
+        assert_eq!(failure_in(table, "source/crud/tests/unified/find.json", "sets comment on getMore"), None);
         let redacted = "source/command-monitoring/tests/unified/redacted-commands.json";
-        assert!(known_failure(redacted, "getnonce").is_some());
-        assert!(known_failure(redacted, "copydbgetnonce").is_none());
+        assert_eq!(failure_in(table, redacted, "getnonce"), Some("b"));
+        assert_eq!(failure_in(table, redacted, "copydbgetnonce"), None);
     }
 }
