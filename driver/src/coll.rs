@@ -629,14 +629,40 @@ where
     Ok(Cursor::new(executor.clone(), spec, operation_id).with_session(session.into_cursor_session()))
 }
 
-/// Adds `.session(&mut session)` to collection actions.
+/// The `name` of each entry a listing command returned (`listIndexes`, `listCollections`,
+/// `listDatabases`); `what` names an entry in the error, e.g. `"listIndexes: an index"`.
+pub(crate) fn entry_names(docs: &[Document], what: &str) -> Result<Vec<String>> {
+    docs.iter()
+        .map(|d| match d.get("name") {
+            Some(Bson::String(name)) => Ok(name.clone()),
+            _ => Err(Error::invalid_response(format!("{what} without a name: {d}"))),
+        })
+        .collect()
+}
+
+/// Adds `.session(&mut session)` to actions with a `session` field: collection actions
+/// (`Action<'a, T>`), or, after `"whose";`, actions `Action<'a>` of a database or client.
 macro_rules! session_setter {
+    ($whose:literal; $($action:ident),* $(,)?) => {
+        $(
+            impl<'a> $action<'a> {
+                #[doc = concat!(
+                    "Runs the operation in an explicit `session` started from ", $whose,
+                    " client\n(driver sessions spec); without it, an implicit session is used."
+                )]
+                pub fn session(mut self, session: &'a mut $crate::session::ClientSession) -> Self {
+                    self.session = Some(session);
+                    self
+                }
+            }
+        )*
+    };
     ($($action:ident),* $(,)?) => {
         $(
             impl<'a, T> $action<'a, T> {
                 /// Runs the operation in an explicit `session` started from this collection's
                 /// client (driver sessions spec); without it, an implicit session is used.
-                pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+                pub fn session(mut self, session: &'a mut $crate::session::ClientSession) -> Self {
                     self.session = Some(session);
                     self
                 }
@@ -644,6 +670,7 @@ macro_rules! session_setter {
         )*
     };
 }
+pub(crate) use session_setter;
 
 session_setter!(
     InsertOne,
@@ -669,26 +696,35 @@ impl<'a> Aggregate<'a> {
     }
 }
 
-/// Defines chainable setters on an action that fill its `options` field.
+/// Defines chainable setters on an action that fill its `options` field: `with_options` when
+/// the options type is given first, then one setter a field (documented by the doc comments
+/// written before the field, or else as "Sets the `field` option.").
 macro_rules! option_setters {
-    ($options:ty; $( $field:ident : $ty:ty ),* $(,)?) => {
+    (@setter [] $field:ident : $ty:ty) => {
+        $crate::coll::option_setters!(
+            @setter [#[doc = concat!("Sets the `", stringify!($field), "` option.")]] $field: $ty
+        );
+    };
+    (@setter [$(#[$attr:meta])+] $field:ident : $ty:ty) => {
+        $(#[$attr])+
+        pub fn $field(mut self, value: impl Into<$ty>) -> Self {
+            self.options.$field = Some(value.into());
+            self
+        }
+    };
+    ($options:ty; $($fields:tt)*) => {
         /// Sets every option at once.
         pub fn with_options(mut self, options: $options) -> Self {
             self.options = options;
             self
         }
-        option_setters!($( $field: $ty ),*);
+        $crate::coll::option_setters!($($fields)*);
     };
-    ($( $field:ident : $ty:ty ),* $(,)?) => {
-        $(
-            #[doc = concat!("Sets the `", stringify!($field), "` option.")]
-            pub fn $field(mut self, value: impl Into<$ty>) -> Self {
-                self.options.$field = Some(value.into());
-                self
-            }
-        )*
+    ($( $(#[$attr:meta])* $field:ident : $ty:ty ),* $(,)?) => {
+        $( $crate::coll::option_setters!(@setter [$(#[$attr])*] $field: $ty); )*
     };
 }
+pub(crate) use option_setters;
 
 /// Implements `IntoFuture` for an action over a `Collection<T>`, with the body given.
 macro_rules! action_future {

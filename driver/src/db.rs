@@ -4,14 +4,14 @@
 
 use std::future::IntoFuture;
 
-use bson::{Bson, Document};
+use bson::Document;
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
 
 use crate::client::{Client, Defaults};
-use crate::coll::Collection;
+use crate::coll::{Collection, entry_names, option_setters, session_setter};
 use crate::cursor::Cursor;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::operation::{self, Namespace};
 use crate::options::{
     CreateCollectionOptions, ListCollectionsOptions, ReadConcern, ReadPreference, WriteConcern,
@@ -158,19 +158,8 @@ pub struct CreateCollection<'a> {
     options: CreateCollectionOptions,
 }
 
-impl<'a> CreateCollection<'a> {
-    /// Runs the operation in an explicit `session` started from this database's client
-    /// (driver sessions spec); without it, an implicit session is used.
-    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
-        self.session = Some(session);
-        self
-    }
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: CreateCollectionOptions) -> Self {
-        self.options = options;
-        self
-    }
+impl CreateCollection<'_> {
+    option_setters!(CreateCollectionOptions;);
 }
 
 impl<'a> IntoFuture for CreateCollection<'a> {
@@ -199,42 +188,25 @@ pub struct ListCollections<'a> {
     options: ListCollectionsOptions,
 }
 
+session_setter!("this database's"; CreateCollection, ListCollections, ListCollectionNames);
+
 impl<'a> ListCollections<'a> {
-    /// Runs the operation in an explicit `session` started from this database's client
-    /// (driver sessions spec); without it, an implicit session is used.
-    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
-        self.session = Some(session);
-        self
-    }
+    option_setters!(ListCollectionsOptions;
+        /// Only collections matching `filter` (on the `listCollections` output, e.g. `{name: …}`).
+        filter: Document,
+        /// Documents per batch.
+        batch_size: i32,
+        /// Only names and types.
+        name_only: bool,
+        /// With `name_only`, only the collections the user is authorized to see.
+        authorized_collections: bool,
+    );
 
-    /// Only collections matching `filter` (on the `listCollections` output, e.g. `{name: …}`).
-    pub fn filter(mut self, filter: Document) -> Self {
-        self.options.filter = Some(filter);
-        self
-    }
-
-    /// Documents per batch.
-    pub fn batch_size(mut self, batch_size: i32) -> Self {
-        self.options.batch_size = Some(batch_size);
-        self
-    }
-
-    /// Only names and types.
-    pub fn name_only(mut self, name_only: bool) -> Self {
-        self.options.name_only = Some(name_only);
-        self
-    }
-
-    /// With `name_only`, only the collections the user is authorized to see.
-    pub fn authorized_collections(mut self, authorized: bool) -> Self {
-        self.options.authorized_collections = Some(authorized);
-        self
-    }
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: ListCollectionsOptions) -> Self {
-        self.options = options;
-        self
+    /// Opens the `listCollections` cursor (`nameOnly: true` when `name_only`).
+    async fn open(self, name_only: bool) -> Result<Cursor<Document>> {
+        let executor = self.db.client.executor();
+        let mut op = operation::ListCollections::new(&self.db.name, name_only, self.options);
+        crate::coll::open_cursor(executor, &mut op, self.session).await
     }
 }
 
@@ -243,11 +215,7 @@ impl<'a> IntoFuture for ListCollections<'a> {
     type IntoFuture = BoxFuture<'a, Result<Cursor<Document>>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let executor = self.db.client.executor();
-            let mut op = operation::ListCollections::new(&self.db.name, false, self.options);
-            crate::coll::open_cursor(executor, &mut op, self.session).await
-        })
+        Box::pin(self.open(false))
     }
 }
 
@@ -259,25 +227,11 @@ pub struct ListCollectionNames<'a> {
     options: ListCollectionsOptions,
 }
 
-impl<'a> ListCollectionNames<'a> {
-    /// Runs the operation in an explicit `session` started from this database's client
-    /// (driver sessions spec); without it, an implicit session is used.
-    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
-        self.session = Some(session);
-        self
-    }
-
-    /// Only collections matching `filter` (on the `listCollections` output, e.g. `{name: …}`).
-    pub fn filter(mut self, filter: Document) -> Self {
-        self.options.filter = Some(filter);
-        self
-    }
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: ListCollectionsOptions) -> Self {
-        self.options = options;
-        self
-    }
+impl ListCollectionNames<'_> {
+    option_setters!(ListCollectionsOptions;
+        /// Only collections matching `filter` (on the `listCollections` output, e.g. `{name: …}`).
+        filter: Document,
+    );
 }
 
 impl<'a> IntoFuture for ListCollectionNames<'a> {
@@ -286,18 +240,9 @@ impl<'a> IntoFuture for ListCollectionNames<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let executor = self.db.client.executor();
-            let mut op = operation::ListCollections::new(&self.db.name, true, self.options);
-            let cursor: Cursor<Document> = crate::coll::open_cursor(executor, &mut op, self.session).await?;
-            let docs: Vec<Document> = cursor.try_collect().await?;
-            docs.iter()
-                .map(|d| match d.get("name") {
-                    Some(Bson::String(name)) => Ok(name.clone()),
-                    _ => {
-                        Err(Error::invalid_response(format!("listCollections: an entry without a name: {d}")))
-                    }
-                })
-                .collect()
+            let list = ListCollections { db: self.db, session: self.session, options: self.options };
+            let docs: Vec<Document> = list.open(true).await?.try_collect().await?;
+            entry_names(&docs, "listCollections: an entry")
         })
     }
 }

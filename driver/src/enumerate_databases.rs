@@ -3,11 +3,12 @@
 
 use std::future::IntoFuture;
 
-use bson::{Bson, Document};
+use bson::Document;
 use futures::future::BoxFuture;
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::coll::{entry_names, option_setters, session_setter};
+use crate::error::Result;
 use crate::operation;
 use crate::options::ListDatabasesOptions;
 use crate::session::{ClientSession, OpSession};
@@ -39,31 +40,15 @@ pub struct ListDatabaseNames<'a> {
     inner: ListDatabases<'a>,
 }
 
-impl<'a> ListDatabases<'a> {
-    /// Runs the operation in an explicit `session` started from this client (driver
-    /// sessions spec); without it, an implicit session is used.
-    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
-        self.session = Some(session);
-        self
-    }
+session_setter!("this"; ListDatabases);
 
-    /// Only databases matching `filter` (on the `listDatabases` output, e.g. `{name: …}`).
-    pub fn filter(mut self, filter: Document) -> Self {
-        self.options.filter = Some(filter);
-        self
-    }
-
-    /// Only the databases the user is authorized to see.
-    pub fn authorized_databases(mut self, authorized: bool) -> Self {
-        self.options.authorized_databases = Some(authorized);
-        self
-    }
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: ListDatabasesOptions) -> Self {
-        self.options = options;
-        self
-    }
+impl ListDatabases<'_> {
+    option_setters!(ListDatabasesOptions;
+        /// Only databases matching `filter` (on the `listDatabases` output, e.g. `{name: …}`).
+        filter: Document,
+        /// Only the databases the user is authorized to see.
+        authorized_databases: bool,
+    );
 
     async fn run(self, name_only: bool) -> Result<Vec<Document>> {
         let mut op = operation::ListDatabases::new(name_only, self.options);
@@ -107,12 +92,7 @@ impl<'a> IntoFuture for ListDatabaseNames<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let docs = self.inner.run(true).await?;
-            docs.iter()
-                .map(|d| match d.get("name") {
-                    Some(Bson::String(name)) => Ok(name.clone()),
-                    _ => Err(Error::invalid_response(format!("listDatabases: an entry without a name: {d}"))),
-                })
-                .collect()
+            entry_names(&docs, "listDatabases: an entry")
         })
     }
 }

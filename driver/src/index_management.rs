@@ -9,7 +9,7 @@ use bson::{Bson, Document};
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
 
-use crate::coll::Collection;
+use crate::coll::{Collection, entry_names, option_setters, session_setter};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::operation;
@@ -278,37 +278,17 @@ pub struct ListIndexNames<'a, T> {
     inner: ListIndexes<'a, T>,
 }
 
+session_setter!(CreateIndex, DropIndex, ListIndexes);
+
 impl<'a, T: Send + Sync> CreateIndex<'a, T> {
-    /// Runs the operation in an explicit `session` started from this collection's client
-    /// (driver sessions spec); without it, an implicit session is used.
-    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
-        self.session = Some(session);
-        self
-    }
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: CreateIndexOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Sets `commitQuorum` (4.4+).
-    pub fn commit_quorum(mut self, quorum: impl Into<Bson>) -> Self {
-        self.options.commit_quorum = Some(quorum.into());
-        self
-    }
-
-    /// Sets the server's time limit (`maxTimeMS`).
-    pub fn max_time(mut self, max_time: Duration) -> Self {
-        self.options.max_time = Some(max_time);
-        self
-    }
-
-    /// Sets the write concern.
-    pub fn write_concern(mut self, write_concern: WriteConcern) -> Self {
-        self.options.write_concern = Some(write_concern);
-        self
-    }
+    option_setters!(CreateIndexOptions;
+        /// Sets `commitQuorum` (4.4+).
+        commit_quorum: Bson,
+        /// Sets the server's time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// Sets the write concern.
+        write_concern: WriteConcern,
+    );
 
     async fn run(self) -> Result<Vec<String>> {
         let generic = self.coll.write_args(self.options.write_concern.as_ref(), None);
@@ -333,30 +313,12 @@ impl<'a, T: Send + Sync> CreateIndexes<'a, T> {
 }
 
 impl<'a, T: Send + Sync> DropIndex<'a, T> {
-    /// Runs the operation in an explicit `session` started from this collection's client
-    /// (driver sessions spec); without it, an implicit session is used.
-    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
-        self.session = Some(session);
-        self
-    }
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: DropIndexOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Sets the server's time limit (`maxTimeMS`).
-    pub fn max_time(mut self, max_time: Duration) -> Self {
-        self.options.max_time = Some(max_time);
-        self
-    }
-
-    /// Sets the write concern.
-    pub fn write_concern(mut self, write_concern: WriteConcern) -> Self {
-        self.options.write_concern = Some(write_concern);
-        self
-    }
+    option_setters!(DropIndexOptions;
+        /// Sets the server's time limit (`maxTimeMS`).
+        max_time: Duration,
+        /// Sets the write concern.
+        write_concern: WriteConcern,
+    );
 
     async fn run(self) -> Result<()> {
         let index = match self.name {
@@ -376,24 +338,10 @@ impl<'a, T: Send + Sync> DropIndex<'a, T> {
 }
 
 impl<'a, T: Send + Sync> ListIndexes<'a, T> {
-    /// Runs the operation in an explicit `session` started from this collection's client
-    /// (driver sessions spec); without it, an implicit session is used.
-    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
-        self.session = Some(session);
-        self
-    }
-
-    /// Sets every option at once.
-    pub fn with_options(mut self, options: ListIndexesOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Sets the number of documents per batch.
-    pub fn batch_size(mut self, batch_size: i32) -> Self {
-        self.options.batch_size = Some(batch_size);
-        self
-    }
+    option_setters!(ListIndexesOptions;
+        /// Sets the number of documents per batch.
+        batch_size: i32,
+    );
 
     async fn run(self) -> Result<Cursor<Document>> {
         let mut op = operation::ListIndexes::new(self.coll.namespace().clone(), self.options);
@@ -410,12 +358,7 @@ impl<'a, T: Send + Sync> ListIndexNames<'a, T> {
 
     async fn run(self) -> Result<Vec<String>> {
         let docs: Vec<Document> = self.inner.run().await?.try_collect().await?;
-        docs.iter()
-            .map(|d| match d.get("name") {
-                Some(Bson::String(name)) => Ok(name.clone()),
-                _ => Err(Error::invalid_response(format!("listIndexes: an index without a name: {d}"))),
-            })
-            .collect()
+        entry_names(&docs, "listIndexes: an index")
     }
 }
 
