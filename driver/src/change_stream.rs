@@ -19,9 +19,7 @@ use crate::commands::{AggregateCommand, Command, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, ErrorKind, Result};
 use crate::executor::{ExecutionContext, Executor, SessionArg};
-use crate::operation::{
-    CursorSpec, GetMore, KillCursors, Namespace, Operation, Retryability, batch_size_arg,
-};
+use crate::operation::{CursorSpec, GetMore, KillCursors, Namespace, Operation, Retryability, cursor_arg};
 use crate::options::{ReadConcern, ReadPreference, millis};
 use crate::sdam::ServerAddress;
 use crate::session::{ClientSession, OpSession};
@@ -166,11 +164,7 @@ impl Operation for ChangeStreamAggregate {
             Target::Database(db) => AggregateCommand::on_database(db, pipeline),
             Target::Collection(ns) => AggregateCommand::new(&ns.db, &ns.coll, pipeline),
         };
-        let mut cursor = Document::new();
-        if let Some(b) = batch_size_arg(self.batch_size)? {
-            cursor.insert("batchSize", b);
-        }
-        c = c.cursor(cursor);
+        c = c.cursor(cursor_arg(self.batch_size)?);
         if let Some(v) = &self.collation {
             c = c.collation(v.clone());
         }

@@ -3,7 +3,7 @@
 
 use bson::{Document, doc};
 
-use super::{CursorSpec, Operation, Retryability, batch_size_arg};
+use super::{CursorSpec, Operation, Retryability, cursor_arg};
 use crate::commands::OpMsgParts;
 use crate::connection::StreamDescription;
 use crate::error::Result;
@@ -35,10 +35,7 @@ impl Operation for ListCollections {
     }
 
     fn build(&mut self, _: &StreamDescription) -> Result<OpMsgParts> {
-        let mut cursor = Document::new();
-        if let Some(b) = batch_size_arg(self.options.batch_size)? {
-            cursor.insert("batchSize", b);
-        }
+        let cursor = cursor_arg(self.options.batch_size)?;
         let mut body = doc! {"listCollections": 1, "cursor": cursor};
         if let Some(f) = &self.options.filter {
             body.insert("filter", f.clone());

@@ -3,7 +3,7 @@
 
 use bson::{Document, doc};
 
-use super::{CursorSpec, Namespace, Operation, Retryability, batch_size_arg};
+use super::{CursorSpec, Namespace, Operation, Retryability, cursor_arg};
 use crate::commands::OpMsgParts;
 use crate::connection::StreamDescription;
 use crate::error::Result;
@@ -33,10 +33,7 @@ impl Operation for ListIndexes {
     }
 
     fn build(&mut self, _: &StreamDescription) -> Result<OpMsgParts> {
-        let mut cursor = Document::new();
-        if let Some(b) = batch_size_arg(self.options.batch_size)? {
-            cursor.insert("batchSize", b);
-        }
+        let cursor = cursor_arg(self.options.batch_size)?;
         let mut body = doc! {"listIndexes": self.ns.coll.clone(), "cursor": cursor};
         if let Some(max_time) = self.options.max_time {
             body.insert("maxTimeMS", crate::options::millis(max_time));

@@ -213,6 +213,15 @@ impl CursorSpec {
     }
 }
 
+/// The `cursor` document of a command that opens a cursor: `{batchSize}` when one is set.
+pub(crate) fn cursor_arg(batch_size: Option<i32>) -> Result<Document> {
+    let mut cursor = Document::new();
+    if let Some(b) = batch_size_arg(batch_size)? {
+        cursor.insert("batchSize", b);
+    }
+    Ok(cursor)
+}
+
 /// Rejects a negative `batchSize` and turns it into the wire's `i64`.
 pub(crate) fn batch_size_arg(batch_size: Option<i32>) -> Result<Option<i64>> {
     match batch_size {
