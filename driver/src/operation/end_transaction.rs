@@ -40,22 +40,14 @@ impl Operation for CommitTransaction {
     }
 
     fn build(&mut self, _: &StreamDescription) -> Result<OpMsgParts> {
-        let mut body = doc! {"commitTransaction": 1};
         let wc = if self.retry {
             Some(retry_commit_write_concern(self.write_concern.as_ref()))
         } else {
             end_write_concern(self.write_concern.as_ref())
         };
-        if let Some(wc) = wc {
-            body.insert("writeConcern", wc);
-        }
-        if let Some(t) = self.max_commit_time {
-            body.insert("maxTimeMS", i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
-        }
-        body.insert("$db", "admin");
         // A second build is the executor's retry.
         self.retry = true;
-        Ok(OpMsgParts { body, sequences: Vec::new() })
+        Ok(end_command("commitTransaction", wc, self.max_commit_time))
     }
 
     fn handle_response(&mut self, reply: Document, _: &StreamDescription) -> Result<()> {
@@ -92,12 +84,7 @@ impl Operation for AbortTransaction {
     }
 
     fn build(&mut self, _: &StreamDescription) -> Result<OpMsgParts> {
-        let mut body = doc! {"abortTransaction": 1};
-        if let Some(wc) = end_write_concern(self.write_concern.as_ref()) {
-            body.insert("writeConcern", wc);
-        }
-        body.insert("$db", "admin");
-        Ok(OpMsgParts { body, sequences: Vec::new() })
+        Ok(end_command("abortTransaction", end_write_concern(self.write_concern.as_ref()), None))
     }
 
     fn handle_response(&mut self, reply: Document, _: &StreamDescription) -> Result<()> {
@@ -113,6 +100,19 @@ impl Operation for AbortTransaction {
     }
 }
 
+/// `{<name>: 1, writeConcern, maxTimeMS, $db: "admin"}`, without the fields that are `None`.
+fn end_command(name: &str, write_concern: Option<Document>, max_time: Option<Duration>) -> OpMsgParts {
+    let mut body = doc! {name: 1};
+    if let Some(wc) = write_concern {
+        body.insert("writeConcern", wc);
+    }
+    if let Some(t) = max_time {
+        body.insert("maxTimeMS", i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+    }
+    body.insert("$db", "admin");
+    OpMsgParts { body, sequences: Vec::new() }
+}
+
 /// A `writeConcernError` in an `ok: 1` reply, as an error with the reply's labels.
 fn write_concern_error(reply: &Document) -> Result<()> {
     match Error::from_reply(reply) {
@@ -124,25 +124,7 @@ fn write_concern_error(reply: &Document) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sdam::{ServerAddress, ServerType};
-
-    fn description() -> StreamDescription {
-        StreamDescription {
-            server_address: ServerAddress::new("a", 1),
-            server_type: ServerType::RsPrimary,
-            min_wire_version: 0,
-            max_wire_version: 17,
-            max_bson_object_size: 16 * 1024 * 1024,
-            max_message_size_bytes: 48_000_000,
-            max_write_batch_size: 100_000,
-            hello_ok: true,
-            logical_session_timeout: None,
-            service_id: None,
-            server_connection_id: None,
-            sasl_supported_mechs: None,
-            topology_version: None,
-        }
-    }
+    use crate::operation::tests::description;
 
     #[test]
     fn commit_applies_majority_on_retry() {

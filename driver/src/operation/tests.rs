@@ -11,7 +11,8 @@ use crate::options::{AggregateOptions, CountOptions, DistinctOptions, FindOneAnd
 use crate::sdam::ServerType;
 use crate::selection::ReadPreference;
 
-fn description() -> StreamDescription {
+/// A replica-set primary's connection (wire version 17, the default size limits).
+pub(super) fn description() -> StreamDescription {
     StreamDescription {
         server_address: ServerAddress::new("a", 27017),
         server_type: ServerType::RsPrimary,
