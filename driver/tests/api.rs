@@ -17,50 +17,17 @@ use mongo_driver::{Client, Collection};
 use mongo_sim::{Config, Deployment};
 use serde::{Deserialize, Serialize};
 
-/// A client on a fresh three-member replica set, recording its command events.
-struct Fixture {
-    sim: Deployment,
-    client: Client,
-    events: Arc<Mutex<Vec<CommandEvent>>>,
-}
+mod common;
+
+use common::Fixture;
 
 impl Fixture {
     async fn new() -> Self {
-        let sim = Deployment::start(Config::replica_set(3)).await.expect("the simulator starts");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let separator = if sim.connection_string().contains('?') { "&" } else { "?" };
-        let uri = format!(
-            "{}{separator}heartbeatFrequencyMS=500&serverSelectionTimeoutMS=5000",
-            sim.connection_string()
-        );
-        let client = Client::builder(uri)
-            .command_event_handler(Arc::new(move |e: &CommandEvent| {
-                sink.lock().expect("not poisoned").push(e.clone())
-            }))
-            .build()
-            .expect("the client starts");
-        Self { sim, client, events }
+        Self::start(Config::replica_set(3), "heartbeatFrequencyMS=500&serverSelectionTimeoutMS=5000").await
     }
 
     fn coll<T: Send + Sync>(&self, name: &str) -> Collection<T> {
         self.client.database("api").collection(name)
-    }
-
-    /// The started events of `name`, in order.
-    fn started(&self, name: &str) -> Vec<mongo_driver::event::command::CommandStartedEvent> {
-        let events = self.events.lock().expect("not poisoned");
-        events
-            .iter()
-            .filter_map(|e| match e {
-                CommandEvent::Started(s) if s.command_name == name => Some(s.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn clear(&self) {
-        self.events.lock().expect("not poisoned").clear();
     }
 }
 

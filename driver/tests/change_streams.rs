@@ -4,51 +4,22 @@
 //! after documents and after empty batches, the missing-token error, and the scopes of the
 //! three `watch` helpers.
 
-use std::sync::{Arc, Mutex};
-
 use bson::{Document, doc};
 use mongo_driver::change_stream::RESUMABLE_CHANGE_STREAM_ERROR;
-use mongo_driver::event::command::{CommandEvent, CommandStartedEvent};
-use mongo_driver::{ChangeStream, Client, Collection};
-use mongo_sim::{Config, Deployment, ServerVersion};
+use mongo_driver::{ChangeStream, Collection};
+use mongo_sim::{Config, ServerVersion};
 
-struct Fixture {
-    _sim: Deployment,
-    client: Client,
-    events: Arc<Mutex<Vec<CommandEvent>>>,
-}
+mod common;
+
+use common::Fixture;
 
 impl Fixture {
     async fn new(version: ServerVersion) -> Self {
-        let sim = Deployment::start(Config::replica_set(1).with_version(version))
-            .await
-            .expect("the simulator starts");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let separator = if sim.connection_string().contains('?') { "&" } else { "?" };
-        let uri = format!("{}{separator}serverSelectionTimeoutMS=5000", sim.connection_string());
-        let client = Client::builder(uri)
-            .command_event_handler(Arc::new(move |e: &CommandEvent| {
-                sink.lock().expect("not poisoned").push(e.clone())
-            }))
-            .build()
-            .expect("the client starts");
-        Self { _sim: sim, client, events }
+        Self::start(Config::replica_set(1).with_version(version), "serverSelectionTimeoutMS=5000").await
     }
 
     fn coll(&self) -> Collection<Document> {
         self.client.database("cs").collection("c")
-    }
-
-    fn started(&self, name: &str) -> Vec<CommandStartedEvent> {
-        let events = self.events.lock().expect("not poisoned");
-        events
-            .iter()
-            .filter_map(|e| match e {
-                CommandEvent::Started(s) if s.command_name == name => Some(s.clone()),
-                _ => None,
-            })
-            .collect()
     }
 
     /// The `$changeStream` stage of the last aggregate sent.

@@ -3,37 +3,21 @@
 //! UpdateOptions, DeleteOptions and FindOneAndModifyOptions) and unacknowledged writes sent
 //! with `moreToCome` (OP_MSG spec "moreToCome On Requests").
 
-use std::sync::{Arc, Mutex};
-
 use bson::{Bson, Document, doc};
+use mongo_driver::Collection;
 use mongo_driver::coll::WriteModel;
 use mongo_driver::error::ErrorKind;
 use mongo_driver::event::command::{CommandEvent, CommandStartedEvent};
 use mongo_driver::options::{Hint, WriteConcern};
-use mongo_driver::{Client, Collection};
-use mongo_sim::{Config, Deployment, ServerVersion};
+use mongo_sim::{Config, ServerVersion};
 
-/// A client on a fresh simulated deployment, recording its command events.
-struct Fixture {
-    _sim: Deployment,
-    client: Client,
-    events: Arc<Mutex<Vec<CommandEvent>>>,
-}
+mod common;
+
+use common::Fixture;
 
 impl Fixture {
     async fn new(config: Config) -> Self {
-        let sim = Deployment::start(config).await.expect("the simulator starts");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let separator = if sim.connection_string().contains('?') { "&" } else { "?" };
-        let uri = format!("{}{separator}serverSelectionTimeoutMS=5000", sim.connection_string());
-        let client = Client::builder(uri)
-            .command_event_handler(Arc::new(move |e: &CommandEvent| {
-                sink.lock().expect("not poisoned").push(e.clone())
-            }))
-            .build()
-            .expect("the client starts");
-        Self { _sim: sim, client, events }
+        Self::start(config, "serverSelectionTimeoutMS=5000").await
     }
 
     async fn standalone(version: ServerVersion) -> Self {
@@ -42,22 +26,6 @@ impl Fixture {
 
     fn coll(&self, name: &str) -> Collection<Document> {
         self.client.database("crud").collection(name)
-    }
-
-    /// The started events of `name`, in order.
-    fn started(&self, name: &str) -> Vec<CommandStartedEvent> {
-        let events = self.events.lock().expect("not poisoned");
-        events
-            .iter()
-            .filter_map(|e| match e {
-                CommandEvent::Started(s) if s.command_name == name => Some(s.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn clear(&self) {
-        self.events.lock().expect("not poisoned").clear();
     }
 }
 

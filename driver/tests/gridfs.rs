@@ -3,37 +3,24 @@
 //! downloads by id and by name (every chunk checked: missing, wrong size, extra), delete,
 //! rename, find and drop.
 
-use std::sync::{Arc, Mutex};
-
 use bson::spec::BinarySubtype;
 use bson::{Binary, Bson, Document, doc};
 use futures::TryStreamExt;
+use mongo_driver::Database;
 use mongo_driver::error::ErrorKind;
 use mongo_driver::event::command::CommandEvent;
 use mongo_driver::gridfs::{
     GridFsBucket, GridFsBucketOptions, GridFsDownloadByNameOptions, GridFsErrorKind, GridFsUploadOptions,
 };
-use mongo_driver::{Client, Database};
-use mongo_sim::{Config, Deployment};
+use mongo_sim::Config;
 
-struct Fixture {
-    _sim: Deployment,
-    client: Client,
-    events: Arc<Mutex<Vec<CommandEvent>>>,
-}
+mod common;
+
+use common::Fixture;
 
 impl Fixture {
     async fn new() -> Self {
-        let sim = Deployment::start(Config::replica_set(3)).await.expect("the simulator starts");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let client = Client::builder(sim.connection_string())
-            .command_event_handler(Arc::new(move |e: &CommandEvent| {
-                sink.lock().expect("not poisoned").push(e.clone())
-            }))
-            .build()
-            .expect("the client starts");
-        Self { _sim: sim, client, events }
+        Self::start(Config::replica_set(3), "").await
     }
 
     fn db(&self) -> Database {

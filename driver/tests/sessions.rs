@@ -5,7 +5,6 @@
 //! shutdown, unacknowledged writes and retryable writes through implicit sessions.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 
 use bson::{Bson, Document, doc};
 use futures::TryStreamExt;
@@ -13,15 +12,12 @@ use mongo_driver::coll::WriteModel;
 use mongo_driver::error::ErrorKind;
 use mongo_driver::event::command::{CommandEvent, CommandStartedEvent};
 use mongo_driver::options::{ReadConcern, WriteConcern};
-use mongo_driver::{Client, ClientSession, Collection};
-use mongo_sim::{Config, Deployment, ServerVersion};
+use mongo_driver::{ClientSession, Collection};
+use mongo_sim::{Config, ServerVersion};
 
-/// A client on a simulated deployment, recording its command events.
-struct Fixture {
-    _sim: Deployment,
-    client: Client,
-    events: Arc<Mutex<Vec<CommandEvent>>>,
-}
+mod common;
+
+use common::Fixture;
 
 impl Fixture {
     async fn new(config: Config) -> Self {
@@ -29,21 +25,8 @@ impl Fixture {
     }
 
     async fn with_options(config: Config, options: &str) -> Self {
-        let sim = Deployment::start(config).await.expect("the simulator starts");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        let separator = if sim.connection_string().contains('?') { "&" } else { "?" };
-        let uri = format!(
-            "{}{separator}heartbeatFrequencyMS=60000&serverSelectionTimeoutMS=5000{options}",
-            sim.connection_string()
-        );
-        let client = Client::builder(uri)
-            .command_event_handler(Arc::new(move |e: &CommandEvent| {
-                sink.lock().expect("not poisoned").push(e.clone())
-            }))
-            .build()
-            .expect("the client starts");
-        Self { _sim: sim, client, events }
+        let options = format!("heartbeatFrequencyMS=60000&serverSelectionTimeoutMS=5000{options}");
+        Self::start(config, &options).await
     }
 
     async fn rs() -> Self {
@@ -54,24 +37,8 @@ impl Fixture {
         self.client.database("sessions").collection(name)
     }
 
-    /// Every started event (hello and monitoring excluded: they never reach the handler).
-    fn started(&self) -> Vec<CommandStartedEvent> {
-        let events = self.events.lock().expect("not poisoned");
-        events
-            .iter()
-            .filter_map(|e| match e {
-                CommandEvent::Started(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn started_named(&self, name: &str) -> Vec<CommandStartedEvent> {
-        self.started().into_iter().filter(|s| s.command_name == name).collect()
-    }
-
     fn last_started(&self) -> CommandStartedEvent {
-        self.started().pop().expect("a command was sent")
+        self.all_started().pop().expect("a command was sent")
     }
 
     /// The reply of the last succeeded event.
@@ -85,10 +52,6 @@ impl Fixture {
                 _ => None,
             })
             .expect("a command succeeded")
-    }
-
-    fn clear(&self) {
-        self.events.lock().expect("not poisoned").clear();
     }
 
     async fn fail_point(&self, command: Document) {
@@ -110,7 +73,7 @@ async fn snapshot_with_causal_consistency_is_a_client_error() {
     let f = Fixture::rs().await;
     let err = f.client.start_session().snapshot(true).causal_consistency(true).await.unwrap_err();
     assert!(matches!(*err.kind, ErrorKind::InvalidArgument { .. }), "{err}");
-    assert!(f.started().is_empty());
+    assert!(f.all_started().is_empty());
 }
 
 /// Prose 2: the server session pool is LIFO.
@@ -306,7 +269,7 @@ async fn foreign_and_ended_sessions_are_rejected() {
             assert!(matches!(*e.kind, ErrorKind::InvalidArgument { .. }), "{e}");
         }
     }
-    assert!(f.started().is_empty(), "nothing was sent: {:?}", f.started());
+    assert!(f.all_started().is_empty(), "nothing was sent: {:?}", f.all_started());
     // Dropping a session ends it as well.
     let id = {
         let s = f.client.start_session().await.unwrap();
@@ -344,7 +307,7 @@ async fn get_more_uses_the_find_session_and_returns_it_when_exhausted() {
     for _ in 0..4 {
         cursor.try_next().await.unwrap().expect("a document");
     }
-    let get_mores = f.started_named("getMore");
+    let get_mores = f.started("getMore");
     assert_eq!(get_mores.len(), 1);
     assert_eq!(lsid(&get_mores[0]).as_ref(), Some(&find_lsid));
     assert!(cursor.id() == 0 && cursor.buffered() == 1);
@@ -361,10 +324,10 @@ async fn get_more_uses_the_find_session_and_returns_it_when_exhausted() {
     let cursor = coll.find(doc! {}).batch_size(2).session(&mut session).await.unwrap();
     let docs: Vec<Document> = cursor.try_collect().await.unwrap();
     assert_eq!(docs.len(), 5);
-    for e in f.started() {
+    for e in f.all_started() {
         assert_eq!(lsid(&e).as_ref(), Some(session.id()), "{}", e.command_name);
     }
-    assert_eq!(f.started_named("getMore").len(), 2);
+    assert_eq!(f.started("getMore").len(), 2);
 }
 
 /// A cursor dropped early kills its server cursor in its session, then frees the session.
@@ -377,12 +340,12 @@ async fn a_dropped_cursor_kills_in_its_session_and_frees_it() {
     let find_lsid = lsid(&f.last_started()).expect("find has an lsid");
     drop(cursor);
     for _ in 0..100 {
-        if !f.started_named("killCursors").is_empty() {
+        if !f.started("killCursors").is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let kill = f.started_named("killCursors");
+    let kill = f.started("killCursors");
     assert_eq!(kill.len(), 1);
     assert_eq!(lsid(&kill[0]).as_ref(), Some(&find_lsid));
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -418,7 +381,7 @@ async fn implicit_sessions_are_taken_after_check_out() {
         h.unwrap();
         i.unwrap();
         let ids: HashSet<Vec<u8>> =
-            f.started().iter().filter_map(lsid).map(|l| l.to_vec().expect("bson")).collect();
+            f.all_started().iter().filter_map(lsid).map(|l| l.to_vec().expect("bson")).collect();
         assert!(!ids.is_empty() && ids.len() < 8, "{} sessions for 8 operations", ids.len());
         one_session_seen |= ids.len() == 1;
     }
@@ -440,7 +403,7 @@ async fn a_dirty_session_is_discarded() {
     assert!(session.is_dirty());
     coll.insert_one(doc! {"_id": 3}).session(&mut session).await.unwrap();
     assert!(session.is_dirty(), "dirty for the rest of its life");
-    let inserts = f.started_named("insert");
+    let inserts = f.started("insert");
     let txns: Vec<_> = inserts.iter().map(|e| e.command.get_i64("txnNumber").ok()).collect();
     assert_eq!(txns, [Some(1), Some(1), Some(2)]);
     let id = session.id().clone();
@@ -477,7 +440,7 @@ async fn a_retryable_insert_after_close_connection_is_applied_once() {
         f.fail_point(fail_point).await;
         f.clear();
         coll.insert_one(doc! {"_id": i as i32}).await.unwrap();
-        let inserts = f.started_named("insert");
+        let inserts = f.started("insert");
         assert_eq!(inserts.len(), 2, "attempt and retry");
         assert_eq!(lsid(&inserts[0]), lsid(&inserts[1]));
         assert!(lsid(&inserts[0]).is_some());
@@ -492,7 +455,7 @@ async fn a_retryable_insert_after_close_connection_is_applied_once() {
     coll.update_one(doc! {"_id": 10}, doc! {"$set": {"a": 1}}).session(&mut s).await.unwrap();
     coll.update_many(doc! {}, doc! {"$set": {"b": 1}}).session(&mut s).await.unwrap();
     coll.delete_one(doc! {"_id": 10}).session(&mut s).await.unwrap();
-    let txns: Vec<_> = f.started().iter().map(|e| e.command.get_i64("txnNumber").ok()).collect();
+    let txns: Vec<_> = f.all_started().iter().map(|e| e.command.get_i64("txnNumber").ok()).collect();
     assert_eq!(txns, [Some(1), Some(2), None, Some(3)], "update_many is not retryable");
 }
 
@@ -532,7 +495,7 @@ async fn unacknowledged_writes_have_no_session() {
         .await
         .unwrap_err();
     assert!(matches!(*err.kind, ErrorKind::InvalidArgument { .. }), "{err}");
-    assert!(f.started().is_empty());
+    assert!(f.all_started().is_empty());
 }
 
 /// Causal consistency spec test plan 1-9: operationTime, afterClusterTime on reads after
@@ -610,7 +573,7 @@ async fn snapshot_reads_ignore_later_writes() {
     assert!(!s.causal_consistency());
     let first = coll.find_one(doc! {"_id": 1}).session(&mut s).await.unwrap().unwrap();
     assert_eq!(first.get_i32("x").ok(), Some(1));
-    let rc = f.started_named("find").last().unwrap().command.get_document("readConcern").cloned().unwrap();
+    let rc = f.started("find").last().unwrap().command.get_document("readConcern").cloned().unwrap();
     assert_eq!(rc, doc! {"level": "snapshot"});
     let at = s.snapshot_time().expect("atClusterTime from the first read");
 
@@ -628,7 +591,7 @@ async fn snapshot_reads_ignore_later_writes() {
     // A write in a snapshot session carries the snapshot read concern; the server refuses it.
     let err = coll.insert_one(doc! {"_id": 2}).session(&mut s).await.unwrap_err();
     assert!(matches!(*err.kind, ErrorKind::Command { .. }), "{err}");
-    let insert = f.started_named("insert").pop().unwrap();
+    let insert = f.started("insert").pop().unwrap();
     assert_eq!(
         insert.command.get_document("readConcern").ok().and_then(|r| r.get_str("level").ok()),
         Some("snapshot")
@@ -651,7 +614,7 @@ async fn snapshot_reads_below_5_0_are_a_client_error() {
         assert!(e.to_string().contains("Snapshot reads require MongoDB 5.0 or later"), "{e}");
         assert!(!matches!(*e.kind, ErrorKind::Command { .. }));
     }
-    assert!(f.started().is_empty());
+    assert!(f.all_started().is_empty());
 }
 
 /// `endSessions` on shutdown for every pooled session, at most 10,000 per command.
@@ -667,7 +630,7 @@ async fn shutdown_ends_pooled_sessions_in_batches() {
     drop(sessions);
     f.clear();
     f.client.shutdown().await;
-    let ends = f.started_named("endSessions");
+    let ends = f.started("endSessions");
     assert_eq!(ends.len(), 2);
     assert_eq!(ends[0].database_name, "admin");
     let mut ended = HashSet::new();
@@ -693,7 +656,7 @@ async fn sessions_through_a_sharded_cluster() {
     f.fail_point(doc! {"configureFailPoint": "failCommand", "mode": {"times": 1}, "data": {"failCommands": ["insert"], "closeConnection": true}}).await;
     f.clear();
     coll.insert_one(doc! {"_id": 1}).await.unwrap();
-    let inserts = f.started_named("insert");
+    let inserts = f.started("insert");
     assert_eq!(inserts.len(), 2);
     assert_eq!(inserts[1].command.get_i64("txnNumber").ok(), Some(1));
     assert!(inserts[1].command.contains_key("$clusterTime"));

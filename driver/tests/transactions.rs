@@ -2,44 +2,24 @@
 //! fields, commit retry and error labels, mongos pinning and the recoveryToken; convenient
 //! API spec: `with_transaction` retries).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use futures::{FutureExt, TryStreamExt};
+use mongo_driver::Collection;
 use mongo_driver::error::ErrorKind;
-use mongo_driver::event::command::{CommandEvent, CommandStartedEvent};
 use mongo_driver::options::{ReadPreference, WriteConcern};
 use mongo_driver::session::transaction::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongo_driver::session::{TransactionOptions, TransactionState};
-use mongo_driver::{Client, Collection};
-use mongo_sim::{Config, Deployment};
+use mongo_sim::Config;
 
-/// A client on a simulated deployment, recording its started commands.
-struct Fixture {
-    _sim: Deployment,
-    client: Client,
-    started: Arc<Mutex<Vec<CommandStartedEvent>>>,
-}
+mod common;
+
+use common::Fixture;
 
 impl Fixture {
     async fn new(config: Config) -> Self {
-        let sim = Deployment::start(config).await.expect("the simulator starts");
-        let started = Arc::new(Mutex::new(Vec::new()));
-        let sink = started.clone();
-        let separator = if sim.connection_string().contains('?') { "&" } else { "?" };
-        let uri = format!("{}{separator}serverSelectionTimeoutMS=5000", sim.connection_string());
-        let client = Client::builder(uri)
-            .command_event_handler(Arc::new(move |e: &CommandEvent| {
-                if let CommandEvent::Started(s) = e
-                    && s.command_name != "configureFailPoint"
-                {
-                    sink.lock().expect("not poisoned").push(s.clone());
-                }
-            }))
-            .build()
-            .expect("the client starts");
-        Self { _sim: sim, client, started }
+        Self::start(config, "serverSelectionTimeoutMS=5000").await
     }
 
     async fn rs() -> Self {
@@ -52,12 +32,7 @@ impl Fixture {
 
     /// The started commands named `name`.
     fn named(&self, name: &str) -> Vec<Document> {
-        let started = self.started.lock().expect("not poisoned");
-        started.iter().filter(|s| s.command_name == name).map(|s| s.command.clone()).collect()
-    }
-
-    fn clear(&self) {
-        self.started.lock().expect("not poisoned").clear();
+        self.started(name).into_iter().map(|s| s.command).collect()
     }
 
     async fn fail(&self, commands: &[&str], times: i32, data: Document) {
