@@ -8,6 +8,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::model::Operation;
+use super::operations::{collect, names};
 
 /// `.session(&mut session)` when the operation names a session.
 fn session(op: &Operation) -> TokenStream {
@@ -37,23 +38,6 @@ fn setters(
         out.push(quote! { .#setter(o.#conv(#key)) });
     }
     Ok(quote! { #(#out)* })
-}
-
-/// A cursor-returning call, collected into an array of documents.
-fn collect(call: TokenStream) -> TokenStream {
-    quote! {
-        match #call.await {
-            Ok(cursor) => ::futures::TryStreamExt::try_collect::<::std::vec::Vec<::bson::Document>>(cursor)
-                .await
-                .map(R::documents),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-/// Names as an array of strings.
-fn names() -> TokenStream {
-    quote! { .map(|names| ::bson::Bson::Array(names.into_iter().map(::bson::Bson::String).collect())) }
 }
 
 /// Operations on a client entity (the generated code binds it as `client`).

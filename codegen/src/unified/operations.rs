@@ -657,18 +657,25 @@ fn test_runner_operation(file: &TestFile, op: &Operation, i: usize) -> Result<To
     }
 }
 
+/// A cursor-returning call, collected into an array of documents.
+pub(super) fn collect(call: TokenStream) -> TokenStream {
+    quote! {
+        match #call.await {
+            Ok(cursor) => ::futures::TryStreamExt::try_collect::<::std::vec::Vec<::bson::Document>>(cursor)
+                .await
+                .map(R::documents),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Maps a list of names to an array of strings.
+pub(super) fn names() -> TokenStream {
+    quote! { .map(|names| ::bson::Bson::Array(names.into_iter().map(::bson::Bson::String).collect())) }
+}
+
 pub(super) fn collection_operation(op: &Operation) -> Result<TokenStream, String> {
     let name = op.name.as_str();
-    let cursor = |call: TokenStream| {
-        quote! {
-            match #call.await {
-                Ok(cursor) => ::futures::TryStreamExt::try_collect::<::std::vec::Vec<::bson::Document>>(cursor)
-                    .await
-                    .map(R::documents),
-                Err(e) => Err(e),
-            }
-        }
-    };
     Ok(match name {
         "insertOne" => {
             require(op, &["document"])?;
@@ -699,12 +706,12 @@ pub(super) fn collection_operation(op: &Operation) -> Result<TokenStream, String
         }
         "find" => {
             let opts = options_expr(op, "FindOptions", &["filter"], &[])?;
-            cursor(quote! { coll.find(o.doc_or_empty("filter"))#opts })
+            collect(quote! { coll.find(o.doc_or_empty("filter"))#opts })
         }
         "aggregate" => {
             require(op, &["pipeline"])?;
             let opts = options_expr(op, "AggregateOptions", &["pipeline"], &[])?;
-            cursor(quote! { coll.aggregate(o.docs("pipeline"))#opts })
+            collect(quote! { coll.aggregate(o.docs("pipeline"))#opts })
         }
         "distinct" => {
             require(op, &["fieldName", "filter"])?;
@@ -810,14 +817,7 @@ pub(super) fn database_operation(op: &Operation) -> Result<TokenStream, String> 
         "aggregate" => {
             require(op, &["pipeline"])?;
             let opts = options_expr(op, "AggregateOptions", &["pipeline"], &[])?;
-            quote! {
-                match db.aggregate(o.docs("pipeline"))#opts.await {
-                    Ok(cursor) => ::futures::TryStreamExt::try_collect::<::std::vec::Vec<::bson::Document>>(cursor)
-                        .await
-                        .map(R::documents),
-                    Err(e) => Err(e),
-                }
-            }
+            collect(quote! { db.aggregate(o.docs("pipeline"))#opts })
         }
         "createCollection" => {
             require(op, &["collection"])?;
@@ -864,10 +864,8 @@ pub(super) fn database_operation(op: &Operation) -> Result<TokenStream, String> 
         }
         "listCollectionNames" => {
             no_other(&["filter"])?;
-            quote! {
-                db.list_collection_names().filter(o.doc_or_empty("filter"))#session.await
-                    .map(|names| ::bson::Bson::Array(names.into_iter().map(::bson::Bson::String).collect()))
-            }
+            let names = names();
+            quote! { db.list_collection_names().filter(o.doc_or_empty("filter"))#session.await #names }
         }
         "listCollections" => super::index_ops::list_collections(op)?,
         other => return Err(format!("database operation {other} not supported by the runner")),

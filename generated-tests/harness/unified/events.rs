@@ -276,42 +276,14 @@ impl Runner {
         }
     }
 
-    /// Checks the result of the operation `runOnThread` (operation `i`) ran.
-    fn check_thread_result(&self, i: usize, result: Result<Bson, Error>) {
-        let here = format!("{}/arguments/operation", self.at_op(i));
+    /// Checks the result of the operation `runOnThread` (operation `i`) ran, as any
+    /// operation's (expectResult / expectError / saveResultAsEntity).
+    fn check_thread_result(&mut self, i: usize, result: Result<Bson, Error>) {
+        let pointer = format!("/tests/{}/operations/{i}/arguments/operation", self.case);
         let nested = self.test().operations[i].arguments.as_ref().and_then(|a| a.get("operation")).cloned();
         let op: Operation = serde_json::from_value(nested.unwrap_or(serde_json::Value::Null))
-            .unwrap_or_else(|e| panic!("{here}: {e}"));
-        if op.ignore_result_and_error == Some(true) {
-            return;
-        }
-        if let Some(expected) = &op.expect_error {
-            match result {
-                Ok(value) => {
-                    fail(FailureKind::Mismatch, here, format!("expected an error, got the result {value}"))
-                }
-                Err(error) => self.check_error(&here, expected, &error),
-            }
-            return;
-        }
-        let value = match result {
-            Ok(v) => v,
-            Err(e) => fail(FailureKind::OperationError, here, format!("unexpected error: {e} ({e:?})")),
-        };
-        if let Some(expected) = &op.expect_result {
-            let expected = ejson(&self.path, &format!("{here}/expectResult"), expected);
-            let verdict = match (&expected, &value) {
-                (Bson::Array(e), Bson::Array(a)) => match_root_array(e, a, self),
-                _ => match_root(&expected, &value, self),
-            };
-            if let Err(m) = verdict {
-                fail(
-                    FailureKind::Mismatch,
-                    here,
-                    format!("result mismatch: {m}\nexpected: {expected}\nactual:   {value}"),
-                );
-            }
-        }
+            .unwrap_or_else(|e| panic!("{}#{pointer}: {e}", self.path.display()));
+        let _ = self.check_operation(&op, &pointer, result);
     }
 }
 

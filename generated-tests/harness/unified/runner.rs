@@ -623,7 +623,7 @@ impl Runner {
 
     /// [`Runner::check`] for the operation `op` at `pointer`; gives back the error the
     /// operation failed with, once checked (a `withTransaction` callback propagates it).
-    fn check_operation(
+    pub(crate) fn check_operation(
         &mut self,
         op: &Operation,
         pointer: &str,
