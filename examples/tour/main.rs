@@ -3,12 +3,14 @@
 //! Part 1 runs against a deployment: an embedded simulated three-member replica set
 //! (`mongo-sim`), or the deployment `MONGODB_URI` names. It discovers the members, runs
 //! CRUD, reads a result across several batches, reads its own write through a causally
-//! consistent session, steps the primary down while a workload
-//! keeps writing, and lists the monitoring events it saw. Part 2 explains server
-//! selection on a described topology.
+//! consistent session, moves a value in a transaction, follows a change stream, round-trips
+//! a GridFS file, steps the primary down while a workload keeps writing, and lists the
+//! monitoring events it saw. Part 2 explains server selection on a described topology.
+//! The feature sections check what they show: the tour exits non-zero when one fails.
 //!
 //! Run with `cargo run --example tour`.
 
+mod features;
 mod selection;
 
 use std::collections::BTreeMap;
@@ -284,6 +286,18 @@ async fn main() {
     if let Err(e) = session(&client, &coll).await {
         println!("  session failed: {e}");
     }
+    let db = client.database("tour");
+    let mut failed = Vec::new();
+    for (name, outcome) in [
+        ("transaction", features::transaction(&client, &db).await),
+        ("change stream", features::change_stream(&db).await),
+        ("GridFS", features::gridfs(&db).await),
+    ] {
+        if let Err(e) = outcome {
+            println!("  ✗ {name} check failed: {e}");
+            failed.push(name);
+        }
+    }
     step_down_under_load(&client, &coll, &shared).await;
     println!("\n▶ Topology after the step-down");
     show_members(&client);
@@ -291,4 +305,8 @@ async fn main() {
     client.shutdown().await;
     println!();
     selection::walkthrough();
+    if !failed.is_empty() {
+        eprintln!("\ntour: failed checks: {}", failed.join(", "));
+        std::process::exit(1);
+    }
 }
