@@ -95,6 +95,17 @@ pub enum ErrorKind {
         /// The write concern error's message.
         message: String,
     },
+    /// Authentication failed while establishing a connection (auth spec): the server refused
+    /// a SASL command (its code kept), or the conversation itself went wrong.
+    #[error("authentication failed ({mechanism}): {message}")]
+    Authentication {
+        /// The mechanism used.
+        mechanism: String,
+        /// What went wrong (the server's message, when it refused).
+        message: String,
+        /// The server's code and code name, when a SASL command was refused.
+        code: Option<(i32, String)>,
+    },
     /// The server refused the one write of a single-document operation (`writeErrors`,
     /// CRUD spec "WriteError"), e.g. a duplicate key.
     #[error("write error: {code_name} ({code}): {message}")]
@@ -152,6 +163,7 @@ impl Error {
             ErrorKind::Command { code, .. }
             | ErrorKind::WriteConcern { code, .. }
             | ErrorKind::Write { code, .. } => Some(*code),
+            ErrorKind::Authentication { code, .. } => code.as_ref().map(|(code, _)| *code),
             ErrorKind::BulkWrite(failure) => failure.first().map(|(code, _, _)| code),
             _ => None,
         }
@@ -169,6 +181,9 @@ impl Error {
                     Some(code_name)
                 }
             }
+            ErrorKind::Authentication { code: Some((code, name)), .. } => {
+                if name.is_empty() { crate::error_code::ErrorCode(*code).name() } else { Some(name) }
+            }
             ErrorKind::BulkWrite(failure) => failure.first().and_then(|(code, name, _)| {
                 if name.is_empty() { crate::error_code::ErrorCode(code).name() } else { Some(name) }
             }),
@@ -185,6 +200,23 @@ impl Error {
             ErrorKind::BulkWrite(failure) => failure.first().map(|(_, _, message)| message),
             _ => None,
         }
+    }
+
+    /// An [`ErrorKind::Authentication`] error from a refused SASL command (`refusal`, a
+    /// command error): its code, code name, message, labels and topologyVersion are kept.
+    pub fn authentication_failure(mechanism: crate::auth::AuthMechanism, refusal: &Error) -> Self {
+        let code = refusal.code().map(|c| (c, refusal.code_name().unwrap_or_default().to_owned()));
+        let message = refusal.server_message().unwrap_or("the server refused").to_owned();
+        let mut error =
+            Self::new(ErrorKind::Authentication { mechanism: mechanism.name().to_owned(), message, code });
+        error.labels = refusal.labels.clone();
+        error.topology_version = refusal.topology_version.clone();
+        error
+    }
+
+    /// Whether this is an authentication failure.
+    pub fn is_authentication_error(&self) -> bool {
+        matches!(*self.kind, ErrorKind::Authentication { .. })
     }
 
     /// The server's code as an [`ErrorCode`](crate::error_code::ErrorCode).

@@ -1,6 +1,7 @@
 //! An async MongoDB driver whose behaviour is checked against the official driver
 //! specifications' test data.
 
+pub mod auth;
 pub mod change_stream;
 pub mod client;
 pub mod cmap;

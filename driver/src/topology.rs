@@ -100,7 +100,10 @@ impl TopologyOptions {
         let monitor = MonitorOptions::from_uri_options(o, None)?;
         Ok(Self {
             settings: TopologySettings::from_connection_string(uri)?,
-            connection: ConnectionOptions::from_uri_options(o, None)?,
+            connection: ConnectionOptions {
+                credential: crate::auth::Credential::from_connection_string(uri)?,
+                ..ConnectionOptions::from_uri_options(o, None)?
+            },
             pool: PoolOptions::from_uri_options(o),
             selection: SelectionOptions {
                 local_threshold: o.local_threshold.unwrap_or(DEFAULT_LOCAL_THRESHOLD),

@@ -47,11 +47,20 @@ pub fn handshake_command(options: &ConnectionOptions) -> Result<HandshakeCommand
             hello = hello.api_deprecation_errors(errors);
         }
     }
+    // Default mechanism negotiation (auth spec): ask which mechanisms the user has.
+    let mechs = options.credential.as_ref().and_then(|c| c.sasl_supported_mechs_name());
     if options.server_api.is_some() || options.load_balanced {
-        Ok(HandshakeCommand::OpMsg(hello.to_document()?))
+        let mut doc = hello.to_document()?;
+        if let Some(user) = mechs {
+            doc.insert("saslSupportedMechs", user);
+        }
+        Ok(HandshakeCommand::OpMsg(doc))
     } else {
         let mut legacy = hello.to_legacy_document()?;
         legacy.remove("$db");
+        if let Some(user) = mechs {
+            legacy.insert("saslSupportedMechs", user);
+        }
         Ok(HandshakeCommand::OpQuery(legacy))
     }
 }

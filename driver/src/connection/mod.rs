@@ -28,6 +28,7 @@ pub use handshake::{HANDSHAKE_DB, HandshakeCommand, handshake_command};
 pub use hello::{StreamDescription, server_description_from_hello};
 pub use metadata::{ClientMetadata, DriverInfo, OsMetadata};
 
+use crate::auth::{AuthMechanism, Credential, scram};
 use crate::commands::OpMsgParts;
 use crate::connection_string::UriOptions;
 use crate::error::{Error, ErrorKind, Result};
@@ -94,6 +95,9 @@ pub struct ConnectionOptions {
     pub load_balanced: bool,
     /// The `client` metadata of the handshake.
     pub metadata: ClientMetadata,
+    /// The credentials pooled connections authenticate with after the handshake (monitoring
+    /// connections never do).
+    pub credential: Option<Credential>,
 }
 
 impl Default for ConnectionOptions {
@@ -104,6 +108,7 @@ impl Default for ConnectionOptions {
             server_api: None,
             load_balanced: false,
             metadata: ClientMetadata::driver_default(),
+            credential: None,
         }
     }
 }
@@ -118,6 +123,7 @@ impl ConnectionOptions {
             server_api: None,
             load_balanced: options.load_balanced.unwrap_or(false),
             metadata: ClientMetadata::new(options.app_name.clone(), driver_info)?,
+            credential: None,
         })
     }
 
@@ -305,6 +311,17 @@ impl Connection {
         self.stream_description = Some(description);
         self.last_used = Instant::now();
         self.broken = false;
+        if let Some(credential) = &options.credential {
+            // Authentication is part of establishing the connection: within the same
+            // connectTimeoutMS budget, and any failure leaves the connection unusable.
+            let mechanism = credential.mechanism.unwrap_or_else(|| AuthMechanism::negotiate(&reply));
+            let left = limit.map(|l| l.saturating_sub(started.elapsed()));
+            let auth = scram::authenticate(self, credential, mechanism);
+            if let Err(e) = within(left, || format!("authenticating with {address}"), auth).await {
+                self.broken = true;
+                return Err(e);
+            }
+        }
         Ok(self.handshake_reply.insert(reply))
     }
 

@@ -45,7 +45,7 @@ fn is_timeout(error: &Error) -> bool {
 
 /// Whether the error is an authentication failure (only meaningful during the handshake).
 fn is_auth_error(error: &Error) -> bool {
-    error.error_code().and_then(|c| c.name()) == Some("AuthenticationFailed")
+    error.is_authentication_error() || error.error_code().and_then(|c| c.name()) == Some("AuthenticationFailed")
 }
 
 impl TopologyState {
@@ -98,7 +98,11 @@ impl TopologyState {
         }
         let load_balanced = self.description().topology_type == TopologyType::LoadBalanced;
         let mut action = ErrorAction::default();
-        if error.is_state_change() {
+        // An authentication failure during the handshake (whatever its code, even a
+        // state-change one) marks the server Unknown and clears the pool (SDAM
+        // "Authentication errors").
+        let handshake_auth = when == HandshakePhase::BeforeHandshakeCompletes && is_auth_error(error);
+        if error.is_state_change() && !handshake_auth {
             if compare_topology_versions(current.topology_version.as_ref(), error.topology_version())
                 != Ordering::Less
             {
@@ -117,7 +121,8 @@ impl TopologyState {
                 self.clear_pool(address);
             }
         } else if error.is_network_error() && !is_timeout(error)
-            || when == HandshakePhase::BeforeHandshakeCompletes && (is_timeout(error) || is_auth_error(error))
+            || handshake_auth
+            || when == HandshakePhase::BeforeHandshakeCompletes && is_timeout(error)
         {
             action.clear_pool = true;
             action.cancel_check = true;
