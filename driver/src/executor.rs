@@ -364,7 +364,15 @@ impl Executor {
             && description.server_type != ServerType::Standalone;
         let max_wire_version = description.max_wire_version;
         let result = async {
-            let mut connection = self.topology.check_out(&server).await?;
+            let mut connection = self.topology.check_out(&server).await.map_err(|mut error| {
+                // Retryable writes spec "RetryableWriteError Labels": an error establishing the
+                // connection (network, or a retryable code from the handshake or authentication)
+                // is retryable: nothing was sent.
+                if supported && (error.is_network_error() || error.is_retryable_write_code()) {
+                    error.add_label(RETRYABLE_WRITE_ERROR);
+                }
+                error
+            })?;
             let read_preference = self.read_preference_for(server.criteria(), &server);
             self.run_on(op, ctx, session, txn, supported, &mut connection, read_preference, operation_id)
                 .await

@@ -49,6 +49,25 @@ pub struct Config {
     pub election_delay: Duration,
     /// `tags` of each member, by index (missing or empty: no `tags` field).
     pub member_tags: Vec<Document>,
+    /// Users; when any is configured, authentication is on (commands need SCRAM first).
+    pub users: Vec<User>,
+}
+
+/// A user of an auth-enabled deployment (SCRAM-SHA-1 and SCRAM-SHA-256).
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// The database it is defined in (`authSource`).
+    pub db: String,
+    /// The user name.
+    pub name: String,
+    /// The password (ASCII: stored as is for SCRAM-SHA-256).
+    pub password: String,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User").field("db", &self.db).field("name", &self.name).finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -62,6 +81,7 @@ impl Default for Config {
             set_name: "rs0".to_owned(),
             election_delay: Duration::from_millis(50),
             member_tags: Vec::new(),
+            users: Vec::new(),
         }
     }
 }
@@ -96,6 +116,12 @@ impl Config {
     /// The same configuration listening from `port` on.
     pub fn with_first_port(mut self, port: u16) -> Self {
         self.first_port = Some(port);
+        self
+    }
+
+    /// The same configuration with authentication on and `user` (defined in `db`) added.
+    pub fn with_user(mut self, db: &str, user: &str, password: &str) -> Self {
+        self.users.push(User { db: db.to_owned(), name: user.to_owned(), password: password.to_owned() });
         self
     }
 

@@ -13,6 +13,6 @@ pub mod server;
 pub mod version;
 pub mod wire;
 
-pub use config::{Config, Topology};
+pub use config::{Config, Topology, User};
 pub use deployment::{Deployment, StartError};
 pub use version::ServerVersion;

@@ -107,9 +107,6 @@ fn satisfy(a: &RunOnRequirement, b: &RunOnRequirement) -> Result<(SimTopology, (
         if r.serverless == Some(Serverless::Require) {
             return Err("serverless required".into());
         }
-        if r.auth == Some(true) {
-            return Err("authentication required".into());
-        }
         if r.csfle == Some(true) {
             return Err("client-side encryption required".into());
         }
@@ -267,6 +264,18 @@ fn unsupported_events(expected: &[ExpectedEventsForClient]) -> Option<String> {
     None
 }
 
+/// Whether the deployment [`choose_deployment`] picks must require authentication: the
+/// first satisfiable pair of requirements asks `auth: true` (the simulator then starts with
+/// a user, and the runner's clients authenticate).
+pub fn requires_auth(file: Option<&[RunOnRequirement]>, case: Option<&[RunOnRequirement]>) -> bool {
+    let none = [RunOnRequirement::default()];
+    let (file, case) = (file.unwrap_or(&none), case.unwrap_or(&none));
+    file.iter()
+        .flat_map(|a| case.iter().map(move |b| (a, b)))
+        .find(|(a, b)| satisfy(a, b).is_ok())
+        .is_some_and(|(a, b)| a.auth == Some(true) || b.auth == Some(true))
+}
+
 /// Status and body of one case (`name`: the generated test's path, naming its snapshot).
 pub(crate) fn generate_case(
     file: &TestFile,
@@ -281,6 +290,11 @@ pub(crate) fn generate_case(
     }
     let deployment =
         choose_deployment(file.run_on_requirements.as_deref(), case.run_on_requirements.as_deref());
+    let start = if requires_auth(file.run_on_requirements.as_deref(), case.run_on_requirements.as_deref()) {
+        quote! { start_with_auth }
+    } else {
+        quote! { start }
+    };
     let (topology, (major, minor)) = match deployment {
         Ok(d) => d,
         Err(e) => {
@@ -313,7 +327,7 @@ pub(crate) fn generate_case(
     let body = quote! {
         #[allow(unused_imports)]
         use ::conformance::unified::runner::{Outcome as R, Sim};
-        let Some(mut r) = ::conformance::unified::runner::Runner::start(
+        let Some(mut r) = ::conformance::unified::runner::Runner::#start(
             ::std::path::Path::new(env!("SPEC_ROOT")).join(#spec_file),
             #index,
             Sim::#topology,

@@ -90,14 +90,26 @@ impl TestDeployment {
             Self::Simulated(deployment, Sim::Sharded) => {
                 let hosts = deployment.router_hosts();
                 let hosts = if multiple { hosts } else { hosts.into_iter().take(1).collect() };
-                format!("mongodb://{}/", hosts.join(","))
+                with_sim_credentials(deployment, &format!("mongodb://{}/", hosts.join(",")))
             }
-            Self::Simulated(deployment, _) => deployment.connection_string().to_string(),
+            Self::Simulated(deployment, _) => with_sim_credentials(deployment, deployment.connection_string()),
             Self::Remote { uri, info } => {
                 let sharded = matches!(info.topology, Topology::Sharded | Topology::ShardedReplicaSet);
                 if sharded && !multiple { first_host_only(uri) } else { uri.clone() }
             }
         }
+    }
+}
+
+/// The user of an auth-enabled simulated deployment (`runOnRequirements.auth: true`),
+/// defined in `admin`: name and password.
+pub const SIM_USER: (&str, &str) = ("unified-user", "unified-pencil");
+
+/// `uri` (of `deployment`) with its first configured user's credentials, when it has one.
+fn with_sim_credentials(deployment: &Deployment, uri: &str) -> String {
+    match (deployment.config().users.first(), uri.strip_prefix("mongodb://")) {
+        (Some(user), Some(rest)) => format!("mongodb://{}:{}@{rest}", user.name, user.password),
+        _ => uri.to_string(),
     }
 }
 
@@ -124,6 +136,7 @@ pub async fn connect(
     sim: Sim,
     version: ServerVersion,
     target: Target,
+    auth: bool,
 ) -> Option<(TestDeployment, Client)> {
     match target {
         Target::Simulated => {
@@ -140,9 +153,10 @@ pub async fn connect(
                 Sim::Sharded => Config::sharded(2, 3),
             }
             .with_version(version);
+            let config = if auth { config.with_user("admin", SIM_USER.0, SIM_USER.1) } else { config };
             let deployment =
                 Deployment::start(config).await.unwrap_or_else(|e| panic!("the simulator starts: {e}"));
-            let internal = Client::builder(deployment.connection_string())
+            let internal = Client::builder(&with_sim_credentials(&deployment, deployment.connection_string()))
                 .build()
                 .unwrap_or_else(|e| panic!("the internal client starts: {e}"));
             Some((TestDeployment::Simulated(deployment, sim), internal))

@@ -173,6 +173,12 @@ impl Runner {
         Self::start_on(path, case, sim, version, Target::from_env()).await
     }
 
+    /// [`Runner::start`] for a case requiring authentication (`runOnRequirements.auth`): the
+    /// simulated deployment has a user, and every client's URI carries its credentials.
+    pub async fn start_with_auth(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Option<Self> {
+        Self::start_on_with(path, case, sim, version, Target::from_env(), true).await
+    }
+
     /// [`Runner::start`] on an explicit target.
     pub async fn start_on(
         path: PathBuf,
@@ -181,9 +187,21 @@ impl Runner {
         version: ServerVersion,
         target: Target,
     ) -> Option<Self> {
+        Self::start_on_with(path, case, sim, version, target, false).await
+    }
+
+    /// [`Runner::start_on`], with a simulated deployment requiring authentication when `auth`.
+    pub async fn start_on_with(
+        path: PathBuf,
+        case: usize,
+        sim: Sim,
+        version: ServerVersion,
+        target: Target,
+        auth: bool,
+    ) -> Option<Self> {
         let file = spec_codegen::unified::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let (deployment, internal) =
-            super::deployment::connect(&path, &file, case, sim, version, target).await?;
+            super::deployment::connect(&path, &file, case, sim, version, target, auth).await?;
         let mut runner = Self {
             path,
             file,

@@ -13,7 +13,7 @@ use super::handshake::{self, ClientInfo};
 use super::retryable::{Lookup, is_retryable_write};
 use super::sessions::session_key;
 use super::transactions::{Refusal, State};
-use super::{Cluster, MAX_BSON_OBJECT_SIZE, Node, Role, admin, legacy_auth, lock, read_concern};
+use super::{Cluster, MAX_BSON_OBJECT_SIZE, Node, Role, admin, auth, legacy_auth, lock, read_concern};
 use crate::config::Topology;
 use crate::engine::{ExecContext, Store};
 
@@ -129,8 +129,17 @@ pub async fn run_command(
     let mut close = false;
     let result = if let Err(failure) = super::api_version::check(&name, &inv.cmd, version) {
         Err(failure)
+    } else if let Err(failure) = auth::check_authorized(&cluster.users, &client.auth, &name, version) {
+        Err(failure)
     } else if handshake::is_hello(&name) {
-        handshake::hello(cluster, node, client, &name, &inv.cmd).await.map(|d| (d, None))
+        handshake::hello(cluster, node, client, &name, &inv.cmd).await.map(|mut d| {
+            cluster.users.supported_mechs(&inv.cmd, &mut d);
+            (d, None)
+        })
+    } else if name == "saslStart" {
+        auth::sasl_start(&cluster.users, &mut client.auth, &inv.db, &inv.cmd, version).map(|d| (d, None))
+    } else if name == "saslContinue" {
+        auth::sasl_continue(&mut client.auth, &inv.cmd, version).map(|d| (d, None))
     } else if legacy_auth::handles(&name, version) {
         Ok((legacy_auth::getnonce(), None))
     } else if admin::is_admin_command(&name) {

@@ -23,6 +23,8 @@ pub struct ClientInfo {
     pub app_name: Option<String>,
     /// Whether client metadata was received (it may be sent only once).
     pub metadata_seen: bool,
+    /// Authentication state (SCRAM conversation, authenticated user).
+    pub auth: super::auth::Session,
 }
 
 fn number(v: &Bson) -> Option<i64> {

@@ -7,6 +7,7 @@ pub mod cluster_time;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
+pub mod auth;
 pub mod fail_point;
 pub mod handshake;
 pub mod legacy_auth;
@@ -154,6 +155,8 @@ pub struct Cluster {
     pub nodes: Vec<Arc<Node>>,
     /// When the deployment started.
     pub started: Instant,
+    /// The users (authentication is on when there are any).
+    pub users: auth::Users,
     request_ids: AtomicI32,
 }
 
@@ -171,7 +174,9 @@ impl Cluster {
             nodes.push(Arc::new(Node::new(Role::Router, host, version)));
         }
         let replica_set = (config.topology != Topology::Standalone).then(|| ReplicaSet::new(config.members));
+        let users = auth::Users::new(&config.users);
         Self {
+            users,
             config,
             store: Mutex::new(Store::new()),
             clock: ClusterClock::default(),
