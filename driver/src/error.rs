@@ -182,7 +182,11 @@ impl Error {
                 }
             }
             ErrorKind::Authentication { code: Some((code, name)), .. } => {
-                if name.is_empty() { crate::error_code::ErrorCode(*code).name() } else { Some(name) }
+                if name.is_empty() {
+                    crate::error_code::ErrorCode(*code).name()
+                } else {
+                    Some(name)
+                }
             }
             ErrorKind::BulkWrite(failure) => failure.first().and_then(|(code, name, _)| {
                 if name.is_empty() { crate::error_code::ErrorCode(code).name() } else { Some(name) }

@@ -97,7 +97,9 @@ impl Credential {
             return Ok(None);
         };
         let Some(password) = uri.password.clone() else {
-            return Err(Error::invalid_argument(format!("user {username:?} has no password (SCRAM needs one)")));
+            return Err(Error::invalid_argument(format!(
+                "user {username:?} has no password (SCRAM needs one)"
+            )));
         };
         let source = uri
             .options

@@ -229,7 +229,11 @@ async fn sasl_command(
 
 /// Authenticates `conn` as `credential` with `mechanism` (auth spec "SCRAM-SHA-1"
 /// conversation, also used by SCRAM-SHA-256).
-pub async fn authenticate(conn: &mut Connection, credential: &Credential, mechanism: AuthMechanism) -> Result<()> {
+pub async fn authenticate(
+    conn: &mut Connection,
+    credential: &Credential,
+    mechanism: AuthMechanism,
+) -> Result<()> {
     let client = ScramClient::for_credential(mechanism, credential)?;
     let source = credential.source.as_str();
     let start = doc! {
@@ -271,16 +275,23 @@ mod tests {
     /// RFC 7677 section 3's example exchange.
     #[test]
     fn rfc7677_sha256_vector() {
-        let client =
-            ScramClient::new(AuthMechanism::ScramSha256, "user", "pencil".into(), "rOprNGfwEbeRWgbNEkqO".into());
+        let client = ScramClient::new(
+            AuthMechanism::ScramSha256,
+            "user",
+            "pencil".into(),
+            "rOprNGfwEbeRWgbNEkqO".into(),
+        );
         assert_eq!(client.client_first(), "n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
-        let server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let server_first =
+            "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
         let last = client.client_final(server_first).unwrap();
         assert_eq!(
             last.message,
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         );
-        client.verify_server_final("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", &last.server_signature).unwrap();
+        client
+            .verify_server_final("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", &last.server_signature)
+            .unwrap();
         assert!(client.verify_server_final("v=AAAA", &last.server_signature).is_err());
         assert!(client.verify_server_final("e=invalid-proof", &last.server_signature).is_err());
     }
@@ -288,10 +299,19 @@ mod tests {
     /// RFC 5802 section 5's example exchange (SCRAM-SHA-1 on the raw password).
     #[test]
     fn rfc5802_sha1_vector() {
-        let client =
-            ScramClient::new(AuthMechanism::ScramSha1, "user", "pencil".into(), "fyko+d2lbbFgONRv9qkxdawL".into());
-        let last = client.client_final("r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096").unwrap();
-        assert_eq!(last.message, "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=");
+        let client = ScramClient::new(
+            AuthMechanism::ScramSha1,
+            "user",
+            "pencil".into(),
+            "fyko+d2lbbFgONRv9qkxdawL".into(),
+        );
+        let last = client
+            .client_final("r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096")
+            .unwrap();
+        assert_eq!(
+            last.message,
+            "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+        );
         client.verify_server_final("v=rmF9pqV8S7suAoZWja4dJRkFsKQ=", &last.server_signature).unwrap();
     }
 

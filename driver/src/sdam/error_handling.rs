@@ -45,7 +45,8 @@ fn is_timeout(error: &Error) -> bool {
 
 /// Whether the error is an authentication failure (only meaningful during the handshake).
 fn is_auth_error(error: &Error) -> bool {
-    error.is_authentication_error() || error.error_code().and_then(|c| c.name()) == Some("AuthenticationFailed")
+    error.is_authentication_error()
+        || error.error_code().and_then(|c| c.name()) == Some("AuthenticationFailed")
 }
 
 impl TopologyState {

@@ -92,7 +92,9 @@ impl TestDeployment {
                 let hosts = if multiple { hosts } else { hosts.into_iter().take(1).collect() };
                 with_sim_credentials(deployment, &format!("mongodb://{}/", hosts.join(",")))
             }
-            Self::Simulated(deployment, _) => with_sim_credentials(deployment, deployment.connection_string()),
+            Self::Simulated(deployment, _) => {
+                with_sim_credentials(deployment, deployment.connection_string())
+            }
             Self::Remote { uri, info } => {
                 let sharded = matches!(info.topology, Topology::Sharded | Topology::ShardedReplicaSet);
                 if sharded && !multiple { first_host_only(uri) } else { uri.clone() }
@@ -156,9 +158,10 @@ pub async fn connect(
             let config = if auth { config.with_user("admin", SIM_USER.0, SIM_USER.1) } else { config };
             let deployment =
                 Deployment::start(config).await.unwrap_or_else(|e| panic!("the simulator starts: {e}"));
-            let internal = Client::builder(&with_sim_credentials(&deployment, deployment.connection_string()))
-                .build()
-                .unwrap_or_else(|e| panic!("the internal client starts: {e}"));
+            let internal =
+                Client::builder(&with_sim_credentials(&deployment, deployment.connection_string()))
+                    .build()
+                    .unwrap_or_else(|e| panic!("the internal client starts: {e}"));
             Some((TestDeployment::Simulated(deployment, sim), internal))
         }
         Target::Uri(uri) => {

@@ -175,7 +175,12 @@ impl Runner {
 
     /// [`Runner::start`] for a case requiring authentication (`runOnRequirements.auth`): the
     /// simulated deployment has a user, and every client's URI carries its credentials.
-    pub async fn start_with_auth(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Option<Self> {
+    pub async fn start_with_auth(
+        path: PathBuf,
+        case: usize,
+        sim: Sim,
+        version: ServerVersion,
+    ) -> Option<Self> {
         Self::start_on_with(path, case, sim, version, Target::from_env(), true).await
     }
 

@@ -20,8 +20,17 @@ use crate::config::User;
 pub const ITERATIONS: u32 = 4096;
 
 /// Commands a connection may run before it authenticates.
-const OPEN_COMMANDS: &[&str] =
-    &["hello", "isMaster", "ismaster", "saslStart", "saslContinue", "ping", "buildInfo", "buildinfo", "getnonce"];
+const OPEN_COMMANDS: &[&str] = &[
+    "hello",
+    "isMaster",
+    "ismaster",
+    "saslStart",
+    "saslContinue",
+    "ping",
+    "buildInfo",
+    "buildinfo",
+    "getnonce",
+];
 
 /// `AuthenticationFailed`.
 const AUTHENTICATION_FAILED: i32 = 18;
@@ -200,7 +209,12 @@ struct Conversation {
 
 /// Refuses `name` with `Unauthorized` (13) when authentication is on and the connection has
 /// not authenticated.
-pub fn check_authorized(users: &Users, session: &Session, name: &str, version: ServerVersion) -> Result<(), Failure> {
+pub fn check_authorized(
+    users: &Users,
+    session: &Session,
+    name: &str,
+    version: ServerVersion,
+) -> Result<(), Failure> {
     if !users.enabled() || session.authenticated.is_some() || OPEN_COMMANDS.contains(&name) {
         return Ok(());
     }
@@ -244,15 +258,26 @@ pub fn sasl_start(
 ) -> Result<Document, Failure> {
     let name = cmd.get_str("mechanism").unwrap_or_default();
     let Some(mechanism) = Mechanism::parse(name) else {
-        return Err(Failure::new(2, version, format!("Received authentication for mechanism {name} which is not enabled")));
+        return Err(Failure::new(
+            2,
+            version,
+            format!("Received authentication for mechanism {name} which is not enabled"),
+        ));
     };
     let client_first = payload_of(cmd, version)?;
-    let bare = client_first.strip_prefix("n,,").ok_or_else(|| Failure::new(17, version, "SCRAM: channel binding is not supported"))?;
-    let user = field(bare, "n=").map(unescape).ok_or_else(|| Failure::new(17, version, "SCRAM: no user name"))?;
+    let bare = client_first
+        .strip_prefix("n,,")
+        .ok_or_else(|| Failure::new(17, version, "SCRAM: channel binding is not supported"))?;
+    let user =
+        field(bare, "n=").map(unescape).ok_or_else(|| Failure::new(17, version, "SCRAM: no user name"))?;
     let client_nonce = field(bare, "r=").ok_or_else(|| Failure::new(17, version, "SCRAM: no nonce"))?;
     let entry = users.find(db, &user).ok_or_else(|| failed(version))?;
-    let credential =
-        entry.credentials.iter().find(|c| c.mechanism == mechanism).cloned().ok_or_else(|| failed(version))?;
+    let credential = entry
+        .credentials
+        .iter()
+        .find(|c| c.mechanism == mechanism)
+        .cloned()
+        .ok_or_else(|| failed(version))?;
     let nonce = format!("{client_nonce}{}", BASE64.encode(rand::random::<[u8; 24]>()));
     let server_first = format!("r={nonce},s={},i={}", BASE64.encode(&credential.salt), credential.iterations);
     let id = 1;
@@ -341,7 +366,8 @@ mod tests {
     fn rfc7677_sha256_exchange() {
         let salt = BASE64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
         let credential = StoredCredential::derive(Mechanism::Sha256, &user(), salt, 4096);
-        let server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let server_first =
+            "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
         let mut session = Session {
             authenticated: None,
             conversation: Some(Conversation {
@@ -359,7 +385,10 @@ mod tests {
         let final_message = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
         let cmd = doc! { "saslContinue": 1, "conversationId": 1, "payload": binary(final_message) };
         let reply = sasl_continue(&mut session, &cmd, ServerVersion::V7_0).unwrap();
-        assert_eq!(payload_of(&reply, ServerVersion::V7_0).unwrap(), "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+        assert_eq!(
+            payload_of(&reply, ServerVersion::V7_0).unwrap(),
+            "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+        );
         assert!(reply.get_bool("done").unwrap());
         assert_eq!(session.authenticated.as_deref(), Some("admin.user"));
 
@@ -380,9 +409,11 @@ mod tests {
         assert!(check_authorized(&users, &session, "hello", v).is_ok());
         assert_eq!(check_authorized(&users, &session, "find", v).unwrap_err().error.code, 13);
         assert!(check_authorized(&Users::default(), &session, "find", v).is_ok());
-        let start = doc! { "saslStart": 1, "mechanism": "SCRAM-SHA-256", "payload": binary("n,,n=nobody,r=abc") };
+        let start =
+            doc! { "saslStart": 1, "mechanism": "SCRAM-SHA-256", "payload": binary("n,,n=nobody,r=abc") };
         assert_eq!(sasl_start(&users, &mut session, "admin", &start, v).unwrap_err().error.code, 18);
-        let start = doc! { "saslStart": 1, "mechanism": "SCRAM-SHA-256", "payload": binary("n,,n=user,r=abc") };
+        let start =
+            doc! { "saslStart": 1, "mechanism": "SCRAM-SHA-256", "payload": binary("n,,n=user,r=abc") };
         let reply = sasl_start(&users, &mut session, "admin", &start, v).unwrap();
         let first = payload_of(&reply, v).unwrap();
         assert!(first.starts_with("r=abc") && first.ends_with(",i=4096"), "{first}");

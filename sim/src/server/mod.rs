@@ -3,11 +3,11 @@
 
 pub mod admin;
 pub mod api_version;
+pub mod auth;
 pub mod cluster_time;
 pub mod connection;
 pub mod dispatch;
 pub mod errors;
-pub mod auth;
 pub mod fail_point;
 pub mod handshake;
 pub mod legacy_auth;
