@@ -159,7 +159,7 @@ pub async fn connect(
             let deployment =
                 Deployment::start(config).await.unwrap_or_else(|e| panic!("the simulator starts: {e}"));
             let internal =
-                Client::builder(&with_sim_credentials(&deployment, deployment.connection_string()))
+                Client::builder(with_sim_credentials(&deployment, deployment.connection_string()))
                     .build()
                     .unwrap_or_else(|e| panic!("the internal client starts: {e}"));
             Some((TestDeployment::Simulated(deployment, sim), internal))
