@@ -120,7 +120,6 @@ fn change_stream_options(op: &Operation) -> Result<Vec<TokenStream>, String> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::super::operations::generate_case;
     use crate::Status;
@@ -142,10 +141,7 @@ mod tests {
                 {{"name": "iterateUntilDocumentOrError", "object": "cs"}}
             ]}}]}}"#
         );
-        match super::super::parse(Path::new("f.json"), &text) {
-            Ok(f) => f,
-            Err(e) => panic!("{e}"),
-        }
+        crate::unified::test_support::parse_ok(&text)
     }
 
     #[test]

@@ -184,10 +184,7 @@ mod tests {
                 {operations}
             ]}}]}}"#
         );
-        match super::super::parse(std::path::Path::new("f.json"), &text) {
-            Ok(f) => f,
-            Err(e) => panic!("{e}"),
-        }
+        crate::unified::test_support::parse_ok(&text)
     }
 
     fn generate(operations: &str) -> (Status, String) {

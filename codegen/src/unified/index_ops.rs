@@ -139,7 +139,6 @@ fn create_index(op: &Operation, session: &TokenStream) -> Result<TokenStream, St
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use crate::Status;
     use crate::unified::operations::generate_case;
@@ -154,10 +153,7 @@ mod tests {
             ],
             "tests": [{{"description": "t", "operations": {operations}}}]}}"#
         );
-        match crate::unified::parse(Path::new("f.json"), &text) {
-            Ok(f) => f,
-            Err(e) => panic!("{e}"),
-        }
+        crate::unified::test_support::parse_ok(&text)
     }
 
     fn emitted(operations: &str) -> (Status, String) {

@@ -303,6 +303,21 @@ pub fn expected_rejection(name: &str) -> (Vec<String>, Option<String>) {
     }
 }
 
+/// Helpers for the emitters' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// Parses a unified test file given as text (named `f.json`), failing the test with the
+    /// loader's error.
+    pub fn parse_ok(text: &str) -> TestFile {
+        match parse(Path::new("f.json"), text) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 fn stem(file: &Path) -> String {
     file.file_stem().and_then(|s| s.to_str()).map(ident).unwrap_or_default()
 }

@@ -964,10 +964,7 @@ mod tests {
                 {{"name": "endSession", "object": "s"}}
             ]}}]}}"#
         );
-        match super::super::parse(Path::new("f.json"), &text) {
-            Ok(f) => f,
-            Err(e) => panic!("{e}"),
-        }
+        crate::unified::test_support::parse_ok(&text)
     }
 
     #[test]

@@ -133,7 +133,6 @@ pub(super) fn test_runner_operation(op: &Operation, i: usize) -> Result<TokenStr
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::super::operations::generate_case;
     use crate::Status;
@@ -158,10 +157,7 @@ mod tests {
                 {{"name": "assertSessionUnpinned", "object": "testRunner", "arguments": {{"session": "s"}}}}
             ]}}]}}"#
         );
-        match super::super::parse(Path::new("f.json"), &text) {
-            Ok(f) => f,
-            Err(e) => panic!("{e}"),
-        }
+        crate::unified::test_support::parse_ok(&text)
     }
 
     #[test]
