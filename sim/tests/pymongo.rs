@@ -172,6 +172,13 @@ mod sim {
         }
 
         #[tokio::test]
+        async fn scram_authentication_with_negotiation_sha1_and_refusals() {
+            let config = Config::replica_set(3).with_user("admin", "alice", "wonderland");
+            let r = scenario(config, "auth.py").await;
+            assert_eq!((field(&r, "wrong_password"), field(&r, "anonymous")), ("18", "13"));
+        }
+
+        #[tokio::test]
         async fn standalone_refuses_snapshot_reads() {
             let r = scenario(Config::standalone(), "standalone.py").await;
             assert_eq!(field(&r, "snapshot_error"), "123");
