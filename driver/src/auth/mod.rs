@@ -116,3 +116,47 @@ impl Credential {
         self.mechanism.is_none().then(|| format!("{}.{}", self.source, self.username))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::*;
+    use crate::connection::{ConnectionOptions, handshake_command};
+
+    fn credential(uri: &str) -> Option<Credential> {
+        Credential::from_connection_string(&ConnectionString::parse(uri).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn negotiation_prefers_sha256_when_listed() {
+        let both = doc! {"saslSupportedMechs": ["SCRAM-SHA-1", "SCRAM-SHA-256"]};
+        assert_eq!(AuthMechanism::negotiate(&both), AuthMechanism::ScramSha256);
+        let sha1 = doc! {"saslSupportedMechs": ["SCRAM-SHA-1"]};
+        assert_eq!(AuthMechanism::negotiate(&sha1), AuthMechanism::ScramSha1);
+        assert_eq!(AuthMechanism::negotiate(&doc! {}), AuthMechanism::ScramSha1);
+    }
+
+    #[test]
+    fn credentials_from_the_uri_and_the_handshake() {
+        assert_eq!(credential("mongodb://h/"), None);
+        let c = credential("mongodb://u%40x:p@h/").unwrap();
+        assert_eq!((c.username.as_str(), c.source.as_str(), c.mechanism), ("u@x", "admin", None));
+        assert_eq!(credential("mongodb://u:p@h/db?authSource=other").unwrap().source, "other");
+        let uri = |s: &str| ConnectionString::parse(s).unwrap();
+        assert!(Credential::from_connection_string(&uri("mongodb://h/?authMechanism=SCRAM-SHA-1")).is_err());
+        assert!(
+            Credential::from_connection_string(&uri("mongodb://u@h/")).is_err(),
+            "SCRAM needs a password"
+        );
+        assert!(Credential::from_connection_string(&uri("mongodb://u:p@h/?authMechanism=GSSAPI")).is_err());
+
+        // Negotiation asks for the user's mechanisms in the handshake; an explicit one does not.
+        let options = ConnectionOptions { credential: c.into(), ..ConnectionOptions::default() };
+        let hello = handshake_command(&options).unwrap();
+        assert_eq!(hello.document().get_str("saslSupportedMechs").unwrap(), "admin.u@x");
+        let explicit = credential("mongodb://u:p@h/?authMechanism=SCRAM-SHA-256");
+        let options = ConnectionOptions { credential: explicit, ..ConnectionOptions::default() };
+        assert!(!handshake_command(&options).unwrap().document().contains_key("saslSupportedMechs"));
+    }
+}
