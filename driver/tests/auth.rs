@@ -90,5 +90,5 @@ async fn refusals_are_authentication_errors_with_the_server_code() {
     assert_eq!(error.code(), Some(13), "{error}");
     assert!(!error.is_authentication_error());
     // A mechanism this driver does not implement is refused when the client is built.
-    assert!(Client::builder(&uri(&sim, "alice:wonderland@", "?authMechanism=PLAIN")).build().is_err());
+    assert!(Client::builder(uri(&sim, "alice:wonderland@", "?authMechanism=PLAIN")).build().is_err());
 }

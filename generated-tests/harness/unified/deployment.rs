@@ -158,10 +158,9 @@ pub async fn connect(
             let config = if auth { config.with_user("admin", SIM_USER.0, SIM_USER.1) } else { config };
             let deployment =
                 Deployment::start(config).await.unwrap_or_else(|e| panic!("the simulator starts: {e}"));
-            let internal =
-                Client::builder(with_sim_credentials(&deployment, deployment.connection_string()))
-                    .build()
-                    .unwrap_or_else(|e| panic!("the internal client starts: {e}"));
+            let internal = Client::builder(with_sim_credentials(&deployment, deployment.connection_string()))
+                .build()
+                .unwrap_or_else(|e| panic!("the internal client starts: {e}"));
             Some((TestDeployment::Simulated(deployment, sim), internal))
         }
         Target::Uri(uri) => {
