@@ -92,3 +92,24 @@ async fn refusals_are_authentication_errors_with_the_server_code() {
     // A mechanism this driver does not implement is refused when the client is built.
     assert!(Client::builder(uri(&sim, "alice:wonderland@", "?authMechanism=PLAIN")).build().is_err());
 }
+
+#[tokio::test]
+async fn speculative_authentication_skips_sasl_start() {
+    let sim = deployment().await;
+    let (admin, _) = client(&uri(&sim, "alice:wonderland@", ""));
+    // Any saslStart now fails: a client that still authenticates sent none.
+    admin
+        .database("admin")
+        .run_command(doc! {
+            "configureFailPoint": "failCommand",
+            "mode": "alwaysOn",
+            "data": { "failCommands": ["saslStart"], "errorCode": 18 },
+        })
+        .await
+        .expect("fail point set");
+    for query in ["", "?authMechanism=SCRAM-SHA-1"] {
+        let (client, _) = client(&uri(&sim, "alice:wonderland@", query));
+        let coll = client.database("auth_test").collection::<Document>("c");
+        coll.insert_one(doc! {"x": 1}).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+    }
+}

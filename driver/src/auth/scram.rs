@@ -124,6 +124,30 @@ impl ScramClient {
         Ok(Self::new(mechanism, &credential.username, password, nonce))
     }
 
+    /// The mechanism.
+    pub fn mechanism(&self) -> AuthMechanism {
+        self.mechanism
+    }
+
+    /// The `saslStart` command (without `$db`), asking to skip the empty last exchange.
+    pub fn sasl_start(&self) -> Document {
+        doc! {
+            "saslStart": 1,
+            "mechanism": self.mechanism.name(),
+            "payload": binary(&self.client_first()),
+            "autoAuthorize": 1,
+            "options": { "skipEmptyExchange": true },
+        }
+    }
+
+    /// The handshake's `speculativeAuthenticate` document (auth spec "Speculative
+    /// Authentication"): the `saslStart` command with the user's database as `db`.
+    pub fn speculative(&self, source: &str) -> Document {
+        let mut start = self.sasl_start();
+        start.insert("db", source);
+        start
+    }
+
     /// The client-first message (no channel binding: `n,,`).
     pub fn client_first(&self) -> String {
         format!("n,,{}", self.client_first_bare)
@@ -236,16 +260,21 @@ pub async fn authenticate(
 ) -> Result<()> {
     let client = ScramClient::for_credential(mechanism, credential)?;
     let source = credential.source.as_str();
-    let start = doc! {
-        "saslStart": 1,
-        "mechanism": mechanism.name(),
-        "payload": binary(&client.client_first()),
-        "autoAuthorize": 1,
-        "options": { "skipEmptyExchange": true },
-    };
-    let reply = sasl_command(conn, mechanism, source, start).await?;
-    let conversation_id = reply.get("conversationId").cloned().unwrap_or(Bson::Int32(1));
-    let last = client.client_final(&payload(&reply, mechanism)?)?;
+    let reply = sasl_command(conn, mechanism, source, client.sasl_start()).await?;
+    finish(conn, &client, source, &reply).await
+}
+
+/// Finishes a conversation whose `saslStart` was answered with `start_reply` (by
+/// `saslStart` itself, or by the handshake's `speculativeAuthenticate`).
+pub async fn finish(
+    conn: &mut Connection,
+    client: &ScramClient,
+    source: &str,
+    start_reply: &Document,
+) -> Result<()> {
+    let mechanism = client.mechanism;
+    let conversation_id = start_reply.get("conversationId").cloned().unwrap_or(Bson::Int32(1));
+    let last = client.client_final(&payload(start_reply, mechanism)?)?;
     let next = doc! {
         "saslContinue": 1,
         "conversationId": conversation_id.clone(),

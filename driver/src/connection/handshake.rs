@@ -28,6 +28,13 @@ impl HandshakeCommand {
             Self::OpMsg(doc) | Self::OpQuery(doc) => doc,
         }
     }
+
+    /// The command document, to add to.
+    pub fn document_mut(&mut self) -> &mut Document {
+        match self {
+            Self::OpMsg(doc) | Self::OpQuery(doc) => doc,
+        }
+    }
 }
 
 /// Builds the handshake command for `options`: `helloOk: true`, the `client` metadata (cut to

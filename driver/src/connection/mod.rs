@@ -278,7 +278,20 @@ impl Connection {
     /// records the stream description; returns the reply. Any failure marks the connection
     /// broken (the spec: "If the command fails the client MUST disconnect").
     pub async fn handshake(&mut self, options: &ConnectionOptions) -> Result<&Document> {
-        let command = handshake_command(options)?;
+        let mut command = handshake_command(options)?;
+        // Speculative authentication (auth spec): the first SCRAM message rides in the
+        // handshake (SCRAM-SHA-256 when the mechanism is negotiated).
+        let speculative = match &options.credential {
+            Some(credential) => {
+                let mechanism = credential.mechanism.unwrap_or(AuthMechanism::ScramSha256);
+                let client = scram::ScramClient::for_credential(mechanism, credential)?;
+                command
+                    .document_mut()
+                    .insert("speculativeAuthenticate", client.speculative(&credential.source));
+                Some(client)
+            }
+            None => None,
+        };
         let started = Instant::now();
         let limit = options.effective_connect_timeout();
         let address = self.address.clone();
@@ -316,7 +329,14 @@ impl Connection {
             // connectTimeoutMS budget, and any failure leaves the connection unusable.
             let mechanism = credential.mechanism.unwrap_or_else(|| AuthMechanism::negotiate(&reply));
             let left = limit.map(|l| l.saturating_sub(started.elapsed()));
-            let auth = scram::authenticate(self, credential, mechanism);
+            let first = reply.get_document("speculativeAuthenticate").ok().cloned();
+            let source = credential.source.as_str();
+            let auth = async {
+                match (&speculative, first) {
+                    (Some(client), Some(first)) => scram::finish(self, client, source, &first).await,
+                    _ => scram::authenticate(self, credential, mechanism).await,
+                }
+            };
             if let Err(e) = within(left, || format!("authenticating with {address}"), auth).await {
                 self.broken = true;
                 return Err(e);

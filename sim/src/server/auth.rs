@@ -184,6 +184,28 @@ impl Users {
     }
 }
 
+/// Adds to a `hello` reply what its authentication fields ask: `saslSupportedMechs`, and
+/// the answer to `speculativeAuthenticate` (a `saslStart` with its `db`; omitted when it
+/// fails, as mongod does, so the client falls back to `saslStart`).
+pub fn on_hello(
+    users: &Users,
+    session: &mut Session,
+    hello: &Document,
+    version: ServerVersion,
+    reply: &mut Document,
+) {
+    users.supported_mechs(hello, reply);
+    if !users.enabled() {
+        return;
+    }
+    if let Ok(start) = hello.get_document("speculativeAuthenticate") {
+        let db = start.get_str("db").unwrap_or("admin");
+        if let Ok(first) = sasl_start(users, session, db, start, version) {
+            reply.insert("speculativeAuthenticate", first);
+        }
+    }
+}
+
 /// A connection's authentication state.
 #[derive(Debug, Clone, Default)]
 pub struct Session {

@@ -132,10 +132,13 @@ pub async fn run_command(
     } else if let Err(failure) = auth::check_authorized(&cluster.users, &client.auth, &name, version) {
         Err(failure)
     } else if handshake::is_hello(&name) {
-        handshake::hello(cluster, node, client, &name, &inv.cmd).await.map(|mut d| {
-            cluster.users.supported_mechs(&inv.cmd, &mut d);
-            (d, None)
-        })
+        match handshake::hello(cluster, node, client, &name, &inv.cmd).await {
+            Ok(mut d) => {
+                auth::on_hello(&cluster.users, &mut client.auth, &inv.cmd, version, &mut d);
+                Ok((d, None))
+            }
+            Err(e) => Err(e),
+        }
     } else if name == "saslStart" {
         auth::sasl_start(&cluster.users, &mut client.auth, &inv.db, &inv.cmd, version).map(|d| (d, None))
     } else if name == "saslContinue" {
