@@ -27,6 +27,7 @@ pub fn code_name(code: i32, version: ServerVersion) -> String {
         11 => "UserNotFound",
         13 => "Unauthorized",
         14 => "TypeMismatch",
+        17 => "ProtocolError",
         18 => "AuthenticationFailed",
         20 => "IllegalOperation",
         24 => "LockTimeout",
