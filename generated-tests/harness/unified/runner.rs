@@ -871,77 +871,76 @@ impl Runner {
         actual: &CommandEvent,
         names: &[String],
     ) {
-        let doc_of = |pointer: &str, m: &serde_json::Map<String, serde_json::Value>| {
-            Bson::Document(ejson_doc(&self.path, pointer, m))
+        // The fields every kind of expected command event may give.
+        let common = |name: &Option<String>,
+                      has_service: Option<bool>,
+                      has_connection: Option<bool>,
+                      actual_name: &str,
+                      service: bool,
+                      connection: bool| {
+            if let Some(name) = name {
+                ensure(actual_name == name, at, || {
+                    format!("commandName: expected {name}, found {actual_name}; events {names:?}")
+                });
+            }
+            if let Some(has) = has_service {
+                ensure(service == has, at, || format!("hasServiceId: expected {has}"));
+            }
+            if let Some(has) = has_connection {
+                ensure(connection == has, at, || format!("hasServerConnectionId: expected {has}"));
+            }
         };
+        // An expected `command` or `reply` matched as a root document.
+        let document =
+            |what: &str, expected: &serde_json::Map<String, serde_json::Value>, actual: &Document| {
+                let expected = Bson::Document(ejson_doc(&self.path, at, expected));
+                let actual = Bson::Document(actual.clone());
+                if let Err(m) = match_root(&expected, &actual, self) {
+                    let message = format!("{what} mismatch: {m}\nexpected: {expected}\nactual:   {actual}");
+                    fail(FailureKind::Mismatch, at, message);
+                }
+            };
         match (expected, actual) {
             (ExpectedCommandEvent::CommandStartedEvent(e), CommandEvent::Started(a)) => {
-                if let Some(name) = &e.command_name {
-                    ensure(&a.command_name == name, at, || {
-                        format!("commandName: expected {name}, found {}; events {names:?}", a.command_name)
-                    });
-                }
+                common(
+                    &e.command_name,
+                    e.has_service_id,
+                    e.has_server_connection_id,
+                    &a.command_name,
+                    a.service_id.is_some(),
+                    a.server_connection_id.is_some(),
+                );
                 if let Some(db) = &e.database_name {
                     ensure(&a.database_name == db, at, || {
                         format!("databaseName: expected {db}, found {}", a.database_name)
                     });
                 }
                 if let Some(command) = &e.command {
-                    let expected = doc_of(at, command);
-                    let actual = Bson::Document(a.command.clone());
-                    if let Err(m) = match_root(&expected, &actual, self) {
-                        let message =
-                            format!("command mismatch: {m}\nexpected: {expected}\nactual:   {actual}");
-                        fail(FailureKind::Mismatch, at, message);
-                    }
-                }
-                if let Some(has) = e.has_service_id {
-                    ensure(a.service_id.is_some() == has, at, || format!("hasServiceId: expected {has}"));
-                }
-                if let Some(has) = e.has_server_connection_id {
-                    ensure(a.server_connection_id.is_some() == has, at, || {
-                        format!("hasServerConnectionId: expected {has}")
-                    });
+                    document("command", command, &a.command);
                 }
             }
             (ExpectedCommandEvent::CommandSucceededEvent(e), CommandEvent::Succeeded(a)) => {
-                if let Some(name) = &e.command_name {
-                    ensure(&a.command_name == name, at, || {
-                        format!("commandName: expected {name}, found {}; events {names:?}", a.command_name)
-                    });
-                }
+                common(
+                    &e.command_name,
+                    e.has_service_id,
+                    e.has_server_connection_id,
+                    &a.command_name,
+                    a.service_id.is_some(),
+                    a.server_connection_id.is_some(),
+                );
                 if let Some(reply) = &e.reply {
-                    let expected = doc_of(at, reply);
-                    let actual = Bson::Document(a.reply.clone());
-                    if let Err(m) = match_root(&expected, &actual, self) {
-                        let message =
-                            format!("reply mismatch: {m}\nexpected: {expected}\nactual:   {actual}");
-                        fail(FailureKind::Mismatch, at, message);
-                    }
-                }
-                if let Some(has) = e.has_service_id {
-                    ensure(a.service_id.is_some() == has, at, || format!("hasServiceId: expected {has}"));
-                }
-                if let Some(has) = e.has_server_connection_id {
-                    ensure(a.server_connection_id.is_some() == has, at, || {
-                        format!("hasServerConnectionId: expected {has}")
-                    });
+                    document("reply", reply, &a.reply);
                 }
             }
             (ExpectedCommandEvent::CommandFailedEvent(e), CommandEvent::Failed(a)) => {
-                if let Some(name) = &e.command_name {
-                    ensure(&a.command_name == name, at, || {
-                        format!("commandName: expected {name}, found {}; events {names:?}", a.command_name)
-                    });
-                }
-                if let Some(has) = e.has_service_id {
-                    ensure(a.service_id.is_some() == has, at, || format!("hasServiceId: expected {has}"));
-                }
-                if let Some(has) = e.has_server_connection_id {
-                    ensure(a.server_connection_id.is_some() == has, at, || {
-                        format!("hasServerConnectionId: expected {has}")
-                    });
-                }
+                common(
+                    &e.command_name,
+                    e.has_service_id,
+                    e.has_server_connection_id,
+                    &a.command_name,
+                    a.service_id.is_some(),
+                    a.server_connection_id.is_some(),
+                );
             }
             (e, a) => fail(
                 FailureKind::Mismatch,
