@@ -164,6 +164,25 @@ fn uri_value(value: &serde_json::Value) -> String {
     }
 }
 
+/// Applies the `(readConcern, writeConcern, readPreference)` an entity's options give to a
+/// database or collection handle (both have the same `with_*` methods).
+macro_rules! with_concerns {
+    ($handle:expr, $concerns:expr) => {{
+        let (rc, wc, rp) = $concerns;
+        let mut handle = $handle;
+        if let Some(rc) = rc {
+            handle = handle.with_read_concern(rc);
+        }
+        if let Some(wc) = wc {
+            handle = handle.with_write_concern(wc);
+        }
+        if let Some(rp) = rp {
+            handle = handle.with_read_preference(rp);
+        }
+        handle
+    }};
+}
+
 impl Runner {
     /// Loads case `case` of the file at `path`, starts the deployment, inserts the
     /// `initialData` and creates the file's entities. `None`: the case is skipped.
@@ -390,16 +409,8 @@ impl Runner {
                     };
                     let mut db = client.client.database(&d.database_name);
                     if let Some(o) = &d.database_options {
-                        let (rc, wc, rp) = self.concerns(&format!("{pointer}/database/databaseOptions"), o);
-                        if let Some(rc) = rc {
-                            db = db.with_read_concern(rc);
-                        }
-                        if let Some(wc) = wc {
-                            db = db.with_write_concern(wc);
-                        }
-                        if let Some(rp) = rp {
-                            db = db.with_read_preference(rp);
-                        }
+                        let concerns = self.concerns(&format!("{pointer}/database/databaseOptions"), o);
+                        db = with_concerns!(db, concerns);
                     }
                     self.databases.insert(d.id.clone(), db);
                 }
@@ -409,17 +420,8 @@ impl Runner {
                     };
                     let mut coll = db.collection::<Document>(&c.collection_name);
                     if let Some(o) = &c.collection_options {
-                        let (rc, wc, rp) =
-                            self.concerns(&format!("{pointer}/collection/collectionOptions"), o);
-                        if let Some(rc) = rc {
-                            coll = coll.with_read_concern(rc);
-                        }
-                        if let Some(wc) = wc {
-                            coll = coll.with_write_concern(wc);
-                        }
-                        if let Some(rp) = rp {
-                            coll = coll.with_read_preference(rp);
-                        }
+                        let concerns = self.concerns(&format!("{pointer}/collection/collectionOptions"), o);
+                        coll = with_concerns!(coll, concerns);
                     }
                     self.collections.insert(c.id.clone(), coll);
                 }
