@@ -131,6 +131,30 @@ pub fn suites() -> &'static [Suite] {
             test_target: "unified_suites",
             generate: crate::unified::suites::generate_sdam_unified,
         },
+        Suite {
+            module: "change_streams::unified",
+            spec_dir: "change-streams",
+            test_target: "feature_suites",
+            generate: crate::unified::suites::generate_change_streams,
+        },
+        Suite {
+            module: "gridfs",
+            spec_dir: "gridfs",
+            test_target: "feature_suites",
+            generate: crate::unified::suites::generate_gridfs,
+        },
+        Suite {
+            module: "collection_management",
+            spec_dir: "collection-management",
+            test_target: "feature_suites",
+            generate: crate::unified::suites::generate_collection_management,
+        },
+        Suite {
+            module: "versioned_api",
+            spec_dir: "versioned-api",
+            test_target: "feature_suites",
+            generate: crate::unified::suites::generate_versioned_api,
+        },
     ]
 }
 

@@ -1,5 +1,6 @@
 //! Further spec suites written in the Unified Test Format (`unified-test-format.rst`):
-//! the transactions, retryable writes and SDAM specs' `tests/unified` folders, each
+//! the transactions, retryable writes, SDAM and change streams specs' `tests/unified`
+//! folders and the GridFS, collection management and versioned API specs' `tests`, each
 //! generated case by case like the CRUD suite (see [`super::operations`]).
 
 use std::path::Path;
@@ -28,4 +29,26 @@ pub fn generate_sdam_unified(spec_root: &Path) -> Result<Vec<GeneratedTest>, Spe
         "tests/unified",
         "server_discovery_and_monitoring::unified",
     )
+}
+
+/// Tests of the change streams spec's unified files
+/// (`source/change-streams/tests/unified/*.json`), in the module `change_streams::unified`.
+pub fn generate_change_streams(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    generate_dir(spec_root, "change-streams", "tests/unified", "change_streams::unified")
+}
+
+/// Tests of the GridFS spec's unified files (`source/gridfs/tests/*.json`).
+pub fn generate_gridfs(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    generate_dir(spec_root, "gridfs", "tests", "gridfs")
+}
+
+/// Tests of the collection management spec's unified files
+/// (`source/collection-management/tests/*.json`).
+pub fn generate_collection_management(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    generate_dir(spec_root, "collection-management", "tests", "collection_management")
+}
+
+/// Tests of the versioned API spec's unified files (`source/versioned-api/tests/*.json`).
+pub fn generate_versioned_api(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    generate_dir(spec_root, "versioned-api", "tests", "versioned_api")
 }

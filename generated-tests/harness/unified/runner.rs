@@ -956,7 +956,7 @@ impl Runner {
 /// The command events of each client as a reviewable list: lsids become `<lsid #k>`,
 /// ObjectIds `<ObjectId #k>`, cursor ids `<cursor #k>` and resume tokens `<resume token #k>`
 /// (numbered in order of first appearance, so equal values stay equal), as do `host:port`
-/// addresses; cluster and operation times are `<redacted>`, dates `<date>`, `$rand` results
+/// addresses and UUIDs (`<uuid #k>`); cluster and operation times are `<redacted>`, dates `<date>`, `$rand` results
 /// `<random>`.
 pub fn snapshot(logs: &[(String, Vec<CommandEvent>)]) -> serde_json::Value {
     let mut r = Redactor::default();
@@ -1008,6 +1008,8 @@ struct Redactor {
     hosts: Vec<String>,
     /// Change streams' resume tokens (`_data` strings, which encode the cluster time).
     tokens: Vec<String>,
+    /// UUIDs (e.g. the session ids `$listLocalSessions` returns).
+    uuids: Vec<bson::Binary>,
 }
 
 /// Whether `text` is a `host:port` address (hello replies name the simulator's ports).
@@ -1085,6 +1087,9 @@ impl Redactor {
             }
             Bson::Timestamp(_) => serde_json::Value::String("<timestamp>".into()),
             Bson::DateTime(_) => serde_json::Value::String("<date>".into()),
+            Bson::Binary(b) if b.subtype == bson::spec::BinarySubtype::Uuid => {
+                serde_json::Value::String(format!("<uuid #{}>", number_of(&mut self.uuids, &b)))
+            }
             // `$rand` results (the CRUD `let` tests).
             Bson::Double(_) if key == "rand" => serde_json::Value::String("<random>".into()),
             Bson::String(text) if key == "_data" => {
