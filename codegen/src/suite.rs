@@ -155,6 +155,12 @@ pub fn suites() -> &'static [Suite] {
             test_target: "feature_suites",
             generate: crate::unified::suites::generate_versioned_api,
         },
+        Suite {
+            module: "load_balancers",
+            spec_dir: "load-balancers",
+            test_target: "unified_suites",
+            generate: crate::unified::suites::generate_load_balancers,
+        },
     ]
 }
 

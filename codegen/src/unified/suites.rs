@@ -1,7 +1,8 @@
 //! Further spec suites written in the Unified Test Format (`unified-test-format.rst`):
 //! the transactions, retryable writes, SDAM and change streams specs' `tests/unified`
-//! folders and the GridFS, collection management and versioned API specs' `tests`, each
-//! generated case by case like the CRUD suite (see [`super::operations`]).
+//! folders and the GridFS, collection management, versioned API and load balancers
+//! specs' `tests`, each generated case by case like the CRUD suite (see
+//! [`super::operations`]).
 
 use std::path::Path;
 
@@ -51,4 +52,9 @@ pub fn generate_collection_management(spec_root: &Path) -> Result<Vec<GeneratedT
 /// Tests of the versioned API spec's unified files (`source/versioned-api/tests/*.json`).
 pub fn generate_versioned_api(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
     generate_dir(spec_root, "versioned-api", "tests", "versioned_api")
+}
+
+/// Tests of the load balancers spec's unified files (`source/load-balancers/tests/*.json`).
+pub fn generate_load_balancers(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    generate_dir(spec_root, "load-balancers", "tests", "load_balancers")
 }

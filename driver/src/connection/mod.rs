@@ -315,9 +315,10 @@ impl Connection {
             .inspect_err(|_| self.broken = true)?;
         if options.load_balanced && description.service_id.is_none() {
             self.broken = true;
+            // Load balancer spec "Connection Establishment": the exception's message is given.
             return Err(Error::invalid_response(format!(
-                "the server at {} is not behind a load balancer (its hello reply has no serviceId) but \
-                 loadBalanced=true",
+                "Driver attempted to initialize in load balancing mode, but the server does not \
+                 support this mode (the hello reply of {} has no serviceId)",
                 self.address
             )));
         }
