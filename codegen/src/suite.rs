@@ -161,6 +161,12 @@ pub fn suites() -> &'static [Suite] {
             test_target: "unified_suites",
             generate: crate::unified::suites::generate_load_balancers,
         },
+        Suite {
+            module: "client_side_operations_timeout",
+            spec_dir: "client-side-operations-timeout",
+            test_target: "csot",
+            generate: crate::unified::suites::generate_csot,
+        },
     ]
 }
 

@@ -58,3 +58,9 @@ pub fn generate_versioned_api(spec_root: &Path) -> Result<Vec<GeneratedTest>, Sp
 pub fn generate_load_balancers(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
     generate_dir(spec_root, "load-balancers", "tests", "load_balancers")
 }
+
+/// Tests of the client-side operations timeout spec's unified files
+/// (`source/client-side-operations-timeout/tests/*.json`).
+pub fn generate_csot(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    generate_dir(spec_root, "client-side-operations-timeout", "tests", "client_side_operations_timeout")
+}

@@ -1113,11 +1113,13 @@ fn describe(e: &CommandEvent) -> String {
     }
 }
 
-/// Whether the error comes from the driver rather than a server or the network.
+/// Whether the error originates in the client rather than in a server's reply: the unified
+/// format counts validation errors before a command is sent and network errors as client errors.
 fn is_client_error(error: &Error) -> bool {
     matches!(
         &*error.kind,
         ErrorKind::InvalidArgument { .. }
+            | ErrorKind::Io { .. }
             | ErrorKind::IncompatibleWireVersion { .. }
             | ErrorKind::ServerSelection { .. }
             | ErrorKind::PoolClosed { .. }
