@@ -4,13 +4,16 @@
 //! Nothing here depends on the driver or the simulator; the root build script, the
 //! driver's build script and the `spec-macros` proc-macro call into it.
 
+pub mod auth;
 pub mod cmap;
 pub mod connection_string;
+pub mod crud_v1;
 pub mod error;
 pub mod error_codes;
 pub mod idl;
 pub mod manifest;
 pub mod naming;
+pub mod read_write_concern;
 pub mod spec_data;
 pub mod suite;
 

@@ -84,6 +84,18 @@ pub fn suites() -> &'static [Suite] {
             generate: crate::connection_string::generate_uri_options,
         },
         Suite {
+            module: "read_write_concern",
+            spec_dir: "read-write-concern",
+            test_target: "connection_string",
+            generate: crate::read_write_concern::generate,
+        },
+        Suite {
+            module: "auth",
+            spec_dir: "auth",
+            test_target: "connection_string",
+            generate: crate::auth::generate,
+        },
+        Suite {
             module: "connection_monitoring_and_pooling",
             spec_dir: "connection-monitoring-and-pooling",
             test_target: "cmap",
@@ -166,6 +178,18 @@ pub fn suites() -> &'static [Suite] {
             spec_dir: "client-side-operations-timeout",
             test_target: "csot",
             generate: crate::unified::suites::generate_csot,
+        },
+        Suite {
+            module: "crud::v1",
+            spec_dir: "crud",
+            test_target: "legacy_crud",
+            generate: crate::crud_v1::generate_crud_v1,
+        },
+        Suite {
+            module: "retryable_writes::legacy",
+            spec_dir: "retryable-writes",
+            test_target: "legacy_crud",
+            generate: crate::crud_v1::generate_retryable_writes_legacy,
         },
     ]
 }

@@ -111,10 +111,10 @@ impl ClientBuilder {
             read_preference = read_preference.with_max_staleness_seconds(seconds);
         }
         read_preference.validate()?;
-        let write_concern = WriteConcern { w: o.w.clone(), journal: o.journal, w_timeout: o.w_timeout };
+        let write_concern = WriteConcern::from_uri_options(o);
         let defaults = Defaults {
             read_preference,
-            read_concern: o.read_concern_level.clone().map(ReadConcern::custom),
+            read_concern: ReadConcern::from_uri_options(o),
             write_concern: (!write_concern.is_empty()).then_some(write_concern),
         };
         let retry_reads = o.retry_reads.unwrap_or(true);

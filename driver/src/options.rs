@@ -68,6 +68,41 @@ impl ReadConcern {
     pub fn to_document(&self) -> Document {
         doc! {"level": self.level.clone()}
     }
+
+    /// The read concern a `readConcern` document asks for: `None` for `{}` (the server's
+    /// default, which is not sent); an error for a `level` that is not a string or for
+    /// another key.
+    ///
+    /// ```
+    /// use bson::doc;
+    /// use mongo_driver::options::ReadConcern;
+    /// assert_eq!(ReadConcern::from_document(&doc! {}).unwrap(), None);
+    /// assert_eq!(ReadConcern::from_document(&doc! {"level": "local"}).unwrap(), Some(ReadConcern::local()));
+    /// ```
+    pub fn from_document(d: &Document) -> crate::error::Result<Option<Self>> {
+        let mut level = None;
+        for (key, value) in d {
+            match (key.as_str(), value) {
+                ("level", Bson::String(l)) => level = Some(Self::custom(l.clone())),
+                ("level", other) => {
+                    return Err(crate::Error::invalid_argument(format!(
+                        "readConcern level must be a string, not {other}"
+                    )));
+                }
+                (other, _) => {
+                    return Err(crate::Error::invalid_argument(format!(
+                        "readConcern: unknown field `{other}`"
+                    )));
+                }
+            }
+        }
+        Ok(level)
+    }
+
+    /// The default read concern a connection string sets (`readConcernLevel`), if any.
+    pub fn from_uri_options(o: &crate::connection_string::UriOptions) -> Option<Self> {
+        o.read_concern_level.clone().map(Self::custom)
+    }
 }
 
 /// A write concern (read-write-concern spec "Write Concern"). The empty write concern
@@ -109,6 +144,74 @@ impl WriteConcern {
     pub fn is_acknowledged(&self) -> bool {
         !matches!(self.w, Some(Acknowledgment::Nodes(0))) || self.journal == Some(true)
     }
+    /// Checks the combination (read-write-concern spec "Write Concern"): `w: 0` with
+    /// `j: true` asks for an acknowledgment of an unacknowledged write and is an error.
+    pub fn validate(&self) -> crate::error::Result<()> {
+        if matches!(self.w, Some(Acknowledgment::Nodes(0))) && self.journal == Some(true) {
+            return Err(crate::Error::invalid_argument(
+                "a write concern cannot combine w: 0 (unacknowledged) with j: true",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The write concern a `writeConcern` document (the form sent to the server: `w`, `j`,
+    /// `wtimeout`) describes, validated (see [`WriteConcern::validate`]): `w` is a
+    /// non-negative integer or a string (`"majority"` or a tag set name), `wtimeout` a
+    /// non-negative number of milliseconds; `{}` is the server's default.
+    ///
+    /// ```
+    /// use bson::doc;
+    /// use mongo_driver::options::WriteConcern;
+    /// let wc = WriteConcern::from_document(&doc! {"w": 0, "wtimeout": 500}).unwrap();
+    /// assert!(!wc.is_acknowledged());
+    /// assert!(WriteConcern::from_document(&doc! {"w": -3}).is_err());
+    /// assert!(WriteConcern::from_document(&doc! {"w": 0, "j": true}).is_err());
+    /// ```
+    pub fn from_document(d: &Document) -> crate::error::Result<Self> {
+        let invalid = |m: String| crate::Error::invalid_argument(format!("writeConcern: {m}"));
+        let integer = |key: &str, v: &Bson| -> crate::error::Result<u64> {
+            let n = match v {
+                Bson::Int32(n) => i64::from(*n),
+                Bson::Int64(n) => *n,
+                Bson::Double(f) if f.fract() == 0.0 => *f as i64,
+                other => return Err(invalid(format!("`{key}` must be an integer, not {other}"))),
+            };
+            u64::try_from(n).map_err(|_| invalid(format!("`{key}` must not be negative, got {n}")))
+        };
+        let mut wc = Self::default();
+        for (key, value) in d {
+            match key.as_str() {
+                "w" => {
+                    wc.w = Some(match value {
+                        Bson::String(s) if s == "majority" => Acknowledgment::Majority,
+                        Bson::String(s) => Acknowledgment::Custom(s.clone()),
+                        other => {
+                            let n = integer("w", other)?;
+                            Acknowledgment::Nodes(
+                                u32::try_from(n).map_err(|_| invalid(format!("`w` {n} is too large")))?,
+                            )
+                        }
+                    })
+                }
+                "j" => match value {
+                    Bson::Boolean(j) => wc.journal = Some(*j),
+                    other => return Err(invalid(format!("`j` must be a boolean, not {other}"))),
+                },
+                "wtimeout" => wc.w_timeout = Some(Duration::from_millis(integer("wtimeout", value)?)),
+                other => return Err(invalid(format!("unknown field `{other}`"))),
+            }
+        }
+        wc.validate()?;
+        Ok(wc)
+    }
+
+    /// The default write concern a connection string sets (`w`, `journal`, `wTimeoutMS`);
+    /// empty when it sets none.
+    pub fn from_uri_options(o: &crate::connection_string::UriOptions) -> Self {
+        Self { w: o.w.clone(), journal: o.journal, w_timeout: o.w_timeout }
+    }
+
     /// The `writeConcern` document (empty when [`WriteConcern::is_empty`]).
     pub fn to_document(&self) -> Document {
         let mut d = Document::new();

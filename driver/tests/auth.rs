@@ -89,8 +89,35 @@ async fn refusals_are_authentication_errors_with_the_server_code() {
         .expect_err("refused");
     assert_eq!(error.code(), Some(13), "{error}");
     assert!(!error.is_authentication_error());
-    // A mechanism this driver does not implement is refused when the client is built.
-    assert!(Client::builder(uri(&sim, "alice:wonderland@", "?authMechanism=PLAIN")).build().is_err());
+}
+
+/// A mechanism the URI names but this driver cannot run parses into a credential, and
+/// connecting fails with an authentication error naming it: never a fallback to SCRAM
+/// (which would succeed here, as the user exists with a SCRAM password).
+#[tokio::test]
+async fn mechanisms_the_driver_cannot_run_fail_at_connect_time_naming_the_mechanism() {
+    let sim = deployment().await;
+    for (userinfo, query, mechanism) in [
+        ("alice:wonderland@", "?authMechanism=PLAIN", "PLAIN"),
+        ("alice:wonderland@", "?authMechanism=MONGODB-CR", "MONGODB-CR"),
+        ("alice@", "?authMechanism=GSSAPI", "GSSAPI"),
+        ("", "?authMechanism=MONGODB-X509", "MONGODB-X509"),
+        ("", "?authMechanism=MONGODB-AWS", "MONGODB-AWS"),
+    ] {
+        let (client, names) = client(&uri(&sim, userinfo, &format!("{query}&serverSelectionTimeoutMS=2000")));
+        let error = client
+            .database("auth_test")
+            .collection::<Document>("c")
+            .insert_one(doc! {"x": 1})
+            .await
+            .expect_err("the driver cannot authenticate with this mechanism");
+        assert!(error.is_authentication_error(), "{mechanism}: {error}");
+        let text = error.to_string();
+        assert!(text.contains(mechanism) && text.contains("cannot authenticate"), "{mechanism}: {text}");
+        assert!(names.lock().expect("not poisoned").is_empty(), "{mechanism}: no command was sent");
+    }
+    // An unknown mechanism name is refused when the client is built.
+    assert!(Client::builder(uri(&sim, "alice:wonderland@", "?authMechanism=SCRAM-SHA-512")).build().is_err());
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! Runtime support for the generated spec tests: building driver inputs from spec
 //! values and asserting the spec's expectations.
 
+pub mod auth;
 pub mod cmap;
 pub mod connection_string;
+pub mod read_write_concern;
 pub mod sdam;
 pub mod selection;
 pub mod unified;

@@ -314,6 +314,30 @@ pub(crate) fn generate_case(
     spec_file: &str,
     name: &str,
 ) -> (Status, TokenStream) {
+    generate_case_loaded(file, case, index, spec_file, name, None)
+}
+
+/// [`generate_case`] for case `index` of a file in another format that `loader` (a path to
+/// a `fn(&Path, usize) -> Result<TestFile, SpecError>`, e.g. `spec_codegen::crud_v1::load_crud_v1`)
+/// translates into `file`; the runtime loads it the same way.
+pub fn generate_translated_case(
+    file: &TestFile,
+    index: usize,
+    spec_file: &str,
+    name: &str,
+    loader: &TokenStream,
+) -> (Status, TokenStream) {
+    generate_case_loaded(file, &file.tests[index], index, spec_file, name, Some(loader))
+}
+
+fn generate_case_loaded(
+    file: &TestFile,
+    case: &TestCase,
+    index: usize,
+    spec_file: &str,
+    name: &str,
+    loader: Option<&TokenStream>,
+) -> (Status, TokenStream) {
     let mut reasons: Vec<String> = Vec::new();
     if let Some(skip) = &case.skip_reason {
         reasons.push(format!("skipReason: {skip}"));
@@ -359,10 +383,15 @@ pub(crate) fn generate_case(
         SimTopology::Sharded => quote! { Sharded },
     };
     let (major, minor) = (major as u8, minor as u8);
+    let (start, loader) = match loader {
+        Some(loader) => (quote! { start_translated }, quote! { #loader, }),
+        None => (start, quote! {}),
+    };
     let body = quote! {
         #[allow(unused_imports)]
         use ::conformance::unified::runner::{Outcome as R, Sim};
         let Some(mut r) = ::conformance::unified::runner::Runner::#start(
+            #loader
             ::std::path::Path::new(env!("SPEC_ROOT")).join(#spec_file),
             #index,
             Sim::#topology,

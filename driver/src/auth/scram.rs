@@ -119,9 +119,10 @@ impl ScramClient {
 
     /// A conversation with a fresh random 24-byte nonce.
     pub fn for_credential(mechanism: AuthMechanism, credential: &Credential) -> Result<Self> {
-        let password = prepare_password(mechanism, &credential.username, &credential.password)?;
+        let (username, password) = credential.scram_user()?;
+        let password = prepare_password(mechanism, username, password)?;
         let nonce = BASE64.encode(rand::random::<[u8; 24]>());
-        Ok(Self::new(mechanism, &credential.username, password, nonce))
+        Ok(Self::new(mechanism, username, password, nonce))
     }
 
     /// The mechanism.

@@ -281,9 +281,11 @@ impl Connection {
         let mut command = handshake_command(options)?;
         // Speculative authentication (auth spec): the first SCRAM message rides in the
         // handshake (SCRAM-SHA-256 when the mechanism is negotiated).
+        // A mechanism this driver cannot run fails here, before anything is sent.
+        let explicit = options.credential.as_ref().map(Credential::scram_mechanism).transpose()?.flatten();
         let speculative = match &options.credential {
             Some(credential) => {
-                let mechanism = credential.mechanism.unwrap_or(AuthMechanism::ScramSha256);
+                let mechanism = explicit.unwrap_or(AuthMechanism::ScramSha256);
                 let client = scram::ScramClient::for_credential(mechanism, credential)?;
                 command
                     .document_mut()
@@ -328,7 +330,7 @@ impl Connection {
         if let Some(credential) = &options.credential {
             // Authentication is part of establishing the connection: within the same
             // connectTimeoutMS budget, and any failure leaves the connection unusable.
-            let mechanism = credential.mechanism.unwrap_or_else(|| AuthMechanism::negotiate(&reply));
+            let mechanism = explicit.unwrap_or_else(|| AuthMechanism::negotiate(&reply));
             let left = limit.map(|l| l.saturating_sub(started.elapsed()));
             let first = reply.get_document("speculativeAuthenticate").ok().cloned();
             let source = credential.source.as_str();

@@ -214,6 +214,19 @@ impl Runner {
         Self::start_on_with(path, case, sim, version, target, false).await
     }
 
+    /// [`Runner::start`] for case `case` of a file in another format (e.g. CRUD legacy-v1)
+    /// that `load` translates into a unified test file (see `spec_codegen::crud_v1`).
+    pub async fn start_translated(
+        load: fn(&Path, usize) -> Result<TestFile, spec_codegen::SpecError>,
+        path: PathBuf,
+        case: usize,
+        sim: Sim,
+        version: ServerVersion,
+    ) -> Option<Self> {
+        let file = load(&path, case).unwrap_or_else(|e| panic!("{e}"));
+        Self::start_file(path, file, case, sim, version, Target::from_env(), false).await
+    }
+
     /// [`Runner::start_on`], with a simulated deployment requiring authentication when `auth`.
     pub async fn start_on_with(
         path: PathBuf,
@@ -224,6 +237,19 @@ impl Runner {
         auth: bool,
     ) -> Option<Self> {
         let file = spec_codegen::unified::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        Self::start_file(path, file, case, sim, version, target, auth).await
+    }
+
+    /// [`Runner::start_on_with`] for a file already loaded from `path`.
+    async fn start_file(
+        path: PathBuf,
+        file: TestFile,
+        case: usize,
+        sim: Sim,
+        version: ServerVersion,
+        target: Target,
+        auth: bool,
+    ) -> Option<Self> {
         let (deployment, internal) =
             super::deployment::connect(&path, &file, case, sim, version, target, auth).await?;
         let mut runner = Self {
