@@ -419,25 +419,7 @@ fn arguments(path: &Path, at: &str, op: &LegacyOperation) -> Result<Map<String, 
 
 /// Cases the translation runs but that fail for a reason outside the runner, or that the
 /// driver deliberately cannot run: `(file stem, description substring, reason)`.
-const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    ("aggregate-collation", "", SIM_COLLATION),
-    ("count-collation", "", SIM_COLLATION),
-    ("distinct-collation", "", SIM_COLLATION),
-    ("find-collation", "", SIM_COLLATION),
-    ("bulkWrite-collation", "", SIM_COLLATION),
-    ("deleteMany-collation", "", SIM_COLLATION),
-    ("deleteOne-collation", "", SIM_COLLATION),
-    ("findOneAndDelete-collation", "", SIM_COLLATION),
-    ("findOneAndReplace-collation", "", SIM_COLLATION),
-    ("findOneAndUpdate-collation", "", SIM_COLLATION),
-    ("replaceOne-collation", "", SIM_COLLATION),
-    ("updateMany-collation", "", SIM_COLLATION),
-    ("updateOne-collation", "", SIM_COLLATION),
-];
-
-/// The collation cases' reason.
-const SIM_COLLATION: &str =
-    "simulator: collations are ignored (a strength-2 `en_US` match of \"PING\" and \"ping\" finds nothing)";
+const KNOWN_FAILURES: &[(&str, &str, &str)] = &[];
 
 /// Why an operation of these formats does not run, when the driver does not offer it on purpose.
 fn unsupported_operation(name: &str) -> Option<&'static str> {

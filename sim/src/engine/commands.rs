@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, VecDeque};
 use bson::{Bson, Document, Timestamp, doc};
 
 use super::aggregate::Pipeline;
+use super::collation::{compare_collated, equal_collated, with_collation};
 use super::collection::{Collection, Index, RecordId, WriteError};
-use super::compare::{Key, compare, num, type_name, values_equal};
+use super::compare::{num, type_name, values_equal};
 use super::cursor::{Cursor, DEFAULT_BATCH, take_batch};
 use super::matcher::{Filter, lookup_doc};
 use super::projection::Projection;
@@ -1035,7 +1036,12 @@ impl Store {
         let mut errors = Vec::new();
         for (i, stmt) in stmts.into_iter().enumerate() {
             let stmt = subst_stmt(stmt, &vars);
-            match self.update_one_stmt(db, &coll, &stmt, ts, ctx, &opts) {
+            let result = super::collation::Collation::parse(stmt.get("collation"))
+                .map_err(WriteError::from)
+                .and_then(|collation| {
+                    with_collation(collation, || self.update_one_stmt(db, &coll, &stmt, ts, ctx, &opts))
+                });
+            match result {
                 Ok((sn, sm, up, _)) => {
                     n += sn;
                     modified += sm;
@@ -1139,7 +1145,9 @@ impl Store {
                 let q = subst_filter(&q, &vars);
                 let filter = Filter::parse(&q)?;
                 self.check_hint(db, &coll, stmt.get("hint"))?;
-                let ids = self.matching(db, &coll, &filter, &q, None, limit == 1);
+                let collation = super::collation::Collation::parse(stmt.get("collation"))?;
+                let ids =
+                    with_collation(collation, || self.matching(db, &coll, &filter, &q, None, limit == 1));
                 let count = ids.len() as i64;
                 if let Some(c) = self.existing_mut(db, &coll) {
                     for rid in ids {
@@ -1559,22 +1567,23 @@ impl Store {
             }
         };
         let (filter, _) = filter_of(cmd, "query")?;
-        let mut seen: BTreeMap<Key, ()> = BTreeMap::new();
+        // Values equal under the command's collation count once (the first one seen).
+        let mut values: Vec<Bson> = Vec::new();
+        let mut add = |v: &Bson| {
+            if !values.iter().any(|seen| equal_collated(seen, v)) {
+                values.push(v.clone());
+            }
+        };
         for d in self.read_matching(db, &coll, ctx, &filter)? {
             for v in lookup_doc(&d, &key).into_iter().flatten() {
                 match v {
                     // distinct looks one level into arrays.
-                    Bson::Array(a) => a.iter().for_each(|it| {
-                        seen.insert(Key(it.clone()), ());
-                    }),
-                    other => {
-                        seen.insert(Key(other.clone()), ());
-                    }
+                    Bson::Array(a) => a.iter().for_each(&mut add),
+                    other => add(other),
                 }
             }
         }
-        let mut values: Vec<Bson> = seen.into_keys().map(|k| k.0).collect();
-        values.sort_by(compare);
+        values.sort_by(compare_collated);
         Ok(doc! {"values": values})
     }
 

@@ -112,6 +112,14 @@ pub fn cmp_num(a: Num, b: Num) -> Ordering {
 
 /// mongod's total order over BSON values (without collation: strings compare by bytes).
 pub fn compare(a: &Bson, b: &Bson) -> Ordering {
+    compare_with(a, b, None)
+}
+
+/// [`compare`] with strings (also inside documents and arrays) compared under `collation`
+/// (`None`: the simple binary comparison).
+pub fn compare_with(a: &Bson, b: &Bson, collation: Option<super::collation::Collation>) -> Ordering {
+    let compare = |x: &Bson, y: &Bson| compare_with(x, y, collation);
+    let compare_docs = |x: &bson::Document, y: &bson::Document| compare_docs_with(x, y, collation);
     let (ta, tb) = (canonical_type(a), canonical_type(b));
     if ta != tb {
         return ta.cmp(&tb);
@@ -121,9 +129,10 @@ pub fn compare(a: &Bson, b: &Bson) -> Ordering {
             (Some(x), Some(y)) => cmp_num(x, y),
             _ => Ordering::Equal,
         },
-        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => {
-            x.as_bytes().cmp(y.as_bytes())
-        }
+        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => match collation {
+            Some(c) => c.compare_strings(x, y),
+            None => x.as_bytes().cmp(y.as_bytes()),
+        },
         (Bson::Document(x), Bson::Document(y)) => compare_docs(x, y),
         (Bson::Array(x), Bson::Array(y)) => {
             for (ea, eb) in x.iter().zip(y.iter()) {
@@ -164,11 +173,20 @@ pub fn compare(a: &Bson, b: &Bson) -> Ordering {
 /// Compares two documents the way mongod does: element by element, first by canonical type,
 /// then field name, then value; a prefix sorts first.
 pub fn compare_docs(x: &bson::Document, y: &bson::Document) -> Ordering {
+    compare_docs_with(x, y, None)
+}
+
+/// [`compare_docs`] with string values compared under `collation` (field names never are).
+pub fn compare_docs_with(
+    x: &bson::Document,
+    y: &bson::Document,
+    collation: Option<super::collation::Collation>,
+) -> Ordering {
     for ((ka, va), (kb, vb)) in x.iter().zip(y.iter()) {
         let o = canonical_type(va)
             .cmp(&canonical_type(vb))
             .then_with(|| ka.as_bytes().cmp(kb.as_bytes()))
-            .then_with(|| compare(va, vb));
+            .then_with(|| compare_with(va, vb, collation));
         if o != Ordering::Equal {
             return o;
         }

@@ -6,7 +6,8 @@ use std::cmp::Ordering;
 use bson::{Bson, Document};
 
 use super::CommandError;
-use super::compare::{canonical_type, compare, num, type_name, type_number, values_equal};
+use super::collation::{compare_collated, equal_collated};
+use super::compare::{canonical_type, num, type_name, type_number};
 use super::expr;
 
 /// Values found at a dotted path: `None` stands for a missing field.
@@ -424,7 +425,7 @@ fn eq_value(target: &Bson, v: &Bson) -> bool {
             }
             compile_regex(r.pattern.as_str(), r.options.as_str()).is_ok_and(|re| regex_matches(&re, v))
         }
-        _ => values_equal(target, v),
+        _ => equal_collated(target, v),
     }
 }
 
@@ -440,7 +441,7 @@ fn cmp_value(dir: Ordering, or_equal: bool, target: &Bson, v: &Bson) -> bool {
     if nan(target) || nan(v) {
         return or_equal && nan(target) && nan(v);
     }
-    let o = compare(v, target);
+    let o = compare_collated(v, target);
     o == dir || (or_equal && o == Ordering::Equal)
 }
 

@@ -21,6 +21,7 @@
 
 pub mod aggregate;
 pub mod change_stream;
+pub mod collation;
 pub mod collection;
 mod commands;
 pub mod compare;
@@ -206,13 +207,20 @@ impl Store {
             "insert" => self.cmd_insert(db, cmd, ctx),
             "update" => self.cmd_update(db, cmd, ctx),
             "delete" => self.cmd_delete(db, cmd, ctx),
-            "find" => self.cmd_find(db, cmd, ctx),
+            // A read's (or findAndModify's) collation holds while it runs; update and
+            // delete statements each carry their own.
+            "find" | "findAndModify" | "findandmodify" | "aggregate" | "distinct" | "count" => {
+                let collation = collation::Collation::parse(cmd.get("collation"))?;
+                collation::with_collation(collation, || match name {
+                    "find" => self.cmd_find(db, cmd, ctx),
+                    "aggregate" => self.cmd_aggregate(db, cmd, ctx),
+                    "distinct" => self.cmd_distinct(db, cmd, ctx),
+                    "count" => self.cmd_count(db, cmd, ctx),
+                    _ => self.cmd_find_and_modify(db, cmd, ctx),
+                })
+            }
             "getMore" => self.cmd_get_more(db, cmd, ctx),
             "killCursors" => self.cmd_kill_cursors(db, cmd),
-            "findAndModify" | "findandmodify" => self.cmd_find_and_modify(db, cmd, ctx),
-            "aggregate" => self.cmd_aggregate(db, cmd, ctx),
-            "distinct" => self.cmd_distinct(db, cmd, ctx),
-            "count" => self.cmd_count(db, cmd, ctx),
             "create" => self.cmd_create(db, cmd, ctx),
             "drop" => self.cmd_drop(db, cmd, ctx),
             "dropDatabase" => self.cmd_drop_database(db),

@@ -6,7 +6,8 @@ use std::cmp::Ordering;
 use bson::{Bson, Document};
 
 use super::CommandError;
-use super::compare::{compare, num};
+use super::collation::compare_collated as compare;
+use super::compare::num;
 use super::matcher::lookup_doc;
 
 /// A parsed sort specification: (path, ascending).
