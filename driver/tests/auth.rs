@@ -103,6 +103,7 @@ async fn mechanisms_the_driver_cannot_run_fail_at_connect_time_naming_the_mechan
         ("alice@", "?authMechanism=GSSAPI", "GSSAPI"),
         ("", "?authMechanism=MONGODB-X509", "MONGODB-X509"),
         ("", "?authMechanism=MONGODB-AWS", "MONGODB-AWS"),
+        ("", "?authMechanism=MONGODB-OIDC", "MONGODB-OIDC"),
     ] {
         let (client, names) = client(&uri(&sim, userinfo, &format!("{query}&serverSelectionTimeoutMS=2000")));
         let error = client

@@ -59,11 +59,13 @@ pub enum Mechanism {
     Gssapi,
     /// `MONGODB-AWS` (AWS IAM credentials).
     MongoDbAws,
+    /// `MONGODB-OIDC` (OpenID Connect tokens; later auth spec revisions).
+    MongoDbOidc,
 }
 
 impl Mechanism {
     /// Every mechanism, for name lookups.
-    const ALL: [Mechanism; 7] = [
+    const ALL: [Mechanism; 8] = [
         Self::ScramSha1,
         Self::ScramSha256,
         Self::MongoDbCr,
@@ -71,6 +73,7 @@ impl Mechanism {
         Self::Plain,
         Self::Gssapi,
         Self::MongoDbAws,
+        Self::MongoDbOidc,
     ];
 
     /// The mechanism's name, as in `authMechanism`.
@@ -83,6 +86,7 @@ impl Mechanism {
             Self::Plain => "PLAIN",
             Self::Gssapi => "GSSAPI",
             Self::MongoDbAws => "MONGODB-AWS",
+            Self::MongoDbOidc => "MONGODB-OIDC",
         }
     }
 
@@ -252,6 +256,20 @@ impl Credential {
                 {
                     return Err(Error::invalid_argument(format!(
                         "MONGODB-AWS: unknown authMechanismProperties key {other:?}"
+                    )));
+                }
+                (external(&o.auth_source)?, given)
+            }
+            Some(Mechanism::MongoDbOidc) => {
+                if password.is_some() {
+                    return Err(Error::invalid_argument("authMechanism MONGODB-OIDC takes no password"));
+                }
+                let known = ["ENVIRONMENT", "TOKEN_RESOURCE"];
+                if let Some(other) =
+                    given.iter().flatten().map(|(k, _)| k).find(|k| !known.contains(&k.as_str()))
+                {
+                    return Err(Error::invalid_argument(format!(
+                        "MONGODB-OIDC: unknown authMechanismProperties key {other:?}"
                     )));
                 }
                 (external(&o.auth_source)?, given)
