@@ -23,6 +23,12 @@ pub struct Stream {
     pub pipeline: Pipeline,
     /// `fullDocument` mode (`default`, `updateLookup`, …).
     pub full_document: String,
+    /// Whether events carry `wallTime` (6.0+).
+    pub wall_time: bool,
+    /// `showExpandedEvents` (6.0+): DDL events and `collectionUUID`.
+    pub show_expanded: bool,
+    /// `fullDocumentBeforeChange` mode (`off`, `whenAvailable`, `required`).
+    pub full_document_before_change: String,
 }
 
 fn hex(s: &str) -> String {
@@ -59,83 +65,333 @@ pub fn parse_token(t: &Bson) -> Result<Position, CommandError> {
 
 fn update_description(prev: &Document, cur: &Document) -> Document {
     let mut updated = Document::new();
+    let mut truncated = Vec::new();
     for (k, v) in cur {
-        if prev.get(k) != Some(v) {
-            updated.insert(k.clone(), v.clone());
+        match (prev.get(k), v) {
+            (Some(old), new) if old == new => {}
+            // An array changed in place: its changed or appended elements by index, and a
+            // shorter array as `truncatedArrays` (mongod's delta updates).
+            (Some(Bson::Array(old)), Bson::Array(new)) if !old.is_empty() && !new.is_empty() => {
+                for (i, item) in new.iter().enumerate() {
+                    if old.get(i) != Some(item) {
+                        updated.insert(format!("{k}.{i}"), item.clone());
+                    }
+                }
+                if new.len() < old.len() {
+                    truncated.push(doc! {"field": k.clone(), "newSize": new.len() as i32});
+                }
+            }
+            _ => {
+                updated.insert(k.clone(), v.clone());
+            }
         }
     }
     let removed: Vec<Bson> =
         prev.keys().filter(|k| !cur.contains_key(*k)).map(|k| Bson::String(k.clone())).collect();
-    doc! {"updatedFields": updated, "removedFields": removed, "truncatedArrays": []}
+    doc! {"updatedFields": updated, "removedFields": removed, "truncatedArrays": truncated}
+}
+
+/// The data change events of collection `db.name` after the stream's position, written at
+/// or after `since` (when it got this name) and before `until` (when it lost it).
+fn collection_events(
+    stream: &Stream,
+    db: &str,
+    name: &str,
+    c: &super::collection::Collection,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+    events: &mut Vec<(Position, Document)>,
+) -> Result<(), CommandError> {
+    let ns = format!("{db}.{name}");
+    let images = c
+        .options
+        .get_document("changeStreamPreAndPostImages")
+        .is_ok_and(|o| o.get_bool("enabled").unwrap_or(false));
+    for w in c.writes_from(stream.pos.0) {
+        let pos = (w.ts, ns.clone(), w.rid, w.vi);
+        if pos <= stream.pos || since.is_some_and(|t| w.ts < t) || until.is_some_and(|t| w.ts >= t) {
+            continue;
+        }
+        let id = w.cur.or(w.prev).and_then(|d| d.get("_id")).cloned().unwrap_or(Bson::Null);
+        let (op, full, desc) = match (w.prev, w.cur) {
+            (None, Some(cur)) => ("insert", Some(Bson::Document(cur.clone())), None),
+            (Some(_), None) => ("delete", None, None),
+            (Some(_), Some(cur)) if w.replaced => ("replace", Some(Bson::Document(cur.clone())), None),
+            (Some(prev), Some(cur)) => {
+                let full = match stream.full_document.as_str() {
+                    "updateLookup" => {
+                        Some(c.by_id(&id).map(|(_, d)| Bson::Document(d.clone())).unwrap_or(Bson::Null))
+                    }
+                    mode => image(mode, images, Some(cur), "post")?,
+                };
+                ("update", full, Some(update_description(prev, cur)))
+            }
+            (None, None) => continue,
+        };
+        let mut ev = doc! {
+            "_id": token(&pos),
+            "operationType": op,
+            "clusterTime": w.ts,
+        };
+        if stream.wall_time {
+            ev.insert("wallTime", bson::DateTime::from_millis(i64::from(w.ts.time) * 1000));
+        }
+        if stream.show_expanded {
+            ev.insert("collectionUUID", Bson::Binary(c.uuid.clone()));
+        }
+        ev.insert("ns", doc! {"db": db, "coll": name});
+        ev.insert("documentKey", doc! {"_id": id});
+        if let Some(f) = full {
+            ev.insert("fullDocument", f);
+        }
+        if let Some(d) = desc {
+            ev.insert("updateDescription", d);
+        }
+        if op != "insert"
+            && let Some(before) = image(&stream.full_document_before_change, images, w.prev, "pre")?
+        {
+            ev.insert("fullDocumentBeforeChange", before);
+        }
+        events.push((pos, ev));
+    }
+    Ok(())
+}
+
+/// mongod's error for an event whose `_id` (the resume token) the pipeline changed.
+fn token_modified() -> CommandError {
+    CommandError::new(
+        280,
+        "ChangeStreamFatalError",
+        "Encountered an event whose _id field, which contains the resume token, was modified by the \
+         pipeline. Modifying the _id field of an event makes it impossible to resume the stream from \
+         that point. Only transformations that retain the unmodified _id field are allowed.",
+    )
+}
+
+/// A catalog change kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DdlKind {
+    /// A collection was dropped.
+    Drop,
+    /// A collection was renamed.
+    Rename,
+    /// A database was dropped.
+    DropDatabase,
+    /// A collection or view was created (expanded event).
+    Create,
+    /// Indexes were created (expanded event).
+    CreateIndexes,
+    /// Indexes were dropped (expanded event).
+    DropIndexes,
+    /// `collMod` changed a collection (expanded event).
+    Modify,
+}
+
+impl DdlKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Drop => "drop",
+            Self::Rename => "rename",
+            Self::DropDatabase => "dropDatabase",
+            Self::Create => "create",
+            Self::CreateIndexes => "createIndexes",
+            Self::DropIndexes => "dropIndexes",
+            Self::Modify => "modify",
+        }
+    }
+
+    /// Only streams with `showExpandedEvents` see it (6.0+).
+    fn expanded(self) -> bool {
+        matches!(self, Self::Create | Self::CreateIndexes | Self::DropIndexes | Self::Modify)
+    }
+}
+
+/// One catalog change, kept for change streams.
+#[derive(Debug, Clone)]
+pub struct DdlEvent {
+    ts: Timestamp,
+    db: String,
+    coll: Option<String>,
+    kind: DdlKind,
+    /// `operationDescription` (and, for `modify`, `stateBeforeChange` beside it); for a
+    /// rename also its `to`.
+    description: Document,
+    uuid: Option<bson::Binary>,
+}
+
+/// The record number of catalog events in a [`Position`]; their version number is
+/// `2 × sequence` (and `+ 1` for the `invalidate` that may follow).
+const DDL_RECORD: usize = usize::MAX - 1;
+
+/// What a collection's `changeStreamPreAndPostImages` and a stream's mode give for one image:
+/// `Ok(None)` leaves the field out.
+fn image(
+    mode: &str,
+    enabled: bool,
+    doc: Option<&Document>,
+    which: &str,
+) -> Result<Option<Bson>, CommandError> {
+    match mode {
+        "whenAvailable" => Ok(Some(match (enabled, doc) {
+            (true, Some(d)) => Bson::Document(d.clone()),
+            _ => Bson::Null,
+        })),
+        "required" => match (enabled, doc) {
+            (true, Some(d)) => Ok(Some(Bson::Document(d.clone()))),
+            _ => Err(CommandError::new(
+                47,
+                "NoMatchingDocument",
+                format!(
+                    "Change stream was configured to require a {which}-image for all update, delete and \
+                     replace events, but the {which}-image was not found for the event"
+                ),
+            )),
+        },
+        _ => Ok(None),
+    }
 }
 
 impl Store {
-    /// The events after `stream.pos` (at most `limit` passing the stream's pipeline), and
-    /// the new position.
+    /// Records a catalog change at `ts` for change streams.
+    pub(super) fn record_ddl(
+        &mut self,
+        ts: Timestamp,
+        db: &str,
+        coll: Option<&str>,
+        kind: DdlKind,
+        description: Document,
+        uuid: Option<bson::Binary>,
+    ) {
+        self.ddl.push(DdlEvent {
+            ts,
+            db: db.to_string(),
+            coll: coll.map(str::to_string),
+            kind,
+            description,
+            uuid,
+        });
+    }
+
+    /// The catalog events of `stream`'s scope after its position, each followed by the
+    /// `invalidate` it causes for this stream (a collection stream's collection dropped or
+    /// renamed or its database dropped; a database stream's database dropped).
+    fn ddl_events(&self, stream: &Stream) -> Vec<(Position, Document)> {
+        let mut out = Vec::new();
+        for (seq, e) in self.ddl.iter().enumerate() {
+            if e.ts < stream.pos.0
+                || stream.db.as_ref().is_some_and(|d| *d != e.db)
+                || matches!(e.db.as_str(), "admin" | "config" | "local")
+                || (e.kind.expanded() && !stream.show_expanded)
+            {
+                continue;
+            }
+            let in_scope = match (&stream.coll, &e.coll) {
+                (None, _) => true,
+                (Some(c), Some(ec)) => c == ec,
+                // A collection stream sees its collection's drop, then invalidates.
+                (Some(_), None) => false,
+            };
+            let invalidates = match (&stream.coll, e.kind) {
+                (Some(c), DdlKind::Drop | DdlKind::Rename) => e.coll.as_ref() == Some(c),
+                (Some(_), _) => false,
+                (None, DdlKind::DropDatabase) => stream.db.is_some(),
+                (None, _) => false,
+            };
+            let pos = (e.ts, String::new(), DDL_RECORD, 2 * seq);
+            if in_scope && pos > stream.pos {
+                let mut ev = doc! {"_id": token(&pos), "operationType": e.kind.name(), "clusterTime": e.ts};
+                if stream.wall_time {
+                    ev.insert("wallTime", bson::DateTime::from_millis(i64::from(e.ts.time) * 1000));
+                }
+                let mut ns = doc! {"db": e.db.clone()};
+                if let Some(c) = &e.coll {
+                    ns.insert("coll", c.clone());
+                }
+                ev.insert("ns", ns);
+                if let Some(to) = e.description.get("to").filter(|_| e.kind == DdlKind::Rename) {
+                    ev.insert("to", to.clone());
+                }
+                if stream.show_expanded {
+                    if let Some(uuid) = &e.uuid {
+                        ev.insert("collectionUUID", Bson::Binary(uuid.clone()));
+                    }
+                    match e.kind {
+                        DdlKind::Modify => {
+                            for (k, v) in &e.description {
+                                ev.insert(k.clone(), v.clone());
+                            }
+                        }
+                        DdlKind::Drop | DdlKind::DropDatabase => {}
+                        _ => {
+                            ev.insert("operationDescription", e.description.clone());
+                        }
+                    }
+                }
+                out.push((pos, ev));
+            }
+            let after = (e.ts, String::new(), DDL_RECORD, 2 * seq + 1);
+            if invalidates && after > stream.pos {
+                let mut ev = doc! {"_id": token(&after), "operationType": "invalidate", "clusterTime": e.ts};
+                if stream.wall_time {
+                    ev.insert("wallTime", bson::DateTime::from_millis(i64::from(e.ts.time) * 1000));
+                }
+                out.push((after, ev));
+            }
+        }
+        out
+    }
+
+    /// The events after `stream.pos` (at most `limit` passing the stream's pipeline), the new
+    /// position, and whether the stream was invalidated (its last event is `invalidate`; the
+    /// server closes it then).
     pub(super) fn stream_events(
         &self,
         stream: &Stream,
         limit: Option<usize>,
-    ) -> Result<(Vec<Document>, Position), CommandError> {
-        let mut events: Vec<(Position, Document)> = Vec::new();
+    ) -> Result<(Vec<Document>, Position, bool), CommandError> {
+        let mut events: Vec<(Position, Document)> = self.ddl_events(stream);
+        let in_scope = |db: &str, name: &str| {
+            stream.db.as_ref().is_none_or(|x| x == db)
+                && !matches!(db, "admin" | "config" | "local")
+                && stream.coll.as_ref().is_none_or(|x| x == name)
+                && !name.starts_with("system.")
+        };
         for (db, d) in &self.dbs {
-            if stream.db.as_ref().is_some_and(|x| x != db)
-                || matches!(db.as_str(), "admin" | "config" | "local")
-            {
-                continue;
-            }
             for (name, c) in &d.collections {
-                if stream.coll.as_ref().is_some_and(|x| x != name) || name.starts_with("system.") {
-                    continue;
+                if in_scope(db, name) {
+                    let since = self.named_at.get(&(db.clone(), name.clone())).copied();
+                    collection_events(stream, db, name, c, since, None, &mut events)?;
                 }
-                let ns = format!("{db}.{name}");
-                for w in c.writes_from(stream.pos.0) {
-                    let pos = (w.ts, ns.clone(), w.rid, w.vi);
-                    if pos <= stream.pos {
-                        continue;
-                    }
-                    let id = w.cur.or(w.prev).and_then(|d| d.get("_id")).cloned().unwrap_or(Bson::Null);
-                    let (op, full, desc) = match (w.prev, w.cur) {
-                        (None, Some(cur)) => ("insert", Some(cur.clone()), None),
-                        (Some(_), None) => ("delete", None, None),
-                        (Some(_), Some(cur)) if w.replaced => ("replace", Some(cur.clone()), None),
-                        (Some(prev), Some(cur)) => {
-                            let full = (stream.full_document == "updateLookup")
-                                .then(|| c.by_id(&id).map(|(_, d)| d.clone()));
-                            ("update", full.flatten(), Some(update_description(prev, cur)))
-                        }
-                        (None, None) => continue,
-                    };
-                    let mut ev = doc! {
-                        "_id": token(&pos),
-                        "operationType": op,
-                        "clusterTime": w.ts,
-                        "ns": {"db": db.clone(), "coll": name.clone()},
-                        "documentKey": {"_id": id},
-                    };
-                    if let Some(f) = full {
-                        ev.insert("fullDocument", f);
-                    } else if op == "update" && stream.full_document == "updateLookup" {
-                        ev.insert("fullDocument", Bson::Null);
-                    }
-                    if let Some(d) = desc {
-                        ev.insert("updateDescription", d);
-                    }
-                    events.push((pos, ev));
-                }
+            }
+        }
+        for (db, name, c, until) in &self.retired {
+            if in_scope(db, name) {
+                collection_events(stream, db, name, c, None, Some(*until), &mut events)?;
             }
         }
         events.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out = Vec::new();
         let mut pos = stream.pos.clone();
+        let mut invalidated = false;
         for (p, ev) in events {
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
+            let id = ev.get("_id").cloned();
+            let invalidate = ev.get_str("operationType").is_ok_and(|o| o == "invalidate");
             pos = p;
-            out.extend(stream.pipeline.run(vec![ev], &Default::default())?);
+            for shaped in stream.pipeline.run(vec![ev], &Default::default())? {
+                if shaped.get("_id").cloned() != id {
+                    return Err(token_modified());
+                }
+                out.push(shaped);
+            }
+            if invalidate {
+                invalidated = true;
+                break;
+            }
         }
-        Ok((out, pos))
+        Ok((out, pos, invalidated))
     }
 
     /// Parses `$changeStream` options into a stream starting now (or where asked).
@@ -145,6 +401,7 @@ impl Store {
         coll: Option<&str>,
         spec: &Document,
         rest: &[Document],
+        max_wire_version: i32,
     ) -> Result<Stream, CommandError> {
         let all = spec.get("allChangesForCluster").is_some_and(super::expr::truthy);
         if all && db != "admin" {
@@ -169,6 +426,30 @@ impl Store {
                 s.clone()
             }
             Some(_) => return Err(CommandError::new(2, "BadValue", "unrecognized value for fullDocument")),
+        };
+        let full_document_before_change = match spec.get("fullDocumentBeforeChange") {
+            None => "off".to_string(),
+            Some(Bson::String(s)) if matches!(s.as_str(), "off" | "whenAvailable" | "required") => s.clone(),
+            Some(_) => {
+                return Err(CommandError::new(
+                    2,
+                    "BadValue",
+                    "unrecognized value for fullDocumentBeforeChange",
+                ));
+            }
+        };
+        // 6.0 (wire version 17) added `showExpandedEvents`; 0 stands for the newest behaviour.
+        let six = max_wire_version == 0 || max_wire_version >= 17;
+        let show_expanded = match spec.get("showExpandedEvents") {
+            None => false,
+            Some(_) if !six => {
+                return Err(CommandError::new(
+                    40415,
+                    "Location40415",
+                    "BSON field '$changeStream.showExpandedEvents' is an unknown field.",
+                ));
+            }
+            Some(v) => super::expr::truthy(v),
         };
         let token_at = spec.get("resumeAfter").or_else(|| spec.get("startAfter"));
         let pos = match (token_at, spec.get("startAtOperationTime")) {
@@ -200,6 +481,9 @@ impl Store {
             pos,
             pipeline: Pipeline::parse(rest)?,
             full_document,
+            wall_time: six,
+            show_expanded,
+            full_document_before_change,
         })
     }
 }

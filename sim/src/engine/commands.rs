@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bson::{Bson, Document, Timestamp, doc};
 
 use super::aggregate::Pipeline;
+use super::change_stream::DdlKind;
 use super::collation::{compare_collated, equal_collated, with_collation};
 use super::collection::{Collection, Index, RecordId, WriteError};
 use super::compare::{num, type_name, values_equal};
@@ -747,7 +748,7 @@ impl Store {
                 return Err(CommandError::new(43, "CursorNotFound", format!("cursor id {id} not found")));
             };
             let ns = cursor.ns.clone();
-            let (batch, pos) = match result {
+            let (batch, pos, invalidated) = match result {
                 Ok(r) => r,
                 Err(e) => {
                     cursor.stream = Some(stream);
@@ -756,6 +757,12 @@ impl Store {
             };
             let resume = super::change_stream::token(&pos);
             cursor.stream = Some(super::change_stream::Stream { pos, ..stream });
+            let id = if invalidated {
+                self.cursors.remove(&id);
+                0
+            } else {
+                id
+            };
             return Ok(
                 doc! {"cursor": {"nextBatch": batch, "postBatchResumeToken": resume, "id": id, "ns": ns}},
             );
@@ -1326,15 +1333,21 @@ impl Store {
         };
         if let Some(Bson::Document(spec)) = stages.first().and_then(|st| st.get("$changeStream")) {
             let spec = spec.clone();
-            let mut stream = self.open_stream(db, coll.as_deref(), &spec, &stages[1..])?;
-            let (first, pos) = self.stream_events(&stream, batch_size.map(|b| b as usize))?;
+            let mut stream =
+                self.open_stream(db, coll.as_deref(), &spec, &stages[1..], ctx.max_wire_version)?;
+            let (first, pos, invalidated) = self.stream_events(&stream, batch_size.map(|b| b as usize))?;
             stream.pos = pos;
             let ns = match &coll {
                 Some(c) => format!("{db}.{c}"),
                 None => format!("{db}.$cmd.aggregate"),
             };
-            let id = self.new_cursor_id();
             let resume = super::change_stream::token(&stream.pos);
+            if invalidated {
+                return Ok(
+                    doc! {"cursor": {"firstBatch": first, "postBatchResumeToken": resume, "id": 0_i64, "ns": ns}},
+                );
+            }
+            let id = self.new_cursor_id();
             self.cursors.insert(
                 id,
                 Cursor {
@@ -1657,8 +1670,104 @@ impl Store {
             let stages: Vec<Document> = a.iter().filter_map(|s| s.as_document().cloned()).collect();
             Pipeline::parse(&stages)?;
         }
+        // A clustered collection (5.3+): the listed option gains its version, and the
+        // clustered index replaces the `_id_` index (mongod lists only that one).
+        let clustered = match options.get("clusteredIndex") {
+            Some(Bson::Document(spec)) => {
+                if spec.get("key") != Some(&Bson::Document(doc! {"_id": 1}))
+                    || !spec.get("unique").is_some_and(super::expr::truthy)
+                {
+                    return Err(CommandError::new(
+                        2,
+                        "BadValue",
+                        "The clusteredIndex option requires key: {_id: 1} and unique: true",
+                    ));
+                }
+                let mut spec = spec.clone();
+                spec.insert("v", 2);
+                spec.entry("name".to_string()).or_insert(Bson::String("_id_".into()));
+                options.insert("clusteredIndex", spec.clone());
+                Some(spec)
+            }
+            Some(other) => return Err(type_mismatch("create", "clusteredIndex", other, "object")),
+            None => None,
+        };
         let ts = self.stamp(ctx);
-        self.dbs.entry(db.to_string()).or_default().collections.insert(coll, Collection::new(options, ts));
+        let mut created = Collection::new(options.clone(), ts);
+        if let (Some(spec), Some(id)) = (clustered, created.indexes.first_mut()) {
+            id.name = spec.get_str("name").unwrap_or("_id_").to_string();
+            id.spec =
+                doc! {"v": 2, "key": {"_id": 1}, "name": id.name.clone(), "unique": true, "clustered": true};
+        }
+        let uuid = created.uuid.clone();
+        self.dbs.entry(db.to_string()).or_default().collections.insert(coll.clone(), created);
+        let description = match options.get("viewOn") {
+            Some(_) => options,
+            None => doc! {"idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"}},
+        };
+        let uuid = (!description.contains_key("viewOn")).then_some(uuid);
+        self.record_ddl(ts, db, Some(&coll), DdlKind::Create, description, uuid);
+        Ok(Document::new())
+    }
+
+    pub(super) fn cmd_coll_mod(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        let coll = coll_name(cmd)?;
+        let ts = self.stamp(ctx);
+        let Some(c) = self.existing_mut(db, &coll) else {
+            return Err(CommandError::new(
+                26,
+                "NamespaceNotFound",
+                format!("ns does not exist: {db}.{coll}"),
+            ));
+        };
+        let before = c.options.clone();
+        let mut description = Document::new();
+        for (k, v) in cmd.iter().skip(1) {
+            match k.as_str() {
+                "changeStreamPreAndPostImages" => {
+                    let Some(enabled) = v.as_document().and_then(|d| d.get_bool("enabled").ok()) else {
+                        return Err(type_mismatch("collMod", k, v, "object with a boolean 'enabled'"));
+                    };
+                    if enabled {
+                        c.options.insert(k.clone(), doc! {"enabled": true});
+                    } else {
+                        c.options.remove(k);
+                    }
+                }
+                "validator" | "validationLevel" | "validationAction" | "expireAfterSeconds" => {
+                    c.options.insert(k.clone(), v.clone());
+                }
+                // The generic arguments of every command.
+                "lsid"
+                | "txnNumber"
+                | "$db"
+                | "$clusterTime"
+                | "$readPreference"
+                | "writeConcern"
+                | "comment"
+                | "apiVersion"
+                | "apiStrict"
+                | "apiDeprecationErrors"
+                | "maxTimeMS" => continue,
+                other => {
+                    return Err(CommandError::new(
+                        40415,
+                        "Location40415",
+                        format!("BSON field 'collMod.{other}' is an unknown field."),
+                    ));
+                }
+            }
+            description.insert(k.clone(), v.clone());
+        }
+        let uuid = c.uuid.clone();
+        let event =
+            doc! {"operationDescription": description, "stateBeforeChange": {"collectionOptions": before}};
+        self.record_ddl(ts, db, Some(&coll), DdlKind::Modify, event, Some(uuid));
         Ok(Document::new())
     }
 
@@ -1673,8 +1782,13 @@ impl Store {
         let ns = format!("{db}.{coll}");
         match self.dbs.get_mut(db).and_then(|d| d.collections.remove(&coll)) {
             Some(c) => {
-                self.cursors.retain(|_, cur| cur.ns != ns);
-                Ok(doc! {"nIndexesWas": c.indexes.len() as i32, "ns": ns})
+                // Change streams stay open: they report the drop (and invalidate).
+                self.cursors.retain(|_, cur| cur.ns != ns || cur.stream.is_some());
+                let ts = self.last_write;
+                self.record_ddl(ts, db, Some(&coll), DdlKind::Drop, Document::new(), Some(c.uuid.clone()));
+                let was = c.indexes.len() as i32;
+                self.retire(db, &coll, c, ts);
+                Ok(doc! {"nIndexesWas": was, "ns": ns})
             }
             // 7.0 (wire version 21) and later succeed quietly for a missing collection.
             None if ctx.max_wire_version == 0 || ctx.max_wire_version >= 21 => Ok(Document::new()),
@@ -1682,10 +1796,21 @@ impl Store {
         }
     }
 
-    pub(super) fn cmd_drop_database(&mut self, db: &str) -> Result<Document, CommandError> {
+    pub(super) fn cmd_drop_database(
+        &mut self,
+        db: &str,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
         let prefix = format!("{db}.");
-        self.cursors.retain(|_, c| !c.ns.starts_with(&prefix));
-        self.dbs.remove(db);
+        self.cursors.retain(|_, c| !c.ns.starts_with(&prefix) || c.stream.is_some());
+        let ts = self.stamp(ctx);
+        if let Some(dropped) = self.dbs.remove(db) {
+            for (name, c) in dropped.collections {
+                self.record_ddl(ts, db, Some(&name), DdlKind::Drop, Document::new(), Some(c.uuid.clone()));
+                self.retire(db, &name, c, ts);
+            }
+            self.record_ddl(ts, db, None, DdlKind::DropDatabase, Document::new(), None);
+        }
         Ok(doc! {"dropped": db})
     }
 
@@ -1909,6 +2034,11 @@ impl Store {
             c.add_index(&ns, idx).map_err(|e| e.error)?;
         }
         let after = c.indexes.len() as i32;
+        let added: Vec<Document> = c.indexes.iter().skip(before as usize).map(|i| i.spec.clone()).collect();
+        let uuid = c.uuid.clone();
+        if !added.is_empty() {
+            self.record_ddl(ts, db, Some(&coll), DdlKind::CreateIndexes, doc! {"indexes": added}, Some(uuid));
+        }
         let mut reply = doc! {"numIndexesBefore": before, "numIndexesAfter": after, "createdCollectionAutomatically": created};
         if before == after {
             reply.insert("note", "all indexes already exist");
@@ -1916,12 +2046,51 @@ impl Store {
         Ok(reply)
     }
 
-    pub(super) fn cmd_drop_indexes(&mut self, db: &str, cmd: &Document) -> Result<Document, CommandError> {
+    pub(super) fn cmd_drop_indexes(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
         let coll = coll_name(cmd)?;
+        let ts = self.stamp(ctx);
+        let reply = self.drop_indexes(db, &coll, cmd)?;
+        if let Some(c) = self.collection(db, &coll) {
+            let kept: Vec<&str> = c.indexes.iter().map(|i| i.name.as_str()).collect();
+            let dropped: Vec<Document> = reply
+                .1
+                .iter()
+                .filter(|i| !kept.contains(&i.get_str("name").unwrap_or("")))
+                .cloned()
+                .collect();
+            let uuid = c.uuid.clone();
+            if !dropped.is_empty() {
+                self.record_ddl(
+                    ts,
+                    db,
+                    Some(&coll),
+                    DdlKind::DropIndexes,
+                    doc! {"indexes": dropped},
+                    Some(uuid),
+                );
+            }
+        }
+        Ok(reply.0)
+    }
+
+    /// Drops the indexes `cmd.index` names; returns the reply and the specs before.
+    fn drop_indexes(
+        &mut self,
+        db: &str,
+        coll: &str,
+        cmd: &Document,
+    ) -> Result<(Document, Vec<Document>), CommandError> {
+        let coll = coll.to_string();
         let Some(c) = self.existing_mut(db, &coll) else {
             return Err(CommandError::new(26, "NamespaceNotFound", format!("ns not found {db}.{coll}")));
         };
         let was = c.indexes.len() as i32;
+        let specs_before: Vec<Document> = c.indexes.iter().map(|i| i.spec.clone()).collect();
         let not_found = |what: String| CommandError::new(27, "IndexNotFound", what);
         let id_err = || CommandError::new(72, "InvalidOptions", "cannot drop _id index");
         match cmd.get("index") {
@@ -1972,7 +2141,7 @@ impl Store {
                 ));
             }
         }
-        Ok(doc! {"nIndexesWas": was})
+        Ok((doc! {"nIndexesWas": was}, specs_before))
     }
 
     pub(super) fn cmd_rename_collection(
@@ -2011,11 +2180,19 @@ impl Store {
         if self.collection(&tdb, &tcoll).is_some() && !drop_target {
             return Err(CommandError::new(48, "NamespaceExists", "target namespace exists"));
         }
-        self.stamp(ctx);
+        let ts = self.stamp(ctx);
         let Some(c) = self.dbs.get_mut(&sdb).and_then(|d| d.collections.remove(&scoll)) else {
             return Err(CommandError::new(26, "NamespaceNotFound", "source namespace does not exist"));
         };
-        self.dbs.entry(tdb).or_default().collections.insert(tcoll, c);
+        let uuid = c.uuid.clone();
+        self.retire(&sdb, &scoll, c.clone(), ts);
+        self.named_at.insert((tdb.clone(), tcoll.clone()), ts);
+        let replaced = self.dbs.entry(tdb.clone()).or_default().collections.insert(tcoll.clone(), c);
+        let mut description = doc! {"to": {"db": tdb, "coll": tcoll}};
+        if let Some(old) = replaced {
+            description.insert("dropTarget", Bson::Binary(old.uuid));
+        }
+        self.record_ddl(ts, &sdb, Some(&scoll), DdlKind::Rename, description, Some(uuid));
         Ok(Document::new())
     }
 }

@@ -14,8 +14,9 @@
 //! - Cursors: `firstBatch` holds 101 documents unless `batchSize` says otherwise; a cursor
 //!   closes (id 0) as soon as its results are exhausted; cursors remember the creating
 //!   session (`getMore` from another session fails) and are closed by
-//!   [`Store::kill_session_cursors`]. Change-stream cursors never close by themselves and
-//!   answer `getMore` at once (empty when nothing happened); awaiting is the server's choice.
+//!   [`Store::kill_session_cursors`]. Change-stream cursors close only after an
+//!   `invalidate` event and answer `getMore` at once (empty when nothing happened);
+//!   awaiting (`maxTimeMS`) is the server layer's.
 //! - Version-dependent replies follow `ExecContext::max_wire_version` (0 = newest).
 //! - Transactions: [`transaction`] (snapshot copy, own writes, write conflicts, commit).
 
@@ -98,6 +99,14 @@ pub struct Store {
     /// liveness of that transaction: a dropped [`transaction::Transaction`] releases its locks).
     txn_locks: BTreeMap<(String, String, compare::Key), (u64, std::sync::Weak<()>)>,
     next_txn: u64,
+    /// Catalog changes, oldest first, for change streams (drop, rename, create, …).
+    ddl: Vec<change_stream::DdlEvent>,
+    /// Collections dropped or renamed while a change stream was open, kept for the events
+    /// written before (db, name, collection, when it lost the name).
+    retired: Vec<(String, String, Collection, Timestamp)>,
+    /// When a renamed collection got its current name (its earlier writes belong to the
+    /// old name).
+    named_at: BTreeMap<(String, String), Timestamp>,
 }
 
 impl Default for Store {
@@ -129,6 +138,7 @@ const COMMANDS: &[&str] = &[
     "dropIndexes",
     "renameCollection",
     "collStats",
+    "collMod",
 ];
 
 /// The commands that write (the server advances cluster time before them).
@@ -144,6 +154,7 @@ const WRITES: &[&str] = &[
     "createIndexes",
     "dropIndexes",
     "renameCollection",
+    "collMod",
 ];
 
 impl Store {
@@ -156,6 +167,9 @@ impl Store {
             last_write: Timestamp { time: 0, increment: 0 },
             txn_locks: BTreeMap::new(),
             next_txn: 1,
+            ddl: Vec::new(),
+            retired: Vec::new(),
+            named_at: BTreeMap::new(),
         }
     }
 
@@ -223,7 +237,7 @@ impl Store {
             "killCursors" => self.cmd_kill_cursors(db, cmd),
             "create" => self.cmd_create(db, cmd, ctx),
             "drop" => self.cmd_drop(db, cmd, ctx),
-            "dropDatabase" => self.cmd_drop_database(db),
+            "dropDatabase" => self.cmd_drop_database(db, ctx),
             "listCollections" => self.cmd_list_collections(db, cmd, ctx),
             "listDatabases" if db != "admin" => Err(CommandError::new(
                 13,
@@ -233,9 +247,10 @@ impl Store {
             "listDatabases" => self.cmd_list_databases(cmd, ctx),
             "listIndexes" => self.cmd_list_indexes(db, cmd, ctx),
             "createIndexes" => self.cmd_create_indexes(db, cmd, ctx),
-            "dropIndexes" => self.cmd_drop_indexes(db, cmd),
+            "dropIndexes" => self.cmd_drop_indexes(db, cmd, ctx),
             "renameCollection" => self.cmd_rename_collection(cmd, ctx),
             "collStats" => self.cmd_coll_stats(db, cmd),
+            "collMod" => self.cmd_coll_mod(db, cmd, ctx),
             _ => Err(CommandError::new(59, "CommandNotFound", format!("no such command: '{name}'"))),
         }
     }
@@ -243,6 +258,24 @@ impl Store {
     /// The session a cursor was opened in, if the cursor exists (`Some(None)`: no session).
     pub fn cursor_lsid(&self, id: i64) -> Option<Option<&Document>> {
         self.cursors.get(&id).map(|c| c.lsid.as_ref())
+    }
+
+    /// Keeps `c`, which loses its name `db.name` at `until`, for the change streams open now.
+    fn retire(&mut self, db: &str, name: &str, c: Collection, until: Timestamp) {
+        if self.cursors.values().any(|cur| cur.stream.is_some()) {
+            self.retired.push((db.to_string(), name.to_string(), c, until));
+        }
+        self.named_at.remove(&(db.to_string(), name.to_string()));
+    }
+
+    /// Whether cursor `id` is a change stream (`None`: no such cursor).
+    pub fn cursor_is_stream(&self, id: i64) -> Option<bool> {
+        self.cursors.get(&id).map(|c| c.stream.is_some())
+    }
+
+    /// Removes cursor `id` (a getMore that failed after checking it out).
+    pub fn kill_cursor(&mut self, id: i64) {
+        self.cursors.remove(&id);
     }
 
     /// Closes every cursor opened in the session `lsid` (for `endSessions`/`killSessions`);

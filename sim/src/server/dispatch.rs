@@ -8,7 +8,10 @@ use std::time::Duration;
 use bson::{Bson, Document, Timestamp};
 
 use super::cluster_time::cluster_time_document;
-use super::errors::{Failure, LabelContext, error_reply, server_labels};
+use super::errors::{
+    Failure, LabelContext, RESUMABLE_CHANGE_STREAM_CODES, RESUMABLE_CHANGE_STREAM_ERROR, error_reply,
+    server_labels,
+};
 use super::handshake::{self, ClientInfo};
 use super::retryable::{Lookup, is_retryable_write};
 use super::sessions::session_key;
@@ -67,13 +70,23 @@ fn int64(v: Option<&Bson>) -> Option<i64> {
     }
 }
 
-/// Runs one command on `node` and returns what to send back.
+/// Runs one command on `node` and returns what to send back; then wakes the change-stream
+/// getMores awaiting new events (any command but a getMore may have written).
 pub async fn run_command(
     cluster: &Arc<Cluster>,
     node: &Node,
     client: &mut ClientInfo,
     inv: Invocation,
 ) -> Outcome {
+    let get_more = inv.name() == "getMore";
+    let outcome = run_one(cluster, node, client, inv).await;
+    if !get_more {
+        cluster.changes.notify_waiters();
+    }
+    outcome
+}
+
+async fn run_one(cluster: &Arc<Cluster>, node: &Node, client: &mut ClientInfo, inv: Invocation) -> Outcome {
     let version = cluster.config.version;
     let name = inv.name().to_owned();
     let gossip = cluster.gossips_cluster_time();
@@ -267,6 +280,14 @@ async fn data_command(
     }
     if name == "getMore" {
         check_get_more_session(cluster, cmd, lsid.as_ref())?;
+        get_more_after_checkout(cluster, node, cmd, close)?;
+    }
+    if topology == Topology::Standalone && name == "aggregate" && opens_change_stream(cmd) {
+        return Err(Failure::new(
+            40573,
+            version,
+            "The $changeStream stage is only supported on replica sets",
+        ));
     }
     let rc = read_concern::parse(cmd, name, topology, version)?;
     if let Some(after) = rc.after_cluster_time {
@@ -311,6 +332,7 @@ async fn data_command(
                 }
             }
         }
+        _ if name == "getMore" => await_get_more(cluster, &inv.db, cmd, &ctx).await?,
         _ => lock(&cluster.store).run(&inv.db, cmd, &ctx)?,
     };
     if let Some(at) = read_at {
@@ -322,6 +344,74 @@ async fn data_command(
         }
     }
     Ok((reply, write_time))
+}
+
+/// Whether an aggregate's first stage is `$changeStream`.
+fn opens_change_stream(cmd: &Document) -> bool {
+    cmd.get_array("pipeline")
+        .ok()
+        .and_then(|p| p.first())
+        .and_then(Bson::as_document)
+        .is_some_and(|stage| stage.contains_key("$changeStream"))
+}
+
+/// The `failGetMoreAfterCursorCheckout` fail point: a getMore whose cursor exists fails
+/// with `data.errorCode` (its cursor is gone afterwards) or closes the connection. On 4.4+ a
+/// change stream's failure with a resumable code is labelled `ResumableChangeStreamError`.
+fn get_more_after_checkout(
+    cluster: &Cluster,
+    node: &Node,
+    cmd: &Document,
+    close: &mut bool,
+) -> Result<(), Failure> {
+    let version = cluster.config.version;
+    let Some(id) = int64(cmd.get("getMore")) else { return Ok(()) };
+    let Some(is_stream) = lock(&cluster.store).cursor_is_stream(id) else { return Ok(()) };
+    let Some(action) = lock(&node.fail_points).check_get_more_after_checkout() else { return Ok(()) };
+    if action.close_connection {
+        *close = true;
+        return Ok(());
+    }
+    let Some(code) = action.error_code else { return Ok(()) };
+    lock(&cluster.store).kill_cursor(id);
+    let mut failure =
+        Failure::new(code, version, "Failing getMore via 'failGetMoreAfterCursorCheckout' failpoint");
+    if is_stream && version >= crate::ServerVersion::V4_4 && RESUMABLE_CHANGE_STREAM_CODES.contains(&code) {
+        failure.labels = Some(vec![RESUMABLE_CHANGE_STREAM_ERROR.to_owned()]);
+    }
+    Err(failure)
+}
+
+/// A getMore; on a change stream with `maxTimeMS`, an empty batch waits (without polling:
+/// woken by [`Cluster::changes`]) for new events until that time has passed, as mongod's
+/// awaitData cursors do.
+async fn await_get_more(
+    cluster: &Cluster,
+    db: &str,
+    cmd: &Document,
+    ctx: &ExecContext,
+) -> Result<Document, Failure> {
+    let id = int64(cmd.get("getMore"));
+    let awaits = id.is_some_and(|id| lock(&cluster.store).cursor_is_stream(id) == Some(true));
+    let max_time = int64(cmd.get("maxTimeMS")).or_else(|| cmd.get_f64("maxTimeMS").ok().map(|f| f as i64));
+    let deadline = match max_time {
+        Some(ms) if awaits && ms > 0 => tokio::time::Instant::now() + Duration::from_millis(ms as u64),
+        _ => return Ok(lock(&cluster.store).run(db, cmd, ctx)?),
+    };
+    loop {
+        let notified = cluster.changes.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let reply = lock(&cluster.store).run(db, cmd, ctx)?;
+        let empty = reply
+            .get_document("cursor")
+            .ok()
+            .and_then(|c| c.get_array("nextBatch").ok())
+            .is_none_or(|b| b.is_empty());
+        if !empty || tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Ok(reply);
+        }
+    }
 }
 
 /// A getMore must come from the session its cursor was opened in (mongod 50737/50738).

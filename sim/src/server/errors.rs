@@ -138,6 +138,10 @@ pub fn server_labels(
             labels.push(super::transactions::TRANSIENT_TRANSACTION_ERROR.to_owned());
         }
     }
+    // 4.2+ marks a change stream's fatal errors (ChangeStreamFatalError) as not resumable.
+    if code == Some(280) && version >= ServerVersion::V4_2 {
+        labels.push("NonResumableChangeStreamError".to_owned());
+    }
     let retryable = |c: Option<i32>| c.is_some_and(|c| RETRYABLE_WRITE_CODES.contains(&c));
     if version.labels_retryable_writes()
         && (cx.retryable_write || cx.commit_or_abort)
@@ -147,6 +151,15 @@ pub fn server_labels(
     }
     labels
 }
+
+/// The codes mongod 4.4+ labels `ResumableChangeStreamError` when a change stream's
+/// getMore fails with them after its cursor is checked out (network, not-primary,
+/// shutdown, stale-shard, retriable and read-preference errors).
+pub const RESUMABLE_CHANGE_STREAM_CODES: &[i32] =
+    &[6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 13388, 234, 133];
+
+/// The label of errors a change stream may resume after (4.4+).
+pub const RESUMABLE_CHANGE_STREAM_ERROR: &str = "ResumableChangeStreamError";
 
 /// The reply document of a failure (without cluster time, which the caller appends).
 pub fn error_reply(failure: &Failure, version: ServerVersion, cx: LabelContext) -> Document {

@@ -1,4 +1,5 @@
-//! The `failCommand` fail point (transactions spec tests: "Server Fail Point") set with
+//! The `failCommand` fail point (transactions spec tests: "Server Fail Point") and the
+//! `onPrimaryTransactionalWrite` and `failGetMoreAfterCursorCheckout` fail points, set with
 //! `configureFailPoint`.
 
 use std::time::Duration;
@@ -186,11 +187,15 @@ impl<T: Clone> Slot<T> {
     }
 }
 
-/// A node's fail points: `failCommand` and `onPrimaryTransactionalWrite`.
+/// A node's fail points: `failCommand`, `onPrimaryTransactionalWrite` and
+/// `failGetMoreAfterCursorCheckout`.
 #[derive(Debug, Clone, Default)]
 pub struct FailPoints {
     fail_command: Slot<FailCommand>,
     transactional_write: Slot<TransactionalWrite>,
+    /// `failGetMoreAfterCursorCheckout`: a getMore fails once its cursor is checked out
+    /// (`data.errorCode`, or `data.closeConnection`); only those fields of the data count.
+    get_more_after_checkout: Slot<FailCommand>,
 }
 
 fn parse_transactional_write(data: Option<&Bson>) -> Result<TransactionalWrite, CommandError> {
@@ -217,8 +222,12 @@ impl FailPoints {
             "onPrimaryTransactionalWrite" => {
                 Ok(self.transactional_write.set(mode, parse_transactional_write(cmd.get("data"))?))
             }
+            "failGetMoreAfterCursorCheckout" => {
+                Ok(self.get_more_after_checkout.set(mode, parse_data(cmd.get("data"))?))
+            }
             other => Err(bad(format!(
-                "unknown fail point '{other}': mongo-sim supports failCommand and onPrimaryTransactionalWrite"
+                "unknown fail point '{other}': mongo-sim supports failCommand, onPrimaryTransactionalWrite \
+                 and failGetMoreAfterCursorCheckout"
             ))),
         }
     }
@@ -235,6 +244,11 @@ impl FailPoints {
             }
         }
         slot.fire()
+    }
+
+    /// Whether `failGetMoreAfterCursorCheckout` fires for a getMore whose cursor exists.
+    pub fn check_get_more_after_checkout(&mut self) -> Option<Action> {
+        self.get_more_after_checkout.fire()
     }
 
     /// Whether `onPrimaryTransactionalWrite` fires for a retryable write about to commit.
@@ -293,6 +307,17 @@ mod tests {
         assert!(fp.configure(&cmd).is_ok());
         let fired = fp.check_transactional_write();
         assert_eq!(fired, Some(TransactionalWrite { close_connection: false, fail_before_commit: Some(1) }));
+    }
+
+    #[test]
+    fn get_more_after_checkout_fires_without_a_command_list() {
+        let mut fp = FailPoints::default();
+        let cmd = doc! { "configureFailPoint": "failGetMoreAfterCursorCheckout", "mode": { "times": 1 },
+        "data": { "errorCode": 6, "closeConnection": false } };
+        assert_eq!(fp.configure(&cmd), Ok(0));
+        assert_eq!(fp.check("getMore", None), None);
+        assert_eq!(fp.check_get_more_after_checkout().and_then(|a| a.error_code), Some(6));
+        assert_eq!(fp.check_get_more_after_checkout(), None);
     }
 
     #[test]

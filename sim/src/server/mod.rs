@@ -157,6 +157,9 @@ pub struct Cluster {
     pub started: Instant,
     /// The users (authentication is on when there are any).
     pub users: auth::Users,
+    /// Woken after every command but getMore: an awaiting change-stream getMore
+    /// (`maxTimeMS`) looks for new events then.
+    pub changes: tokio::sync::Notify,
     request_ids: AtomicI32,
 }
 
@@ -186,6 +189,7 @@ impl Cluster {
             replica_set,
             nodes,
             started: Instant::now(),
+            changes: tokio::sync::Notify::new(),
             request_ids: AtomicI32::new(1),
         }
     }
