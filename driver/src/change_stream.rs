@@ -2,7 +2,12 @@
 //! `watch` on a [`Client`], [`Database`](crate::Database) or
 //! [`Collection`](crate::Collection) opens an `aggregate` whose first stage is
 //! `$changeStream`; the [`ChangeStream`] tracks the resume token and resumes once after each
-//! resumable error of a `getMore`.
+//! resumable error of a `getMore`. Events are raw [`Document`]s; [`ChangeStream::events`]
+//! gives the typed [`ChangeStreamEvent<T>`] form.
+
+pub mod event;
+
+pub use event::{ChangeNamespace, ChangeStreamEvent, OperationType, TruncatedArray, UpdateDescription};
 
 use std::collections::VecDeque;
 use std::future::IntoFuture;
@@ -750,6 +755,27 @@ impl<'a> IntoFuture for Watch<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
+    }
+}
+
+impl ChangeStream<Document> {
+    /// The same stream returning typed events whose documents (`fullDocument`,
+    /// `fullDocumentBeforeChange`) deserialize into `T`.
+    ///
+    /// ```no_run
+    /// # #[derive(serde::Deserialize)] struct Order { item: String }
+    /// # async fn demo(coll: mongo_driver::Collection<bson::Document>) -> mongo_driver::Result<()> {
+    /// use mongo_driver::change_stream::OperationType;
+    /// let mut stream = coll.watch().await?.events::<Order>();
+    /// while let Some(event) = stream.next().await? {
+    ///     if event.operation_type == OperationType::Insert {
+    ///         println!("new order: {:?}", event.full_document.map(|o| o.item));
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn events<T>(self) -> ChangeStream<ChangeStreamEvent<T>> {
+        self.with_type()
     }
 }
 

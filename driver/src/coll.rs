@@ -601,6 +601,12 @@ impl<T: Send + Sync> Collection<T> {
     pub fn drop(&self) -> DropCollection<'_, T> {
         DropCollection { coll: self, session: None, options: DropCollectionOptions::default() }
     }
+
+    /// Renames the collection to `to` in the same database (`renameCollection`); chain
+    /// `.drop_target(true)` to replace an existing collection of that name.
+    pub fn rename(&self, to: &str) -> RenameCollection<'_, T> {
+        RenameCollection { coll: self, to: to.to_string(), drop_target: None, session: None }
+    }
 }
 
 /// Runs `op` in the operation's session (driver sessions spec: explicit, or implicit).
@@ -1285,6 +1291,37 @@ impl<'a, T: Send + Sync> DropCollection<'a, T> {
     }
 }
 action_future!(DropCollection, (), Send + Sync + 'a);
+
+/// The future of [`Collection::rename`].
+#[must_use = "an action does nothing until awaited"]
+pub struct RenameCollection<'a, T> {
+    coll: &'a Collection<T>,
+    to: String,
+    drop_target: Option<bool>,
+    session: Option<&'a mut ClientSession>,
+}
+
+impl<'a, T: Send + Sync> RenameCollection<'a, T> {
+    /// Replaces an existing target collection (`dropTarget`).
+    pub fn drop_target(mut self, value: bool) -> Self {
+        self.drop_target = Some(value);
+        self
+    }
+
+    /// Runs the command in an explicit session.
+    pub fn session(mut self, session: &'a mut ClientSession) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    async fn run(self) -> Result<()> {
+        let generic = self.coll.write_args(None, None);
+        let to = Namespace { db: self.coll.ns.db.clone(), coll: self.to.clone() };
+        let mut op = operation::RenameCollection::new(self.coll.ns.clone(), to, self.drop_target, generic);
+        self.coll.run_in(&mut op, self.session).await
+    }
+}
+action_future!(RenameCollection, (), Send + Sync + 'a);
 
 /// The future of [`Collection::bulk_write`].
 #[must_use = "an action does nothing until awaited"]

@@ -28,7 +28,7 @@ pub mod session;
 pub mod topology;
 pub mod wire;
 
-pub use change_stream::ChangeStream;
+pub use change_stream::{ChangeStream, ChangeStreamEvent};
 pub use client::Client;
 pub use coll::Collection;
 pub use cursor::Cursor;

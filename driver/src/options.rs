@@ -539,6 +539,14 @@ options! {
         pipeline: Vec<Document>,
         /// The default collation.
         collation: Collation,
+        /// A time-series collection: `{timeField, metaField, granularity}` (5.0+).
+        timeseries: Document,
+        /// Seconds after which documents expire (time-series and clustered collections).
+        expire_after_seconds: i64,
+        /// A clustered collection: `{key: {_id: 1}, unique: true, name}` (5.3+).
+        clustered_index: Document,
+        /// Pre- and post-images for change streams: `{enabled: true}` (6.0+).
+        change_stream_pre_and_post_images: Document,
         /// The write concern (default: the database's).
         write_concern: WriteConcern,
     }

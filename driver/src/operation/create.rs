@@ -60,6 +60,18 @@ impl Operation for Create {
         if let Some(v) = &o.collation {
             c = c.collation(v.clone());
         }
+        if let Some(v) = &o.timeseries {
+            c = c.timeseries(v.clone());
+        }
+        if let Some(v) = o.expire_after_seconds {
+            c = c.expire_after_seconds(v);
+        }
+        if let Some(v) = &o.clustered_index {
+            c = c.clustered_index(v.clone());
+        }
+        if let Some(v) = &o.change_stream_pre_and_post_images {
+            c = c.change_stream_pre_and_post_images(v.clone());
+        }
         c.with_generic_arguments(self.generic.clone()).to_op_msg()
     }
 
