@@ -32,6 +32,11 @@ fn run() -> Result<(), String> {
     let (pin, spec_root) = spec_data::locate_specifications(&manifest_dir)?;
     println!("cargo:rustc-env=SPEC_ROOT={}", spec_root.display());
     println!("cargo:rustc-env=SPEC_COMMIT={}", pin.specifications.commit);
+    // The second specifications pin: the sessions tests in the legacy format.
+    println!("cargo:rerun-if-env-changed={}", pin.legacy_sessions.env);
+    let (_, legacy_root) = spec_data::locate_legacy_sessions(&manifest_dir)?;
+    println!("cargo:rerun-if-changed={}", legacy_root.join("source/sessions/tests/legacy").display());
+    println!("cargo:rustc-env=LEGACY_SESSIONS_SPEC_ROOT={}", legacy_root.display());
 
     let mut generated = Vec::new();
     for s in suite::suites() {

@@ -19,4 +19,5 @@ sync_one() { # section, sparse paths...
   echo "$section: $(git -C "$dir" rev-parse HEAD) in $dir"
 }
 sync_one specifications '/source/'
+sync_one legacy_sessions '/source/sessions/tests/legacy/' '/source/transactions/tests/'
 sync_one server '/src/mongo/base/error_codes.yml' '/src/mongo/**/*.idl'

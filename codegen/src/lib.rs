@@ -11,6 +11,7 @@ pub mod crud_v1;
 pub mod error;
 pub mod error_codes;
 pub mod idl;
+pub mod legacy;
 pub mod manifest;
 pub mod naming;
 pub mod read_write_concern;

@@ -10,6 +10,9 @@ use serde::Deserialize;
 pub struct Pin {
     /// The driver specifications repository (test data and spec text).
     pub specifications: Source,
+    /// The specifications repository at the last commit holding the sessions spec's tests in
+    /// the Transactions-spec ("legacy") test format (`sessions::legacy::`).
+    pub legacy_sessions: Source,
     /// The server repository (`error_codes.yml` and IDL files).
     pub server: Source,
 }
@@ -105,6 +108,14 @@ pub fn locate_specifications(manifest_dir: &Path) -> Result<(Pin, PathBuf), Stri
     let root = workspace_root(manifest_dir)?;
     let pin = load_pin(&root)?;
     let dir = pin.specifications.locate(&root, "source")?;
+    Ok((pin, dir))
+}
+
+/// Locates the checkout of the legacy sessions pin (the folder holding `source/`).
+pub fn locate_legacy_sessions(manifest_dir: &Path) -> Result<(Pin, PathBuf), String> {
+    let root = workspace_root(manifest_dir)?;
+    let pin = load_pin(&root)?;
+    let dir = pin.legacy_sessions.locate(&root, "source/sessions/tests/legacy")?;
     Ok((pin, dir))
 }
 

@@ -191,6 +191,36 @@ pub fn suites() -> &'static [Suite] {
             test_target: "legacy_crud",
             generate: crate::crud_v1::generate_retryable_writes_legacy,
         },
+        Suite {
+            module: "sessions::legacy",
+            spec_dir: "sessions",
+            test_target: "legacy_suites",
+            generate: crate::legacy::generate_sessions,
+        },
+        Suite {
+            module: "transactions::legacy",
+            spec_dir: "transactions",
+            test_target: "legacy_suites",
+            generate: crate::legacy::generate_transactions,
+        },
+        Suite {
+            module: "transactions_convenient_api",
+            spec_dir: "transactions-convenient-api",
+            test_target: "legacy_suites",
+            generate: crate::legacy::generate_convenient_api,
+        },
+        Suite {
+            module: "retryable_reads",
+            spec_dir: "retryable-reads",
+            test_target: "legacy_suites",
+            generate: crate::legacy::generate_retryable_reads,
+        },
+        Suite {
+            module: "read_write_concern::operation",
+            spec_dir: "read-write-concern",
+            test_target: "legacy_suites",
+            generate: crate::legacy::generate_read_write_concern,
+        },
     ]
 }
 

@@ -48,6 +48,22 @@ pub fn parse(file: &Path, text: &str) -> Result<TestFile, SpecError> {
     Ok(parsed)
 }
 
+/// Type-checks and validates a unified file produced by a translator (see
+/// [`crate::legacy`]); `file` names the source file in errors, which locate the value in the
+/// translated file.
+pub(crate) fn from_translated(file: &Path, value: serde_json::Value) -> Result<TestFile, SpecError> {
+    let mut parsed: TestFile = serde_path_to_error::deserialize(value).map_err(|e| {
+        let pointer = pointer_with_variants(e.path());
+        SpecError::new(
+            file,
+            pointer,
+            format!("in the file translated to the unified format: {}", e.into_inner()),
+        )
+    })?;
+    validate::validate(file, &mut parsed)?;
+    Ok(parsed)
+}
+
 /// Deserializes the typed model, locating errors by JSON pointer. Unlike
 /// [`crate::error::from_json_str`], an entity's or event's type key (an externally tagged
 /// enum variant) is part of the pointer, and serde's bare "expected value" (a tagged value

@@ -76,7 +76,7 @@ pub enum SimTopology {
 }
 
 /// The server versions the simulator can report, oldest first.
-const SIM_VERSIONS: &[(u32, u32)] = &[(3, 6), (4, 0), (4, 2), (4, 4), (5, 0), (6, 0), (7, 0)];
+pub(crate) const SIM_VERSIONS: &[(u32, u32)] = &[(3, 6), (4, 0), (4, 2), (4, 4), (5, 0), (6, 0), (7, 0)];
 
 /// Picks the deployment a case runs on: the first combination of the file's and the
 /// case's `runOnRequirements` (each list: any one must hold) the simulator can satisfy,
@@ -171,7 +171,7 @@ fn sim_server_parameter(name: &str) -> Option<serde_json::Value> {
 /// `spec-data/pin.toml`, found from `CARGO_MANIFEST_DIR`): cases run on simulated servers
 /// up to it, as the pinned files know nothing of later releases (a case written before
 /// 6.2 may still expect `getnonce`). `Err` says why it cannot be read.
-fn newest_at_pin() -> Result<Version, String> {
+pub(crate) fn newest_at_pin() -> Result<Version, String> {
     static NEWEST: std::sync::OnceLock<Result<Version, String>> = std::sync::OnceLock::new();
     NEWEST
         .get_or_init(|| {
@@ -342,26 +342,31 @@ pub fn generate_translated_case(
     generate_case_loaded(file, &file.tests[index], index, spec_file, name, Some(loader))
 }
 
-fn generate_case_loaded(
-    file: &TestFile,
-    case: &TestCase,
-    index: usize,
-    spec_file: &str,
-    name: &str,
-    loader: Option<&TokenStream>,
-) -> (Status, TokenStream) {
+/// What the generator makes of one case before it is wrapped into a test body: why it
+/// cannot run (empty: it runs), its statements, and the deployment it runs on.
+pub(crate) struct CaseParts {
+    /// Reasons to ignore the case, the first one shown.
+    pub reasons: Vec<String>,
+    /// One block per operation.
+    pub statements: Vec<TokenStream>,
+    /// The simulated topology chosen from the requirements.
+    pub topology: SimTopology,
+    /// The simulated server version chosen from the requirements.
+    pub version: (u32, u32),
+    /// Whether the deployment requires authentication.
+    pub auth: bool,
+}
+
+/// The parts of one case (see [`CaseParts`]).
+pub(crate) fn case_parts(file: &TestFile, case: &TestCase, spec_file: &str) -> CaseParts {
     let mut reasons: Vec<String> = Vec::new();
     if let Some(skip) = &case.skip_reason {
         reasons.push(format!("skipReason: {skip}"));
     }
     let deployment =
         choose_deployment(file.run_on_requirements.as_deref(), case.run_on_requirements.as_deref());
-    let start = if requires_auth(file.run_on_requirements.as_deref(), case.run_on_requirements.as_deref()) {
-        quote! { start_with_auth }
-    } else {
-        quote! { start }
-    };
-    let (topology, (major, minor)) = match deployment {
+    let auth = requires_auth(file.run_on_requirements.as_deref(), case.run_on_requirements.as_deref());
+    let (topology, version) = match deployment {
         Ok(d) => d,
         Err(e) => {
             reasons.push(e);
@@ -389,11 +394,34 @@ fn generate_case_loaded(
             }
         }
     }
-    let topology = match topology {
+    CaseParts { reasons, statements, topology, version, auth }
+}
+
+/// The runner's `Sim` variant for a simulated topology.
+pub(crate) fn sim_tokens(topology: SimTopology) -> TokenStream {
+    match topology {
         SimTopology::Single => quote! { Single },
         SimTopology::ReplicaSet => quote! { ReplicaSet },
         SimTopology::Sharded => quote! { Sharded },
+    }
+}
+
+fn generate_case_loaded(
+    file: &TestFile,
+    case: &TestCase,
+    index: usize,
+    spec_file: &str,
+    name: &str,
+    loader: Option<&TokenStream>,
+) -> (Status, TokenStream) {
+    let CaseParts { reasons, statements, topology, version: (major, minor), auth } =
+        case_parts(file, case, spec_file);
+    let start = if auth {
+        quote! { start_with_auth }
+    } else {
+        quote! { start }
     };
+    let topology = sim_tokens(topology);
     let (major, minor) = (major as u8, minor as u8);
     let (start, loader) = match loader {
         Some(loader) => (quote! { start_translated }, quote! { #loader, }),

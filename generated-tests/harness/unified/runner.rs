@@ -240,6 +240,13 @@ impl Runner {
         Self::start_file(path, file, case, sim, version, target, auth).await
     }
 
+    /// [`Runner::start`] for case `case` of a Transactions-format ("legacy") file, which
+    /// the generator's translator turns into a unified file (`spec_codegen::legacy`).
+    pub async fn start_legacy(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Option<Self> {
+        let file = spec_codegen::legacy::load_case(&path, case).unwrap_or_else(|e| panic!("{e}"));
+        Self::start_file(path, file, case, sim, version, Target::from_env(), false).await
+    }
+
     /// [`Runner::start_on_with`] for a file already loaded from `path`.
     async fn start_file(
         path: PathBuf,
@@ -776,7 +783,47 @@ impl Runner {
 
     /// After the operations: the expected events of each client, then the `outcome`,
     /// then the snapshot `name` of every command event of every client (see [`snapshot`]).
-    pub async fn finish(mut self, name: &str) {
+    pub async fn finish(self, name: &str) {
+        self.finish_with(Some(name)).await
+    }
+
+    /// [`Runner::finish`] of a legacy-format case: first waits until the commands the
+    /// sessions' ending sent (an open transaction's `abortTransaction`) have completed, then
+    /// checks; records the snapshot `name` only when `record` (the first deployment a case
+    /// runs on).
+    pub async fn finish_legacy(self, name: &str, record: bool) {
+        self.settle().await;
+        self.finish_with(record.then_some(name)).await
+    }
+
+    /// Waits (up to 5 s) until every client's started commands have completed and no new
+    /// one started for a few milliseconds.
+    async fn settle(&self) {
+        let pending = |runner: &Self| -> (usize, bool) {
+            let mut total = 0;
+            let mut open = false;
+            for client in runner.clients.values() {
+                let events = client.all.lock().unwrap_or_else(|p| p.into_inner());
+                total += events.len();
+                let started = events.iter().filter(|e| matches!(e, CommandEvent::Started(_))).count();
+                open |= started * 2 != events.len();
+            }
+            (total, open)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut last = pending(self);
+        loop {
+            tokio::time::sleep(Duration::from_millis(15)).await;
+            let now = pending(self);
+            if (now == last && !now.1) || std::time::Instant::now() > deadline {
+                break;
+            }
+            last = now;
+        }
+    }
+
+    /// [`Runner::finish`], recording the snapshot `name` when given.
+    pub async fn finish_with(mut self, name: Option<&str>) {
         let case = self.test().clone();
         for (k, expected) in case.expect_events.iter().flat_map(|e| e.iter()).enumerate() {
             let here = format!("{}#/tests/{}/expectEvents/{k}", self.path.display(), self.case);
@@ -875,7 +922,7 @@ impl Runner {
             .collect();
         // The snapshot records the simulator's replies; a real deployment's differ. Operations
         // on threads interleave differently from run to run: no snapshot then either.
-        if self.deployment.is_simulated() && !self.extra.ran_threads() {
+        if let Some(name) = name.filter(|_| self.deployment.is_simulated() && !self.extra.ran_threads()) {
             crate::snapshot(name, &snapshot(&logs));
         }
         for (client, fail_point) in &self.fail_points {
