@@ -2,6 +2,8 @@
 //! ask, "for all methods that take a session parameter": every public action with a
 //! `.session(…)` setter sends the explicit session's `lsid`, or an implicit one without it (4);
 //! refuses a session of another client (5) and an ended session (6) before sending anything.
+//! Prose 11 runs on a standalone, a replica set and a sharded cluster, for each read
+//! preference mode.
 //!
 //! The list of actions is not trusted to stay complete by hand: `every_session_action_is_covered`
 //! reads the driver's source for each type that has a `session` setter (written by hand or by
@@ -11,9 +13,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use bson::{Document, doc};
+use futures::TryStreamExt;
 use mongo_driver::coll::WriteModel;
 use mongo_driver::error::ErrorKind;
 use mongo_driver::index_management::IndexModel;
+use mongo_driver::options::WriteConcern;
+use mongo_driver::selection::ReadPreference;
 use mongo_driver::{ClientSession, Result};
 use mongo_sim::Config;
 
@@ -41,6 +46,7 @@ const COVERED: &[(&str, &[&str])] = &[
     ("DistinctAction", &["Collection::distinct"]),
     ("CountDocuments", &["Collection::count_documents"]),
     ("DropCollection", &["Collection::drop"]),
+    ("RenameCollection", &["Collection::rename"]),
     ("BulkWrite", &["Collection::bulk_write"]),
     ("Aggregate", &["Collection::aggregate", "Database::aggregate"]),
     ("CreateIndex", &["Collection::create_index"]),
@@ -103,6 +109,12 @@ async fn call(f: &Fixture, method: &str, k: usize, s: Option<&mut ClientSession>
         "Collection::count_documents" => run!(s, coll.count_documents(doc! {})).map(|_| "aggregate")?,
         "Collection::drop" => {
             run!(s, db.collection::<Document>(&format!("drop{k}")).drop()).map(|_| "drop")?
+        }
+        "Collection::rename" => {
+            let from = db.collection::<Document>(&format!("from{k}"));
+            // The collection to rename exists first (a separate command, outside the session).
+            from.insert_one(doc! {}).await?;
+            run!(s, from.rename(&format!("to{k}"))).map(|_| "renameCollection")?
         }
         "Collection::bulk_write" => {
             run!(s, coll.bulk_write([WriteModel::InsertOne { document: doc! {} }])).map(|_| "insert")?
@@ -180,11 +192,55 @@ async fn foreign_and_ended_sessions_are_refused_by_every_method() {
                 "{method} with {which} session: {error}"
             );
             let sent: Vec<String> = f.all_started().into_iter().map(|e| e.command_name).collect();
-            let helper = ["createIndexes"]; // drop_index's own set-up command is sent before.
+            // The set-up command of drop_index or rename, sent before, outside the session.
+            let set_up = match *method {
+                "Collection::drop_index" => Some("createIndexes"),
+                "Collection::rename" => Some("insert"),
+                _ => None,
+            };
             assert!(
-                sent.iter().all(|c| helper.contains(&c.as_str()) || c == "killCursors"),
+                sent.iter().all(|c| Some(c.as_str()) == set_up || c == "killCursors"),
                 "{method} with {which} session sent {sent:?}"
             );
+        }
+    }
+}
+
+/// Prose 11: for every combination of topology and read preference mode, `find` and its
+/// `getMore` send the same non-zero implicit `lsid`.
+#[tokio::test]
+async fn find_and_get_more_send_the_same_lsid_on_every_topology_and_read_preference() {
+    let topologies = [
+        ("standalone", Config::standalone()),
+        ("replica set", Config::replica_set(3)),
+        ("sharded", Config::sharded(2, 3)),
+    ];
+    for (topology, config) in topologies {
+        let f = Fixture::start(config, "heartbeatFrequencyMS=500").await;
+        let coll = f.client.database("session-args").collection::<Document>("lsid11");
+        let docs = [doc! {"_id": 1}, doc! {"_id": 2}, doc! {"_id": 3}];
+        coll.insert_many(docs).write_concern(WriteConcern::majority()).await.unwrap();
+        let modes = [
+            ReadPreference::primary(),
+            ReadPreference::primary_preferred(),
+            ReadPreference::secondary(),
+            ReadPreference::secondary_preferred(),
+            ReadPreference::nearest(),
+        ];
+        for mode in modes {
+            let what = format!("{topology}, {mode:?}");
+            f.clear();
+            let cursor = coll.clone().with_read_preference(mode).find(doc! {}).batch_size(2).await;
+            let all: Vec<Document> = cursor
+                .unwrap_or_else(|e| panic!("{what}: find: {e}"))
+                .try_collect()
+                .await
+                .unwrap_or_else(|e| panic!("{what}: getMore: {e}"));
+            assert_eq!(all.len(), 3, "{what}");
+            let find = lsid_of_last(&f, "find").unwrap_or_else(|| panic!("{what}: find has an lsid"));
+            assert!(find.get("id").is_some(), "{what}: a non-empty lsid {find}");
+            let get_more = lsid_of_last(&f, "getMore");
+            assert_eq!(get_more.as_ref(), Some(&find), "{what}: getMore sends the find's lsid");
         }
     }
 }
