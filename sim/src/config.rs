@@ -51,6 +51,8 @@ pub struct Config {
     pub member_tags: Vec<Document>,
     /// Users; when any is configured, authentication is on (commands need SCRAM first).
     pub users: Vec<User>,
+    /// TLS: when set, every node requires it (`net.tls.mode: requireTLS`).
+    pub tls: Option<crate::tls::TlsSettings>,
 }
 
 /// A user of an auth-enabled deployment (SCRAM-SHA-1 and SCRAM-SHA-256).
@@ -82,6 +84,7 @@ impl Default for Config {
             election_delay: Duration::from_millis(50),
             member_tags: Vec::new(),
             users: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -122,6 +125,12 @@ impl Config {
     /// The same configuration with authentication on and `user` (defined in `db`) added.
     pub fn with_user(mut self, db: &str, user: &str, password: &str) -> Self {
         self.users.push(User { db: db.to_owned(), name: user.to_owned(), password: password.to_owned() });
+        self
+    }
+
+    /// The same configuration requiring TLS on every node.
+    pub fn with_tls(mut self, tls: crate::tls::TlsSettings) -> Self {
+        self.tls = Some(tls);
         self
     }
 

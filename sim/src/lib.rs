@@ -6,13 +6,16 @@
 //! retryable-write records and fail points, and hands data commands to the [`engine`].
 //! It depends on nothing else of this workspace, so driver bugs cannot hide behind server bugs.
 
+pub mod compression;
 pub mod config;
 pub mod deployment;
 pub mod engine;
 pub mod server;
+pub mod tls;
 pub mod version;
 pub mod wire;
 
 pub use config::{Config, Topology, User};
 pub use deployment::{Deployment, StartError};
+pub use tls::{TestCertificates, TlsError, TlsSettings};
 pub use version::ServerVersion;

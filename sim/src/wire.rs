@@ -71,9 +71,12 @@ pub enum WireError {
         /// The checksum of the bytes received.
         actual: u32,
     },
-    /// A compressor the server did not negotiate.
+    /// A compressor the server does not support.
     #[error("unsupported compressor id {0}")]
     UnsupportedCompressor(u8),
+    /// A compressed payload that does not decompress to its announced size.
+    #[error("cannot decompress an OP_COMPRESSED message: {0}")]
+    Decompression(String),
     /// Bytes left over after the last field.
     #[error("{0} unexpected trailing bytes")]
     TrailingBytes(usize),
@@ -205,8 +208,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Parses one whole message (header included) sent by a client. `OP_COMPRESSED` with the
-/// `noop` compressor is unwrapped; other compressors are refused (none is negotiated).
+/// Parses one whole message (header included) sent by a client; `OP_COMPRESSED` is unwrapped
+/// with any supported compressor (see [`crate::compression`]).
 pub fn parse_request(message: &[u8]) -> Result<Request, WireError> {
     let header_bytes: &[u8; HEADER_LEN] =
         message.get(..HEADER_LEN).and_then(|h| h.try_into().ok()).ok_or(WireError::Truncated("header"))?;
@@ -223,17 +226,17 @@ pub fn parse_request(message: &[u8]) -> Result<Request, WireError> {
             let original = r.i32("originalOpcode")?;
             let size = r.i32("uncompressedSize")?;
             let compressor = r.u8("compressorId")?;
-            if compressor != 0 {
-                return Err(WireError::UnsupportedCompressor(compressor));
-            }
-            let payload = &body[r.pos..];
-            if size < 0 || payload.len() != size as usize || original == OP_COMPRESSED {
+            if size < 0
+                || HEADER_LEN + size as usize > crate::server::MAX_MESSAGE_SIZE
+                || original == OP_COMPRESSED
+            {
                 return Err(WireError::Truncated("compressed payload"));
             }
+            let payload = crate::compression::decompress(compressor, &body[r.pos..], size as usize)?;
             let mut inner = Vec::with_capacity(HEADER_LEN + payload.len());
             Header { message_length: (HEADER_LEN + payload.len()) as i32, op_code: original, ..header }
                 .write(&mut inner);
-            inner.extend_from_slice(payload);
+            inner.extend_from_slice(&payload);
             parse_request(&inner)
         }
         other => Err(WireError::UnsupportedOpCode(other)),
@@ -356,6 +359,30 @@ pub fn encode_op_reply(request_id: i32, response_to: i32, doc: &Document) -> Res
     out.extend_from_slice(&0i32.to_le_bytes()); // startingFrom
     out.extend_from_slice(&1i32.to_le_bytes()); // numberReturned
     out.extend_from_slice(&doc);
+    Ok(out)
+}
+
+/// The `compressorId` of a message, when it is an `OP_COMPRESSED`.
+pub fn compressor_id(message: &[u8]) -> Option<u8> {
+    let header: &[u8; HEADER_LEN] = message.get(..HEADER_LEN)?.try_into().ok()?;
+    (Header::parse(header).op_code == OP_COMPRESSED).then(|| message.get(HEADER_LEN + 8).copied())?
+}
+
+/// Wraps an encoded message (header included) in an `OP_COMPRESSED` using compressor `id`,
+/// keeping its request ids.
+pub fn compress_message(message: &[u8], id: u8) -> Result<Vec<u8>, WireError> {
+    let header_bytes: &[u8; HEADER_LEN] =
+        message.get(..HEADER_LEN).and_then(|h| h.try_into().ok()).ok_or(WireError::Truncated("header"))?;
+    let header = Header::parse(header_bytes);
+    let body = &message[HEADER_LEN..];
+    let compressed = crate::compression::compress(id, body)?;
+    let length = HEADER_LEN + 9 + compressed.len();
+    let mut out = Vec::with_capacity(length);
+    Header { message_length: length as i32, op_code: OP_COMPRESSED, ..header }.write(&mut out);
+    out.extend_from_slice(&header.op_code.to_le_bytes());
+    out.extend_from_slice(&(body.len() as i32).to_le_bytes());
+    out.push(id);
+    out.extend_from_slice(&compressed);
     Ok(out)
 }
 
@@ -524,7 +551,7 @@ mod tests {
     }
 
     #[test]
-    fn noop_compression_is_unwrapped_and_others_refused() {
+    fn compressed_requests_are_unwrapped_and_unknown_compressors_refused() {
         let inner = encode_op_msg(5, 0, 0, &doc! { "ping": 1 }).unwrap_or_default();
         let payload = &inner[HEADER_LEN..];
         let build = |compressor: u8| {
@@ -539,7 +566,15 @@ mod tests {
             out
         };
         assert!(matches!(parse_request(&build(0)), Ok(Request::Msg(m)) if m.body == doc! { "ping": 1 }));
-        assert_eq!(parse_request(&build(2)), Err(WireError::UnsupportedCompressor(2)));
+        assert_eq!(parse_request(&build(9)), Err(WireError::UnsupportedCompressor(9)));
+        // zlib of an uncompressed payload is garbage.
+        assert!(matches!(parse_request(&build(2)), Err(WireError::Decompression(_))));
+        for id in 1..=3 {
+            let wrapped = compress_message(&inner, id).unwrap_or_default();
+            assert_eq!(compressor_id(&wrapped), Some(id));
+            assert!(matches!(parse_request(&wrapped), Ok(Request::Msg(m)) if m.body == doc! { "ping": 1 }));
+        }
+        assert_eq!(compressor_id(&inner), None);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The simulator proven with a client nobody here wrote: pymongo scenarios (scripts in
 //! `tests/pymongo/`) run against in-process deployments and must succeed.
 //!
-//! Python comes from `MONGO_SIM_PYTHON`, else `<repo>/.venv/bin/python` if it has pymongo;
-//! otherwise the venv is created (`python3 -m venv .venv` + `pip install 'pymongo>=4,<5'`).
+//! Python comes from `MONGO_SIM_PYTHON`, else `<repo>/.venv/bin/python` if it has pymongo
+//! and its snappy and zstd support; otherwise the venv is created or completed (`python3 -m venv
+//! .venv` + `pip install 'pymongo>=4,<5' python-snappy 'backports.zstd; python_version<"3.14"'`:
+//! recent pymongo takes zstd from `compression.zstd`, which `backports.zstd` provides before
+//! Python 3.14; the older `zstandard` module is no longer used).
 
 mod sim {
     mod pymongo {
@@ -11,7 +14,17 @@ mod sim {
         use std::sync::OnceLock;
         use std::time::Duration;
 
-        use mongo_sim::{Config, Deployment, ServerVersion};
+        use mongo_sim::{Config, Deployment, ServerVersion, TestCertificates};
+
+        /// What the scenarios need: pymongo, and the modules of its snappy and zstd compressors
+        /// (`.ci/run` installs the same).
+        const PIP_PACKAGES: &[&str] =
+            &["pymongo>=4,<5", "python-snappy", "backports.zstd; python_version<\"3.14\""];
+
+        /// Exits non-zero unless pymongo and both its snappy and zstd compressors load.
+        const HAS_COMPRESSORS: &str = "import pymongo, snappy\n\
+            from pymongo.compression_support import _have_snappy, _have_zstd\n\
+            assert _have_snappy() and _have_zstd()";
 
         /// A scenario that takes longer than this is stuck.
         const SCENARIO_TIMEOUT: Duration = Duration::from_secs(90);
@@ -22,7 +35,7 @@ mod sim {
 
         fn has_pymongo(python: &Path) -> bool {
             std::process::Command::new(python)
-                .args(["-c", "import pymongo"])
+                .args(["-c", HAS_COMPRESSORS])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -43,11 +56,12 @@ mod sim {
                 }
             }
             let status = std::process::Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "pymongo>=4,<5"])
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(PIP_PACKAGES)
                 .status()
                 .map_err(|e| format!("pip install pymongo: {e}"))?;
             if !status.success() {
-                return Err(format!("pip install 'pymongo>=4,<5' failed: {status}"));
+                return Err(format!("pip install {} failed: {status}", PIP_PACKAGES.join(" ")));
             }
             Ok(python)
         }
@@ -71,6 +85,16 @@ mod sim {
         /// Starts `config`, runs `tests/pymongo/<script>` with its connection string, and
         /// returns the script's `RESULT` line after asserting that it succeeded.
         async fn scenario(config: Config, script: &str) -> String {
+            scenario_with(config, script, |uri| uri.to_owned(), &[]).await
+        }
+
+        /// [`scenario`] with the connection string rewritten by `uri` and more arguments.
+        async fn scenario_with(
+            config: Config,
+            script: &str,
+            uri: impl Fn(&str) -> String,
+            extra: &[&str],
+        ) -> String {
             let python = match python() {
                 Ok(p) => p.clone(),
                 Err(e) => panic!("no Python with pymongo: {e}"),
@@ -79,7 +103,8 @@ mod sim {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("pymongo").join(script);
             let child = tokio::process::Command::new(&python)
                 .arg(&path)
-                .arg(deployment.connection_string())
+                .arg(uri(deployment.connection_string()))
+                .args(extra)
                 .env("PYTHONDONTWRITEBYTECODE", "1")
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -176,6 +201,26 @@ mod sim {
             let config = Config::replica_set(3).with_user("admin", "alice", "wonderland");
             let r = scenario(config, "auth.py").await;
             assert_eq!((field(&r, "wrong_password"), field(&r, "anonymous")), ("18", "13"));
+        }
+
+        #[tokio::test]
+        async fn tls_with_a_test_ca_and_each_compressor() {
+            let certs = TestCertificates::generate(&[]).expect("test certificates");
+            let dir = std::env::temp_dir().join(format!("mongo-sim-pymongo-tls-{}", std::process::id()));
+            let ca = certs.write_to(&dir).expect("certificates written").display().to_string();
+            let tls = || Config::replica_set(3).with_tls(certs.settings().expect("TLS settings"));
+            let with_ca = |uri: &str| format!("{uri}&tls=true&tlsCAFile={ca}");
+            let r = scenario_with(tls(), "tls_compression.py", with_ca, &["none"]).await;
+            assert_eq!(field(&r, "tls"), "True");
+            for compressor in ["snappy", "zlib", "zstd"] {
+                let r =
+                    scenario_with(Config::replica_set(3), "tls_compression.py", str::to_owned, &[compressor])
+                        .await;
+                assert_eq!((field(&r, "compressor"), field(&r, "inflated_over_15k")), (compressor, "True"));
+            }
+            let r = scenario_with(tls(), "tls_compression.py", with_ca, &["zstd"]).await;
+            assert_eq!((field(&r, "tls"), field(&r, "inflated_over_15k")), ("True", "True"));
+            let _ = std::fs::remove_dir_all(&dir);
         }
 
         #[tokio::test]

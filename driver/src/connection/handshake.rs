@@ -38,10 +38,13 @@ impl HandshakeCommand {
 }
 
 /// Builds the handshake command for `options`: `helloOk: true`, the `client` metadata (cut to
-/// 512 bytes), `loadBalanced: true` when set, the Stable API arguments when declared;
-/// compression is never offered (no compressor is implemented).
+/// 512 bytes), `loadBalanced: true` when set, the Stable API arguments when declared, and the
+/// configured compressors as `compression` (OP_COMPRESSED spec; left out when none is).
 pub fn handshake_command(options: &ConnectionOptions) -> Result<HandshakeCommand> {
     let mut hello = HelloCommand::new(HANDSHAKE_DB).hello_ok(true).client(options.metadata.to_document()?);
+    if !options.compressors.is_empty() {
+        hello = hello.compression(options.compressors.iter().map(|c| c.name().to_owned()).collect());
+    }
     if options.load_balanced {
         hello = hello.load_balanced(true);
     }

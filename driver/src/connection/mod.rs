@@ -17,6 +17,7 @@
 pub mod handshake;
 pub mod hello;
 pub mod metadata;
+pub mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -27,13 +28,14 @@ use tokio::net::TcpStream;
 pub use handshake::{HANDSHAKE_DB, HandshakeCommand, handshake_command};
 pub use hello::{StreamDescription, server_description_from_hello};
 pub use metadata::{ClientMetadata, DriverInfo, OsMetadata};
+pub use tls::{Stream, TlsConfig, TlsOptions};
 
 use crate::auth::{AuthMechanism, Credential, scram};
 use crate::commands::OpMsgParts;
 use crate::connection_string::UriOptions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sdam::{MIN_SUPPORTED_WIRE_VERSION, ServerAddress, ServerDescription};
-use crate::wire::{self, DocumentSequence, Message, MsgFlags, OpMsg, OpQuery};
+use crate::wire::{self, Compressor, DocumentSequence, Message, MsgFlags, OpMsg, OpQuery};
 
 /// `connectTimeoutMS` when none is given (10 seconds).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -98,6 +100,41 @@ pub struct ConnectionOptions {
     /// The credentials pooled connections authenticate with after the handshake (monitoring
     /// connections never do).
     pub credential: Option<Credential>,
+    /// TLS (`tls=true` and the `tls*` options): `None` for plain TCP.
+    pub tls: Option<TlsConfig>,
+    /// `compressors` (with `zlibCompressionLevel`), in the client's order of preference:
+    /// offered in the handshake, and the first the server also lists compresses every
+    /// compressible command (OP_COMPRESSED spec).
+    pub compressors: Vec<Compressor>,
+    /// Where to dial each server instead of its own host and port (`None`: the address as
+    /// is). The server's name is still the one checked against its TLS certificate.
+    pub dialer: Option<Dialer>,
+}
+
+/// Maps a server's address to the socket address to dial: for deployments reached through
+/// a tunnel or port forwarding, and for tests that give simulated servers DNS names.
+#[derive(Clone)]
+pub struct Dialer(std::sync::Arc<Route>);
+
+/// A [`Dialer`]'s mapping: the host and port to dial for an address, or `None` for itself.
+type Route = dyn Fn(&ServerAddress) -> Option<(String, u16)> + Send + Sync;
+
+impl Dialer {
+    /// A dialer asking `route` for each address; `None` dials the address itself.
+    pub fn new(route: impl Fn(&ServerAddress) -> Option<(String, u16)> + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(route))
+    }
+
+    /// The host and port to dial for `address`.
+    pub fn route(&self, address: &ServerAddress) -> (String, u16) {
+        (self.0)(address).unwrap_or_else(|| (address.host().to_owned(), address.port()))
+    }
+}
+
+impl std::fmt::Debug for Dialer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dialer")
+    }
 }
 
 impl Default for ConnectionOptions {
@@ -109,15 +146,33 @@ impl Default for ConnectionOptions {
             load_balanced: false,
             metadata: ClientMetadata::driver_default(),
             credential: None,
+            tls: None,
+            compressors: Vec::new(),
+            dialer: None,
         }
     }
 }
 
 impl ConnectionOptions {
     /// The options a connection string gives (`appName`, `connectTimeoutMS`,
-    /// `socketTimeoutMS`, `loadBalanced`), with a wrapping library's `driver_info`.
+    /// `socketTimeoutMS`, `loadBalanced`, the TLS options), with a wrapping library's
+    /// `driver_info`. TLS files are read here, so a missing or malformed file is an error now
+    /// rather than at the first connection.
     pub fn from_uri_options(options: &UriOptions, driver_info: Option<&DriverInfo>) -> Result<Self> {
+        let tls = match TlsOptions::from_uri_options(options, false)? {
+            Some(tls) => Some(tls.build()?),
+            None => None,
+        };
+        let compressors = options
+            .compressors
+            .iter()
+            .flatten()
+            .filter_map(|name| Compressor::from_name(name, options.zlib_compression_level))
+            .collect();
         Ok(Self {
+            tls,
+            compressors,
+            dialer: None,
             connect_timeout: options.connect_timeout,
             socket_timeout: options.socket_timeout,
             server_api: None,
@@ -213,12 +268,13 @@ pub struct Connection {
     id: u32,
     generation: u32,
     address: ServerAddress,
-    stream: BufStream<TcpStream>,
+    stream: BufStream<Stream>,
     socket_timeout: Option<Duration>,
     stream_description: Option<StreamDescription>,
     handshake_reply: Option<Document>,
     handshake_round_trip_time: Option<Duration>,
     load_balanced: bool,
+    compressor: Option<Compressor>,
     broken: bool,
     created: Instant,
     last_used: Instant,
@@ -240,8 +296,9 @@ impl Connection {
         Ok(conn)
     }
 
-    /// Opens the TCP connection only (TCP_NODELAY, within `connectTimeoutMS`); the caller
-    /// must then run [`Connection::handshake`] before any other command.
+    /// Opens the TCP connection only (TCP_NODELAY), and the TLS session over it when
+    /// [`ConnectionOptions::tls`] is set, within `connectTimeoutMS`; the caller must then run
+    /// [`Connection::handshake`] before any other command.
     pub async fn open(
         address: ServerAddress,
         options: &ConnectionOptions,
@@ -249,14 +306,24 @@ impl Connection {
         generation: u32,
     ) -> Result<Self> {
         let connect = async {
-            TcpStream::connect((address.host(), address.port()))
+            let (host, port) = match &options.dialer {
+                Some(dialer) => dialer.route(&address),
+                None => (address.host().to_owned(), address.port()),
+            };
+            let tcp = TcpStream::connect((host.as_str(), port))
                 .await
-                .map_err(|e| Error::io(format!("connecting to {address}"), e))
+                .map_err(|e| Error::io(format!("connecting to {address}"), e))?;
+            tcp.set_nodelay(true).map_err(|e| Error::io(format!("setting TCP_NODELAY for {address}"), e))?;
+            match &options.tls {
+                Some(tls) => tls.connect(&address, tcp).await,
+                None => Ok(Stream::Plain(tcp)),
+            }
         };
-        let stream =
-            within(options.effective_connect_timeout(), || format!("connecting to {address}"), connect)
-                .await?;
-        stream.set_nodelay(true).map_err(|e| Error::io(format!("setting TCP_NODELAY for {address}"), e))?;
+        let what = || {
+            let tls = if options.tls.is_some() { " (TLS)" } else { "" };
+            format!("connecting to {address}{tls}")
+        };
+        let stream = within(options.effective_connect_timeout(), what, connect).await?;
         let now = Instant::now();
         Ok(Self {
             id,
@@ -268,6 +335,7 @@ impl Connection {
             handshake_reply: None,
             handshake_round_trip_time: None,
             load_balanced: options.load_balanced,
+            compressor: None,
             broken: false,
             created: now,
             last_used: now,
@@ -325,6 +393,7 @@ impl Connection {
             )));
         }
         self.stream_description = Some(description);
+        self.compressor = negotiate_compressor(&options.compressors, &reply);
         self.last_used = Instant::now();
         self.broken = false;
         if let Some(credential) = &options.credential {
@@ -358,7 +427,11 @@ impl Connection {
             }
         };
         wire::write_message(&mut self.stream, &bytes, max).await?;
-        let (header, message) = wire::read_message(&mut self.stream, max).await?;
+        let (header, message) = if self.stream.get_ref().is_tls() {
+            wire::read_message(&mut self.stream, max).await?
+        } else {
+            wire::read_handshake_reply(&mut self.stream, max).await?
+        };
         check_response_to(header.response_to, request_id)?;
         match (command, message) {
             (HandshakeCommand::OpMsg(_), Message::Msg(reply)) => body_of(reply),
@@ -485,7 +558,23 @@ impl Connection {
                 bytes.len()
             )));
         }
+        let bytes = match self.compressor {
+            Some(compressor) if wire::compression::may_compress(&name) => {
+                wire::compression::wrap(&bytes, compressor)?
+            }
+            _ => bytes,
+        };
         Ok((name, bytes, max_size))
+    }
+
+    /// The compressor negotiated in the handshake, if any.
+    pub fn compressor(&self) -> Option<Compressor> {
+        self.compressor
+    }
+
+    /// Whether the connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.stream.get_ref().is_tls()
     }
 
     /// The connection's id (unique within its pool).
@@ -564,6 +653,14 @@ impl Connection {
     pub fn last_used(&self) -> Instant {
         self.last_used
     }
+}
+
+/// The first of the client's `compressors` that the server's handshake reply lists in its
+/// `compression` field (OP_COMPRESSED spec: "clients MUST use the first compressor in the
+/// client's configured compressors list that is also in the servers list").
+fn negotiate_compressor(compressors: &[Compressor], reply: &Document) -> Option<Compressor> {
+    let offered = reply.get_array("compression").ok()?;
+    compressors.iter().copied().find(|c| offered.iter().any(|name| name.as_str() == Some(c.name())))
 }
 
 fn check_response_to(response_to: i32, request_id: i32) -> Result<()> {

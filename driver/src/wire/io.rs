@@ -13,8 +13,47 @@ pub async fn read_message<R>(reader: &mut R, max_message_size: usize) -> Result<
 where
     R: AsyncRead + Unpin + ?Sized,
 {
+    read(reader, max_message_size, false).await
+}
+
+/// [`read_message`] for the reply to a plain-TCP handshake: a reply that starts like a TLS
+/// record (a TLS server's alert answering bytes that are not TLS) is an
+/// [`ErrorKind::Io`](crate::ErrorKind::Io) error saying the server requires TLS, and a
+/// connection closed before any reply says it may.
+pub async fn read_handshake_reply<R>(reader: &mut R, max_message_size: usize) -> Result<(Header, Message)>
+where
+    R: AsyncRead + Unpin + ?Sized,
+{
+    read(reader, max_message_size, true).await
+}
+
+/// Whether four bytes begin a TLS record: content type alert (21) or handshake (22), then
+/// protocol version 3.x.
+fn looks_like_tls_record(prefix: &[u8; 4]) -> bool {
+    matches!(prefix[0], 0x15 | 0x16) && prefix[1] == 0x03 && prefix[2] <= 0x04
+}
+
+async fn read<R>(reader: &mut R, max_message_size: usize, handshake: bool) -> Result<(Header, Message)>
+where
+    R: AsyncRead + Unpin + ?Sized,
+{
     let mut prefix = [0u8; 4];
-    reader.read_exact(&mut prefix).await.map_err(|e| Error::io("reading a message length", e))?;
+    if let Err(e) = reader.read_exact(&mut prefix).await {
+        if handshake && e.kind() == std::io::ErrorKind::UnexpectedEof {
+            return Err(Error::io(
+                "the server closed the connection without answering the handshake (if it requires TLS, set \
+                 tls=true)",
+                e,
+            ));
+        }
+        return Err(Error::io("reading a message length", e));
+    }
+    if handshake && looks_like_tls_record(&prefix) {
+        return Err(Error::io(
+            "the server answered the handshake with TLS: it requires TLS connections (set tls=true)",
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "a TLS record instead of a wire message"),
+        ));
+    }
     let length = i32::from_le_bytes(prefix);
     let size = usize::try_from(length).ok().filter(|n| *n >= HEADER_LEN).ok_or_else(|| {
         Error::invalid_response(format!("a message announces a length of {length}, less than its header"))

@@ -1,6 +1,7 @@
 //! The wire protocol (`message/OP_MSG.rst`): framing, OP_MSG encode/decode with document
 //! sequences and CRC-32C checksums, the legacy OP_QUERY/OP_REPLY pair used by the first
-//! `hello`, request ids, and reading/writing one message over an async stream.
+//! `hello`, OP_COMPRESSED ([`compression`]), request ids, and reading/writing one message over
+//! an async stream.
 //!
 //! Every decoder takes bytes from the network: a malformed, truncated or oversized message is
 //! an [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) error saying what and
@@ -19,6 +20,7 @@
 //! ```
 
 mod bytes;
+pub mod compression;
 pub mod header;
 mod io;
 pub mod op_msg;
@@ -27,8 +29,9 @@ pub mod op_reply;
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
+pub use compression::Compressor;
 pub use header::{HEADER_LEN, Header, OpCode};
-pub use io::{read_message, write_message};
+pub use io::{read_handshake_reply, read_message, write_message};
 pub use op_msg::{DocumentSequence, MsgFlags, OpMsg};
 pub use op_query::OpQuery;
 pub use op_reply::OpReply;
@@ -84,9 +87,10 @@ pub fn decode_message(bytes: &[u8]) -> Result<(Header, Message)> {
         OpCode::Reply => Message::Reply(OpReply::decode(&bytes[HEADER_LEN..])?),
         OpCode::Query => Message::Query(OpQuery::decode(&bytes[HEADER_LEN..])?),
         OpCode::Compressed => {
-            return Err(Error::invalid_response(
-                "OP_COMPRESSED messages are not supported (no compressor was negotiated)",
-            ));
+            // The original message under the same header ids (OP_COMPRESSED spec).
+            let inner = compression::unwrap(bytes, DEFAULT_MAX_MESSAGE_SIZE)?;
+            let (_, message) = decode_message(&inner)?;
+            return Ok((header, message));
         }
     };
     Ok((header, message))

@@ -105,6 +105,7 @@ pub fn run(
                     "active": 1,
                 },
                 "logicalSessionRecordCache": { "activeSessionsCount": cluster.sessions.count() as i32 },
+                "network": { "compression": node.compression.to_document() },
             })
         }
         "endSessions" | "killSessions" => {

@@ -6,9 +6,8 @@ use std::io;
 use std::sync::Arc;
 
 use bson::{Bson, Document};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::dispatch::{self, Invocation, Outcome};
 use super::errors::Failure;
@@ -50,15 +49,52 @@ impl From<WireError> for Stop {
     }
 }
 
+/// The reading half of a connection's stream (plain TCP or TLS).
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+/// The writing half.
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// How long a client has to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Splits an accepted stream, after the TLS handshake when the deployment requires TLS;
+/// `None` when that handshake fails (a plain client, an untrusted certificate: the client
+/// sees the alert and the close).
+async fn open_stream(
+    cluster: &Cluster,
+    node: &Node,
+    stream: TcpStream,
+    peer: &str,
+) -> Option<(Reader, Writer)> {
+    let Some(tls) = &cluster.config.tls else {
+        let (rd, wr) = stream.into_split();
+        return Some((Box::new(rd), Box::new(wr)));
+    };
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let (rd, wr) = tokio::io::split(stream);
+            Some((Box::new(rd), Box::new(wr)))
+        }
+        Ok(Err(e)) => {
+            tracing::info!(node = %node.host, %peer, error = %e, "TLS handshake failed; closing connection");
+            None
+        }
+        Err(_) => {
+            tracing::info!(node = %node.host, %peer, "TLS handshake timed out; closing connection");
+            None
+        }
+    }
+}
+
 /// Serves one accepted connection until it closes.
 pub async fn serve(cluster: Arc<Cluster>, node: Arc<Node>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let Some((rd, wr)) = open_stream(&cluster, &node, stream, &peer).await else { return };
     let connection_id = node.connections.opened();
     let _open = OpenConnection(Arc::clone(&node));
     let mut client = ClientInfo { connection_id, ..ClientInfo::default() };
-    let (rd, wr) = stream.into_split();
-    let mut conn = Connection { cluster, node: Arc::clone(&node), rd, wr };
+    let mut conn = Connection { cluster, node: Arc::clone(&node), rd, wr, reply_compressor: None };
     match conn.run(&mut client).await {
         Stop::Normal => tracing::debug!(node = %node.host, connection_id, %peer, "connection closed"),
         Stop::Io(e) => {
@@ -73,17 +109,28 @@ pub async fn serve(cluster: Arc<Cluster>, node: Arc<Node>, stream: TcpStream) {
 struct Connection {
     cluster: Arc<Cluster>,
     node: Arc<Node>,
-    rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
+    rd: Reader,
+    wr: Writer,
+    /// The compressor of the request being answered: its replies are compressed the same way
+    /// (as `mongod` does; uncompressed requests get uncompressed replies).
+    reply_compressor: Option<u8>,
 }
 
 /// Reads one whole message; `None` at a clean end of stream.
-async fn read_message(rd: &mut OwnedReadHalf) -> Result<Option<Vec<u8>>, Stop> {
+async fn read_message(rd: &mut Reader) -> Result<Option<Vec<u8>>, Stop> {
     let mut header = [0u8; HEADER_LEN];
     match rd.read_exact(&mut header).await {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e.into()),
+    }
+    if matches!(header[0], 0x16) && header[1] == 0x03 && header[2] <= 0x04 {
+        // A TLS ClientHello on a plain port: mongod logs "SSL handshake received but server
+        // is started without SSL support" and closes the connection.
+        return Err(Stop::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "TLS handshake received but the server is started without TLS",
+        )));
     }
     let body_len = Header::parse(&header).body_len(MAX_MESSAGE_SIZE)?;
     let mut message = vec![0u8; HEADER_LEN + body_len];
@@ -108,6 +155,11 @@ impl Connection {
             };
             let request_id =
                 Header::parse(message[..HEADER_LEN].try_into().unwrap_or(&[0; HEADER_LEN])).request_id;
+            self.reply_compressor = wire::compressor_id(&message).filter(|id| *id != 0);
+            if let (Some(id), Some(size)) = (self.reply_compressor, message.get(20..24)) {
+                let plain = size.try_into().map(i32::from_le_bytes).unwrap_or(0).max(0) as usize;
+                self.node.compression.decompressed(id, message.len().saturating_sub(HEADER_LEN + 9), plain);
+            }
             let result = match wire::parse_request(&message) {
                 Ok(Request::Msg(msg)) => self.op_msg(client, request_id, msg.flags, msg.body).await,
                 Ok(Request::Query(q)) => self.op_query(client, request_id, q).await,
@@ -222,15 +274,35 @@ impl Connection {
             }
         };
         let bytes = wire::encode_op_reply(self.cluster.next_request_id(), request_id, &reply)?;
+        let bytes = self.maybe_compress(bytes)?;
         self.wr.write_all(&bytes).await?;
+        self.wr.flush().await?;
         Ok(true)
+    }
+
+    /// Compresses a reply like the request it answers.
+    fn maybe_compress(&self, bytes: Vec<u8>) -> Result<Vec<u8>, Stop> {
+        match self.reply_compressor {
+            Some(id) => {
+                let packed = wire::compress_message(&bytes, id)?;
+                self.node.compression.compressed(
+                    id,
+                    bytes.len() - HEADER_LEN,
+                    packed.len().saturating_sub(HEADER_LEN + 9),
+                );
+                Ok(packed)
+            }
+            None => Ok(bytes),
+        }
     }
 
     /// Sends an OP_MSG reply; returns its request id.
     async fn send_msg(&mut self, response_to: i32, flags: u32, reply: &Document) -> Result<i32, Stop> {
         let id = self.cluster.next_request_id();
         let bytes = wire::encode_op_msg(id, response_to, flags, reply)?;
+        let bytes = self.maybe_compress(bytes)?;
         self.wr.write_all(&bytes).await?;
+        self.wr.flush().await?;
         Ok(id)
     }
 }

@@ -137,6 +137,9 @@ pub fn describe(cluster: &Cluster, node: &Node, client: &ClientInfo, name: &str,
     if version.reports_connection_id() {
         reply.insert("connectionId", client.connection_id);
     }
+    if let Some(common) = cmd.get_array("compression").ok().and_then(|c| crate::compression::negotiate(c)) {
+        reply.insert("compression", common);
+    }
     reply.insert("minWireVersion", 0);
     reply.insert("maxWireVersion", version.max_wire_version());
     reply.insert("readOnly", false);

@@ -104,6 +104,8 @@ pub struct Node {
     pub close_epoch: watch::Sender<u64>,
     /// Server parameters (`getParameter`/`setParameter`).
     pub parameters: Mutex<Document>,
+    /// Wire compression counters.
+    pub compression: crate::compression::CompressionStats,
 }
 
 impl Node {
@@ -116,6 +118,7 @@ impl Node {
             fail_points: Mutex::new(FailPoints::default()),
             connections: ConnectionStats::default(),
             close_epoch: watch::Sender::new(0),
+            compression: Default::default(),
             parameters: Mutex::new(doc! {
                 "featureCompatibilityVersion": { "version": version.to_string() },
                 "enableTestCommands": true,
