@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use crate::connection::ServerApi;
-use crate::connection_string::ConnectionString;
+use crate::connection::{Dialer, ServerApi};
+use crate::connection_string::{ConnectionString, Scheme};
 use crate::db::Database;
 use crate::error::Result;
 use crate::event::cmap::SharedCmapEventHandler;
 use crate::event::command::CommandEventHandler;
 use crate::executor::Executor;
 use crate::options::{ReadConcern, ReadPreference, WriteConcern};
+use crate::srv::{Resolver, SrvPolling};
 use crate::topology::{EventHandlers, SdamEventHandler, Topology, TopologyOptions};
 
 /// A handle to a deployment: cheap to clone, shared by every database and collection made
@@ -62,6 +63,10 @@ pub struct ClientBuilder {
     handlers: EventHandlers,
     command: Option<CommandEventHandler>,
     server_api: Option<ServerApi>,
+    resolver: Option<Arc<dyn Resolver>>,
+    srv_rescan_interval: Option<std::time::Duration>,
+    dialer: Option<Dialer>,
+    tls_override: Option<bool>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -96,9 +101,72 @@ impl ClientBuilder {
         self
     }
 
-    /// Parses the connection string and starts the topology (inside a Tokio runtime).
+    /// Resolves `mongodb+srv` names with `resolver` instead of the system's DNS (tests, or
+    /// deployments with their own directory of records).
+    pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// Rescans a `mongodb+srv` name's SRV records at this fixed interval instead of the
+    /// records' TTL (at least 60 seconds) — for tests of SRV polling.
+    pub fn srv_rescan_interval(mut self, interval: std::time::Duration) -> Self {
+        self.srv_rescan_interval = Some(interval);
+        self
+    }
+
+    /// Dials each server where `dialer` says (see [`Dialer`]).
+    pub fn dialer(mut self, dialer: Dialer) -> Self {
+        self.dialer = Some(dialer);
+        self
+    }
+
+    /// Turns TLS on or off whatever the connection string (or a `mongodb+srv` default) says:
+    /// the seedlist spec's "options passed in code" that override the URI.
+    pub fn tls(mut self, enabled: bool) -> Self {
+        self.tls_override = Some(enabled);
+        self
+    }
+
+    /// Parses the connection string, resolves a `mongodb+srv` name (SRV and TXT records;
+    /// see [`crate::srv::resolve`]) and starts the topology, polling the SRV records when it
+    /// is sharded.
+    pub async fn connect(self) -> Result<Client> {
+        let given = ConnectionString::parse(&self.uri)?;
+        if given.scheme != Scheme::Srv {
+            return self.build_from(given, None);
+        }
+        let resolver = self.resolver.clone().unwrap_or_else(crate::srv::system_resolver);
+        let resolved = crate::srv::resolve(&given, resolver.as_ref()).await?;
+        let mut polling = SrvPolling::for_uri(&given, resolver)?;
+        if resolved.options.load_balanced == Some(true) {
+            // A TXT record made it load balanced: no polling (polling spec).
+            polling = None;
+        }
+        if let Some(polling) = &mut polling {
+            polling.fixed_interval = self.srv_rescan_interval;
+        }
+        self.build_from(resolved, polling)
+    }
+
+    /// Parses the connection string and starts the topology (inside a Tokio runtime). A
+    /// `mongodb+srv` URI needs DNS lookups first: use [`ClientBuilder::connect`] (or
+    /// [`Client::with_uri_str`]) for it.
     pub fn build(self) -> Result<Client> {
         let uri = ConnectionString::parse(&self.uri)?;
+        if uri.scheme == Scheme::Srv {
+            return Err(crate::error::Error::invalid_argument(
+                "a mongodb+srv connection string must be resolved first: use ClientBuilder::connect or \
+                 Client::with_uri_str",
+            ));
+        }
+        self.build_from(uri, None)
+    }
+
+    fn build_from(self, mut uri: ConnectionString, srv_polling: Option<SrvPolling>) -> Result<Client> {
+        if let Some(tls) = self.tls_override {
+            uri.options.tls = Some(tls);
+        }
         if let Some(api) = &self.server_api {
             api.validate()?;
         }
@@ -121,6 +189,9 @@ impl ClientBuilder {
         let mut options = TopologyOptions::from_connection_string(&uri)?;
         options.connection.server_api = self.server_api.clone();
         options.monitor.connection.server_api = self.server_api.clone();
+        options.connection.dialer = self.dialer.clone();
+        options.monitor.connection.dialer = self.dialer.clone();
+        options.srv_polling = srv_polling;
         let topology = Topology::start(options, self.handlers)?;
         Ok(Client {
             inner: Arc::new(ClientInner {
@@ -140,7 +211,7 @@ impl Client {
     /// Connects to the deployment a connection string names (monitoring starts in the
     /// background; the first operation waits for a suitable server).
     pub async fn with_uri_str(uri: impl AsRef<str>) -> Result<Self> {
-        Self::builder(uri).build()
+        Self::builder(uri).connect().await
     }
 
     /// A builder for a client with event handlers.

@@ -533,6 +533,15 @@ const LIST_KEYS: &[&str] = &["readpreferencetags"];
 /// Option keys (lower case) whose repetition is an error.
 const UNIQUE_KEYS: &[&str] = &["proxyhost", "proxyport", "proxyusername", "proxypassword"];
 
+/// Parses the options of a `mongodb+srv` TXT record (initial DNS seedlist discovery spec,
+/// "Default Connection String Options"): the same `key=value&…` syntax as a URI's options,
+/// with the same errors. Returns the options and the lower-case keys given.
+pub fn parse_txt_options(text: &str) -> Result<(UriOptions, BTreeSet<String>)> {
+    let mut parser = OptionsParser::default();
+    parser.parse_query(text)?;
+    Ok((parser.options, parser.present))
+}
+
 #[derive(Default)]
 struct OptionsParser {
     options: UriOptions,

@@ -25,6 +25,7 @@ pub mod results;
 pub mod sdam;
 pub mod selection;
 pub mod session;
+pub mod srv;
 pub mod topology;
 pub mod wire;
 

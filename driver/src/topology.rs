@@ -91,6 +91,9 @@ pub struct TopologyOptions {
     pub selection: SelectionOptions,
     /// `serverSelectionTimeoutMS` (default [`DEFAULT_SERVER_SELECTION_TIMEOUT`]).
     pub server_selection_timeout: Duration,
+    /// SRV polling, for a `mongodb+srv` client that is not load balanced (set by the client
+    /// after resolving the seed list).
+    pub srv_polling: Option<crate::srv::SrvPolling>,
 }
 
 impl TopologyOptions {
@@ -110,6 +113,7 @@ impl TopologyOptions {
                 heartbeat_frequency: monitor.heartbeat_frequency,
             },
             server_selection_timeout: o.server_selection_timeout.unwrap_or(DEFAULT_SERVER_SELECTION_TIMEOUT),
+            srv_polling: None,
             monitor,
         })
     }
@@ -457,6 +461,11 @@ impl Topology {
                 inner.add_server(&mut rt, address)?;
             }
         }
+        if let Some(polling) = inner.options.srv_polling.clone()
+            && inner.options.settings.initial_type != TopologyType::LoadBalanced
+        {
+            tokio::spawn(poll_srv(Arc::downgrade(&inner), polling));
+        }
         Ok(Self { inner })
     }
 
@@ -708,6 +717,48 @@ impl Drop for Topology {
 
 /// The topology description as a selection error shows it: type, set name, and each
 /// server's address, type and error.
+/// SRV polling (polling-srv-records spec): every `rescanSRVIntervalMS` (the records' smallest
+/// TTL, at least 60 seconds, unless [`crate::srv::SrvPolling::fixed_interval`]; `heartbeatFrequencyMS` after a
+/// failed or empty lookup) the SRV records are read again and the servers of a Sharded or
+/// Unknown topology follow them. Stops when the topology closes or becomes another type.
+async fn poll_srv(topology: std::sync::Weak<Inner>, polling: crate::srv::SrvPolling) {
+    let query = polling.name.query(&polling.service);
+    let mut interval = polling.interval_after(&[]);
+    loop {
+        tokio::time::sleep(interval).await;
+        let heartbeat = {
+            let Some(inner) = topology.upgrade() else { return };
+            let rt = inner.lock();
+            if rt.closed
+                || !matches!(
+                    rt.state.description().topology_type,
+                    TopologyType::Sharded | TopologyType::Unknown
+                )
+            {
+                return;
+            }
+            inner.options.monitor.heartbeat_frequency
+        };
+        let lookup = polling.resolver.srv(&query).await;
+        let Some(inner) = topology.upgrade() else { return };
+        let mut rt = inner.lock();
+        if rt.closed {
+            return;
+        }
+        let current: Vec<ServerAddress> = rt.state.description().servers.keys().cloned().collect();
+        match crate::srv::rescan(&polling.name, &query, &lookup, &current, polling.max_hosts) {
+            Some(hosts) => {
+                if let Ok(records) = &lookup {
+                    interval = polling.interval_after(records);
+                }
+                let outcome = rt.state.apply_srv_hosts(&hosts);
+                inner.carry_out(&mut rt, outcome, None);
+            }
+            None => interval = heartbeat,
+        }
+    }
+}
+
 fn summarize(description: &TopologyDescription) -> String {
     let mut out = format!("{{ type: {}", description.topology_type);
     if let Some(set) = &description.set_name {

@@ -235,6 +235,40 @@ impl TopologyState {
         outcome
     }
 
+    /// Replaces the server list with `hosts` after an SRV rescan (polling-srv-records spec):
+    /// servers no longer listed are removed, new ones added as Unknown; applied only while
+    /// the topology is Sharded or Unknown (`applied` is false otherwise, and when nothing
+    /// changes).
+    pub fn apply_srv_hosts(&mut self, hosts: &[ServerAddress]) -> CheckOutcome {
+        let mut outcome = CheckOutcome::default();
+        if !matches!(self.description.topology_type, TopologyType::Sharded | TopologyType::Unknown) {
+            return outcome;
+        }
+        let before = self.description.clone();
+        let removed: Vec<ServerAddress> =
+            before.servers.keys().filter(|a| !hosts.contains(a)).cloned().collect();
+        let added: Vec<ServerAddress> =
+            hosts.iter().filter(|a| !before.servers.contains_key(*a)).cloned().collect();
+        if removed.is_empty() && added.is_empty() {
+            return outcome;
+        }
+        for address in &removed {
+            self.description.servers.remove(address);
+            self.generations.remove(address);
+        }
+        for address in &added {
+            self.description
+                .servers
+                .insert(address.clone(), ServerDescription::new(address.clone(), ServerType::Unknown));
+            self.generations.entry(address.clone()).or_insert(0);
+        }
+        outcome.applied = true;
+        outcome.start_monitoring = added;
+        outcome.stop_monitoring = removed;
+        outcome.events = events::diff(self.id, &before, &self.description);
+        outcome
+    }
+
     /// Closes the topology: a ServerClosed per server, then TopologyClosed (the last event).
     pub fn close(&mut self) -> Vec<SdamEvent> {
         let mut out: Vec<SdamEvent> = self
