@@ -831,6 +831,11 @@ pub(super) fn collection_operation(op: &Operation) -> Result<TokenStream, String
             let opts = options_expr(op, "AggregateOptions", &["pipeline"], &[])?;
             collect(quote! { coll.aggregate(o.docs("pipeline"))#opts })
         }
+        // The CRUD spec's `findOne` (legacy formats): the first matching document or null.
+        "findOne" => {
+            let opts = options_expr(op, "FindOptions", &["filter"], &[])?;
+            quote! { coll.find_one(o.doc_or_empty("filter"))#opts.await.map(R::optional_document) }
+        }
         "distinct" => {
             require(op, &["fieldName", "filter"])?;
             let opts = options_expr(op, "DistinctOptions", &["fieldName", "filter"], &[])?;
