@@ -161,7 +161,12 @@ impl Connection {
                 self.node.compression.decompressed(id, message.len().saturating_sub(HEADER_LEN + 9), plain);
             }
             let result = match wire::parse_request(&message) {
-                Ok(Request::Msg(msg)) => self.op_msg(client, request_id, msg.flags, msg.body).await,
+                // A step-down that closes connections (4.0 and older) also cuts the
+                // commands in flight on them (e.g. an awaiting getMore), as mongod does.
+                Ok(Request::Msg(msg)) => tokio::select! {
+                    r = self.op_msg(client, request_id, msg.flags, msg.body) => r,
+                    _ = close_rx.changed() => return Stop::Normal,
+                },
                 Ok(Request::Query(q)) => self.op_query(client, request_id, q).await,
                 Err(e) => Err(Stop::Malformed(e)),
             };
