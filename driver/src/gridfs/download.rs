@@ -156,13 +156,24 @@ impl std::fmt::Debug for GridFsDownloadStream {
     }
 }
 
+/// About how many bytes of chunks one batch of a download carries.
+const DOWNLOAD_BATCH_BYTES: u64 = 4 << 20;
+
 impl GridFsDownloadStream {
     /// Opens the chunks of `file` (no query for an empty file).
     pub(super) async fn open(chunks: &Collection<Document>, file: FilesCollectionDocument) -> Result<Self> {
         let cursor = if file.length == 0 {
             None
         } else {
-            Some(chunks.find(doc! {"files_id": file.id.clone()}).sort(doc! {"n": 1}).await?)
+            // Batches of about 4 MiB: a file of large chunks streams through in bounded
+            // memory instead of arriving in replies of up to 16 MiB (small chunks keep the
+            // server's default first batch of 101).
+            let per_batch = DOWNLOAD_BATCH_BYTES / u64::from(file.chunk_size.max(1));
+            let find = chunks.find(doc! {"files_id": file.id.clone()}).sort(doc! {"n": 1});
+            Some(match i32::try_from(per_batch.max(1)) {
+                Ok(n) if n < 101 => find.batch_size(n).await?,
+                _ => find.await?,
+            })
         };
         let progress = Progress { file: file.clone(), cursor, next: 0 };
         let chunks = futures::stream::try_unfold(progress, Progress::step).boxed();
