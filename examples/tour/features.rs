@@ -168,3 +168,190 @@ pub async fn gridfs(db: &Database) -> Outcome {
         "fs.chunks has no files_id_1_n_1 index".into()
     })
 }
+
+/// An order, as the typed change stream deserializes its documents.
+#[derive(Debug, serde::Deserialize)]
+struct Order {
+    #[serde(rename = "_id")]
+    id: i32,
+    item: String,
+}
+
+/// A typed change stream (`ChangeStream::events::<Order>()`) that keeps delivering across
+/// a primary step-down: `aggregates` counts the aggregates the client sent, so a resume
+/// shows as a second one (on 4.0 a step-down closes every connection, cutting the getMore
+/// that awaits the next event, so the stream resumes from its cached resume token).
+pub async fn change_stream_across_step_down(
+    client: &Client,
+    db: &Database,
+    aggregates: &dyn Fn() -> u32,
+) -> Outcome {
+    use mongo_driver::change_stream::OperationType;
+    println!("\n▶ A typed change stream across a primary step-down (ChangeStream::events::<Order>)");
+    let orders = db.collection::<Document>("typed_orders");
+    orders.drop().await.ok();
+    let mut stream = orders
+        .watch()
+        .max_await_time(Duration::from_millis(2000))
+        .await
+        .map_err(driver("watch"))?
+        .events::<Order>();
+    let before = aggregates();
+    orders.insert_one(doc! { "_id": 1, "item": "pen" }).await.map_err(driver("insert_one"))?;
+    let first = next_event(&mut stream).await?;
+    let old = super::primary_of(client);
+    // The stream waits for its next event (a getMore awaiting up to maxAwaitTimeMS) while
+    // the primary steps down.
+    let waiting = tokio::spawn(async move {
+        let event = next_event(&mut stream).await;
+        (stream, event)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stepped = client.database("admin").run_command(doc! { "replSetStepDown": 5, "force": true }).await;
+    println!(
+        "  event 1: {} order {:?}; stepping the primary {} down: {}",
+        first.operation_type.as_str(),
+        first.full_document.as_ref().map(|o| (o.id, o.item.as_str())),
+        old.as_deref().unwrap_or("?"),
+        stepped.map_or_else(|e| e.to_string(), |_| "ok".into())
+    );
+    let new = super::wait_for_primary(client, old.as_deref()).await;
+    orders
+        .insert_one(doc! { "_id": 2, "item": "ink" })
+        .await
+        .map_err(driver("insert_one after step-down"))?;
+    let (stream, second) = waiting.await.map_err(|e| format!("the waiting task: {e}"))?;
+    let second = second?;
+    let resumes = aggregates().saturating_sub(before);
+    println!(
+        "  new primary {}; event 2: {} order {:?} after {resumes} resume(s), resume token {}",
+        new.as_deref().unwrap_or("none"),
+        second.operation_type.as_str(),
+        second.full_document.as_ref().map(|o| (o.id, o.item.as_str())),
+        short(stream.resume_token())
+    );
+    stream.close().await;
+    let ids = [&first, &second].map(|e| e.full_document.as_ref().map(|o| o.id));
+    check(
+        first.operation_type == OperationType::Insert
+            && second.operation_type == OperationType::Insert
+            && ids == [Some(1), Some(2)],
+        || format!("expected inserts of orders 1 and 2, got {ids:?}"),
+    )
+}
+
+async fn next_event<T: serde::de::DeserializeOwned>(
+    stream: &mut mongo_driver::ChangeStream<mongo_driver::ChangeStreamEvent<T>>,
+) -> Result<mongo_driver::ChangeStreamEvent<T>, String> {
+    match tokio::time::timeout(Duration::from_secs(15), stream.next()).await {
+        Ok(Ok(Some(event))) => Ok(event),
+        Ok(Ok(None)) => Err("the stream closed".into()),
+        Ok(Err(e)) => Err(format!("change stream: {e}")),
+        Err(_) => Err("no event within 15 s".into()),
+    }
+}
+
+/// The process's peak resident set size (`VmHWM` in `/proc/self/status`), in KiB, where
+/// the system reports it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The byte at offset `i` of the tour's large file.
+fn pattern(i: u64) -> u8 {
+    (i.wrapping_mul(2_654_435_761) >> 13) as u8
+}
+
+/// Yields `len` bytes of [`pattern`] without holding them.
+struct PatternReader {
+    pos: u64,
+    len: u64,
+}
+
+impl tokio::io::AsyncRead for PatternReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = (buf.remaining() as u64).min(self.len - self.pos);
+        let start = self.pos;
+        let bytes: Vec<u8> = (start..start + n).map(pattern).collect();
+        buf.put_slice(&bytes);
+        self.pos += n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Checks written bytes against [`pattern`] without keeping them.
+struct PatternChecker {
+    pos: u64,
+    mismatches: u64,
+}
+
+impl tokio::io::AsyncWrite for PatternChecker {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let start = self.pos;
+        let bad = buf.iter().zip(start..).filter(|(b, i)| **b != pattern(*i)).count() as u64;
+        self.mismatches += bad;
+        self.pos += buf.len() as u64;
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Streams a 10 MiB file into GridFS and back in 255 KiB chunks (upload_from_reader,
+/// download_to_writer): neither side holds the file, and the peak RSS is reported before
+/// and after (the embedded simulator keeps the stored chunks in this same process).
+pub async fn gridfs_large(db: &Database) -> Outcome {
+    const LEN: u64 = 10 * 1024 * 1024;
+    println!("\n▶ GridFS: a 10 MiB file streamed up and down in 255 KiB chunks");
+    let bucket = db.gridfs_bucket(GridFsBucketOptions::default().bucket_name("large"));
+    bucket.drop().await.ok();
+    let before = peak_rss_kib();
+    let started = std::time::Instant::now();
+    let id = bucket
+        .upload_from_reader("big.bin", PatternReader { pos: 0, len: LEN }, None)
+        .await
+        .map_err(driver("upload_from_reader"))?;
+    let after_upload = peak_rss_kib();
+    let mut checker = PatternChecker { pos: 0, mismatches: 0 };
+    let written = bucket
+        .download_to_writer(Bson::ObjectId(id), &mut checker)
+        .await
+        .map_err(driver("download_to_writer"))?;
+    let after = peak_rss_kib();
+    let chunks = bucket.chunks().count_documents(doc! { "files_id": id }).await.map_err(driver("count"))?;
+    let kib = |v: Option<u64>| v.map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+    println!(
+        "  {written} bytes in {chunks} chunks, {} mismatched, in {:.2} s; peak RSS {} before, {} after upload, {} after download",
+        checker.mismatches,
+        started.elapsed().as_secs_f64(),
+        kib(before),
+        kib(after_upload),
+        kib(after)
+    );
+    bucket.drop().await.map_err(driver("drop"))?;
+    check(written == LEN && checker.mismatches == 0 && chunks == LEN.div_ceil(255 * 1024), || {
+        format!("expected {LEN} identical bytes; got {written} with {} mismatches", checker.mismatches)
+    })
+}

@@ -4,8 +4,10 @@
 //! (`mongo-sim`), or the deployment `MONGODB_URI` names. It discovers the members, runs
 //! CRUD, reads a result across several batches, reads its own write through a causally
 //! consistent session, moves a value in a transaction, follows a change stream, round-trips
-//! a GridFS file, steps the primary down while a workload keeps writing, and lists the
-//! monitoring events it saw. Part 2 explains server selection on a described topology.
+//! a GridFS file and streams a 10 MiB one (printing the peak RSS), follows a typed change
+//! stream that resumes across a primary step-down (on a simulated 4.0 set of its own),
+//! steps the primary down while a workload keeps writing, and lists the monitoring events
+//! it saw. Part 2 explains server selection on a described topology.
 //! The feature sections check what they show: the tour exits non-zero when one fails.
 //!
 //! Run with `cargo run --example tour`.
@@ -231,6 +233,35 @@ async fn step_down_under_load(client: &Client, coll: &Collection<Document>, shar
     }
 }
 
+/// Runs [`features::change_stream_across_step_down`] on a simulated 4.0 replica set of its
+/// own (where a step-down closes connections, so the stream must resume), or with
+/// `MONGODB_URI` on that deployment.
+async fn typed_stream_across_step_down(
+    main_client: &Client,
+    db: &mongo_driver::Database,
+    shared: &Shared,
+) -> features::Outcome {
+    let count = |shared: &Shared| seen(shared).commands.get("aggregate").map_or(0, |c| c[0]);
+    if std::env::var_os("MONGODB_URI").is_some() {
+        return features::change_stream_across_step_down(main_client, db, &|| count(shared)).await;
+    }
+    let config = mongo_sim::Config::replica_set(3).with_version(mongo_sim::ServerVersion::V4_0);
+    let deployment =
+        mongo_sim::Deployment::start(config).await.map_err(|e| format!("4.0 deployment: {e}"))?;
+    let local = Shared::default();
+    let old = client(deployment.connection_string(), &local).map_err(|e| format!("client: {e}"))?;
+    wait_for_primary(&old, None).await;
+    println!(
+        "
+  (on an embedded simulated 4.0 replica set: {})",
+        deployment.connection_string()
+    );
+    let outcome =
+        features::change_stream_across_step_down(&old, &old.database("tour"), &|| count(&local)).await;
+    old.shutdown().await;
+    outcome
+}
+
 fn summary(shared: &Shared) {
     let seen = seen(shared);
     println!("\n▶ Events seen");
@@ -292,6 +323,11 @@ async fn main() {
         ("transaction", features::transaction(&client, &db).await),
         ("change stream", features::change_stream(&db).await),
         ("GridFS", features::gridfs(&db).await),
+        ("GridFS 10 MiB", features::gridfs_large(&db).await),
+        (
+            "typed change stream across a step-down",
+            typed_stream_across_step_down(&client, &db, &shared).await,
+        ),
     ] {
         if let Err(e) = outcome {
             println!("  ✗ {name} check failed: {e}");
