@@ -53,6 +53,11 @@ pub struct Config {
     pub users: Vec<User>,
     /// TLS: when set, every node requires it (`net.tls.mode: requireTLS`).
     pub tls: Option<crate::tls::TlsSettings>,
+    /// Sharded only: two TCP load balancers in front of the routers (load balancer spec and
+    /// its tests' README): one fronting the first router, one fronting every router in turn.
+    /// Connections arriving through them must declare `loadBalanced: true` in their first
+    /// `hello`, which then carries the router's `serviceId`.
+    pub load_balanced: bool,
 }
 
 /// A user of an auth-enabled deployment (SCRAM-SHA-1 and SCRAM-SHA-256).
@@ -85,6 +90,7 @@ impl Default for Config {
             member_tags: Vec::new(),
             users: Vec::new(),
             tls: None,
+            load_balanced: false,
         }
     }
 }
@@ -108,6 +114,12 @@ impl Config {
             routers: routers.max(1),
             ..Self::default()
         }
+    }
+
+    /// `routers` `mongos` routers in front of a replica set of `members` members, reached
+    /// through load balancers (see [`Config::load_balanced`]).
+    pub fn load_balanced(routers: usize, members: usize) -> Self {
+        Self { load_balanced: true, ..Self::sharded(routers, members) }
     }
 
     /// The same configuration at another server version.

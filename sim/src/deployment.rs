@@ -1,9 +1,11 @@
-//! A running simulated deployment: its listeners on 127.0.0.1, its own runtime thread, and
-//! its connection string (connection-string spec).
+//! A running simulated deployment: its listeners on 127.0.0.1 (and its load balancers', load
+//! balancer spec tests' README), its own runtime thread, and its connection string
+//! (connection-string spec).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use tokio::net::TcpListener;
@@ -42,11 +44,14 @@ pub enum StartError {
 pub struct Deployment {
     cluster: Arc<Cluster>,
     connection_string: String,
+    /// The load balancers' `host:port`: in front of the first router, in front of all.
+    load_balancers: Vec<String>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
-type Started = Result<Arc<Cluster>, StartError>;
+/// The shared state, and the load balancers' hosts.
+type Started = Result<(Arc<Cluster>, Vec<String>), StartError>;
 
 /// The runtime thread being started: its start report, its shutdown trigger, its handle.
 type Launched = (oneshot::Receiver<Started>, oneshot::Sender<()>, JoinHandle<()>);
@@ -81,6 +86,29 @@ async fn accept_loop(cluster: Arc<Cluster>, node: Arc<Node>, listener: TcpListen
     }
 }
 
+/// A TCP load balancer: hands each connection it accepts to the next of `backends` (routers)
+/// in turn, as a layer-4 balancer does; the router knows it came through a load balancer.
+async fn load_balancer_loop(cluster: Arc<Cluster>, backends: Vec<Arc<Node>>, listener: TcpListener) {
+    let next = AtomicUsize::new(0);
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let i = next.fetch_add(1, Ordering::Relaxed) % backends.len().max(1);
+                let Some(node) = backends.get(i) else { continue };
+                tokio::spawn(connection::serve_behind_load_balancer(
+                    Arc::clone(&cluster),
+                    Arc::clone(node),
+                    stream,
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "load balancer: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
 /// Binds every node and serves until `shutdown` fires.
 async fn serve(config: Config, started: oneshot::Sender<Started>, shutdown: oneshot::Receiver<()>) {
     let (members, routers) = match config.topology {
@@ -104,14 +132,30 @@ async fn serve(config: Config, started: oneshot::Sender<Started>, shutdown: ones
             return;
         }
     };
+    // Load balancers: after the members, one in front of the first router, one in front of all.
+    let balancers = if config.load_balanced && config.topology == Topology::Sharded { 2 } else { 0 };
+    let balancer_first = member_first.map(|p| p.saturating_add(members as u16));
+    let balancer_listeners = match bind(balancers, balancer_first).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = started.send(Err(e));
+            return;
+        }
+    };
     let member_hosts = member_listeners.iter().map(host_of).collect();
     let router_hosts = router_listeners.iter().map(host_of).collect();
+    let balancer_hosts: Vec<String> = balancer_listeners.iter().map(host_of).collect();
     let cluster = Arc::new(Cluster::new(config, member_hosts, router_hosts));
     let listeners = member_listeners.into_iter().chain(router_listeners);
     for (node, listener) in cluster.nodes.iter().zip(listeners) {
         tokio::spawn(accept_loop(Arc::clone(&cluster), Arc::clone(node), listener));
     }
-    if started.send(Ok(Arc::clone(&cluster))).is_err() {
+    let routers: Vec<Arc<Node>> = cluster.nodes.iter().filter(|n| n.role == Role::Router).cloned().collect();
+    for (i, listener) in balancer_listeners.into_iter().enumerate() {
+        let backends = if i == 0 { routers.iter().take(1).cloned().collect() } else { routers.clone() };
+        tokio::spawn(load_balancer_loop(Arc::clone(&cluster), backends, listener));
+    }
+    if started.send(Ok((Arc::clone(&cluster), balancer_hosts))).is_err() {
         return;
     }
     let _ = shutdown.await;
@@ -137,9 +181,16 @@ impl Deployment {
         Ok((started_rx, shutdown_tx, thread))
     }
 
-    fn assemble(cluster: Arc<Cluster>, shutdown: oneshot::Sender<()>, thread: JoinHandle<()>) -> Self {
-        let connection_string = connection_string(&cluster);
-        Self { cluster, connection_string, shutdown: Some(shutdown), thread: Some(thread) }
+    fn assemble(
+        (cluster, load_balancers): (Arc<Cluster>, Vec<String>),
+        shutdown: oneshot::Sender<()>,
+        thread: JoinHandle<()>,
+    ) -> Self {
+        let connection_string = match load_balancers.first() {
+            Some(single) => format!("mongodb://{single}/?loadBalanced=true"),
+            None => connection_string(&cluster),
+        };
+        Self { cluster, connection_string, load_balancers, shutdown: Some(shutdown), thread: Some(thread) }
     }
 
     /// Starts a deployment; it listens once this returns.
@@ -157,7 +208,16 @@ impl Deployment {
         Ok(Self::assemble(cluster, shutdown, thread))
     }
 
-    /// The MongoDB connection string that reaches this deployment.
+    /// The MongoDB connection string that reaches this deployment (load-balanced: the load
+    /// balancer in front of one router, with `loadBalanced=true`).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mongo_sim::StartError> {
+    /// let lb = mongo_sim::Deployment::start(mongo_sim::Config::load_balanced(2, 3)).await?;
+    /// println!("{}", lb.connection_string()); // mongodb://127.0.0.1:…/?loadBalanced=true
+    /// println!("{:?}", lb.load_balancer_hosts()); // [one router behind it, both routers]
+    /// # Ok(()) }
+    /// ```
     pub fn connection_string(&self) -> &str {
         &self.connection_string
     }
@@ -170,6 +230,13 @@ impl Deployment {
     /// Replica-set members' (or the standalone's) `host:port`, in member order.
     pub fn member_hosts(&self) -> Vec<String> {
         self.hosts_where(|r| !matches!(r, Role::Router))
+    }
+
+    /// The load balancers' `host:port` (load-balanced only): the one in front of the first
+    /// router, then the one in front of every router (the tests' `SINGLE_MONGOS_LB_URI`
+    /// and `MULTI_MONGOS_LB_URI`).
+    pub fn load_balancer_hosts(&self) -> &[String] {
+        &self.load_balancers
     }
 
     /// Routers' `host:port` (sharded only).

@@ -520,3 +520,60 @@ async fn app_name_fail_point_matches_the_handshake_that_names_the_app() {
     let failed = command(&mut named, 1, hello).await;
     assert_eq!(failed.get_i32("code").ok(), Some(91), "{failed}");
 }
+
+/// Load balancer spec ("Connection Establishment", "Downstream Visible Behavioral Changes"):
+/// through a load balancer the first hello must say `loadBalanced: true` and only it gets the
+/// router's `serviceId`; a router reached directly ignores `loadBalanced`; the balancer in
+/// front of both routers alternates between them; fail points set through it act on the
+/// router behind it.
+#[tokio::test]
+async fn load_balancers_front_the_routers() {
+    let d = Deployment::start(Config::load_balanced(2, 3)).await.unwrap_or_else(|e| panic!("{e}"));
+    let balancers = d.load_balancer_hosts().to_vec();
+    assert_eq!(balancers.len(), 2);
+    assert_eq!(d.connection_string(), format!("mongodb://{}/?loadBalanced=true", balancers[0]));
+    let hello = |lb: bool| match lb {
+        true => doc! { "hello": 1, "loadBalanced": true, "$db": "admin" },
+        false => doc! { "hello": 1, "$db": "admin" },
+    };
+
+    let mut plain = connect(&balancers[0]).await;
+    let refused = command(&mut plain, 1, hello(false)).await;
+    assert_eq!(
+        (refused.get_i32("code").ok(), refused.get_str("codeName").ok()),
+        (Some(354), Some("LoadBalancerSupportMismatch")),
+        "{refused}"
+    );
+
+    let mut single = connect(&balancers[0]).await;
+    let first = command(&mut single, 1, hello(true)).await;
+    assert_eq!(first.get_str("msg").ok(), Some("isdbgrid"), "{first}");
+    let service = first.get_object_id("serviceId").unwrap_or_else(|_| panic!("no serviceId: {first}"));
+    let again = command(&mut single, 2, hello(true)).await;
+    assert!(!again.contains_key("serviceId"), "only the initial hello reports the service: {again}");
+
+    let mut direct = connect(&d.router_hosts()[0]).await;
+    let ignored = command(&mut direct, 1, hello(true)).await;
+    assert_eq!(ignored.get_f64("ok").ok(), Some(1.0));
+    assert!(!ignored.contains_key("serviceId"), "{ignored}");
+
+    let mut services = Vec::new();
+    for _ in 0..2 {
+        let mut s = connect(&balancers[1]).await;
+        let reply = command(&mut s, 1, hello(true)).await;
+        services.push(reply.get_object_id("serviceId").unwrap_or_else(|_| panic!("{reply}")));
+    }
+    assert_ne!(services[0], services[1], "the second balancer alternates between the routers");
+    assert!(services.contains(&service));
+
+    let fp = command(
+        &mut single,
+        3,
+        doc! { "configureFailPoint": "failCommand", "mode": { "times": 1 },
+        "data": { "failCommands": ["ping"], "errorCode": 7 }, "$db": "admin" },
+    )
+    .await;
+    assert_eq!(fp.get_f64("ok").ok(), Some(1.0), "{fp}");
+    let failed = command(&mut direct, 2, doc! { "ping": 1, "$db": "admin" }).await;
+    assert_eq!(failed.get_i32("code").ok(), Some(7), "the fail point is the first router's: {failed}");
+}

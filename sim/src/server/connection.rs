@@ -88,12 +88,21 @@ async fn open_stream(
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(cluster: Arc<Cluster>, node: Arc<Node>, stream: TcpStream) {
+    serve_from(cluster, node, stream, false).await
+}
+
+/// Serves one connection a load balancer handed to `node` (a router) until it closes.
+pub async fn serve_behind_load_balancer(cluster: Arc<Cluster>, node: Arc<Node>, stream: TcpStream) {
+    serve_from(cluster, node, stream, true).await
+}
+
+async fn serve_from(cluster: Arc<Cluster>, node: Arc<Node>, stream: TcpStream, from_load_balancer: bool) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let Some((rd, wr)) = open_stream(&cluster, &node, stream, &peer).await else { return };
     let connection_id = node.connections.opened();
     let _open = OpenConnection(Arc::clone(&node));
-    let mut client = ClientInfo { connection_id, ..ClientInfo::default() };
+    let mut client = ClientInfo { connection_id, from_load_balancer, ..ClientInfo::default() };
     let mut conn = Connection { cluster, node: Arc::clone(&node), rd, wr, reply_compressor: None };
     match conn.run(&mut client).await {
         Stop::Normal => tracing::debug!(node = %node.host, connection_id, %peer, "connection closed"),

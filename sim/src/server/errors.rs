@@ -70,6 +70,7 @@ pub fn code_name(code: i32, version: ServerVersion) -> String {
         323 => "APIStrictError",
         324 => "APIDeprecationError",
         352 => "UnsupportedOpQueryCommand",
+        354 => "LoadBalancerSupportMismatch",
         9001 => "SocketException",
         10107 if primary => "NotWritablePrimary",
         10107 => "NotMaster",

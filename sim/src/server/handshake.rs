@@ -1,5 +1,6 @@
 //! The handshake and monitoring command (MongoDB handshake spec; SDAM spec: `hello`,
-//! legacy `isMaster`, awaitable `hello` with `topologyVersion` and `maxAwaitTimeMS`).
+//! legacy `isMaster`, awaitable `hello` with `topologyVersion` and `maxAwaitTimeMS`; load
+//! balancer spec: `serviceId` for connections through a load balancer).
 
 use std::time::Duration;
 
@@ -25,6 +26,10 @@ pub struct ClientInfo {
     pub metadata_seen: bool,
     /// Authentication state (SCRAM conversation, authenticated user).
     pub auth: super::auth::Session,
+    /// Whether the connection arrived through a load balancer.
+    pub from_load_balancer: bool,
+    /// Whether the load-balanced handshake (`serviceId` sent) is done.
+    pub load_balanced_hello_done: bool,
 }
 
 fn number(v: &Bson) -> Option<i64> {
@@ -75,7 +80,23 @@ pub async fn hello(
             }
         }
     }
-    Ok(describe(cluster, node, client, name, cmd))
+    let mut reply = describe(cluster, node, client, name, cmd);
+    if client.from_load_balancer && !client.load_balanced_hello_done {
+        // mongos behind a load balancer: the first hello must declare load balancing, and
+        // only that one reports the service (a later `loadBalanced` is ignored; without a
+        // load balancer it is ignored too).
+        if !cmd.get_bool("loadBalanced").unwrap_or(false) {
+            return Err(Failure::new(
+                354,
+                version,
+                "The server is being accessed through a load balancer, but this driver does not have \
+                 load balancing enabled",
+            ));
+        }
+        client.load_balanced_hello_done = true;
+        reply.insert("serviceId", node.process_id);
+    }
+    Ok(reply)
 }
 
 /// The `hello` reply of `node` right now.
