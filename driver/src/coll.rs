@@ -631,8 +631,11 @@ where
 {
     let operation_id = executor.next_operation_id();
     let mut session = OpSession::new(session);
-    let spec = executor.execute_in(op, &ExecutionContext::default(), session.arg(), operation_id).await?;
-    Ok(Cursor::new(executor.clone(), spec, operation_id).with_session(session.into_cursor_session()))
+    let (spec, pinned) =
+        executor.execute_cursor_in(op, &ExecutionContext::default(), session.arg(), operation_id).await?;
+    Ok(Cursor::new(executor.clone(), spec, operation_id)
+        .with_session(session.into_cursor_session())
+        .with_pinned(pinned))
 }
 
 /// The `name` of each entry a listing command returned (`listIndexes`, `listCollections`,

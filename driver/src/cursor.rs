@@ -1,6 +1,8 @@
 //! Cursors (find/getMore/killCursors commands spec; CRUD spec "Find"): a [`Cursor`] is a
 //! `futures::Stream` of documents that sends `getMore` to the cursor's server when its batch
-//! runs out, and `killCursors` when dropped before the server exhausted it.
+//! runs out, and `killCursors` when dropped before the server exhausted it. In load-balanced
+//! mode both go on the connection the cursor was opened on (load balancer spec "Behaviour
+//! With Cursors").
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
@@ -14,7 +16,7 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
-use crate::executor::{ExecutionContext, Executor};
+use crate::executor::{ExecutionContext, Executor, PinnedConnection};
 use crate::operation::{CursorSpec, GetMore, GetMoreResult, KillCursors, Namespace};
 use crate::sdam::ServerAddress;
 use crate::session::ClientSession;
@@ -48,6 +50,12 @@ pub struct Cursor<T> {
     /// an implicit session it owns (back to the pool once the cursor is exhausted or
     /// killed), or a handle of the application's explicit session.
     session: Option<ClientSession>,
+    /// Load-balanced mode: the connection the cursor is pinned to while it is open (and,
+    /// after a getMore failed, until it is closed).
+    pinned: Option<PinnedConnection>,
+    /// A getMore on the pinned connection failed: no more getMores (the cursor is still
+    /// killed on close unless the error was a network error).
+    failed: bool,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -78,8 +86,18 @@ impl<T> Cursor<T> {
             buffer: spec.first_batch,
             pending: None,
             session: None,
+            pinned: None,
+            failed: false,
             _type: PhantomData,
         }
+    }
+
+    /// The cursor pinned to `connection` (load-balanced mode), while the server cursor is open.
+    pub(crate) fn with_pinned(mut self, connection: Option<PinnedConnection>) -> Self {
+        if self.id != 0 {
+            self.pinned = connection;
+        }
+        self
     }
 
     /// The cursor with the session its getMores run in (kept only while the server cursor
@@ -108,7 +126,7 @@ impl<T> Cursor<T> {
 
     /// Whether every result was received and consumed.
     pub fn is_exhausted(&self) -> bool {
-        self.id == 0 && self.buffer.is_empty()
+        (self.id == 0 || self.failed) && self.buffer.is_empty()
     }
 
     /// The documents received but not yet consumed.
@@ -128,9 +146,14 @@ impl<T> Cursor<T> {
         let mut op = KillCursors::new(self.ns.clone(), vec![self.id]);
         self.id = 0;
         let session = self.session.as_mut().filter(|s| !s.has_ended());
-        let result = match session {
-            Some(s) => self.executor.execute_on_in(&self.address, &mut op, Some(s), self.operation_id).await,
-            None => {
+        let result = match (&self.pinned, session) {
+            (Some(pinned), session) => {
+                self.executor.execute_pinned(pinned, &mut op, session, self.operation_id).await
+            }
+            (None, Some(s)) => {
+                self.executor.execute_on_in(&self.address, &mut op, Some(s), self.operation_id).await
+            }
+            (None, None) => {
                 let ctx = ExecutionContext::default();
                 self.executor.execute_on(&self.address, &mut op, &ctx, self.operation_id).await
             }
@@ -138,6 +161,8 @@ impl<T> Cursor<T> {
         if let Err(error) = result {
             tracing::debug!(target: "mongo_driver::cursor", %error, "killCursors failed");
         }
+        // The pinned connection goes back to the pool whatever killCursors gave.
+        self.pinned = None;
     }
 
     fn get_more(&mut self) -> BoxFuture<'static, GetMoreOutput> {
@@ -155,10 +180,14 @@ impl<T> Cursor<T> {
             .comment(self.comment.clone());
         let operation_id = self.operation_id;
         let mut session = self.session.take();
+        let pinned = self.pinned.clone();
         Box::pin(async move {
-            let result = match session.as_mut() {
-                Some(s) => executor.execute_on_in(&address, &mut op, Some(s), operation_id).await,
-                None => {
+            let result = match (pinned, session.as_mut()) {
+                (Some(pinned), session) => {
+                    executor.execute_pinned(&pinned, &mut op, session, operation_id).await
+                }
+                (None, Some(s)) => executor.execute_on_in(&address, &mut op, Some(s), operation_id).await,
+                (None, None) => {
                     executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await
                 }
             };
@@ -179,7 +208,7 @@ impl<T: DeserializeOwned> Stream for Cursor<T> {
                 });
                 return Poll::Ready(Some(item));
             }
-            if this.id == 0 {
+            if this.id == 0 || this.failed {
                 return Poll::Ready(None);
             }
             if this.pending.is_none() {
@@ -197,8 +226,23 @@ impl<T: DeserializeOwned> Stream for Cursor<T> {
                                 *left -= batch.len() as i64;
                             }
                             this.buffer = batch;
-                            // Exhausted: an implicit session goes back to the pool now.
+                            // Exhausted: an implicit session goes back to the pool now, and
+                            // a pinned connection too.
                             this.session = if id == 0 { None } else { session };
+                            if id == 0 {
+                                this.pinned = None;
+                            }
+                        }
+                        Err(error) if this.pinned.is_some() => {
+                            // Load balancer spec "Behaviour With Cursors": the connection stays
+                            // pinned until the cursor is closed, which kills the cursor on it
+                            // unless the connection itself failed.
+                            this.failed = true;
+                            if error.is_network_error() {
+                                this.id = 0;
+                            }
+                            this.session = session;
+                            return Poll::Ready(Some(Err(error)));
                         }
                         Err(error) => {
                             // The server's cursor is in an unknown state: do not getMore again
@@ -217,6 +261,7 @@ impl<T: DeserializeOwned> Stream for Cursor<T> {
 impl<T> Drop for Cursor<T> {
     fn drop(&mut self) {
         if self.id == 0 {
+            // A pinned connection (kept after a network error) goes back to the pool.
             return;
         }
         // Closed early: killCursors in the background on the cursor's server. A getMore
@@ -228,14 +273,21 @@ impl<T> Drop for Cursor<T> {
         let operation_id = self.operation_id;
         // The session goes with killCursors; an implicit one returns to the pool after it.
         let mut session = self.session.take();
+        // So does a pinned connection (load-balanced mode).
+        let pinned = self.pinned.take();
         handle.spawn(async move {
-            let result = match session.as_mut() {
-                // An explicit session the application ended meanwhile: kill without it.
-                Some(s) if !s.has_ended() => {
-                    executor.execute_on_in(&address, &mut op, Some(s), operation_id).await
+            let usable = session.as_mut().filter(|s| !s.has_ended());
+            let result = match (&pinned, usable) {
+                (Some(pinned), session) => {
+                    executor.execute_pinned(pinned, &mut op, session, operation_id).await
                 }
-                _ => executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await,
+                // An explicit session the application ended meanwhile: kill without it.
+                (None, Some(s)) => executor.execute_on_in(&address, &mut op, Some(s), operation_id).await,
+                (None, None) => {
+                    executor.execute_on(&address, &mut op, &ExecutionContext::default(), operation_id).await
+                }
             };
+            drop(pinned);
             if let Err(error) = result {
                 tracing::debug!(target: "mongo_driver::cursor", %error, "killCursors failed");
             }

@@ -80,10 +80,13 @@ pub enum ErrorKind {
         cause: String,
     },
     /// The wait queue timeout passed before a connection was available (CMAP `WaitQueueTimeoutError`).
-    #[error("Timed out while checking out a connection from connection pool")]
+    #[error("{message}")]
     WaitQueueTimeout {
         /// The pool's server.
         address: crate::sdam::ServerAddress,
+        /// What the pool says; in load-balanced mode with what its connections are in use for
+        /// (load balancer spec "Connection Tracking").
+        message: String,
     },
     /// The server applied a write but could not satisfy its write concern (`writeConcernError`).
     #[error("write concern error: {code_name} ({code}): {message}")]

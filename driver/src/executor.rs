@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bson::{Bson, Document, Timestamp};
 
-use crate::cmap::PooledConnection;
+use crate::cmap::{PinPurpose, PooledConnection};
 use crate::commands::OpMsgParts;
 use crate::connection::{CommandMessage, Connection, ServerApi};
 use crate::error::{Error, ErrorKind, Result};
@@ -56,6 +56,10 @@ impl SessionArg<'_> {
         }
     }
 }
+
+/// A connection pinned to a cursor or a transaction (load balancer spec "Connection
+/// Pinning"): its holders share it, and it is checked in when the last lets go.
+pub(crate) type PinnedConnection = Arc<tokio::sync::Mutex<PooledConnection<Connection>>>;
 
 /// How many ids one `endSessions` command carries at most (driver sessions spec).
 pub const END_SESSIONS_BATCH: usize = 10_000;
@@ -228,8 +232,43 @@ impl Executor {
         &self,
         op: &mut O,
         ctx: &ExecutionContext,
+        session: SessionArg<'_>,
+        operation_id: i64,
+    ) -> Result<O::Output> {
+        self.execute_keeping(op, ctx, session, operation_id, None).await
+    }
+
+    /// [`Executor::execute_in`] for a command that opens a cursor: in load-balanced mode,
+    /// the connection it ran on when the cursor stays open on the server, pinned to the
+    /// cursor for its getMores and killCursors (load balancer spec "Behaviour With Cursors").
+    pub(crate) async fn execute_cursor_in<O: Operation<Output = crate::operation::CursorSpec>>(
+        &self,
+        op: &mut O,
+        ctx: &ExecutionContext,
+        session: SessionArg<'_>,
+        operation_id: i64,
+    ) -> Result<(O::Output, Option<PinnedConnection>)> {
+        let mut used = None;
+        let spec = self.execute_keeping(op, ctx, session, operation_id, Some(&mut used)).await?;
+        let pinned = match used {
+            Some(connection) if spec.id != 0 => {
+                connection.lock().await.pin(PinPurpose::Cursor);
+                Some(connection)
+            }
+            _ => None,
+        };
+        Ok((spec, pinned))
+    }
+
+    /// [`Executor::execute_in`]; in load-balanced mode the connection of the successful
+    /// attempt goes to `keep`, when given.
+    async fn execute_keeping<O: Operation>(
+        &self,
+        op: &mut O,
+        ctx: &ExecutionContext,
         mut session: SessionArg<'_>,
         operation_id: i64,
+        mut keep: Option<&mut Option<PinnedConnection>>,
     ) -> Result<O::Output> {
         if let SessionArg::Explicit(s) = &session {
             s.check_usable(&self.session_pool)?;
@@ -259,8 +298,18 @@ impl Executor {
         };
         let retry_read = role == Role::None && self.retry_reads && op.retryability() == Retryability::Read;
         let mut txn = TxnState { number: ctx.txn_number.filter(|_| !has_session), ..TxnState::default() };
-        let first =
-            self.attempt(op, ctx, &mut session, &mut txn, &criteria, operation_id, retryable_write).await;
+        let first = self
+            .attempt(
+                op,
+                ctx,
+                &mut session,
+                &mut txn,
+                &criteria,
+                operation_id,
+                retryable_write,
+                keep.as_deref_mut(),
+            )
+            .await;
         let error = match first {
             Err(error) if retry_read && is_retryable_read_error(&error) => error,
             Err(error) if retryable_write && error.contains_label(RETRYABLE_WRITE_ERROR) => error,
@@ -275,7 +324,10 @@ impl Executor {
         // Retryable reads and writes specs: the retry selects again; when no server can be
         // selected (or the retry fails before anything reached a server) the first error is
         // returned, otherwise the second.
-        match self.attempt(op, ctx, &mut session, &mut txn, &criteria, operation_id, retryable_write).await {
+        match self
+            .attempt(op, ctx, &mut session, &mut txn, &criteria, operation_id, retryable_write, keep)
+            .await
+        {
             Err(second) if is_driver_side(&second) => Err(error),
             other => other,
         }
@@ -346,6 +398,7 @@ impl Executor {
         criteria: &SelectionCriteria,
         operation_id: i64,
         retryable_write: bool,
+        keep: Option<&mut Option<PinnedConnection>>,
     ) -> Result<O::Output> {
         let role = transaction::role(session.session_ref(), op.ends_transaction());
         let server = match transaction::pinned(session.session_ref(), role) {
@@ -362,20 +415,54 @@ impl Executor {
             && description.max_wire_version >= RETRYABLE_WRITES_WIRE_VERSION
             && description.logical_session_timeout_minutes.is_some()
             && description.server_type != ServerType::Standalone;
-        let max_wire_version = description.max_wire_version;
+        let load_balanced = description.server_type == ServerType::LoadBalancer;
+        // Load balancer spec: the LoadBalancer's description has no wire version or session
+        // timeout; behind a load balancer (5.0+ services) sessions and retryable writes are
+        // always supported, and the wire version is the connection's.
+        let supported = supported || (retryable_write && load_balanced);
+        let mut max_wire_version = description.max_wire_version;
         let result = async {
-            let mut connection = self.topology.check_out(&server).await.map_err(|mut error| {
-                // Retryable writes spec "RetryableWriteError Labels": an error establishing the
-                // connection (network, or a retryable code from the handshake or authentication)
-                // is retryable: nothing was sent.
-                if supported && (error.is_network_error() || error.is_retryable_write_code()) {
-                    error.add_label(RETRYABLE_WRITE_ERROR);
+            // Load balancer spec "Behaviour With Transactions": the commands of a transaction
+            // share its connection.
+            let pinned = match load_balanced {
+                true => transaction::pinned_connection(session.session_ref(), role),
+                false => None,
+            };
+            let connection = match pinned {
+                Some(connection) => connection,
+                None => {
+                    let connection = self.topology.check_out(&server).await.map_err(|mut error| {
+                        // Retryable writes spec "RetryableWriteError Labels": an error
+                        // establishing the connection (network, or a retryable code from the
+                        // handshake or authentication) is retryable: nothing was sent.
+                        if supported && (error.is_network_error() || error.is_retryable_write_code()) {
+                            error.add_label(RETRYABLE_WRITE_ERROR);
+                        }
+                        error
+                    })?;
+                    Arc::new(tokio::sync::Mutex::new(connection))
                 }
-                error
-            })?;
+            };
+            if load_balanced {
+                transaction::pin_connection(session.session_ref(), role, &connection).await;
+            }
             let read_preference = self.read_preference_for(server.criteria(), &server);
-            self.run_on(op, ctx, session, txn, supported, &mut connection, read_preference, operation_id)
-                .await
+            let mut guard = connection.lock().await;
+            if load_balanced {
+                max_wire_version =
+                    guard.stream_description().map_or(max_wire_version, |d| d.max_wire_version);
+            }
+            let result = self
+                .run_on(op, ctx, session, txn, supported, &mut guard, read_preference, operation_id)
+                .await;
+            drop(guard);
+            if load_balanced
+                && result.is_ok()
+                && let Some(keep) = keep
+            {
+                *keep = Some(connection);
+            }
+            result
         }
         .await;
         let result = result.map_err(|error| transaction::label_failure(session.session_ref(), role, error));
@@ -450,6 +537,28 @@ impl Executor {
             None => SessionArg::None,
         };
         let mut connection = pool.check_out().await?;
+        let ctx = ExecutionContext::default();
+        self.run_on(op, &ctx, &mut arg, &mut TxnState::default(), false, &mut connection, None, operation_id)
+            .await
+    }
+
+    /// Runs `op` on the connection pinned to a cursor (its getMore and killCursors in
+    /// load-balanced mode), in the cursor's session, without selection and without retry.
+    pub(crate) async fn execute_pinned<O: Operation>(
+        &self,
+        connection: &PinnedConnection,
+        op: &mut O,
+        session: Option<&mut ClientSession>,
+        operation_id: i64,
+    ) -> Result<O::Output> {
+        let mut arg = match session {
+            Some(s) => {
+                s.check_usable(&self.session_pool)?;
+                SessionArg::Explicit(s)
+            }
+            None => SessionArg::None,
+        };
+        let mut connection = connection.lock().await;
         let ctx = ExecutionContext::default();
         self.run_on(op, &ctx, &mut arg, &mut TxnState::default(), false, &mut connection, None, operation_id)
             .await

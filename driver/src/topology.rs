@@ -374,7 +374,7 @@ impl Inner {
             if load_balanced {
                 // Before the handshake completed there is no service id: nothing to clear.
                 if let (Some(server), Some(service_id)) = (rt.servers.get(address), source.service_id) {
-                    server.pool.clear_service(service_id);
+                    server.pool.clear_service_from(service_id, Some(source.generation));
                 }
             } else {
                 sync_pool_generation(rt, address, Some(error));

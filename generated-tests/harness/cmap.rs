@@ -413,7 +413,7 @@ fn error_address(e: &Error) -> Option<String> {
     match &*e.kind {
         ErrorKind::PoolClosed { address }
         | ErrorKind::PoolCleared { address, .. }
-        | ErrorKind::WaitQueueTimeout { address } => Some(address.to_string()),
+        | ErrorKind::WaitQueueTimeout { address, .. } => Some(address.to_string()),
         _ => None,
     }
 }

@@ -33,7 +33,8 @@ pub use options::{
     PoolOptions,
 };
 pub use pool::{
-    Pool, PoolBuilder, PoolState, PoolStatus, PooledConnection, PopulationError, PopulationErrorHandler,
+    PinPurpose, Pool, PoolBuilder, PoolState, PoolStatus, PooledConnection, PopulationError,
+    PopulationErrorHandler,
 };
 pub use tcp::TcpConnector;
 

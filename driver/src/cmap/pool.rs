@@ -200,6 +200,9 @@ impl<C: Send + 'static> PoolBuilder<C> {
                 establishing: HashMap::new(),
                 services: HashMap::new(),
                 clear_cause: None,
+                in_use: 0,
+                pinned_cursors: 0,
+                pinned_transactions: 0,
             }),
             changed: Notify::new(),
             worker: worker.clone(),
@@ -329,6 +332,7 @@ impl<C: Send + 'static> Pool<C> {
                     }
                     if let Some(conn) = found {
                         place.leave(&mut st);
+                        st.in_use += 1;
                         inner.emit_checked_out(conn.id);
                         drop(st);
                         drop(perished);
@@ -350,8 +354,10 @@ impl<C: Send + 'static> Pool<C> {
                         let mut st = inner.lock();
                         place.leave(&mut st);
                         inner.emit_check_out_failed(CheckOutFailedReason::Timeout);
+                        let message = inner.wait_queue_timeout_message(&st);
                         return Err(Error::new(ErrorKind::WaitQueueTimeout {
                             address: inner.address.clone(),
+                            message,
                         }));
                     }
                 }
@@ -361,7 +367,8 @@ impl<C: Send + 'static> Pool<C> {
         drop(place);
         match establishing.await {
             Ok(Ok(conn)) => {
-                let _st = inner.lock();
+                let mut st = inner.lock();
+                st.in_use += 1;
                 inner.emit_checked_out(conn.id);
                 Ok(PooledConnection::new(conn, inner.clone()))
             }
@@ -429,8 +436,18 @@ impl<C: Send + 'static> Pool<C> {
     /// of `service_id`'s connections only and emits `PoolCleared` with the service id; the
     /// pool is not paused and the wait queue is left alone.
     pub fn clear_service(&self, service_id: ObjectId) {
+        self.clear_service_from(service_id, None);
+    }
+
+    /// [`clear_service`](Self::clear_service) for an error on a connection of the service's
+    /// `generation`: an error from an older generation is stale and clears nothing (SDAM
+    /// "Error handling": stale errors are ignored). Returns whether it cleared.
+    pub fn clear_service_from(&self, service_id: ObjectId, generation: Option<u32>) -> bool {
         let mut st = self.inner.lock();
         if let Some(service) = st.services.get_mut(&service_id) {
+            if generation.is_some_and(|g| g != service.generation) {
+                return false;
+            }
             service.generation = service.generation.wrapping_add(1);
         }
         self.inner.emit(|| {
@@ -439,6 +456,7 @@ impl<C: Send + 'static> Pool<C> {
                 service_id: Some(service_id),
             })
         });
+        true
     }
 
     /// Closes the pool (CMAP "Closing a Connection Pool"): closes the available
@@ -474,12 +492,41 @@ impl<C: Send + 'static> Pool<C> {
 pub struct PooledConnection<C> {
     conn: Option<Conn<C>>,
     errored: bool,
+    pinned: Option<PinPurpose>,
     pool: Arc<Inner<C>>,
+}
+
+/// What a checked-out connection is pinned to (load balancer spec "Connection Tracking").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinPurpose {
+    /// A cursor's getMores and killCursors.
+    Cursor,
+    /// A transaction's commands.
+    Transaction,
 }
 
 impl<C> PooledConnection<C> {
     fn new(conn: Conn<C>, pool: Arc<Inner<C>>) -> Self {
-        Self { conn: Some(conn), errored: false, pool }
+        Self { conn: Some(conn), errored: false, pinned: None, pool }
+    }
+
+    /// Counts the connection as pinned to `purpose` until it is checked in (the first
+    /// purpose stays: a transaction's connection that also serves a cursor counts for the
+    /// transaction).
+    pub fn pin(&mut self, purpose: PinPurpose) {
+        if self.pinned.is_none() {
+            let mut st = self.pool.lock();
+            match purpose {
+                PinPurpose::Cursor => st.pinned_cursors += 1,
+                PinPurpose::Transaction => st.pinned_transactions += 1,
+            }
+            self.pinned = Some(purpose);
+        }
+    }
+
+    /// What the connection is pinned to, if anything.
+    pub fn pinned(&self) -> Option<PinPurpose> {
+        self.pinned
     }
 
     fn conn(&self) -> &Conn<C> {
@@ -542,7 +589,7 @@ impl<C> fmt::Debug for PooledConnection<C> {
 impl<C> Drop for PooledConnection<C> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.pool.check_in(conn, self.errored);
+            self.pool.check_in(conn, self.errored, self.pinned);
         }
     }
 }
@@ -583,6 +630,11 @@ struct State<C> {
     /// Load-balanced mode: the services with established connections.
     services: HashMap<ObjectId, Service>,
     clear_cause: Option<String>,
+    /// Connections checked out now.
+    in_use: usize,
+    /// Of those, pinned to cursors and to transactions.
+    pinned_cursors: usize,
+    pinned_transactions: usize,
 }
 
 struct WorkerSignal {
@@ -631,6 +683,21 @@ impl<C> Inner<C> {
         if let Some(handler) = &self.events {
             handler.handle(&event());
         }
+    }
+
+    /// The `WaitQueueTimeoutError` message: in load-balanced mode with what the checked-out
+    /// connections are used for (load balancer spec "Connection Tracking").
+    fn wait_queue_timeout_message(&self, st: &State<C>) -> String {
+        if self.service_id_of.is_none() {
+            return "Timed out while checking out a connection from connection pool".into();
+        }
+        let others = st.in_use.saturating_sub(st.pinned_cursors + st.pinned_transactions);
+        format!(
+            "Timeout waiting for connection from the connection pool. maxPoolSize: {}, connections in \
+             use by cursors: {}, connections in use by transactions: {}, connections in use by other \
+             operations: {others}",
+            self.max_pool_size, st.pinned_cursors, st.pinned_transactions
+        )
     }
 
     fn emit_checked_out(&self, connection_id: u32) {
@@ -710,8 +777,16 @@ impl<C> Inner<C> {
 
     /// Checks a connection in: emits `ConnectionCheckedIn`, then closes it if the pool is
     /// closed or the connection perished, else makes it available.
-    fn check_in(&self, conn: Conn<C>, errored: bool) {
+    fn check_in(&self, conn: Conn<C>, errored: bool, pinned: Option<PinPurpose>) {
         let mut st = self.lock();
+        st.in_use = st.in_use.saturating_sub(1);
+        match pinned {
+            Some(PinPurpose::Cursor) => st.pinned_cursors = st.pinned_cursors.saturating_sub(1),
+            Some(PinPurpose::Transaction) => {
+                st.pinned_transactions = st.pinned_transactions.saturating_sub(1)
+            }
+            None => {}
+        }
         let connection_id = conn.id;
         self.emit(|| {
             CmapEvent::ConnectionCheckedIn(ConnectionCheckedInEvent {
@@ -730,12 +805,14 @@ impl<C> Inner<C> {
     /// Makes an established connection available, or closes it (returning it to be dropped
     /// outside the lock) when the pool is closed or the connection is stale or errored.
     fn make_available(&self, st: &mut State<C>, conn: Conn<C>, errored: bool) -> Option<Conn<C>> {
+        // A connection that failed is closed for its error, even when the failure also
+        // cleared the pool (load balancer spec tests: a network error closes with `error`).
         let reason = if st.phase == PoolState::Closed {
             Some(ConnectionClosedReason::PoolClosed)
-        } else if Self::is_stale(st, &conn) {
-            Some(ConnectionClosedReason::Stale)
         } else if errored {
             Some(ConnectionClosedReason::Error)
+        } else if Self::is_stale(st, &conn) {
+            Some(ConnectionClosedReason::Stale)
         } else {
             None
         };

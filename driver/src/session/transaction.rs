@@ -15,9 +15,10 @@ use bson::{Bson, Document};
 use futures::future::BoxFuture;
 
 use super::{ClientSession, SessionState};
+use crate::cmap::PinPurpose;
 use crate::connection::StreamDescription;
 use crate::error::{Error, ErrorKind, Result};
-use crate::executor::{ExecutionContext, SessionArg};
+use crate::executor::{ExecutionContext, PinnedConnection, SessionArg};
 use crate::operation::{AbortTransaction, CommitTransaction};
 use crate::options::{ReadConcern, ReadPreference, ReadPreferenceMode, WriteConcern};
 use crate::sdam::{ServerAddress, ServerType};
@@ -133,6 +134,8 @@ pub(crate) struct Transaction {
     pub(crate) options: TransactionOptions,
     /// The mongos the transaction's commands go to (sharded clusters).
     pub(crate) pinned: Option<ServerAddress>,
+    /// The connection the transaction's commands go on (load-balanced mode).
+    pub(crate) pinned_connection: Option<PinnedConnection>,
     /// The latest `recoveryToken` a mongos returned (sent with commit and abort).
     pub(crate) recovery_token: Option<Document>,
     /// Whether the commit ran no command (the transaction had no statement).
@@ -149,6 +152,7 @@ impl Transaction {
         }
         if self.state == TransactionState::None {
             self.pinned = None;
+            self.pinned_connection = None;
         }
     }
 }
@@ -237,10 +241,44 @@ pub(crate) fn pin(
     }
 }
 
-/// Unpins the session.
+/// The connection a transaction command must go on, if the session is pinned to one
+/// (load-balanced mode).
+pub(crate) fn pinned_connection(session: Option<&ClientSession>, role: Role) -> Option<PinnedConnection> {
+    if !role.in_transaction() {
+        return None;
+    }
+    session.and_then(|s| s.state().transaction.pinned_connection.clone())
+}
+
+/// Load-balanced mode, before a statement runs on `connection`: pins the session's
+/// transaction to it (load balancer spec "Behaviour With Transactions"; released as
+/// transactions spec "When to unpin" says).
+pub(crate) async fn pin_connection(
+    session: Option<&ClientSession>,
+    role: Role,
+    connection: &PinnedConnection,
+) {
+    let (Some(s), Role::Statement { .. }) = (session, role) else { return };
+    {
+        let mut state = s.state();
+        if state.transaction.pinned_connection.is_some() {
+            return;
+        }
+        state.transaction.pinned_connection = Some(connection.clone());
+    }
+    connection.lock().await.pin(PinPurpose::Transaction);
+}
+
+/// Unpins the session (from its mongos, or its connection in load-balanced mode).
 pub(crate) fn unpin(session: Option<&ClientSession>) {
     if let Some(s) = session {
-        s.state().transaction.pinned = None;
+        let released = {
+            let mut state = s.state();
+            state.transaction.pinned = None;
+            state.transaction.pinned_connection.take()
+        };
+        // Checked in (if no cursor holds it) outside the session's lock.
+        drop(released);
     }
 }
 
@@ -424,6 +462,7 @@ impl ClientSession {
             state: TransactionState::Starting,
             options,
             pinned: None,
+            pinned_connection: None,
             recovery_token: None,
             commit_was_empty: false,
         };
@@ -497,6 +536,7 @@ impl ClientSession {
                 TransactionState::Starting => {
                     t.state = TransactionState::Aborted;
                     t.pinned = None;
+                    t.pinned_connection = None;
                     return Ok(());
                 }
                 TransactionState::InProgress => t.state = TransactionState::Aborted,
