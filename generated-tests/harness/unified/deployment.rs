@@ -83,10 +83,19 @@ impl TestDeployment {
     }
 
     /// The connection string of a client entity: on a sharded deployment, all routers
-    /// only with `useMultipleMongoses: true`, else the first.
+    /// only with `useMultipleMongoses: true`, else the first; load-balanced, the load
+    /// balancer in front of both routers unless `useMultipleMongoses` is false, then the
+    /// one in front of the first (unified test format "useMultipleMongoses").
     pub fn client_uri(&self, use_multiple_mongoses: Option<bool>) -> String {
         let multiple = use_multiple_mongoses == Some(true);
         match self {
+            Self::Simulated(deployment, Sim::LoadBalanced) => {
+                let balancers = deployment.load_balancer_hosts();
+                let single = use_multiple_mongoses == Some(false);
+                let host = if single { balancers.first() } else { balancers.get(1) };
+                let host = host.map_or("127.0.0.1:0", String::as_str);
+                with_sim_credentials(deployment, &format!("mongodb://{host}/?loadBalanced=true"))
+            }
             Self::Simulated(deployment, Sim::Sharded) => {
                 let hosts = deployment.router_hosts();
                 let hosts = if multiple { hosts } else { hosts.into_iter().take(1).collect() };
@@ -153,6 +162,7 @@ pub async fn connect(
                 Sim::Single => Config::standalone(),
                 Sim::ReplicaSet => Config::replica_set(3),
                 Sim::Sharded => Config::sharded(2, 3),
+                Sim::LoadBalanced => Config::load_balanced(2, 3),
             }
             .with_version(version);
             let config = if auth { config.with_user("admin", SIM_USER.0, SIM_USER.1) } else { config };

@@ -129,7 +129,7 @@ impl Runner {
             .ok()
             .and_then(cmap_kind)
             .unwrap_or_else(|| panic!("{here}: cannot count {name} events"));
-        client.cmap.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|k| **k == kind).count()
+        client.cmap.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|e| e.kind == kind).count()
     }
 
     /// `waitForEvent` (operation `i`): waits until the client observed at least `count`

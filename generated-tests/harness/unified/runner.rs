@@ -51,6 +51,9 @@ pub enum Sim {
     ReplicaSet,
     /// Two `mongos` routers in front of a three-member replica-set shard.
     Sharded,
+    /// [`Sim::Sharded`] behind two load balancers (one in front of the first router, one in
+    /// front of both; load balancer spec tests' README).
+    LoadBalanced,
 }
 
 /// The command events one client entity observed, filtered as the spec requires.
@@ -62,7 +65,7 @@ struct ClientEntity {
     /// Every command event of the client, unfiltered (for the snapshot).
     all: EventLog,
     /// The observed CMAP events' kinds.
-    cmap: Arc<Mutex<Vec<CmapEventKind>>>,
+    cmap: Arc<Mutex<Vec<ObservedCmap>>>,
     /// The observed SDAM events.
     sdam: events::SdamLog,
     /// Connections checked out and not yet checked in (`assertNumberConnectionsCheckedOut`).
@@ -86,6 +89,53 @@ fn cmap_kind(event: ObservedEvent) -> Option<CmapEventKind> {
         O::ConnectionCheckedInEvent => CmapEventKind::ConnectionCheckedIn,
         _ => return None,
     })
+}
+
+/// An observed CMAP event: its kind and the fields expectations may name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObservedCmap {
+    pub(crate) kind: CmapEventKind,
+    /// `PoolClearedEvent`: whether it carries a service id.
+    has_service_id: bool,
+    /// `ConnectionClosedEvent` / `ConnectionCheckOutFailedEvent`: the reason.
+    reason: Option<&'static str>,
+}
+
+impl ObservedCmap {
+    fn of(event: &CmapEvent) -> Self {
+        let (has_service_id, reason) = match event {
+            CmapEvent::PoolCleared(e) => (e.service_id.is_some(), None),
+            CmapEvent::ConnectionClosed(e) => (false, Some(e.reason.name())),
+            CmapEvent::ConnectionCheckOutFailed(e) => (false, Some(e.reason.name())),
+            _ => (false, None),
+        };
+        Self { kind: event.kind(), has_service_id, reason }
+    }
+
+    /// Why this event does not match `expected` (same kind, then its `hasServiceId` and
+    /// `reason` when given), if it does not.
+    fn mismatch(&self, expected: &ExpectedCmapEvent) -> Option<String> {
+        use ExpectedCmapEvent as E;
+        let kind = expected_cmap_kind(expected);
+        if self.kind != kind {
+            return Some(format!("expected {kind:?}, saw {:?}", self.kind));
+        }
+        match expected {
+            E::PoolClearedEvent(p) => match p.has_service_id {
+                Some(has) if has != self.has_service_id => {
+                    Some(format!("{kind:?}: hasServiceId expected {has}, saw {}", self.has_service_id))
+                }
+                _ => None,
+            },
+            E::ConnectionClosedEvent(w) | E::ConnectionCheckOutFailedEvent(w) => match &w.reason {
+                Some(reason) if Some(reason.as_str()) != self.reason => {
+                    Some(format!("{kind:?}: reason expected {reason}, saw {:?}", self.reason))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 /// The kind of an expected CMAP event.
@@ -401,7 +451,7 @@ impl Runner {
                                 sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
                             }
                         }));
-                    let cmap: Arc<Mutex<Vec<CmapEventKind>>> = Arc::default();
+                    let cmap: Arc<Mutex<Vec<ObservedCmap>>> = Arc::default();
                     let cmap_kinds: Vec<CmapEventKind> =
                         observe.iter().copied().filter_map(cmap_kind).collect();
                     let checked_out: Arc<AtomicI64> = Arc::default();
@@ -415,7 +465,7 @@ impl Runner {
                         };
                         stores.cmap(e);
                         if cmap_kinds.contains(&e.kind()) {
-                            cmap_sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.kind());
+                            cmap_sink.lock().unwrap_or_else(|p| p.into_inner()).push(ObservedCmap::of(e));
                         }
                     }));
                     if let Some(api) = &c.server_api {
@@ -835,18 +885,21 @@ impl Runner {
                 ExpectedEvents::Cmap(events) => {
                     let actual = client.cmap.lock().unwrap_or_else(|p| p.into_inner()).clone();
                     let expected_kinds: Vec<CmapEventKind> = events.iter().map(expected_cmap_kind).collect();
-                    let shown: Vec<&str> = actual.iter().map(|k| k.name()).collect();
-                    let seen = if expected.ignore_extra_events == Some(true) {
-                        ensure(actual.len() >= expected_kinds.len(), &here, || {
-                            format!("expected at least {expected_kinds:?}, saw {shown:?}")
-                        });
-                        &actual[..expected_kinds.len()]
-                    } else {
-                        &actual[..]
+                    let shown: Vec<&str> = actual.iter().map(|e| e.kind.name()).collect();
+                    let enough = match expected.ignore_extra_events == Some(true) {
+                        true => actual.len() >= expected_kinds.len(),
+                        false => actual.len() == expected_kinds.len(),
                     };
-                    ensure(seen == &expected_kinds[..], &here, || {
+                    ensure(enough, &here, || {
                         format!("CMAP events differ: expected {expected_kinds:?}, saw {shown:?}")
                     });
+                    for (j, (e, a)) in events.iter().zip(&actual).enumerate() {
+                        if let Some(why) = a.mismatch(e) {
+                            ensure(false, &format!("{here}/events/{j}"), || {
+                                format!("{why}; expected {expected_kinds:?}, saw {shown:?}")
+                            });
+                        }
+                    }
                     continue;
                 }
                 ExpectedEvents::Sdam(_) => {
