@@ -453,7 +453,7 @@ fn generate(
             let spec_file =
                 file.strip_prefix(spec_root).unwrap_or(&file).to_string_lossy().replace('\\', "/");
             let file_ident = files.ident(file.file_stem().and_then(|s| s.to_str()).unwrap_or_default());
-            let descriptions: Descriptions = crate::error::read_json(&file)?;
+            let descriptions: crate::unified::Descriptions = crate::error::read_json(&file)?;
             let mut cases = Unique::default();
             for (i, described) in descriptions.tests.iter().enumerate() {
                 let parsed = load(&file, format, i)?;
@@ -488,21 +488,7 @@ fn generate(
 }
 
 fn known_failure(spec_file: &str, description: &str) -> Option<&'static str> {
-    let stem = spec_file.rsplit('/').next().unwrap_or(spec_file).trim_end_matches(".json");
-    KNOWN_FAILURES.iter().find_map(|(file, case, reason)| {
-        (stem == *file && description.to_lowercase().contains(&case.to_lowercase())).then_some(*reason)
-    })
-}
-
-/// Just the descriptions of a file's cases (to name the tests).
-#[derive(Deserialize)]
-struct Descriptions {
-    tests: Vec<Described>,
-}
-
-#[derive(Deserialize)]
-struct Described {
-    description: String,
+    crate::unified::operations::failure_in(KNOWN_FAILURES, spec_file, description)
 }
 
 /// Tests of the CRUD legacy-v1 files (`source/crud/tests/v1/{read,write}/*.json`), as

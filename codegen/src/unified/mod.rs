@@ -159,13 +159,16 @@ fn check_schema_version(file: &Path, raw: &serde_json::Value) -> Result<(), Spec
 /// Just the test descriptions of a file, to name generated tests without validating it
 /// (valid-fail files may be rejected by [`load`] on purpose).
 #[derive(Deserialize)]
-struct Descriptions {
-    tests: Vec<Described>,
+pub(crate) struct Descriptions {
+    /// The cases, by description only.
+    pub(crate) tests: Vec<Described>,
 }
 
+/// A case's description.
 #[derive(Deserialize)]
-struct Described {
-    description: String,
+pub(crate) struct Described {
+    /// What the case tests.
+    pub(crate) description: String,
 }
 
 /// Why the cases of a valid-pass file that does not load do not run.

@@ -1042,7 +1042,7 @@ fn known_failure(spec_file: &str, description: &str) -> Option<&'static str> {
 
 /// The reason `table` gives for a case: its file stem equals the entry's, and its
 /// description contains the entry's text (any case) or, after `=`, is exactly it.
-fn failure_in(
+pub(crate) fn failure_in(
     table: &[(&str, &str, &'static str)],
     spec_file: &str,
     description: &str,
