@@ -170,7 +170,8 @@ fn pairs(map: &BTreeMap<String, String>) -> TokenStream {
     quote! { &[#(#items),*] }
 }
 
-fn emit_value(value: &OptionValue) -> TokenStream {
+/// The harness's `Value` for an expected option value.
+pub(crate) fn emit_value(value: &OptionValue) -> TokenStream {
     let h = quote! { ::conformance::connection_string };
     match value {
         OptionValue::Bool(b) => quote! { #h::Value::Bool(#b) },

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cmap;
 pub mod connection_string;
 pub mod crud_v1;
+pub mod dns_seedlist;
 pub mod error;
 pub mod error_codes;
 pub mod idl;

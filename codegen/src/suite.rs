@@ -96,6 +96,12 @@ pub fn suites() -> &'static [Suite] {
             generate: crate::auth::generate,
         },
         Suite {
+            module: "initial_dns_seedlist_discovery",
+            spec_dir: "initial-dns-seedlist-discovery",
+            test_target: "dns_seedlist",
+            generate: crate::dns_seedlist::generate,
+        },
+        Suite {
             module: "connection_monitoring_and_pooling",
             spec_dir: "connection-monitoring-and-pooling",
             test_target: "cmap",

@@ -42,6 +42,9 @@ pub(crate) struct ClientInner {
     pub(crate) executor: Arc<Executor>,
     pub(crate) defaults: Defaults,
     pub(crate) default_database: Option<String>,
+    /// The connection string the client runs with (a `mongodb+srv` one after SRV and TXT
+    /// resolution, with the options given in code applied).
+    pub(crate) connection_string: ConnectionString,
 }
 
 /// The read preference, read concern and write concern a handle applies when an operation
@@ -67,6 +70,7 @@ pub struct ClientBuilder {
     srv_rescan_interval: Option<std::time::Duration>,
     dialer: Option<Dialer>,
     tls_override: Option<bool>,
+    tls_ca_file: Option<String>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -128,6 +132,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts the CAs in the PEM file `path` when TLS is on and the connection string names no
+    /// `tlsCAFile` (a `tlsCAFile` given in code, e.g. for a `mongodb+srv` deployment with a
+    /// private CA).
+    pub fn tls_ca_file(mut self, path: impl Into<String>) -> Self {
+        self.tls_ca_file = Some(path.into());
+        self
+    }
+
     /// Parses the connection string, resolves a `mongodb+srv` name (SRV and TXT records;
     /// see [`crate::srv::resolve`]) and starts the topology, polling the SRV records when it
     /// is sharded.
@@ -167,6 +179,12 @@ impl ClientBuilder {
         if let Some(tls) = self.tls_override {
             uri.options.tls = Some(tls);
         }
+        if let Some(ca_file) = &self.tls_ca_file
+            && uri.options.tls != Some(false)
+            && uri.options.tls_ca_file.is_none()
+        {
+            uri.options.tls_ca_file = Some(ca_file.clone());
+        }
         if let Some(api) = &self.server_api {
             api.validate()?;
         }
@@ -202,6 +220,7 @@ impl ClientBuilder {
                 ),
                 defaults,
                 default_database: uri.database.clone(),
+                connection_string: uri,
             }),
         })
     }
@@ -233,6 +252,13 @@ impl Client {
     /// The database the connection string names (`/db`), if any.
     pub fn default_database(&self) -> Option<Database> {
         self.inner.default_database.as_deref().map(|name| self.database(name))
+    }
+
+    /// The connection string the client runs with: for `mongodb+srv`, the one SRV and TXT
+    /// resolution produced (its hosts are the seed list, its options include the TXT record's
+    /// and the implied `tls`), with the options given in code applied.
+    pub fn connection_string(&self) -> &ConnectionString {
+        &self.inner.connection_string
     }
 
     /// The defaults handles made from this client start with.

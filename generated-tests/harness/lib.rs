@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cmap;
 pub mod connection_string;
+pub mod dns_seedlist;
 pub mod legacy;
 pub mod read_write_concern;
 pub mod sdam;

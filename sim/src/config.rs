@@ -45,6 +45,10 @@ pub struct Config {
     pub first_port: Option<u16>,
     /// The replica set's name (`setName`).
     pub set_name: String,
+    /// The names replica-set members announce (`hosts`, `me`, `primary` in `hello`), by index,
+    /// as a replica set configuration's `members[i].host` names them (e.g. `localhost:27017`);
+    /// a member without one announces its listening address.
+    pub member_names: Vec<String>,
     /// How long after a step-down (or a freeze ending) the next primary is elected.
     pub election_delay: Duration,
     /// `tags` of each member, by index (missing or empty: no `tags` field).
@@ -86,6 +90,7 @@ impl Default for Config {
             version: ServerVersion::V7_0,
             first_port: None,
             set_name: "rs0".to_owned(),
+            member_names: Vec::new(),
             election_delay: Duration::from_millis(50),
             member_tags: Vec::new(),
             users: Vec::new(),
@@ -143,6 +148,20 @@ impl Config {
     /// The same configuration requiring TLS on every node.
     pub fn with_tls(mut self, tls: crate::tls::TlsSettings) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// The same configuration with replica-set name `name` (`setName`).
+    pub fn with_set_name(mut self, name: &str) -> Self {
+        self.set_name = name.to_owned();
+        self
+    }
+
+    /// The same configuration with members announcing `names` (see [`Config::member_names`]);
+    /// clients reach them through a dialer that maps the names to the listening addresses
+    /// ([`crate::Deployment::member_addresses`]).
+    pub fn with_member_names(mut self, names: &[&str]) -> Self {
+        self.member_names = names.iter().map(|n| (*n).to_owned()).collect();
         self
     }
 

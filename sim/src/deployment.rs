@@ -44,14 +44,16 @@ pub enum StartError {
 pub struct Deployment {
     cluster: Arc<Cluster>,
     connection_string: String,
+    /// The members' listening `host:port` (what their names map to).
+    member_addresses: Vec<String>,
     /// The load balancers' `host:port`: in front of the first router, in front of all.
     load_balancers: Vec<String>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
-/// The shared state, and the load balancers' hosts.
-type Started = Result<(Arc<Cluster>, Vec<String>), StartError>;
+/// The shared state, the load balancers' hosts and the members' listening addresses.
+type Started = Result<(Arc<Cluster>, Vec<String>, Vec<String>), StartError>;
 
 /// The runtime thread being started: its start report, its shutdown trigger, its handle.
 type Launched = (oneshot::Receiver<Started>, oneshot::Sender<()>, JoinHandle<()>);
@@ -142,7 +144,12 @@ async fn serve(config: Config, started: oneshot::Sender<Started>, shutdown: ones
             return;
         }
     };
-    let member_hosts = member_listeners.iter().map(host_of).collect();
+    let member_addresses: Vec<String> = member_listeners.iter().map(host_of).collect();
+    let member_hosts = member_addresses
+        .iter()
+        .enumerate()
+        .map(|(i, address)| config.member_names.get(i).cloned().unwrap_or_else(|| address.clone()))
+        .collect();
     let router_hosts = router_listeners.iter().map(host_of).collect();
     let balancer_hosts: Vec<String> = balancer_listeners.iter().map(host_of).collect();
     let cluster = Arc::new(Cluster::new(config, member_hosts, router_hosts));
@@ -155,7 +162,7 @@ async fn serve(config: Config, started: oneshot::Sender<Started>, shutdown: ones
         let backends = if i == 0 { routers.iter().take(1).cloned().collect() } else { routers.clone() };
         tokio::spawn(load_balancer_loop(Arc::clone(&cluster), backends, listener));
     }
-    if started.send(Ok((Arc::clone(&cluster), balancer_hosts))).is_err() {
+    if started.send(Ok((Arc::clone(&cluster), balancer_hosts, member_addresses))).is_err() {
         return;
     }
     let _ = shutdown.await;
@@ -182,15 +189,22 @@ impl Deployment {
     }
 
     fn assemble(
-        (cluster, load_balancers): (Arc<Cluster>, Vec<String>),
+        (cluster, load_balancers, member_addresses): (Arc<Cluster>, Vec<String>, Vec<String>),
         shutdown: oneshot::Sender<()>,
         thread: JoinHandle<()>,
     ) -> Self {
         let connection_string = match load_balancers.first() {
             Some(single) => format!("mongodb://{single}/?loadBalanced=true"),
-            None => connection_string(&cluster),
+            None => connection_string(&cluster, &member_addresses),
         };
-        Self { cluster, connection_string, load_balancers, shutdown: Some(shutdown), thread: Some(thread) }
+        Self {
+            cluster,
+            connection_string,
+            member_addresses,
+            load_balancers,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
     }
 
     /// Starts a deployment; it listens once this returns.
@@ -227,9 +241,15 @@ impl Deployment {
         &self.cluster.config
     }
 
-    /// Replica-set members' (or the standalone's) `host:port`, in member order.
+    /// Replica-set members' (or the standalone's) `host:port`, in member order: the names they
+    /// announce (their listening addresses unless [`Config::member_names`] names them).
     pub fn member_hosts(&self) -> Vec<String> {
         self.hosts_where(|r| !matches!(r, Role::Router))
+    }
+
+    /// Replica-set members' (or the standalone's) listening `host:port`, in member order.
+    pub fn member_addresses(&self) -> &[String] {
+        &self.member_addresses
     }
 
     /// The load balancers' `host:port` (load-balanced only): the one in front of the first
@@ -255,20 +275,19 @@ impl Deployment {
     }
 }
 
-fn connection_string(cluster: &Cluster) -> String {
-    let hosts = |router: bool| {
-        cluster
-            .nodes
-            .iter()
-            .filter(|n| (n.role == Role::Router) == router)
-            .map(|n| n.host.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+fn connection_string(cluster: &Cluster, member_addresses: &[String]) -> String {
+    let routers = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Router)
+        .map(|n| n.host.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let members = member_addresses.join(",");
     match cluster.config.topology {
-        Topology::Standalone => format!("mongodb://{}/", hosts(false)),
-        Topology::ReplicaSet => format!("mongodb://{}/?replicaSet={}", hosts(false), cluster.config.set_name),
-        Topology::Sharded => format!("mongodb://{}/", hosts(true)),
+        Topology::Standalone => format!("mongodb://{members}/"),
+        Topology::ReplicaSet => format!("mongodb://{members}/?replicaSet={}", cluster.config.set_name),
+        Topology::Sharded => format!("mongodb://{routers}/"),
     }
 }
 

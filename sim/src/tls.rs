@@ -29,10 +29,12 @@ pub enum TlsError {
 }
 
 /// The server side of TLS: every connection must start with a TLS handshake
-/// (`net.tls.mode: requireTLS`).
+/// (`net.tls.mode: requireTLS`), or, with [`TlsSettings::allowing_plain`], may also speak
+/// plain TCP (`preferTLS`).
 #[derive(Clone)]
 pub struct TlsSettings {
     acceptor: tokio_rustls::TlsAcceptor,
+    plain_allowed: bool,
 }
 
 impl fmt::Debug for TlsSettings {
@@ -59,7 +61,7 @@ impl TlsSettings {
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .map_err(|e| TlsError::Invalid(format!("the certificate and key do not go together: {e}")))?;
-        Ok(Self { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)) })
+        Ok(Self { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), plain_allowed: false })
     }
 
     /// Serves the certificate chain and key read from PEM files (`--tls-cert`, `--tls-key`; they
@@ -70,6 +72,18 @@ impl TlsSettings {
                 .map_err(|source| TlsError::File { path: path.display().to_string(), source })
         };
         Self::from_pem(&read(certificate)?, &read(key)?)
+    }
+
+    /// The same settings in mongod's `net.tls.mode: preferTLS`: a connection that does not
+    /// open with a TLS handshake is served in plain TCP.
+    pub fn allowing_plain(mut self) -> Self {
+        self.plain_allowed = true;
+        self
+    }
+
+    /// Whether plain TCP connections are served too (`preferTLS`).
+    pub fn plain_allowed(&self) -> bool {
+        self.plain_allowed
     }
 
     /// The acceptor for incoming connections.

@@ -57,6 +57,9 @@ type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 /// How long a client has to finish its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The first byte of a TLS connection: a handshake record's content type.
+const TLS_HANDSHAKE_RECORD: u8 = 22;
+
 /// Splits an accepted stream, after the TLS handshake when the deployment requires TLS;
 /// `None` when that handshake fails (a plain client, an untrusted certificate: the client
 /// sees the alert and the close).
@@ -66,10 +69,20 @@ async fn open_stream(
     stream: TcpStream,
     peer: &str,
 ) -> Option<(Reader, Writer)> {
-    let Some(tls) = &cluster.config.tls else {
+    let plain = |stream: TcpStream| -> (Reader, Writer) {
         let (rd, wr) = stream.into_split();
-        return Some((Box::new(rd), Box::new(wr)));
+        (Box::new(rd), Box::new(wr))
     };
+    let Some(tls) = &cluster.config.tls else { return Some(plain(stream)) };
+    if tls.plain_allowed() {
+        // preferTLS: a TLS connection opens with a handshake record (content type 22).
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+            Ok(Ok(1)) if first[0] != TLS_HANDSHAKE_RECORD => return Some(plain(stream)),
+            Ok(Ok(1)) => {}
+            _ => return None,
+        }
+    }
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await {
         Ok(Ok(stream)) => {
             let (rd, wr) = tokio::io::split(stream);
