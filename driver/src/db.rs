@@ -11,10 +11,11 @@ use futures::future::BoxFuture;
 use crate::client::{Client, Defaults};
 use crate::coll::{Collection, entry_names, option_setters, session_setter};
 use crate::cursor::Cursor;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::operation::{self, Namespace};
 use crate::options::{
-    CreateCollectionOptions, ListCollectionsOptions, ReadConcern, ReadPreference, WriteConcern,
+    CreateCollectionOptions, ListCollectionsOptions, ReadConcern, ReadPreference, ReadPreferenceMode,
+    WriteConcern,
 };
 use crate::session::{ClientSession, OpSession};
 use crate::topology::SelectionCriteria;
@@ -139,6 +140,19 @@ impl<'a> IntoFuture for RunCommand<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
+            // Transactions spec "readPreference": an operation's own read preference is
+            // respected, and a transaction may only read from the primary.
+            let in_transaction = self.session.as_deref().is_some_and(ClientSession::in_transaction);
+            if let Some(rp) =
+                self.read_preference.as_ref().filter(|rp| rp.mode != ReadPreferenceMode::Primary)
+            {
+                if in_transaction {
+                    return Err(Error::invalid_argument(format!(
+                        "read preference in a transaction must be primary, not {}",
+                        rp.mode
+                    )));
+                }
+            }
             let criteria = match self.read_preference {
                 Some(rp) => SelectionCriteria::Read(rp),
                 None => SelectionCriteria::Read(ReadPreference::primary()),

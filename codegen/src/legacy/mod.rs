@@ -77,48 +77,8 @@ struct Dir<'a> {
 
 /// Cases that run but fail for a reason outside the translator: `(file stem, description
 /// substring, reason)` (a description starting with `=` must be equal).
-const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    (
-        "commit",
-        "=write concern error on commit",
-        "simulator: commitTransaction with w:10 on a 3-member replica set succeeds (a real server replies with a writeConcernError)",
-    ),
-    (
-        "mongos-recovery-token",
-        "=commitTransaction retry fails on new mongos",
-        "simulator: a mongos that did not run the transaction commits it from the recoveryToken (a real mongos answers NoSuchTransaction when no commit decision was made)",
-    ),
-    (
-        "pin-mongos",
-        "=unpin after transient error within a transaction and commit",
-        "simulator: a mongos that did not run the transaction commits it from the recoveryToken (a real mongos answers NoSuchTransaction when no commit decision was made)",
-    ),
-    (
-        "retryable-commit",
-        "=commitTransaction applies majority write concern on retries",
-        "driver: a retried commitTransaction drops the transaction's wtimeout instead of keeping it beside w:majority",
-    ),
-    (
-        "commit-retry",
-        "=commitTransaction retry only overwrites write concern w option",
-        "driver: a retried commitTransaction drops the transaction's wtimeout instead of keeping it beside w:majority",
-    ),
-    (
-        "run-command",
-        "=run command fails with explicit secondary read preference",
-        "driver: runCommand in a transaction with a secondary read preference is sent instead of failing (the transaction's reads must use primary)",
-    ),
-    (
-        "callback-retry",
-        "=callback succeeds after multiple connection errors",
-        "runner: an error of an operation in a withTransaction callback without an expected error fails the test instead of reaching withTransaction (which retries it)",
-    ),
-    (
-        "commit-transienttransactionerror-4.2",
-        "(PreparedTransactionInProgress)",
-        "simulator: failCommand errorCode 267 gets codeName Location267 and no TransientTransactionError label (a real server names it PreparedTransactionInProgress)",
-    ),
-];
+/// Empty at present: the last entries were fixed in the runner, driver and simulator.
+const KNOWN_FAILURES: &[(&str, &str, &str)] = &[];
 
 /// Why a legacy operation cannot run, when the driver deliberately lacks it.
 fn unsupported_operation(name: &str) -> Option<&'static str> {
@@ -421,5 +381,32 @@ mod tests {
         let deployments = every_deployment(file.run_on_requirements.as_deref()).unwrap_or_default();
         assert!(deployments.iter().all(|(t, v)| *t == SimTopology::ReplicaSet && *v >= (4, 0)));
         assert!(deployments.len() >= 4, "{deployments:?}");
+    }
+
+    #[test]
+    fn callback_operations_without_a_result_pass_their_error_to_with_transaction() {
+        let text = r#"{"database_name": "d", "collection_name": "c", "data": [],
+            "tests": [{"description": "t", "operations": [
+              {"name": "withTransaction", "object": "session0", "arguments": {"callback": {"operations": [
+                {"name": "insertOne", "object": "collection", "arguments": {"session": "session0", "document": {}}},
+                {"name": "insertOne", "object": "collection", "arguments": {"session": "session0", "document": {}},
+                 "result": {"insertedId": 1}},
+                {"name": "commitTransaction", "object": "session0", "error": true}
+              ]}}}]}]}"#;
+        let legacy: LegacyFile = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        let file = translated(Path::new("f.json"), &legacy, 0).unwrap_or_else(|e| panic!("{e}"));
+        let callback = file.tests[0].operations[0]
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("callback"))
+            .and_then(|c| c.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let ignored: Vec<bool> = callback
+            .iter()
+            .map(|op| op.get("ignoreResultAndError") == Some(&serde_json::json!(true)))
+            .collect();
+        // Only the operation that asserts nothing; a result or an expected error is checked.
+        assert_eq!(ignored, [true, false, false]);
     }
 }

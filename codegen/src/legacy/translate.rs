@@ -338,7 +338,16 @@ fn translate_operation(
                         let inner_at = crate::error::pointer_of(e.path());
                         ctx.err(format!("{pointer}{inner_at}"), e.into_inner().to_string())
                     })?;
-                translated.push(translate_operation(ctx, &inner, &pointer, &format!("{suffix}_{j}"))?);
+                let mut op = translate_operation(ctx, &inner, &pointer, &format!("{suffix}_{j}"))?;
+                // A callback operation that asserts nothing lets its error reach
+                // withTransaction, which retries or aborts on it (the legacy runner stores the
+                // error; the unified form of these files says `ignoreResultAndError`).
+                if inner.result.is_none() && inner.error != Some(true) {
+                    if let Value::Object(map) = &mut op {
+                        map.insert("ignoreResultAndError".into(), json!(true));
+                    }
+                }
+                translated.push(op);
             }
             args.insert("callback".into(), Value::Array(translated));
         }

@@ -640,6 +640,10 @@ pub(super) fn operation_at(file: &TestFile, op: &Operation, at: &At<'_>) -> Resu
     let object = op.object.as_str();
     let i = match *at {
         At::Top(i) => i,
+        // The callback ends or restarts the transaction of its own session.
+        At::Callback { i, j, session } if object == session => {
+            return super::transactions::callback_session_operation(op, i, j);
+        }
         At::Callback { .. }
             if object == "testRunner" || matches!(entity_kind(file, object), Some(Entity::Session(_))) =>
         {

@@ -61,6 +61,43 @@ pub(super) fn session_operation(file: &TestFile, op: &Operation, i: usize) -> Re
     })
 }
 
+/// Operation `j` of the callback of `withTransaction` operation `i` on the transaction's
+/// own session (`txn_session`): `startTransaction`, `commitTransaction` or
+/// `abortTransaction` (convenient API spec: a callback may end the transaction itself, or
+/// start another that `withTransaction` then commits).
+pub(super) fn callback_session_operation(op: &Operation, i: usize, j: usize) -> Result<TokenStream, String> {
+    // Read before the async block, which must not borrow the runner (it is not `Sync`).
+    let mut options = quote! {};
+    let call = match op.name.as_str() {
+        "startTransaction" => {
+            arguments(op, TRANSACTION_OPTIONS, &[])?;
+            options = quote! { let options = r.callback_transaction_options(#i, #j); };
+            quote! { session.start_transaction(options).map(|()| ::bson::Bson::Null) }
+        }
+        "commitTransaction" => {
+            arguments(op, &[], &[])?;
+            quote! { session.commit_transaction().await.map(|()| ::bson::Bson::Null) }
+        }
+        "abortTransaction" => {
+            arguments(op, &[], &[])?;
+            quote! { session.abort_transaction().await.map(|()| ::bson::Bson::Null) }
+        }
+        other => {
+            return Err(format!(
+                "operation {other} on the transaction's session inside a withTransaction callback not supported by the runner"
+            ));
+        }
+    };
+    Ok(quote! {
+        {
+            #options
+            let session = &mut *txn_session;
+            let result: ::std::result::Result<::bson::Bson, ::mongo_driver::error::Error> = async { #call }.await;
+            r.check_in_callback(#i, #j, result)?;
+        }
+    })
+}
+
 /// `withTransaction`: its callback's operations run inside the closure, each checked and
 /// its error propagated to the driver (which retries or aborts on it).
 fn with_transaction(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
@@ -152,7 +189,9 @@ mod tests {
                 {{"name": "assertSessionTransactionState", "object": "testRunner", "arguments": {{"session": "s", "state": "starting"}}}},
                 {{"name": "commitTransaction", "object": "s"}},
                 {{"name": "withTransaction", "object": "s", "arguments": {{"callback": [
-                    {{"name": "insertOne", "object": "coll", "arguments": {{"session": "{callback_session}", "document": {{}}}}}}
+                    {{"name": "insertOne", "object": "coll", "arguments": {{"session": "{callback_session}", "document": {{}}}}}},
+                    {{"name": "commitTransaction", "object": "s"}},
+                    {{"name": "startTransaction", "object": "s", "arguments": {{"maxCommitTimeMS": 5}}}}
                 ]}}}},
                 {{"name": "assertSessionUnpinned", "object": "testRunner", "arguments": {{"session": "s"}}}}
             ]}}]}}"#
@@ -174,6 +213,10 @@ mod tests {
             "r . callback_op (3usize , 0usize)",
             "let mut session = & mut * txn_session",
             "check_in_callback (3usize , 0usize , result) ?",
+            // The callback ends and restarts its own session's transaction.
+            "let session = & mut * txn_session",
+            "check_in_callback (3usize , 1usize , result) ?",
+            "let options = r . callback_transaction_options (3usize , 2usize)",
             "assert_session_pinned (4usize , false)",
         ] {
             assert!(body.contains(call), "{call} missing from {body}");

@@ -1254,7 +1254,7 @@ fn is_client_error(error: &Error) -> bool {
     )
 }
 
-/// A write concern from its document (`w`, `j`, `wtimeoutMS`).
+/// A write concern from its document (`w`, `journal` or `j`, `wtimeoutMS` or `wtimeout`).
 fn write_concern(d: &Document) -> WriteConcern {
     let mut wc = match d.get("w") {
         Some(Bson::String(s)) if s == "majority" => WriteConcern::majority(),
@@ -1265,10 +1265,13 @@ fn write_concern(d: &Document) -> WriteConcern {
         Some(n) => WriteConcern::nodes(n.as_i64().or_else(|| n.as_i32().map(i64::from)).unwrap_or(0) as u32),
         None => WriteConcern::default(),
     };
-    if let Ok(j) = d.get_bool("j") {
+    // The unified format names the fields `journal` and `wtimeoutMS`; the legacy files (and
+    // the server) `j` and `wtimeout`.
+    if let Ok(j) = d.get_bool("journal").or_else(|_| d.get_bool("j")) {
         wc = wc.journal(j);
     }
-    if let Some(ms) = d.get("wtimeoutMS").and_then(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from))) {
+    let ms = d.get("wtimeoutMS").or_else(|| d.get("wtimeout"));
+    if let Some(ms) = ms.and_then(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from))) {
         wc = wc.w_timeout(Duration::from_millis(ms.max(0) as u64));
     }
     wc

@@ -276,7 +276,7 @@ async fn data_command(
         _ => {}
     }
     if cmd.contains_key("autocommit") {
-        return transaction_statement(cluster, name, inv, txn_number, lsid.as_ref()).await;
+        return transaction_statement(cluster, node, name, inv, txn_number, lsid.as_ref()).await;
     }
     if name == "getMore" {
         check_get_more_session(cluster, cmd, lsid.as_ref())?;
@@ -522,6 +522,7 @@ fn transaction_key(
 /// Runs one statement of a multi-document transaction (starting it on `startTransaction`).
 async fn transaction_statement(
     cluster: &Arc<Cluster>,
+    node: &Node,
     name: &str,
     inv: &Invocation,
     txn_number: Option<i64>,
@@ -547,6 +548,9 @@ async fn transaction_statement(
     let mut txns = lock(&cluster.transactions);
     let mut store = lock(&cluster.store);
     txns.check(&key, txn, start, || store.begin_transaction()).map_err(|r| refusal(r, txn, version))?;
+    if start && node.role == Role::Router {
+        txns.started_on(&key, &node.host);
+    }
     let Some(transaction) = txns.in_progress(&key) else {
         return Err(refusal(
             Refusal::NoSuchTransaction(format!("Transaction {txn} is not in progress.")),
@@ -602,7 +606,23 @@ async fn end_transaction(
     }
     let no_such = |what: &str| Failure::new(251, version, format!("Transaction {txn} {what}"));
     let commit = name == "commitTransaction";
-    match txns.state(&key, txn) {
+    // A commit or abort that took effect still waits for its write concern, which mongod
+    // reports as a `writeConcernError` beside `ok: 1` when the set cannot satisfy it.
+    let with_write_concern = |(mut body, ts): (Document, Option<Timestamp>)| {
+        if let Some(wce) = unsatisfiable_write_concern(cluster, &inv.cmd) {
+            body.insert("writeConcernError", wce);
+        }
+        (body, ts)
+    };
+    // Another router than the one that ran the transaction commits from the recovery token:
+    // it asks the shard for the commit decision, and when none was made (the transaction is
+    // still in progress) the transaction is aborted and the commit answers NoSuchTransaction.
+    let elsewhere = node.role == Role::Router && txns.router(&key, txn).is_some_and(|r| r != node.host);
+    if commit && elsewhere && matches!(txns.state(&key, txn), Some(State::InProgress(_))) {
+        txns.finish(&key, State::Aborted);
+        return Err(no_such("has been aborted: no commit decision was made."));
+    }
+    let result = match txns.state(&key, txn) {
         None => Err(no_such("does not match any in-progress transactions.")),
         Some(State::Aborted) => Err(no_such("has been aborted.")),
         Some(State::Committed) if commit => Ok((Document::new(), None)),
@@ -623,7 +643,8 @@ async fn end_transaction(
                 Err(e) => Err(e.into()),
             }
         }
-    }
+    };
+    result.map(with_write_concern)
 }
 
 /// The application name a handshake command (`hello`/`isMaster`) declares in its `client` metadata.

@@ -64,6 +64,7 @@ pub fn code_name(code: i32, version: ServerVersion) -> String {
         256 => "TransactionCommitted",
         262 => "ExceededTimeLimit",
         263 => "OperationNotSupportedInTransaction",
+        267 => "PreparedTransactionInProgress",
         280 => "ChangeStreamFatalError",
         286 => "ChangeStreamHistoryLost",
         322 => "APIVersionError",
@@ -219,6 +220,13 @@ mod tests {
             vec!["TransientTransactionError"]
         );
         assert!(server_labels(ServerVersion::V4_2, commit, Some(10107), None).is_empty());
+        // PreparedTransactionInProgress is transient on a commit too (mongod's
+        // isTransientTransactionError), and has its own name.
+        assert_eq!(
+            server_labels(ServerVersion::V4_2, commit, Some(267), None),
+            vec!["TransientTransactionError"]
+        );
+        assert_eq!(code_name(267, ServerVersion::V6_0), "PreparedTransactionInProgress");
         assert_eq!(
             server_labels(ServerVersion::V4_4, commit, Some(91), None),
             vec![RETRYABLE_WRITE_ERROR.to_owned()]

@@ -16,10 +16,10 @@ const TRANSIENT_IN_STATEMENTS: [i32; 13] =
 
 /// Whether an error with `code` gets TransientTransactionError (`commit_or_abort`: the
 /// command was `commitTransaction`/`abortTransaction`), as mongod decides: write conflicts,
-/// lock timeouts and snapshot errors always; NoSuchTransaction always (no write-concern
-/// error here); retriable errors only for statements.
+/// lock timeouts, PreparedTransactionInProgress and snapshot errors always; NoSuchTransaction
+/// always (no write-concern error here); retriable errors only for statements.
 pub fn is_transient(code: i32, commit_or_abort: bool) -> bool {
-    matches!(code, 112 | 24 | 239 | 246 | 251)
+    matches!(code, 112 | 24 | 267 | 239 | 246 | 251)
         || (!commit_or_abort && TRANSIENT_IN_STATEMENTS.contains(&code))
 }
 
@@ -41,6 +41,9 @@ pub struct SessionTransaction {
     pub txn_number: i64,
     /// Its state.
     pub state: State,
+    /// The `mongos` (its host) that started it, on a sharded cluster: only that router
+    /// knows the transaction's participants and can commit it directly.
+    pub router: Option<String>,
 }
 
 /// Every session's latest transaction, by session key.
@@ -83,7 +86,7 @@ impl Transactions {
         if start {
             self.by_session.insert(
                 key.to_vec(),
-                SessionTransaction { txn_number, state: State::InProgress(Box::new(begin())) },
+                SessionTransaction { txn_number, state: State::InProgress(Box::new(begin())), router: None },
             );
             return Ok(());
         }
@@ -155,5 +158,17 @@ impl Transactions {
     /// The state of `key`'s transaction `txn_number`, if it is the latest.
     pub fn state(&self, key: &[u8], txn_number: i64) -> Option<&State> {
         self.by_session.get(key).filter(|t| t.txn_number == txn_number).map(|t| &t.state)
+    }
+
+    /// Records the router (`host`) that started `key`'s latest transaction.
+    pub fn started_on(&mut self, key: &[u8], host: &str) {
+        if let Some(t) = self.by_session.get_mut(key) {
+            t.router = Some(host.to_owned());
+        }
+    }
+
+    /// The router that started `key`'s transaction `txn_number`, if a router did.
+    pub fn router(&self, key: &[u8], txn_number: i64) -> Option<&str> {
+        self.by_session.get(key).filter(|t| t.txn_number == txn_number).and_then(|t| t.router.as_deref())
     }
 }

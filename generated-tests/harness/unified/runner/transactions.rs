@@ -64,6 +64,14 @@ impl Runner {
         (!args.is_empty()).then(|| options(&format!("{}/arguments", self.operation_here(i)), &args))
     }
 
+    /// The transaction options of a `startTransaction` that is operation `j` of the
+    /// `withTransaction` callback of operation `i`; `None` when it has none.
+    pub fn callback_transaction_options(&self, i: usize, j: usize) -> Option<TransactionOptions> {
+        let args = self.callback_op(i, j);
+        let here = format!("{}/arguments/callback/{j}/arguments", self.operation_here(i));
+        (!args.arguments.is_empty()).then(|| options(&here, &args.arguments))
+    }
+
     /// Operation `j` of the `withTransaction` callback of operation `i`.
     fn callback_operation(&self, i: usize, j: usize) -> Operation {
         let here = format!("{}/arguments/callback/{j}", self.operation_here(i));
