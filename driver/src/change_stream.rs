@@ -23,7 +23,7 @@ use crate::client::{Client, Defaults};
 use crate::commands::{AggregateCommand, Command, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, ErrorKind, Result};
-use crate::executor::{ExecutionContext, Executor, SessionArg};
+use crate::executor::{ExecutionContext, Executor, PinnedConnection, SessionArg};
 use crate::operation::{CursorSpec, GetMore, KillCursors, Namespace, Operation, Retryability, cursor_arg};
 use crate::options::{ReadConcern, ReadPreference, millis};
 use crate::sdam::ServerAddress;
@@ -295,6 +295,9 @@ pub struct ChangeStream<T = Document> {
     returned_any: bool,
     /// The session of every command of the stream (the resume uses the same one).
     session: Option<ClientSession>,
+    /// Load-balanced mode: the connection the open cursor is pinned to (its getMores and
+    /// killCursors go there; load balancer spec "Behaviour With Cursors").
+    pinned: Option<PinnedConnection>,
     operation_id: i64,
     _type: PhantomData<fn() -> T>,
 }
@@ -411,8 +414,9 @@ impl<T> ChangeStream<T> {
         })
     }
 
-    /// Takes over what an aggregate opened.
-    fn adopt(&mut self, start: ChangeStreamStart) {
+    /// Takes over what an aggregate opened (on `pinned`, in load-balanced mode).
+    fn adopt(&mut self, start: ChangeStreamStart, pinned: Option<PinnedConnection>) {
+        self.pinned = pinned;
         self.ns = start.cursor.ns;
         self.address = start.cursor.address;
         self.id = start.cursor.id;
@@ -440,11 +444,32 @@ impl<T> ChangeStream<T> {
                 get_more.generic(GenericArguments { comment: Some(comment.clone()), ..Default::default() });
         }
         let mut op = ChangeStreamGetMore { inner: get_more };
-        let batch = self
-            .executor
-            .execute_on_in(&self.address, &mut op, self.session.as_mut(), self.operation_id)
-            .await?;
+        let result = match &self.pinned {
+            Some(pinned) => {
+                self.executor.execute_pinned(pinned, &mut op, self.session.as_mut(), self.operation_id).await
+            }
+            None => {
+                self.executor
+                    .execute_on_in(&self.address, &mut op, self.session.as_mut(), self.operation_id)
+                    .await
+            }
+        };
+        let batch = match result {
+            Ok(batch) => batch,
+            Err(error) => {
+                if self.pinned.is_some() && error.is_network_error() {
+                    // The pinned connection is gone, and with it the only way to the cursor.
+                    self.pinned = None;
+                    self.id = 0;
+                }
+                return Err(error);
+            }
+        };
         self.id = batch.id;
+        if batch.id == 0 {
+            // Exhausted: a pinned connection goes back to the pool.
+            self.pinned = None;
+        }
         self.buffer = batch.batch;
         self.post_batch_token = batch.post_batch_resume_token;
         if self.buffer.is_empty()
@@ -483,29 +508,38 @@ impl<T> ChangeStream<T> {
             Some(s) => SessionArg::Explicit(s),
             None => SessionArg::None,
         };
-        let start =
-            self.executor.execute_in(&mut op, &ExecutionContext::default(), arg, self.operation_id).await?;
-        self.adopt(start);
+        let (start, pinned) = self
+            .executor
+            .execute_pinning_in(&mut op, &ExecutionContext::default(), arg, self.operation_id, |s| {
+                s.cursor.id
+            })
+            .await?;
+        self.adopt(start, pinned);
         Ok(())
     }
 
     /// `killCursors` for the open server cursor, awaited; errors are ignored.
     async fn kill_cursor(&mut self) {
+        // A pinned connection goes back to the pool once the cursor is killed on it.
+        let pinned = self.pinned.take();
         if self.id == 0 {
             return;
         }
         let mut op = KillCursors::new(self.ns.clone(), vec![self.id]);
         self.id = 0;
         let session = self.session.as_mut().filter(|s| !s.has_ended());
-        if let Err(error) =
-            self.executor.execute_on_in(&self.address, &mut op, session, self.operation_id).await
-        {
+        let result = match &pinned {
+            Some(pinned) => self.executor.execute_pinned(pinned, &mut op, session, self.operation_id).await,
+            None => self.executor.execute_on_in(&self.address, &mut op, session, self.operation_id).await,
+        };
+        if let Err(error) = result {
             tracing::debug!(target: "mongo_driver::change_stream", %error, "killCursors failed (ignored)");
         }
     }
 
     /// `killCursors` in the background (on drop, or after a fatal error).
     fn kill_in_background(&mut self) {
+        let pinned = self.pinned.take();
         if self.id == 0 {
             return;
         }
@@ -518,7 +552,12 @@ impl<T> ChangeStream<T> {
         let mut session = self.session.take();
         handle.spawn(async move {
             let session = session.as_mut().filter(|s| !s.has_ended());
-            if let Err(error) = executor.execute_on_in(&address, &mut op, session, operation_id).await {
+            let result = match &pinned {
+                Some(pinned) => executor.execute_pinned(pinned, &mut op, session, operation_id).await,
+                None => executor.execute_on_in(&address, &mut op, session, operation_id).await,
+            };
+            drop(pinned);
+            if let Err(error) = result {
                 tracing::debug!(target: "mongo_driver::change_stream", %error, "killCursors failed (ignored)");
             }
         });
@@ -710,8 +749,11 @@ impl<'a> Watch<'a> {
         let operation_id = executor.next_operation_id();
         let mut session = OpSession::new(self.session);
         let mut op = aggregate.clone();
-        let start =
-            executor.execute_in(&mut op, &ExecutionContext::default(), session.arg(), operation_id).await?;
+        let (start, pinned) = executor
+            .execute_pinning_in(&mut op, &ExecutionContext::default(), session.arg(), operation_id, |s| {
+                s.cursor.id
+            })
+            .await?;
         // Resumes rebuild the stage from the options given, not from what the first attempt sent.
         aggregate.stage = op.stage;
         let options = self.options;
@@ -741,10 +783,11 @@ impl<'a> Watch<'a> {
             operation_time,
             returned_any: false,
             session: session.into_cursor_session(),
+            pinned: None,
             operation_id,
             _type: PhantomData,
         };
-        stream.adopt(start);
+        stream.adopt(start, pinned);
         Ok(stream)
     }
 }
@@ -798,6 +841,7 @@ impl<T> ChangeStream<T> {
             operation_time: self.operation_time,
             returned_any: self.returned_any,
             session,
+            pinned: self.pinned.take(),
             operation_id: self.operation_id,
             _type: PhantomData,
         }

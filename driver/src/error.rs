@@ -14,7 +14,10 @@ pub struct Error {
     labels: BTreeSet<String>,
     /// The `topologyVersion` of the reply that reported a server error (SDAM uses it to
     /// ignore stale state-change errors).
-    topology_version: Option<bson::Document>,
+    topology_version: Option<Box<bson::Document>>,
+    /// Load-balanced mode: the service (the hello's `serviceId`) of a connection whose
+    /// establishment failed after its handshake, e.g. while authenticating.
+    service_id: Option<bson::oid::ObjectId>,
 }
 
 /// The kinds of driver error.
@@ -135,7 +138,7 @@ pub enum ErrorKind {
 impl Error {
     /// An error of `kind` with no labels.
     pub fn new(kind: ErrorKind) -> Self {
-        Self { kind: Box::new(kind), labels: BTreeSet::new(), topology_version: None }
+        Self { kind: Box::new(kind), labels: BTreeSet::new(), topology_version: None, service_id: None }
     }
 
     /// An [`ErrorKind::InvalidResponse`] error.
@@ -288,7 +291,19 @@ impl Error {
     /// The `topologyVersion` of the reply that reported this server error, if it had one
     /// (SDAM "topologyVersion": state-change errors carry it).
     pub fn topology_version(&self) -> Option<&bson::Document> {
-        self.topology_version.as_ref()
+        self.topology_version.as_deref()
+    }
+
+    /// Load-balanced mode: the `serviceId` of the connection whose establishment failed
+    /// after the handshake (load balancer spec: the pool is cleared for that service).
+    pub fn service_id(&self) -> Option<bson::oid::ObjectId> {
+        self.service_id
+    }
+
+    /// Records the service of the connection the error ended.
+    pub(crate) fn with_service_id(mut self, service_id: Option<bson::oid::ObjectId>) -> Self {
+        self.service_id = service_id;
+        self
     }
 
     /// CMAP: a `PoolClearedError` (the pool was paused or cleared during check-out). Retryable
@@ -328,7 +343,7 @@ impl Error {
         } else {
             return None;
         };
-        error.topology_version = reply.get_document("topologyVersion").ok().cloned();
+        error.topology_version = reply.get_document("topologyVersion").ok().cloned().map(Box::new);
         if let Ok(labels) = reply.get_array("errorLabels") {
             for label in labels.iter().filter_map(bson::Bson::as_str) {
                 error.add_label(label);

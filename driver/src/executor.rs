@@ -248,16 +248,29 @@ impl Executor {
         session: SessionArg<'_>,
         operation_id: i64,
     ) -> Result<(O::Output, Option<PinnedConnection>)> {
+        self.execute_pinning_in(op, ctx, session, operation_id, |spec| spec.id).await
+    }
+
+    /// [`Executor::execute_cursor_in`] for a command whose output names its cursor's id
+    /// through `cursor_id` (a change stream's aggregate).
+    pub(crate) async fn execute_pinning_in<O: Operation>(
+        &self,
+        op: &mut O,
+        ctx: &ExecutionContext,
+        session: SessionArg<'_>,
+        operation_id: i64,
+        cursor_id: impl FnOnce(&O::Output) -> i64,
+    ) -> Result<(O::Output, Option<PinnedConnection>)> {
         let mut used = None;
-        let spec = self.execute_keeping(op, ctx, session, operation_id, Some(&mut used)).await?;
+        let output = self.execute_keeping(op, ctx, session, operation_id, Some(&mut used)).await?;
         let pinned = match used {
-            Some(connection) if spec.id != 0 => {
+            Some(connection) if cursor_id(&output) != 0 => {
                 connection.lock().await.pin(PinPurpose::Cursor);
                 Some(connection)
             }
             _ => None,
         };
-        Ok((spec, pinned))
+        Ok((output, pinned))
     }
 
     /// [`Executor::execute_in`]; in load-balanced mode the connection of the successful

@@ -293,8 +293,9 @@ impl Inner {
         }
     }
 
-    /// A background (minPoolSize) establishment failed: an error before the handshake
-    /// completed (CMAP "Populating the Pool with a Connection" defers it to SDAM).
+    /// An establishment failed (for a check-out, or in the background for minPoolSize): an
+    /// error before the handshake completed (CMAP "Populating the Pool with a Connection"
+    /// defers it to SDAM).
     fn population_failed(self: &Arc<Self>, address: &ServerAddress, e: &PopulationError) {
         let mut rt = self.lock();
         let wire = rt.state.description().server(address).map_or(0, |s| s.max_wire_version);
@@ -302,7 +303,9 @@ impl Inner {
             when: HandshakePhase::BeforeHandshakeCompletes,
             generation: e.generation,
             max_wire_version: wire,
-            service_id: None,
+            // Load-balanced: an error after the hello (authentication) names the service
+            // whose connections are then cleared.
+            service_id: e.error.service_id(),
         };
         self.handle_error(&mut rt, address, &e.error, source);
     }
@@ -372,9 +375,13 @@ impl Inner {
         self.carry_out(rt, action.change.clone(), Some(error));
         if action.clear_pool {
             if load_balanced {
-                // Before the handshake completed there is no service id: nothing to clear.
+                // Before the hello answered there is no service id: nothing to clear.
+                // An establishment error (its connection had no service generation yet)
+                // clears the service whatever its generation.
+                let generation =
+                    (source.when == HandshakePhase::AfterHandshakeCompletes).then_some(source.generation);
                 if let (Some(server), Some(service_id)) = (rt.servers.get(address), source.service_id) {
-                    server.pool.clear_service_from(service_id, Some(source.generation));
+                    server.pool.clear_service_from(service_id, generation);
                 }
             } else {
                 sync_pool_generation(rt, address, Some(error));
@@ -616,31 +623,11 @@ impl Topology {
     }
 
     /// Checks out a connection from the selected server's pool. An error while establishing
-    /// a new connection (before its handshake completed) is handled as SDAM says before it
-    /// is returned; pool errors (`PoolClearedError`, closed pool, wait queue timeout) are not.
+    /// a new connection (before its handshake completed) has been handled as SDAM says by
+    /// the time it is returned (the pool reports it to the topology before closing the
+    /// connection); pool errors (`PoolClearedError`, closed pool, wait queue timeout) are not.
     pub async fn check_out(&self, server: &SelectedServer) -> Result<PooledConnection<Connection>> {
-        let generation = server.pool.status().generation;
-        match server.pool.check_out().await {
-            Ok(connection) => Ok(connection),
-            Err(error) => {
-                let pool_error = matches!(
-                    *error.kind,
-                    ErrorKind::PoolCleared { .. }
-                        | ErrorKind::PoolClosed { .. }
-                        | ErrorKind::WaitQueueTimeout { .. }
-                );
-                if !pool_error {
-                    self.handle_application_error(
-                        server.address(),
-                        &error,
-                        HandshakePhase::BeforeHandshakeCompletes,
-                        generation,
-                        server.description.max_wire_version,
-                    );
-                }
-                Err(error)
-            }
-        }
+        server.pool.check_out().await
     }
 
     /// Handles an operation's error from `address` on a connection of pool `generation` to

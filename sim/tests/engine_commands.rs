@@ -640,3 +640,20 @@ fn collection_statistics() {
     );
     assert_eq!(first_batch(&r), vec![doc! {"_id": 1, "n": 1}]);
 }
+
+#[test]
+fn time_series_measurements_may_share_an_id() {
+    // mongod stores a time-series collection as buckets, without an `_id` index.
+    let mut s = Store::new();
+    run(&mut s, doc! {"create": "ts", "timeseries": {"timeField": "t"}});
+    let r = run(&mut s, doc! {"insert": "ts", "documents": [{"_id": 1, "t": 1}, {"_id": 1, "t": 2}]});
+    assert_eq!(r, doc! {"n": 2});
+    assert_eq!(run(&mut s, doc! {"count": "ts"}).get_i32("n").ok(), Some(2));
+    run(&mut s, doc! {"delete": "ts", "deletes": [{"q": {"t": 1}, "limit": 1}]});
+    let left = first_batch(&run(&mut s, doc! {"find": "ts", "filter": {"_id": 1}}));
+    assert_eq!(left, vec![doc! {"_id": 1, "t": 2}]);
+    // An ordinary collection still refuses the duplicate.
+    let r = run(&mut s, doc! {"insert": "c", "documents": [{"_id": 1}, {"_id": 1}]});
+    assert_eq!(r.get_i32("n").ok(), Some(1));
+    assert!(r.get_array("writeErrors").is_ok_and(|e| e.len() == 1));
+}

@@ -11,14 +11,31 @@ use super::model::{BucketEntity, Operation};
 const BUCKET_OPTIONS: &[&str] =
     &["bucketName", "chunkSizeBytes", "writeConcern", "readConcern", "readPreference"];
 
+/// The upload options the runner passes to the driver (`disableMD5`: see
+/// [`check_disable_md5`]).
+const UPLOAD_OPTIONS: &[&str] = &["chunkSizeBytes", "metadata", "contentType", "disableMD5"];
+
 /// Why a bucket entity cannot be created yet, if so.
 pub(super) fn unsupported_bucket(bucket: &BucketEntity) -> Option<String> {
-    let key = bucket
-        .bucket_options
-        .iter()
-        .flat_map(|o| o.keys())
-        .find(|k| !BUCKET_OPTIONS.contains(&k.as_str()))?;
+    let options = bucket.bucket_options.iter().flat_map(|o| o.iter());
+    let allowed = |k: &str, v: &serde_json::Value| {
+        BUCKET_OPTIONS.contains(&k) || (k == "disableMD5" && *v == serde_json::json!(true))
+    };
+    let (key, _) = options.into_iter().find(|(k, v)| !allowed(k, v))?;
     Some(format!("bucket entity: bucketOptions.{key} not supported by the runner"))
+}
+
+/// `disableMD5: true` asks for what the driver always does: it computes no MD5 (GridFS
+/// spec "disableMD5": a driver without MD5 support treats the option as a no-op); the case
+/// still checks that no `md5` is stored. `false` would ask for an MD5 the driver never writes.
+fn check_disable_md5(op: &Operation) -> Result<(), String> {
+    match op.arguments.as_ref().and_then(|a| a.get("disableMD5")) {
+        None | Some(serde_json::Value::Bool(true)) => Ok(()),
+        Some(other) => Err(format!(
+            "bucket operation {}: disableMD5 {other}: the driver computes no MD5 (deprecated by the GridFS spec)",
+            op.name
+        )),
+    }
 }
 
 /// The driver call of a bucket operation (an expression of type
@@ -42,7 +59,8 @@ pub(super) fn bucket_operation(op: &Operation) -> Result<TokenStream, String> {
     let nothing = quote! { .map(|()| ::bson::Bson::Null) };
     Ok(match name {
         "upload" => {
-            takes(&["filename", "source"], &["chunkSizeBytes", "metadata"])?;
+            takes(&["filename", "source"], UPLOAD_OPTIONS)?;
+            check_disable_md5(op)?;
             quote! {
                 bucket.upload_from_slice(&o.string("filename"), &o.hex_bytes("source"), o.upload_options())
                     .await
@@ -50,7 +68,8 @@ pub(super) fn bucket_operation(op: &Operation) -> Result<TokenStream, String> {
             }
         }
         "uploadWithId" => {
-            takes(&["id", "filename", "source"], &["chunkSizeBytes", "metadata"])?;
+            takes(&["id", "filename", "source"], UPLOAD_OPTIONS)?;
+            check_disable_md5(op)?;
             quote! {
                 bucket.upload_from_slice_with_id(o.bson("id"), &o.string("filename"), &o.hex_bytes("source"), o.upload_options())
                     .await #nothing
@@ -108,6 +127,10 @@ mod tests {
         assert!(bucket_operation(&extra).is_err_and(|e| e.contains("`session` not supported")));
         let missing = op(r#"{"name": "delete", "object": "b", "arguments": {}}"#);
         assert!(bucket_operation(&missing).is_err_and(|e| e.contains("missing argument `id`")));
+        let md5 = op(
+            r#"{"name": "upload", "object": "b", "arguments": {"filename": "f", "source": {"$$hexBytes": ""}, "disableMD5": false}}"#,
+        );
+        assert!(bucket_operation(&md5).is_err_and(|e| e.contains("computes no MD5")));
         let stream = op(r#"{"name": "openUploadStream", "object": "b", "arguments": {}}"#);
         assert!(bucket_operation(&stream).is_err());
     }
@@ -122,7 +145,10 @@ mod tests {
             }
         };
         assert_eq!(unsupported_bucket(&entity(r#"{"bucketName": "x", "chunkSizeBytes": 4}"#)), None);
-        let md5 = unsupported_bucket(&entity(r#"{"disableMD5": true}"#));
+        assert_eq!(unsupported_bucket(&entity(r#"{"disableMD5": true}"#)), None);
+        let md5 = unsupported_bucket(&entity(r#"{"disableMD5": false}"#));
         assert!(md5.is_some_and(|r| r.contains("disableMD5")));
+        let other = unsupported_bucket(&entity(r#"{"bogus": 1}"#));
+        assert!(other.is_some_and(|r| r.contains("bogus")));
     }
 }

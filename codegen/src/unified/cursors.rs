@@ -47,16 +47,31 @@ pub(super) fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<Opt
     let has_session = op.arguments.as_ref().is_some_and(|a| a.contains_key("session"));
     match (op.name.as_str(), entity_kind(file, object)) {
         ("createFindCursor", Some(Entity::Collection(_))) => {
-            if has_session {
-                return Err("createFindCursor: a session argument is not supported by the runner".into());
-            }
             require(op, &["filter"])?;
+            // The session is lent for the find; the cursor keeps a handle to it for its
+            // getMores (options_expr adds `.session(&mut session)`).
+            let (lend, give_back) = match op.arguments.as_ref().and_then(|a| a.get("session")) {
+                None => (quote! {}, quote! {}),
+                Some(serde_json::Value::String(id))
+                    if matches!(entity_kind(file, id), Some(Entity::Session(_))) =>
+                {
+                    (
+                        quote! { let mut session = r.take_session(#id); },
+                        quote! { r.put_session(#id, session); },
+                    )
+                }
+                Some(other) => {
+                    return Err(format!("createFindCursor: session {other} is not a session entity"));
+                }
+            };
             let opts = options_expr(op, "FindOptions", &["filter"], &[])?;
             Ok(Some(quote! {
                 {
                     let o = r.op(#i);
                     let coll = r.collection(#object);
+                    #lend
                     let result = coll.find(o.doc("filter"))#opts.await;
+                    #give_back
                     r.save_cursor(#i, result);
                 }
             }))

@@ -991,6 +991,25 @@ pub(super) fn database_operation(op: &Operation) -> Result<TokenStream, String> 
             quote! { db.list_collection_names().filter(o.doc_or_empty("filter"))#session.await #names }
         }
         "listCollections" => super::index_ops::list_collections(op)?,
+        "modifyCollection" => {
+            // The driver has no collMod helper: the runner sends the command (collection
+            // management spec; the server checks the options).
+            require(op, &["collection"])?;
+            let keys: Vec<&str> = op
+                .arguments
+                .iter()
+                .flat_map(|a| a.keys())
+                .map(String::as_str)
+                .filter(|k| !matches!(*k, "collection" | "session"))
+                .collect();
+            quote! {
+                {
+                    let mut command = ::bson::doc! { "collMod": o.string("collection") };
+                    #( command.insert(#keys, o.bson(#keys)); )*
+                    db.run_command(command) #session .await.map(|_| ::bson::Bson::Null)
+                }
+            }
+        }
         other => return Err(format!("database operation {other} not supported by the runner")),
     })
 }
@@ -1006,37 +1025,15 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
     ),
     // Driver gaps.
     (
-        "cursors",
-        "=change streams pin to a connection",
-        "driver: a change stream does not pin its cursor's connection in load-balanced mode (change_stream.rs runs its getMores through the pool)",
-    ),
-    (
-        "sdam-error-handling",
-        "=errors during authentication are processed",
-        "driver: an authentication error after a load-balanced handshake clears no connections (the establishment error does not carry the connection's serviceId)",
-    ),
-    (
         "rediscover-quickly-after-step-down",
         "",
         "driver: the monitor polls (no streaming hello), so with heartbeatFrequencyMS 60000 it does not see the new primary within the timeout",
-    ),
-    // Load balancers: simulator gaps.
-    (
-        "cursors",
-        "=listIndexes pins the cursor to a connection",
-        "simulator: listIndexes answers with the cursor namespace `db.$cmd.listIndexes.coll` (mongod's form), so the getMore names collection `$cmd.listIndexes.coll0` where the spec expects `coll0`",
     ),
     // Change streams: simulator gaps.
     (
         "change-streams-showExpandedEvents",
         "shardCollection events are reported",
         "simulator: no shardCollection command",
-    ),
-    // Collection management: simulator gaps.
-    (
-        "timeseries-collection",
-        "=insertMany with duplicate ids",
-        "simulator: a time-series collection is stored as an ordinary one, so its `_id`s stay unique",
     ),
 ];
 

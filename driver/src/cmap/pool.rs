@@ -59,9 +59,10 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
-/// An error from establishing a connection in the background (to satisfy `minPoolSize`),
-/// handed to the pool's [`PopulationErrorHandler`] so SDAM can handle it ("Populating the
-/// Pool with a Connection": defer error handling to SDAM).
+/// An error from establishing a connection, for a check-out or in the background (to
+/// satisfy `minPoolSize`), handed to the pool's [`PopulationErrorHandler`] before the
+/// connection is closed, so SDAM can handle it ("Populating the Pool with a Connection":
+/// defer error handling to SDAM).
 pub struct PopulationError {
     /// The establishment error.
     pub error: Error,
@@ -89,8 +90,9 @@ impl fmt::Debug for PopulationError {
     }
 }
 
-/// Receives background establishment errors. Without one, a pool clears itself when such
-/// an error comes from its current generation.
+/// Receives establishment errors. Without one, a pool clears itself when a background
+/// establishment error comes from its current generation (a check-out's error only goes to
+/// the check-out).
 pub type PopulationErrorHandler = Arc<dyn Fn(PopulationError) + Send + Sync>;
 
 trait ClearPool: Send + Sync {
@@ -1026,6 +1028,15 @@ async fn establish<C: Send + 'static>(
             inner.worker.wake.notify_one();
         }
         Err(error) => {
+            // With a handler (SDAM), every establishment error goes to it before the
+            // connection is closed, so a clear it causes comes first (load balancer spec
+            // tests: PoolCleared, then ConnectionClosed, then ConnectionCheckOutFailed).
+            let handled = inner.population_errors.is_some();
+            if handled {
+                drop(st);
+                inner.population_failed(error.clone(), generation);
+                st = inner.lock();
+            }
             inner.close_connection(&mut st, id, ConnectionClosedReason::Error);
             drop(st);
             inner.changed.notify_waiters();
@@ -1034,7 +1045,8 @@ async fn establish<C: Send + 'static>(
                 Some(delivery) => {
                     let _ = delivery.send(Err(error));
                 }
-                None => inner.population_failed(error, generation),
+                None if !handled => inner.population_failed(error, generation),
+                None => {}
             }
         }
     }

@@ -411,7 +411,10 @@ impl Connection {
             };
             if let Err(e) = within(left, || format!("authenticating with {address}"), auth).await {
                 self.broken = true;
-                return Err(e);
+                // Load balancer spec "Error handling": the pool is cleared for the service
+                // the handshake named.
+                let service_id = self.stream_description.as_ref().and_then(|d| d.service_id);
+                return Err(e.with_service_id(service_id));
             }
         }
         Ok(self.handshake_reply.insert(reply))

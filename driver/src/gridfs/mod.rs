@@ -1,6 +1,7 @@
 //! GridFS (GridFS spec, "Configurable GridFSBucket class" and "GridFSBucket" API): files
 //! stored as a document in `<bucket>.files` plus their bytes split into `<bucket>.chunks`
-//! documents of `chunkSize` bytes.
+//! documents of `chunkSize` bytes. No MD5 is computed or stored (the spec deprecates the
+//! `md5` field; a `disableMD5` option would change nothing, so there is none).
 //!
 //! ```no_run
 //! # async fn demo(db: mongo_driver::Database) -> mongo_driver::Result<()> {
@@ -87,6 +88,9 @@ pub struct GridFsUploadOptions {
     pub chunk_size_bytes: Option<u32>,
     /// Stored as the files collection document's `metadata`.
     pub metadata: Option<Document>,
+    /// Stored as the files collection document's `contentType` (deprecated by the GridFS
+    /// spec, which suggests a field of `metadata` instead; kept for older readers).
+    pub content_type: Option<String>,
 }
 
 impl GridFsUploadOptions {
@@ -98,6 +102,11 @@ impl GridFsUploadOptions {
     /// Sets the file's metadata document.
     pub fn metadata(mut self, metadata: Document) -> Self {
         self.metadata = Some(metadata);
+        self
+    }
+    /// Sets the file's (deprecated) `contentType`.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
         self
     }
 }
@@ -328,6 +337,9 @@ impl GridFsBucket {
                     "uploadDate": DateTime::now(),
                     "filename": filename,
                 };
+                if let Some(content_type) = options.content_type {
+                    file.insert("contentType", content_type);
+                }
                 if let Some(metadata) = options.metadata {
                     file.insert("metadata", metadata);
                 }
@@ -531,6 +543,7 @@ mod tests {
         assert_eq!((o.bucket_name.as_deref(), o.chunk_size_bytes), (Some("b"), Some(4)));
         let u = GridFsUploadOptions::default().chunk_size_bytes(8).metadata(doc! {"a": 1});
         assert_eq!(u.metadata, Some(doc! {"a": 1}));
+        assert_eq!(u.content_type("image/png").content_type.as_deref(), Some("image/png"));
         assert_eq!(GridFsDownloadByNameOptions::default().revision(-2).revision, Some(-2));
     }
 }

@@ -35,6 +35,8 @@ impl Runner {
                 ("readConcern" | "writeConcern" | "readPreference", _) => {
                     concerns.insert(key, value);
                 }
+                // The driver computes no MD5 (GridFS spec: the option is then a no-op).
+                ("disableMD5", serde_json::Value::Bool(true)) => {}
                 _ => panic!("{here}/bucketOptions/{key}: not supported by the runner: {value}"),
             }
         }
@@ -69,7 +71,7 @@ impl Args {
         }
     }
 
-    /// The upload options among the arguments (`chunkSizeBytes`, `metadata`).
+    /// The upload options among the arguments (`chunkSizeBytes`, `metadata`, `contentType`).
     pub fn upload_options(&self) -> GridFsUploadOptions {
         let mut options = GridFsUploadOptions::default();
         if self.arguments.contains_key("chunkSizeBytes") {
@@ -80,6 +82,10 @@ impl Args {
         if self.arguments.contains_key("metadata") {
             options = options.metadata(self.doc("metadata"));
         }
+        if self.arguments.contains_key("contentType") {
+            options = options.content_type(self.string("contentType"));
+        }
+        // `disableMD5: true` (the generator admits no other value) is what the driver does.
         options
     }
 

@@ -143,6 +143,11 @@ pub struct Collection {
     /// When the collection was created.
     pub created_at: Timestamp,
     tombstones: usize,
+    /// Live documents.
+    live: usize,
+    /// Whether `_id`s are unique (not in a time-series collection, which mongod stores as
+    /// buckets without an `_id` index: its measurements may share an `_id`).
+    unique_ids: bool,
 }
 
 /// One write found in a collection's history (see [`Collection::writes_from`]).
@@ -181,10 +186,13 @@ impl Collection {
         bytes[12..].copy_from_slice(&(ts.increment ^ ts.time).to_be_bytes());
         bytes[6] = (bytes[6] & 0x0f) | 0x40;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        let unique_ids = !options.contains_key("timeseries");
         Collection {
             records: Vec::new(),
             id_index: BTreeMap::new(),
             indexes: vec![Index::id_index()],
+            live: 0,
+            unique_ids,
             options,
             uuid: bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: bytes.to_vec() },
             created_at: ts,
@@ -194,12 +202,12 @@ impl Collection {
 
     /// Number of live documents.
     pub fn len(&self) -> usize {
-        self.id_index.len()
+        self.live
     }
 
     /// Whether there are no live documents.
     pub fn is_empty(&self) -> bool {
-        self.id_index.is_empty()
+        self.live == 0
     }
 
     /// Live documents in natural order.
@@ -223,7 +231,7 @@ impl Collection {
         })
     }
 
-    /// The live document with this `_id`.
+    /// The live document with this `_id` (the first inserted, where `_id`s may repeat).
     pub fn by_id(&self, id: &Bson) -> Option<(RecordId, &Document)> {
         let i = *self.id_index.get(&Key(id.clone()))?;
         self.records.get(i).and_then(|r| r.latest()).map(|d| (i, d))
@@ -257,7 +265,7 @@ impl Collection {
 
     /// Checks every unique index for a document about to be stored at `rid` (`None`: new).
     pub fn check_unique(&self, ns: &str, doc: &Document, rid: Option<RecordId>) -> Result<(), WriteError> {
-        if let Some(id) = doc.get("_id") {
+        if let Some(id) = doc.get("_id").filter(|_| self.unique_ids) {
             let other = self.id_index.get(&Key(id.clone())).copied();
             if other.is_some() && other != rid {
                 let idx = Index::id_index();
@@ -290,7 +298,9 @@ impl Collection {
         let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
         self.records.push(Record { versions: vec![(ts, Some(doc))], replaced: Vec::new() });
         let rid = self.records.len() - 1;
-        self.id_index.insert(Key(id), rid);
+        // Where `_id`s may repeat, the index keeps pointing at the first live one.
+        self.id_index.entry(Key(id)).or_insert(rid);
+        self.live += 1;
         Ok(rid)
     }
 
@@ -353,8 +363,20 @@ impl Collection {
         let Some(r) = self.records.get_mut(rid) else { return };
         let Some(id) = r.latest().and_then(|d| d.get("_id")).cloned() else { return };
         r.versions.push((ts, None));
-        self.id_index.remove(&Key(id));
+        self.live -= 1;
         self.tombstones += 1;
+        let key = Key(id);
+        if self.id_index.get(&key) == Some(&rid) {
+            self.id_index.remove(&key);
+            if !self.unique_ids {
+                let next = self.records.iter().position(|r| {
+                    r.latest().and_then(|d| d.get("_id")).is_some_and(|x| Key(x.clone()) == key)
+                });
+                if let Some(next) = next {
+                    self.id_index.insert(key, next);
+                }
+            }
+        }
     }
 
     /// A mark of the collection's current state, for [`Collection::changes_since`].

@@ -1913,13 +1913,9 @@ impl Store {
             ));
         };
         let specs: Vec<Document> = c.indexes.iter().map(|i| i.spec.clone()).collect();
-        Ok(self.cursor_reply(
-            format!("{db}.$cmd.listIndexes.{coll}"),
-            specs,
-            batch_size.or(Some(usize::MAX)),
-            false,
-            ctx,
-        ))
+        // mongos registers the shard's cursor under the requested namespace.
+        let ns = if ctx.router { format!("{db}.{coll}") } else { format!("{db}.$cmd.listIndexes.{coll}") };
+        Ok(self.cursor_reply(ns, specs, batch_size.or(Some(usize::MAX)), false, ctx))
     }
 
     pub(super) fn cmd_create_indexes(

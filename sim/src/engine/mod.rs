@@ -58,6 +58,9 @@ pub struct ExecContext {
     /// The emulated server's `maxWireVersion` (0: the newest behaviour), for the few replies
     /// that changed across versions (e.g. `drop` of a missing collection succeeds on 7.0+).
     pub max_wire_version: i32,
+    /// Whether a `mongos` runs the command (it names cursors by the namespace the client
+    /// asked for, e.g. `db.coll` for `listIndexes`, where mongod says `db.$cmd.listIndexes.coll`).
+    pub router: bool,
 }
 
 /// A command failure, shaped by the server layer as `{ok: 0, errmsg, code, codeName}`.

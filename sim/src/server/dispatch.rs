@@ -301,6 +301,7 @@ async fn data_command(
         lsid: lsid.clone(),
         max_bson_size: MAX_BSON_OBJECT_SIZE,
         max_wire_version: version.max_wire_version(),
+        router: node.role == Role::Router,
     };
     let mut reply = match (txn_number, &lsid) {
         (Some(txn), Some(lsid)) => {
@@ -543,6 +544,7 @@ async fn transaction_statement(
         lsid: lsid.cloned(),
         max_bson_size: MAX_BSON_OBJECT_SIZE,
         max_wire_version: version.max_wire_version(),
+        router: node.role == Role::Router,
     };
     let start = cmd.get_bool("startTransaction").unwrap_or(false);
     let mut txns = lock(&cluster.transactions);
