@@ -447,7 +447,9 @@ fn generate(
     };
     let mut tests = Vec::new();
     for (folder, prefix) in folders {
-        let dir = spec_root.join("source").join(spec_dir).join(folder);
+        let Some(dir) = crate::spec_data::source_dir(spec_root, &format!("{spec_dir}/{folder}"))? else {
+            continue;
+        };
         let mut files = Unique::default();
         for file in json_files(&dir)? {
             let spec_file =

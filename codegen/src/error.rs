@@ -15,12 +15,66 @@ pub struct SpecError {
     pub pointer: String,
     /// What is wrong with it.
     pub message: String,
+    /// Whether the file is malformed or only newer than the generator.
+    pub kind: ErrorKind,
+}
+
+/// What a [`SpecError`] means for the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The file is not valid input (bad JSON, a known field of the wrong type, a file its
+    /// format's own rules reject): the build fails.
+    Malformed,
+    /// The file uses something the generator does not know yet (a field or value added to
+    /// its format later, a newer unified `schemaVersion`): its cases are generated as
+    /// ignored tests naming it (see [`crate::newer`]).
+    Newer,
 }
 
 impl SpecError {
-    /// An error about the value at `pointer` in `file`.
+    /// An error about the value at `pointer` in `file`: the file is malformed.
     pub fn new(file: impl Into<PathBuf>, pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { file: file.into(), pointer: pointer.into(), message: message.into() }
+        Self {
+            file: file.into(),
+            pointer: pointer.into(),
+            message: message.into(),
+            kind: ErrorKind::Malformed,
+        }
+    }
+
+    /// The value at `pointer` in `file` is newer than the generator (see [`ErrorKind::Newer`]).
+    pub fn newer(file: impl Into<PathBuf>, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Newer, ..Self::new(file, pointer, message) }
+    }
+
+    /// An error from deserializing a typed model: an unknown field or enum value is what a
+    /// later version of the format adds, so it is [`ErrorKind::Newer`]; anything else
+    /// (wrong type, missing field, bad syntax) is [`ErrorKind::Malformed`].
+    pub fn from_serde(
+        file: impl Into<PathBuf>,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let message = message.into();
+        if message.starts_with("unknown field") || message.starts_with("unknown variant") {
+            Self::newer(file, pointer, message)
+        } else {
+            Self::new(file, pointer, message)
+        }
+    }
+
+    /// Whether the file is only newer than the generator.
+    pub fn is_newer(&self) -> bool {
+        self.kind == ErrorKind::Newer
+    }
+
+    /// The error as one short phrase for an ignore reason: serde's list of expected names
+    /// and the line/column suffix are left out (the JSON pointer locates the value).
+    pub fn short_message(&self) -> String {
+        let m = self.message.as_str();
+        let m = m.split(", expected").next().unwrap_or(m);
+        let m = m.split(" at line ").next().unwrap_or(m);
+        m.trim().to_string()
     }
 }
 
@@ -60,7 +114,7 @@ pub fn from_json_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, 
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let pointer = pointer_of(e.path());
-        SpecError::new(file, pointer, e.into_inner().to_string())
+        SpecError::from_serde(file, pointer, e.into_inner().to_string())
     })
 }
 
@@ -77,7 +131,7 @@ pub fn from_yaml_str<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, 
     let de = serde_norway::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let pointer = pointer_of(e.path());
-        SpecError::new(file, pointer, e.into_inner().to_string())
+        SpecError::from_serde(file, pointer, e.into_inner().to_string())
     })
 }
 
@@ -121,5 +175,10 @@ mod tests {
         let err = from_json_str::<Doc>(Path::new("t.json"), text).unwrap_err();
         assert_eq!(err.pointer, "/servers/0/extra");
         assert!(err.message.contains("unknown field `extra`"), "{}", err.message);
+        assert!(err.is_newer());
+        assert_eq!(err.short_message(), "unknown field `extra`");
+        let text = r#"{"servers": [{"address": "a", "avg/rtt": "x"}]}"#;
+        assert!(!from_json_str::<Doc>(Path::new("t.json"), text).unwrap_err().is_newer());
+        assert!(!from_json_str::<Doc>(Path::new("t.json"), "{").unwrap_err().is_newer());
     }
 }

@@ -15,6 +15,7 @@ pub mod idl;
 pub mod legacy;
 pub mod manifest;
 pub mod naming;
+pub mod newer;
 pub mod read_write_concern;
 pub mod spec_data;
 pub mod suite;
@@ -23,5 +24,5 @@ pub mod sdam;
 pub mod selection;
 pub mod unified;
 
-pub use error::SpecError;
+pub use error::{ErrorKind, SpecError};
 pub use suite::{GeneratedTest, Status, Suite};

@@ -84,12 +84,16 @@ const IGNORED: &[(&str, &str, &str, &str)] = &[];
 pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
     let mut out = Vec::new();
     for (folder, module) in [("connection-string", "connection_string"), ("document", "document")] {
-        let dir = spec_root.join("source/read-write-concern/tests").join(folder);
+        let Some(dir) =
+            crate::spec_data::source_dir(spec_root, &format!("read-write-concern/tests/{folder}"))?
+        else {
+            continue;
+        };
         let mut files = Unique::default();
         for path in crate::suite::json_files(&dir)? {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let file_ident = files.ident(&stem);
-            let spec_file = format!("source/read-write-concern/tests/{folder}/{stem}.json");
+            let spec_file = crate::newer::rel(spec_root, &path);
             // The whole file is type-checked here, so a malformed one fails the build.
             let descriptions: Vec<String> = if module == "document" {
                 let f: TestFile<DocumentCase> = crate::error::read_json(&path)?;

@@ -230,6 +230,33 @@ pub fn suites() -> &'static [Suite] {
     ]
 }
 
+/// The tests of `suite` from the specifications checkout `spec_root`, with the active pin's
+/// known failures (see [`crate::spec_data::Source::known_failures`]) ignored with their reason.
+pub fn generate(suite: &Suite, spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
+    let mut tests = (suite.generate)(spec_root)?;
+    let pin = crate::spec_data::active().map_err(|e| SpecError::new(spec_root, "", e))?;
+    if !pin.known.is_empty() {
+        for test in &mut tests {
+            let name = format!("{}::{}", suite.module, test.path.join("::"));
+            if let (Some(reason), Status::Run) = (pin.known.get(&name), &test.status) {
+                test.status = Status::Ignored(reason.clone());
+            }
+        }
+    }
+    Ok(tests)
+}
+
+/// Names of the active pin's known failures that match no generated test that would run
+/// (`generated` holds every suite's tests): a stale entry, to be removed from the table.
+pub fn stale_known_failures(generated: &[(&Suite, Vec<GeneratedTest>)]) -> Result<Vec<String>, String> {
+    let pin = crate::spec_data::active()?;
+    let names: std::collections::BTreeSet<String> = generated
+        .iter()
+        .flat_map(|(s, tests)| tests.iter().map(move |t| format!("{}::{}", s.module, t.path.join("::"))))
+        .collect();
+    Ok(pin.known.keys().filter(|k| !names.contains(*k)).cloned().collect())
+}
+
 /// The suite with module path `module` (e.g. `crud`, `server_discovery_and_monitoring::unified`).
 pub fn find(module: &str) -> Option<&'static Suite> {
     suites().iter().find(|s| s.module == module)

@@ -44,6 +44,8 @@ pub struct SelectionCase {
     pub read_preference: ReadPreference,
     /// `heartbeatFrequencyMS` and the default `localThresholdMS` (15 ms).
     pub options: SelectionOptions,
+    /// `deprioritized_servers` (empty when the file has none).
+    pub deprioritized: Vec<ServerAddress>,
     /// The expectation.
     pub expected: Expected,
 }
@@ -66,8 +68,9 @@ struct SelectionSnapshot {
 /// Runs server selection on the case and asserts the spec's expectation: an error, or
 /// exactly the given sets of suitable and in-window servers (compared as sets of addresses).
 pub fn check_selection(case: SelectionCase) {
-    let SelectionCase { name, topology, operation, read_preference, options, expected } = case;
-    let result = selection::evaluate(&topology, operation, &read_preference, &options);
+    let SelectionCase { name, topology, operation, read_preference, options, deprioritized, expected } = case;
+    let result =
+        selection::evaluate_deprioritized(&topology, operation, &read_preference, &options, &deprioritized);
     let mut snap = SelectionSnapshot {
         topology_type: topology.topology_type.to_string(),
         operation: format!("{operation:?}"),

@@ -36,7 +36,7 @@ fn expand(name: &str) -> Result<proc_macro2::TokenStream, String> {
             (root, pin.specifications.commit)
         }
     };
-    let tests = (suite.generate)(&root).map_err(|e| e.to_string())?;
+    let tests = spec_codegen::suite::generate(suite, &root).map_err(|e| e.to_string())?;
     let tokens = spec_codegen::suite::emit(suite, &tests, &commit);
     Ok(quote! { #tokens })
 }

@@ -104,14 +104,30 @@ fn known_failure(spec_file: &str, description: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether the file is written in the Unified Test Format (it has a `schemaVersion`).
+fn is_unified(path: &Path) -> Result<bool, SpecError> {
+    let value: serde_json::Value = crate::error::read_json(path)?;
+    Ok(value.get("schemaVersion").is_some())
+}
+
 fn generate(d: &Dir<'_>) -> Result<Vec<GeneratedTest>, SpecError> {
-    let dir = d.root.join("source").join(d.dir);
+    let Some(dir) = crate::spec_data::source_dir(d.root, d.dir)? else {
+        return Ok(Vec::new());
+    };
     let mut tests = Vec::new();
     let mut files = Unique::default();
     for path in json_files(&dir)? {
         let spec_file = path.strip_prefix(d.root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
         let stem = path.file_stem().and_then(|s| s.to_str()).map(ident).unwrap_or_default();
         let file_ident = files.ident(&stem);
+        if is_unified(&path)? {
+            // The folder's files moved to the unified format upstream (e.g. the read/write
+            // concern operation tests): the same module, generated as unified cases.
+            let mut prefix: Vec<String> = d.module.iter().map(|m| m.to_string()).collect();
+            prefix.push(file_ident);
+            tests.extend(crate::unified::operations::generate_file(d.root, &path, &prefix, d.suite)?);
+            continue;
+        }
         let legacy = load_legacy(&path)?;
         let mut cases = Unique::default();
         for (i, case) in legacy.tests.iter().enumerate() {

@@ -20,11 +20,15 @@ use model::{Address, InWindowTest, RttTest, SelectionTest, Server};
 
 /// Tests for `source/max-staleness/tests/**`, named `<topology dir>::<file>`.
 pub fn generate_max_staleness(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
-    let dir = spec_root.join("source/max-staleness/tests");
+    let Some(dir) = crate::spec_data::source_dir(spec_root, "max-staleness/tests")? else {
+        return Ok(Vec::new());
+    };
     let mut tests = Vec::new();
     for (path, name) in json_files(&dir, &[])? {
-        let test: SelectionTest = read_json(&path)?;
-        tests.push(selection_test("max_staleness", spec_root, &path, name, &test)?);
+        tests.push(match read_json::<SelectionTest>(&path) {
+            Ok(test) => selection_test("max_staleness", spec_root, &path, name, &test)?,
+            Err(e) => crate::newer::ignored_file(spec_root, &path, name, e)?,
+        });
     }
     Ok(tests)
 }
@@ -32,19 +36,27 @@ pub fn generate_max_staleness(spec_root: &Path) -> Result<Vec<GeneratedTest>, Sp
 /// Tests for `source/server-selection/tests/{server_selection,rtt,in_window}/**`, named
 /// `server_selection::<topology>::<read|write>::<file>`, `rtt::<file>`, `in_window::<file>`.
 pub fn generate_server_selection(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
-    let dir = spec_root.join("source/server-selection/tests");
+    let Some(dir) = crate::spec_data::source_dir(spec_root, "server-selection/tests")? else {
+        return Ok(Vec::new());
+    };
     let mut tests = Vec::new();
     for (path, name) in json_files(&dir.join("server_selection"), &["server_selection"])? {
-        let test: SelectionTest = read_json(&path)?;
-        tests.push(selection_test("server_selection", spec_root, &path, name, &test)?);
+        tests.push(match read_json::<SelectionTest>(&path) {
+            Ok(test) => selection_test("server_selection", spec_root, &path, name, &test)?,
+            Err(e) => crate::newer::ignored_file(spec_root, &path, name, e)?,
+        });
     }
     for (path, name) in json_files(&dir.join("rtt"), &["rtt"])? {
-        let test: RttTest = read_json(&path)?;
-        tests.push(rtt_test(spec_root, &path, name, &test));
+        tests.push(match read_json::<RttTest>(&path) {
+            Ok(test) => rtt_test(spec_root, &path, name, &test),
+            Err(e) => crate::newer::ignored_file(spec_root, &path, name, e)?,
+        });
     }
     for (path, name) in json_files(&dir.join("in_window"), &["in_window"])? {
-        let test: InWindowTest = read_json(&path)?;
-        tests.push(in_window_test(spec_root, &path, name, &test)?);
+        tests.push(match read_json::<InWindowTest>(&path) {
+            Ok(test) => in_window_test(spec_root, &path, name, &test)?,
+            Err(e) => crate::newer::ignored_file(spec_root, &path, name, e)?,
+        });
     }
     Ok(tests)
 }
@@ -151,6 +163,7 @@ fn selection_test(
             return Err(SpecError::new(file, "", "expected `error: true` or `in_latency_window`"));
         }
     };
+    let deprioritized = t.deprioritized_servers.iter().map(|s| address(&s.address));
     let body = quote! {
         ::conformance::selection::check_selection(::conformance::selection::SelectionCase {
             name: #name,
@@ -158,6 +171,7 @@ fn selection_test(
             operation: #operation,
             read_preference: #read_preference,
             options: #options,
+            deprioritized: ::std::vec![#(#deprioritized),*],
             expected: #expected,
         });
     };
@@ -405,10 +419,15 @@ mod tests {
                "read_preference": {{"mode": "Nearest", "hedge": {{"enabled": true}}}}, "in_latency_window": []}}"#
         );
         let root = scratch("UnknownField", &text);
-        let err = generate_max_staleness(&root).unwrap_err();
+        // An unknown field is newer, not malformed: the case is generated, ignored, naming it.
+        let tests = generate_max_staleness(&root).unwrap();
         std::fs::remove_dir_all(&root).unwrap();
-        assert_eq!(err.pointer, "/read_preference/hedge");
-        assert!(err.message.contains("unknown field `hedge`"), "{err}");
+        assert_eq!(
+            tests[0].status,
+            Status::Ignored(
+                "generator: unknown field `hedge` at source/max-staleness/tests/ReplicaSetNoPrimary/UnknownField.json#/read_preference/hedge".into()
+            )
+        );
     }
 
     #[test]
@@ -424,9 +443,12 @@ mod tests {
         let text = r#"{"topology_description": {"type": "ReplicaSetNoPrimary", "servers": [
               {"address": "a:27017", "type": "RSPrimaryish"}]}, "in_latency_window": []}"#;
         let root = scratch("BadType", text);
-        let err = generate_max_staleness(&root).unwrap_err();
+        // A server type the model does not know may be a later addition: ignored, naming it.
+        let tests = generate_max_staleness(&root).unwrap();
         std::fs::remove_dir_all(&root).unwrap();
-        assert_eq!(err.pointer, "/topology_description/servers/0/type");
+        let Status::Ignored(reason) = &tests[0].status else { panic!("{:?}", tests[0].status) };
+        assert!(reason.contains("unknown variant `RSPrimaryish` at "), "{reason}");
+        assert!(reason.ends_with("#/topology_description/servers/0/type"), "{reason}");
     }
 
     #[test]

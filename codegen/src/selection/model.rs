@@ -29,6 +29,9 @@ pub struct SelectionTest {
     pub in_latency_window: Option<Vec<Server>>,
     /// `true`: selection must fail with an error.
     pub error: Option<bool>,
+    /// Servers to pass as deprioritized to the selection (added to the format in 2023).
+    #[serde(default)]
+    pub deprioritized_servers: Vec<Server>,
 }
 
 /// A round-trip-time averaging test (`rtt/*`).

@@ -106,18 +106,52 @@ pub fn evaluate<'a>(
     read_preference: &ReadPreference,
     options: &SelectionOptions,
 ) -> Result<Selection<'a>> {
+    evaluate_deprioritized(topology, operation, read_preference, options, &[])
+}
+
+/// [`evaluate`] with deprioritized servers (server selection spec, "Server Selection
+/// Algorithm" step 3): suitable servers are first looked for among the servers not in
+/// `deprioritized`, and only when there are none among all of them (e.g. a retry avoids
+/// the mongos that just failed unless it is the only one).
+pub fn evaluate_deprioritized<'a>(
+    topology: &'a TopologyDescription,
+    operation: Operation,
+    read_preference: &ReadPreference,
+    options: &SelectionOptions,
+    deprioritized: &[ServerAddress],
+) -> Result<Selection<'a>> {
     if let Some(message) = topology.compatibility_error() {
         return Err(Error::new(ErrorKind::IncompatibleWireVersion { message }));
     }
     let mut why = Vec::new();
-    let suitable = match operation {
-        Operation::Write => suitable_for_write(topology, &mut why),
-        Operation::Read => {
-            read_preference.validate_for_topology(topology.topology_type, options.heartbeat_frequency)?;
-            check_max_staleness_wire_version(topology, read_preference)?;
-            suitable_for_read(topology, read_preference, options, &mut why)
+    let find = |topology: &TopologyDescription, why: &mut Vec<String>| -> Result<Vec<ServerAddress>> {
+        Ok(match operation {
+            Operation::Write => suitable_for_write(topology, why),
+            Operation::Read => {
+                read_preference.validate_for_topology(topology.topology_type, options.heartbeat_frequency)?;
+                check_max_staleness_wire_version(topology, read_preference)?;
+                suitable_for_read(topology, read_preference, options, why)
+            }
         }
+        .into_iter()
+        .map(|s| s.address.clone())
+        .collect())
     };
+    let mut addresses = Vec::new();
+    if topology.servers.keys().any(|a| deprioritized.contains(a)) {
+        let mut preferred = topology.clone();
+        preferred.servers.retain(|a, _| !deprioritized.contains(a));
+        why.push(format!("deprioritized servers left out first: {}", list(deprioritized)));
+        addresses = find(&preferred, &mut why)?;
+        if addresses.is_empty() {
+            why.push("no suitable server besides the deprioritized ones: all servers considered".into());
+        }
+    }
+    if addresses.is_empty() {
+        addresses = find(topology, &mut why)?;
+    }
+    let suitable: Vec<&ServerDescription> =
+        addresses.iter().filter_map(|a| topology.servers.get(a)).collect();
     let in_latency_window = latency::in_latency_window(&suitable, options.local_threshold);
     if suitable.len() > 1 {
         if let Some(fastest) = suitable.iter().filter_map(|s| s.average_round_trip_time).min() {
@@ -272,6 +306,10 @@ fn names(servers: &[&ServerDescription]) -> String {
         return "none".into();
     }
     servers.iter().map(|s| s.address.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn list(addresses: &[ServerAddress]) -> String {
+    addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 fn ms(d: Duration) -> String {
