@@ -32,6 +32,9 @@ fn run() -> Result<(), String> {
     }
     let (pin, spec_root) = spec_data::locate_specifications(&manifest_dir)?;
     spec_data::activate(pin.specifications.clone());
+    if let Some(table) = &pin.specifications.known_failures {
+        println!("cargo:rerun-if-changed={table}");
+    }
     println!("cargo:rustc-env=SPEC_ROOT={}", spec_root.display());
     println!("cargo:rustc-env=SPEC_COMMIT={}", pin.specifications.commit);
     // The selected pin (`$SPEC_PIN`, the primary one when unset): the proc macro expanding the
