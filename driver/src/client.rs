@@ -57,6 +57,9 @@ pub struct Defaults {
     pub read_concern: Option<ReadConcern>,
     /// The write concern (default: none sent, the server's).
     pub write_concern: Option<WriteConcern>,
+    /// `timeoutMS` (client-side operations timeout spec): the limit on each operation's
+    /// whole execution; `None` is unset (the legacy timeouts apply), zero is no limit.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Builds a [`Client`] from a connection string plus event handlers.
@@ -202,6 +205,7 @@ impl ClientBuilder {
             read_preference,
             read_concern: ReadConcern::from_uri_options(o),
             write_concern: (!write_concern.is_empty()).then_some(write_concern),
+            timeout: o.timeout,
         };
         let retry_reads = o.retry_reads.unwrap_or(true);
         let mut options = TopologyOptions::from_connection_string(&uri)?;

@@ -348,6 +348,18 @@ impl<T: Send + Sync> Collection<T> {
         self.client.executor()
     }
 
+    /// This handle with another `timeoutMS` (client-side operations timeout spec): each
+    /// operation through it must finish within `timeout`, zero meaning no limit.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.defaults.timeout = Some(timeout);
+        self
+    }
+
+    /// The `timeoutMS` of operations through this handle (`None`: unset).
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.defaults.timeout
+    }
+
     /// The generic arguments of a read: the read concern.
     fn read_args(&self, read_concern: Option<&ReadConcern>) -> GenericArguments {
         let mut g = GenericArguments::default();
@@ -380,10 +392,12 @@ impl<T: Send + Sync> Collection<T> {
         &self,
         op: &mut O,
         session: &mut OpSession<'_>,
+        ctx: &ExecutionContext,
     ) -> Result<Vec<WriteBatchOutcome>> {
         let mut outcomes = Vec::new();
         loop {
-            let outcome = run_op(self.executor(), op, session).await?;
+            let operation_id = self.executor().next_operation_id();
+            let outcome = self.executor().execute_in(op, ctx, session.arg(), operation_id).await?;
             let stop = op.ordered() && !outcome.write_errors.is_empty();
             outcomes.push(outcome);
             if stop || op.done() {
@@ -392,21 +406,31 @@ impl<T: Send + Sync> Collection<T> {
         }
     }
 
+    /// The execution context of an operation of several commands (client-side operations
+    /// timeout spec "Batching"): this handle's `timeoutMS`, with one deadline from now for
+    /// all of them.
+    fn operation_context(&self) -> ExecutionContext {
+        let timeout = self.defaults.timeout;
+        let deadline = timeout.filter(|t| !t.is_zero()).map(|t| tokio::time::Instant::now() + t);
+        ExecutionContext { timeout, deadline, ..ExecutionContext::default() }
+    }
+
     /// Runs `op` in `session` (explicit) or an implicit session.
     pub(crate) async fn run_in<O: crate::operation::Operation>(
         &self,
         op: &mut O,
         session: Option<&mut ClientSession>,
     ) -> Result<O::Output> {
-        run_op(self.executor(), op, &mut OpSession::new(session)).await
+        run_op(self.executor(), self.defaults.timeout, op, &mut OpSession::new(session)).await
     }
 
     /// The error of a single-statement write: its write error, else its write concern error.
-    fn single_write_error(outcome: &WriteBatchOutcome) -> Option<Error> {
+    fn single_write_error(&self, outcome: &WriteBatchOutcome) -> Option<Error> {
+        let csot = self.defaults.timeout.is_some();
         if let Some(e) = outcome.write_errors.first() {
-            return Some(e.clone().into_error());
+            return Some(e.clone().into_error().max_time_as_timeout(csot));
         }
-        outcome.write_concern_error.clone().map(|e| e.into_error())
+        outcome.write_concern_error.clone().map(|e| e.into_error().max_time_as_timeout(csot))
     }
 
     /// Inserts one document.
@@ -612,17 +636,20 @@ impl<T: Send + Sync> Collection<T> {
 /// Runs `op` in the operation's session (driver sessions spec: explicit, or implicit).
 pub(crate) async fn run_op<O: crate::operation::Operation>(
     executor: &Executor,
+    timeout: Option<std::time::Duration>,
     op: &mut O,
     session: &mut OpSession<'_>,
 ) -> Result<O::Output> {
     let operation_id = executor.next_operation_id();
-    executor.execute_in(op, &ExecutionContext::default(), session.arg(), operation_id).await
+    let ctx = ExecutionContext { timeout, ..ExecutionContext::default() };
+    executor.execute_in(op, &ctx, session.arg(), operation_id).await
 }
 
 /// Runs a cursor-opening `op` in `session` (or an implicit one) and wraps the cursor, which
 /// keeps the session for its getMores (driver sessions spec "Sessions and Cursors").
 pub(crate) async fn open_cursor<O, T>(
     executor: &std::sync::Arc<Executor>,
+    timeout: Option<std::time::Duration>,
     op: &mut O,
     session: Option<&mut ClientSession>,
 ) -> Result<Cursor<T>>
@@ -631,8 +658,14 @@ where
 {
     let operation_id = executor.next_operation_id();
     let mut session = OpSession::new(session);
-    let (spec, pinned) =
-        executor.execute_cursor_in(op, &ExecutionContext::default(), session.arg(), operation_id).await?;
+    let (spec, pinned) = executor
+        .execute_cursor_in(
+            op,
+            &ExecutionContext { timeout, ..ExecutionContext::default() },
+            session.arg(),
+            operation_id,
+        )
+        .await?;
     Ok(Cursor::new(executor.clone(), spec, operation_id)
         .with_session(session.into_cursor_session())
         .with_pinned(pinned))
@@ -772,7 +805,7 @@ impl<'a, T: Send + Sync> InsertOne<'a, T> {
             .bypass_document_validation(o.bypass_document_validation)
             .generic(self.coll.write_args(o.write_concern.as_ref(), o.comment.as_ref()));
         let outcome = self.coll.run_in(&mut op, self.session).await?;
-        match Collection::<T>::single_write_error(&outcome) {
+        match self.coll.single_write_error(&outcome) {
             Some(error) => Err(error),
             None => Ok(InsertOneResult { inserted_id, acknowledged: !outcome.unacknowledged }),
         }
@@ -800,7 +833,8 @@ impl<'a, T: Send + Sync> InsertMany<'a, T> {
         let mut op = operation::Insert::new(self.coll.ns.clone(), documents, ordered)
             .bypass_document_validation(o.bypass_document_validation)
             .generic(self.coll.write_args(o.write_concern.as_ref(), o.comment.as_ref()));
-        let outcomes = self.coll.run_batched(&mut op, &mut OpSession::new(self.session)).await?;
+        let ctx = self.coll.operation_context();
+        let outcomes = self.coll.run_batched(&mut op, &mut OpSession::new(self.session), &ctx).await?;
         let mut failure = BulkWriteFailure::default();
         let mut sent = 0;
         let mut acknowledged = true;
@@ -859,7 +893,7 @@ async fn run_update<T: Send + Sync>(
         .let_vars(options.let_vars.clone())
         .generic(coll.write_args(options.write_concern.as_ref(), options.comment.as_ref()));
     let outcome = coll.run_in(&mut op, session).await?;
-    if let Some(error) = Collection::<T>::single_write_error(&outcome) {
+    if let Some(error) = coll.single_write_error(&outcome) {
         return Err(error);
     }
     let upserted_id = outcome.upserted.first().map(|(_, id)| id.clone());
@@ -944,7 +978,7 @@ impl<'a, T: Send + Sync> DeleteAction<'a, T> {
             .let_vars(o.let_vars.clone())
             .generic(self.coll.write_args(o.write_concern.as_ref(), o.comment.as_ref()));
         let outcome = self.coll.run_in(&mut op, self.session).await?;
-        match Collection::<T>::single_write_error(&outcome) {
+        match self.coll.single_write_error(&outcome) {
             Some(error) => Err(error),
             None => Ok(DeleteResult { deleted_count: outcome.n, acknowledged: !outcome.unacknowledged }),
         }
@@ -992,7 +1026,7 @@ impl<'a, T: Send + Sync> Find<'a, T> {
         let generic = coll.read_args(self.options.read_concern.as_ref());
         let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
         let mut op = operation::Find::new(coll.ns.clone(), self.filter, self.options, generic, criteria);
-        open_cursor(coll.executor(), &mut op, self.session).await
+        open_cursor(coll.executor(), coll.defaults.timeout, &mut op, self.session).await
     }
 }
 action_future!(Find, Cursor<T>, Send + Sync + 'a);
@@ -1171,7 +1205,7 @@ impl<'a> IntoFuture for Aggregate<'a> {
                 generic,
                 SelectionCriteria::Read(rp),
             );
-            open_cursor(self.client.executor(), &mut op, self.session).await
+            open_cursor(self.client.executor(), self.defaults.timeout, &mut op, self.session).await
         })
     }
 }
@@ -1399,6 +1433,7 @@ impl<'a, T: Send + Sync> BulkWrite<'a, T> {
         let generic = coll.write_args(o.write_concern.as_ref(), o.comment.as_ref());
         let statements = Self::statements(self.models)?;
         let mut session = OpSession::new(self.session);
+        let ctx = coll.operation_context();
         let mut result = BulkWriteResult::default();
         let mut failure = BulkWriteFailure::default();
         // Consecutive models of one kind go in one command (ordered or not: order is kept).
@@ -1413,20 +1448,20 @@ impl<'a, T: Send + Sync> BulkWrite<'a, T> {
                     let mut op = operation::Insert::new(coll.ns.clone(), group, ordered)
                         .bypass_document_validation(o.bypass_document_validation)
                         .generic(generic.clone());
-                    coll.run_batched(&mut op, &mut session).await?
+                    coll.run_batched(&mut op, &mut session, &ctx).await?
                 }
                 WriteKind::Update => {
                     let mut op = operation::Update::new(coll.ns.clone(), group, ordered)
                         .bypass_document_validation(o.bypass_document_validation)
                         .let_vars(o.let_vars.clone())
                         .generic(generic.clone());
-                    coll.run_batched(&mut op, &mut session).await?
+                    coll.run_batched(&mut op, &mut session, &ctx).await?
                 }
                 WriteKind::Delete => {
                     let mut op = operation::Delete::new(coll.ns.clone(), group, ordered)
                         .let_vars(o.let_vars.clone())
                         .generic(generic.clone());
-                    coll.run_batched(&mut op, &mut session).await?
+                    coll.run_batched(&mut op, &mut session, &ctx).await?
                 }
             };
             let mut sent = 0;

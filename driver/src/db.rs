@@ -66,6 +66,19 @@ impl Database {
         self
     }
 
+    /// This handle with another `timeoutMS` (client-side operations timeout spec): each
+    /// operation through it (and the collections made from it) must finish within `timeout`,
+    /// zero meaning no limit.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.defaults.timeout = Some(timeout);
+        self
+    }
+
+    /// The `timeoutMS` of operations through this handle (`None`: unset).
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.defaults.timeout
+    }
+
     /// Runs `command` on the primary and returns its reply (`ok: 0` is an error).
     pub fn run_command(&self, command: Document) -> RunCommand<'_> {
         RunCommand { db: self, session: None, command, read_preference: None }
@@ -158,7 +171,13 @@ impl<'a> IntoFuture for RunCommand<'a> {
                 None => SelectionCriteria::Read(ReadPreference::primary()),
             };
             let mut op = operation::RunCommand::new(&self.db.name, self.command, criteria)?;
-            crate::coll::run_op(self.db.client.executor(), &mut op, &mut OpSession::new(self.session)).await
+            crate::coll::run_op(
+                self.db.client.executor(),
+                self.db.defaults.timeout,
+                &mut op,
+                &mut OpSession::new(self.session),
+            )
+            .await
         })
     }
 }
@@ -189,7 +208,13 @@ impl<'a> IntoFuture for CreateCollection<'a> {
             }
             let mut op =
                 operation::Create::new(Namespace::new(&self.db.name, &self.name), self.options, generic);
-            crate::coll::run_op(self.db.client.executor(), &mut op, &mut OpSession::new(self.session)).await
+            crate::coll::run_op(
+                self.db.client.executor(),
+                self.db.defaults.timeout,
+                &mut op,
+                &mut OpSession::new(self.session),
+            )
+            .await
         })
     }
 }
@@ -220,7 +245,7 @@ impl<'a> ListCollections<'a> {
     async fn open(self, name_only: bool) -> Result<Cursor<Document>> {
         let executor = self.db.client.executor();
         let mut op = operation::ListCollections::new(&self.db.name, name_only, self.options);
-        crate::coll::open_cursor(executor, &mut op, self.session).await
+        crate::coll::open_cursor(executor, self.db.defaults.timeout, &mut op, self.session).await
     }
 }
 

@@ -52,7 +52,13 @@ impl ListDatabases<'_> {
 
     async fn run(self, name_only: bool) -> Result<Vec<Document>> {
         let mut op = operation::ListDatabases::new(name_only, self.options);
-        crate::coll::run_op(self.client.executor(), &mut op, &mut OpSession::new(self.session)).await
+        crate::coll::run_op(
+            self.client.executor(),
+            self.client.defaults().timeout,
+            &mut op,
+            &mut OpSession::new(self.session),
+        )
+        .await
     }
 }
 

@@ -133,6 +133,17 @@ pub enum ErrorKind {
     /// files collection document (GridFS spec error names).
     #[error("GridFS: {0}")]
     GridFs(crate::gridfs::GridFsErrorKind),
+    /// The operation's `timeoutMS` expired (client-side operations timeout spec "Errors"):
+    /// during server selection, check-out, connection establishment, sending or reading, or
+    /// the server answered `MaxTimeMSExpired` (50) to the `maxTimeMS` derived from it.
+    #[error("operation timed out: {message}{}", cause.as_ref().map(|c| format!(" (last error: {c})")).unwrap_or_default())]
+    Timeout {
+        /// When and where the expiry was detected.
+        message: String,
+        /// The error that ended the operation's last attempt, when there was one (e.g. the
+        /// server's `MaxTimeMSExpired`, a socket timeout, or the error a retry was waiting on).
+        cause: Option<Box<Error>>,
+    },
 }
 
 impl Error {
@@ -286,6 +297,29 @@ impl Error {
     /// it apart from other network errors once the handshake has completed).
     pub fn is_network_timeout(&self) -> bool {
         matches!(&*self.kind, ErrorKind::Io { source, .. } if source.kind() == std::io::ErrorKind::TimedOut)
+    }
+
+    /// Whether the error is a timeout (client-side operations timeout spec "Errors"): the
+    /// operation's `timeoutMS` expired ([`ErrorKind::Timeout`]), or, without `timeoutMS`, a
+    /// socket read or write timed out (`socketTimeoutMS`).
+    pub fn is_timeout(&self) -> bool {
+        matches!(&*self.kind, ErrorKind::Timeout { .. }) || self.is_network_timeout()
+    }
+
+    /// Client-side operations timeout spec "Error Transformations": with `timeoutMS` set
+    /// (`csot`), a `MaxTimeMSExpired` (code 50: the command's, a write error's or a write
+    /// concern error's) becomes a [`ErrorKind::Timeout`] with it as the cause.
+    pub(crate) fn max_time_as_timeout(self, csot: bool) -> Self {
+        if csot && self.code() == Some(50) && !matches!(*self.kind, ErrorKind::Timeout { .. }) {
+            Self::timeout("the server's maxTimeMS (derived from timeoutMS) expired", Some(self))
+        } else {
+            self
+        }
+    }
+
+    /// A [`ErrorKind::Timeout`] error saying `message`, caused by `cause`.
+    pub fn timeout(message: impl Into<String>, cause: Option<Error>) -> Self {
+        Self::new(ErrorKind::Timeout { message: message.into(), cause: cause.map(Box::new) })
     }
 
     /// The `topologyVersion` of the reply that reported this server error, if it had one

@@ -80,6 +80,13 @@ pub struct ExecutionContext {
     /// a retryable error (retryable writes spec). The session owner increments it per write
     /// command.
     pub txn_number: Option<i64>,
+    /// `timeoutMS` (client-side operations timeout spec): `None` unset (the legacy
+    /// `socketTimeoutMS`, `maxTimeMS`, `wTimeoutMS` apply), zero no limit, else the limit on
+    /// the whole operation: selection, check-out, connection establishment, every attempt.
+    pub timeout: Option<Duration>,
+    /// The operation's deadline, set by the executor from `timeout` when the operation
+    /// starts (callers leave it `None`).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// Runs operations against a topology.
@@ -274,8 +281,52 @@ impl Executor {
     }
 
     /// [`Executor::execute_in`]; in load-balanced mode the connection of the successful
-    /// attempt goes to `keep`, when given.
+    /// attempt goes to `keep`, when given. With a nonzero `timeoutMS` (client-side operations
+    /// timeout spec), one deadline covers every attempt: server selection, check-out,
+    /// connection establishment, sending and reading; when it passes, whatever is under way
+    /// is abandoned (a connection mid-exchange is closed) and the error is
+    /// [`ErrorKind::Timeout`] carrying the last attempt's error.
     async fn execute_keeping<O: Operation>(
+        &self,
+        op: &mut O,
+        ctx: &ExecutionContext,
+        session: SessionArg<'_>,
+        operation_id: i64,
+        keep: Option<&mut Option<PinnedConnection>>,
+    ) -> Result<O::Output> {
+        let deadline = ctx
+            .deadline
+            .or_else(|| ctx.timeout.filter(|t| !t.is_zero()).map(|t| tokio::time::Instant::now() + t));
+        let with_deadline;
+        let ctx = if deadline == ctx.deadline {
+            ctx
+        } else {
+            with_deadline = ExecutionContext { deadline, ..ctx.clone() };
+            &with_deadline
+        };
+        let name = op.name().to_string();
+        match self.execute_attempts(op, ctx, session, operation_id, keep).await {
+            // Client-side operations timeout spec "Error Transformations": with timeoutMS
+            // set, the server's MaxTimeMSExpired (code 50, anywhere in the reply) and a socket
+            // timeout (the read or write bounded by the time remaining) are timeouts.
+            Err(error) if ctx.timeout.is_some() && error.code() == Some(MAX_TIME_MS_EXPIRED) => {
+                Err(Error::timeout(format!("{name}: the server's maxTimeMS expired"), Some(error)))
+            }
+            Err(error) if ctx.timeout.is_some() && error.is_network_timeout() => Err(Error::timeout(
+                format!(
+                    "{name} did not finish within timeoutMS ({} ms)",
+                    ctx.timeout.unwrap_or_default().as_millis()
+                ),
+                Some(error),
+            )),
+            other => other,
+        }
+    }
+
+    /// The attempts of [`Executor::execute_keeping`]: the first, then the retries. Without
+    /// `timeoutMS` a retryable error is retried once; with it, as long as time remains
+    /// (client-side operations timeout spec "Retryability").
+    async fn execute_attempts<O: Operation>(
         &self,
         op: &mut O,
         ctx: &ExecutionContext,
@@ -323,26 +374,48 @@ impl Executor {
                 keep.as_deref_mut(),
             )
             .await;
-        let error = match first {
-            Err(error) if retry_read && is_retryable_read_error(&error) => error,
-            Err(error) if retryable_write && error.contains_label(RETRYABLE_WRITE_ERROR) => error,
+        let retryable = |error: &Error| {
+            (retry_read && is_retryable_read_error(error))
+                || (retryable_write && error.contains_label(RETRYABLE_WRITE_ERROR))
+        };
+        let mut error = match first {
+            Err(error) if retryable(&error) => error,
             other => return other,
         };
-        tracing::debug!(target: "mongo_driver::executor", operation = op.name(), %error, "retrying once");
-        txn.retrying = true;
-        if role == Role::End {
-            // Transactions spec "When to unpin": a retried commit or abort selects anew.
-            transaction::unpin(session.session_ref());
-        }
-        // Retryable reads and writes specs: the retry selects again; when no server can be
-        // selected (or the retry fails before anything reached a server) the first error is
-        // returned, otherwise the second.
-        match self
-            .attempt(op, ctx, &mut session, &mut txn, &criteria, operation_id, retryable_write, keep)
-            .await
-        {
-            Err(second) if is_driver_side(&second) => Err(error),
-            other => other,
+        loop {
+            if let Some(deadline) = ctx.deadline
+                && tokio::time::Instant::now() >= deadline
+            {
+                let message = format!("{}: timeoutMS expired before a retry", op.name());
+                return Err(Error::timeout(message, Some(error)));
+            }
+            tracing::debug!(target: "mongo_driver::executor", operation = op.name(), %error, "retrying");
+            txn.retrying = true;
+            if role == Role::End {
+                // Transactions spec "When to unpin": a retried commit or abort selects anew.
+                transaction::unpin(session.session_ref());
+            }
+            // Retryable reads and writes specs: the retry selects again; when no server can be
+            // selected (or the retry fails before anything reached a server) the first error is
+            // returned, otherwise the second.
+            let result = self
+                .attempt(
+                    op,
+                    ctx,
+                    &mut session,
+                    &mut txn,
+                    &criteria,
+                    operation_id,
+                    retryable_write,
+                    keep.as_deref_mut(),
+                )
+                .await;
+            match result {
+                Err(second) if is_driver_side(&second) => return Err(error),
+                // With timeoutMS, retries go on while time remains.
+                Err(second) if ctx.timeout.is_some() && retryable(&second) => error = second,
+                other => return other,
+            }
         }
     }
 
@@ -416,13 +489,16 @@ impl Executor {
         let role = transaction::role(session.session_ref(), op.ends_transaction());
         let server = match transaction::pinned(session.session_ref(), role) {
             Some(address) => self.topology.select_pinned(&address, criteria),
-            None => self.topology.select_server(criteria).await,
+            None => {
+                within_deadline(ctx.deadline, "server selection", self.topology.select_server(criteria)).await
+            }
         };
         let server = match server {
             Ok(server) => server,
             Err(error) => return Err(transaction::label_failure(session.session_ref(), role, error)),
         };
         let description = server.description();
+        txn.round_trip_time = description.average_round_trip_time.unwrap_or_default();
         transaction::pin(session.session_ref(), role, description.server_type, server.address());
         let supported = retryable_write
             && description.max_wire_version >= RETRYABLE_WRITES_WIRE_VERSION
@@ -444,7 +520,9 @@ impl Executor {
             let connection = match pinned {
                 Some(connection) => connection,
                 None => {
-                    let connection = self.topology.check_out(&server).await.map_err(|mut error| {
+                    let check_out = self.topology.check_out(&server);
+                    let checked_out = within_deadline(ctx.deadline, "connection check-out", check_out).await;
+                    let connection = checked_out.map_err(|mut error| {
                         // Retryable writes spec "RetryableWriteError Labels": an error
                         // establishing the connection (network, or a retryable code from the
                         // handshake or authentication) is retryable: nothing was sent.
@@ -721,13 +799,26 @@ impl Executor {
         if let Some(rp) = read_preference {
             body.insert("$readPreference", rp);
         }
+        if ctx.timeout.is_some() {
+            apply_timeout(&mut body, ctx, txn.round_trip_time, op.name())?;
+        }
         let mut message = CommandMessage { body, sequences: Vec::new() };
         for (identifier, documents) in sequences {
             message = message.with_sequence(identifier, documents);
         }
         // OP_MSG spec "moreToCome On Requests": an unacknowledged write gets no reply.
         let fire_and_forget = unacknowledged && op.may_be_unacknowledged();
+        // With timeoutMS the deadline bounds the exchange (socketTimeoutMS is ignored).
+        let socket_timeout = connection.socket_timeout();
+        if ctx.timeout.is_some() {
+            // The read and write are bounded by the time remaining (none with timeoutMS=0).
+            let now = tokio::time::Instant::now();
+            let remaining =
+                ctx.deadline.map(|d| d.saturating_duration_since(now).max(Duration::from_millis(1)));
+            connection.set_socket_timeout(remaining);
+        }
         let reply = self.send(connection, message, operation_id, fire_and_forget).await;
+        connection.set_socket_timeout(socket_timeout);
         transaction::after_send(session.as_deref(), role, reply.as_ref().ok());
         let reply = match reply {
             Ok(reply) => reply,
@@ -893,6 +984,9 @@ struct TxnState {
     number: Option<i64>,
     sent: bool,
     retrying: bool,
+    /// The selected server's round-trip time, subtracted from the time remaining to give
+    /// `maxTimeMS` (client-side operations timeout spec "Command Execution").
+    round_trip_time: Duration,
 }
 
 /// How often the pool's session timeout is read from the topology description.
@@ -930,6 +1024,58 @@ fn command_with_sequences(message: &CommandMessage) -> Document {
         );
     }
     command
+}
+
+/// Runs a blocking section of an operation (server selection, check-out with connection
+/// establishment) within the operation's deadline, if it has one: when the deadline passes
+/// first, the section is abandoned and the error is a timeout naming it.
+async fn within_deadline<T>(
+    deadline: Option<tokio::time::Instant>,
+    section: &str,
+    future: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match deadline {
+        None => future.await,
+        Some(at) => match tokio::time::timeout_at(at, future).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::timeout(format!("timeoutMS expired during {section}"), None)),
+        },
+    }
+}
+
+/// `MaxTimeMSExpired`: the server's time limit (`maxTimeMS`) passed.
+const MAX_TIME_MS_EXPIRED: i32 = 50;
+
+/// Client-side operations timeout spec "Command Execution" and "Deprecations": with
+/// `timeoutMS` set, the legacy `maxTimeMS` option and the write concern's `wtimeout` are not
+/// sent; with a deadline, `maxTimeMS` is the time remaining minus the server's round-trip
+/// time, and too little time left is a timeout before anything is sent.
+fn apply_timeout(
+    body: &mut Document,
+    ctx: &ExecutionContext,
+    round_trip_time: Duration,
+    name: &str,
+) -> Result<()> {
+    body.remove("maxTimeMS");
+    if let Ok(wc) = body.get_document_mut("writeConcern") {
+        wc.remove("wtimeout");
+        if wc.is_empty() {
+            body.remove("writeConcern");
+        }
+    }
+    let Some(deadline) = ctx.deadline else { return Ok(()) };
+    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if remaining <= round_trip_time {
+        return Err(Error::timeout(
+            format!(
+                "{name}: the time left of timeoutMS is not more than the server's round-trip time, before sending"
+            ),
+            None,
+        ));
+    }
+    let millis = (remaining - round_trip_time).as_millis().max(1);
+    body.insert("maxTimeMS", i64::try_from(millis).unwrap_or(i64::MAX));
+    Ok(())
 }
 
 /// The label of errors a retryable write may be retried after.

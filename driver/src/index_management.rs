@@ -345,7 +345,7 @@ impl<'a, T: Send + Sync> ListIndexes<'a, T> {
 
     async fn run(self) -> Result<Cursor<Document>> {
         let mut op = operation::ListIndexes::new(self.coll.namespace().clone(), self.options);
-        crate::coll::open_cursor(self.coll.executor(), &mut op, self.session).await
+        crate::coll::open_cursor(self.coll.executor(), self.coll.timeout(), &mut op, self.session).await
     }
 }
 

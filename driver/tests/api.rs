@@ -496,7 +496,8 @@ async fn a_write_with_a_transaction_number_is_retried_once() {
         Arc::new(move |e: &CommandEvent| sink.lock().expect("not poisoned").push(e.clone()));
     let executor = Executor::new(topology, Some(handler), true);
     let lsid = doc! {"id": bson::Uuid::new()};
-    let ctx = ExecutionContext { lsid: Some(lsid.clone()), txn_number: Some(1) };
+    let ctx =
+        ExecutionContext { lsid: Some(lsid.clone()), txn_number: Some(1), ..ExecutionContext::default() };
     let fail = mongo_driver::operation::RunCommand::new(
         "admin",
         doc! {"configureFailPoint": "failCommand", "mode": {"times": 1}, "data": {"failCommands": ["insert"], "closeConnection": true}},

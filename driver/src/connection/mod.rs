@@ -632,6 +632,11 @@ impl Connection {
         ))
     }
 
+    /// The `socketTimeoutMS` of later commands (`None`: no limit).
+    pub fn socket_timeout(&self) -> Option<Duration> {
+        self.socket_timeout
+    }
+
     /// Changes `socketTimeoutMS` for later commands (`None` or zero: no limit).
     pub fn set_socket_timeout(&mut self, timeout: Option<Duration>) {
         self.socket_timeout = timeout.filter(|t| !t.is_zero());

@@ -114,11 +114,12 @@ impl GridFsBucket {
     async fn index_keys(&self, ns: Namespace) -> Result<Vec<Document>> {
         let executor = self.db.client().executor();
         let mut op = ListIndexes { ns };
-        let cursor: Cursor<Document> = match crate::coll::open_cursor(executor, &mut op, None).await {
-            Ok(c) => c,
-            Err(e) if e.code() == Some(NAMESPACE_NOT_FOUND) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
+        let cursor: Cursor<Document> =
+            match crate::coll::open_cursor(executor, self.db.timeout(), &mut op, None).await {
+                Ok(c) => c,
+                Err(e) if e.code() == Some(NAMESPACE_NOT_FOUND) => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            };
         let specs: Vec<Document> = cursor.try_collect().await?;
         Ok(specs.into_iter().filter_map(|spec| spec.get_document("key").ok().cloned()).collect())
     }
@@ -136,7 +137,13 @@ impl GridFsBucket {
             unique,
             write_concern: self.files.write_concern().cloned(),
         };
-        crate::coll::run_op(self.db.client().executor(), &mut op, &mut OpSession::new(None)).await
+        crate::coll::run_op(
+            self.db.client().executor(),
+            self.db.timeout(),
+            &mut op,
+            &mut OpSession::new(None),
+        )
+        .await
     }
 
     /// GridFS spec "Before write operations": once per bucket, unless the files collection

@@ -558,7 +558,9 @@ impl ClientSession {
         };
         let executor = client.executor();
         let id = executor.next_operation_id();
-        executor.execute_in(op, &ExecutionContext::default(), SessionArg::Explicit(self), id).await
+        // Client-side operations timeout spec: commit and abort inherit the client's timeoutMS.
+        let ctx = ExecutionContext { timeout: client.defaults().timeout, ..ExecutionContext::default() };
+        executor.execute_in(op, &ctx, SessionArg::Explicit(self), id).await
     }
 
     /// Runs `callback` in a transaction and commits it (convenient API for transactions spec

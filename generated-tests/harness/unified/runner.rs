@@ -494,6 +494,9 @@ impl Runner {
                     if let Some(o) = &d.database_options {
                         let concerns = self.concerns(&format!("{pointer}/database/databaseOptions"), o);
                         db = with_concerns!(db, concerns);
+                        if let Some(ms) = o.timeout_ms {
+                            db = db.with_timeout(timeout_millis(&self.path, &pointer, ms));
+                        }
                     }
                     self.databases.insert(d.id.clone(), db);
                 }
@@ -505,6 +508,9 @@ impl Runner {
                     if let Some(o) = &c.collection_options {
                         let concerns = self.concerns(&format!("{pointer}/collection/collectionOptions"), o);
                         coll = with_concerns!(coll, concerns);
+                        if let Some(ms) = o.timeout_ms {
+                            coll = coll.with_timeout(timeout_millis(&self.path, &pointer, ms));
+                        }
                     }
                     self.collections.insert(c.id.clone(), coll);
                 }
@@ -791,7 +797,7 @@ impl Runner {
             ensure(is_client_error(error) == client, format!("isClientError {client}, got {error:?}"));
         }
         if let Some(timeout) = expected.is_timeout_error {
-            ensure(error.is_network_timeout() == timeout, format!("isTimeoutError {timeout}, got {error:?}"));
+            ensure(error.is_timeout() == timeout, format!("isTimeoutError {timeout}, got {error:?}"));
         }
         if let Some(part) = &expected.error_contains {
             ensure(
@@ -975,8 +981,20 @@ impl Runner {
             .collect();
         // The snapshot records the simulator's replies; a real deployment's differ. Operations
         // on threads interleave differently from run to run: no snapshot then either.
-        if let Some(name) = name.filter(|_| self.deployment.is_simulated() && !self.extra.ran_threads()) {
-            crate::snapshot(name, &snapshot(&logs));
+        // A case that expects a client-side timeout sends as many attempts as fit before the
+        // wall-clock deadline, which varies with the machine's load: no snapshot either.
+        let times_out = self.file.tests[self.case]
+            .operations
+            .iter()
+            .any(|op| op.expect_error.as_ref().is_some_and(|e| e.is_timeout_error == Some(true)));
+        if let Some(name) =
+            name.filter(|_| self.deployment.is_simulated() && !self.extra.ran_threads() && !times_out)
+        {
+            // A maxTimeMS derived from timeoutMS is the time remaining: it varies (files that
+            // never set timeoutMS keep their maxTimeMS values).
+            let derived = name.starts_with("client_side_operations_timeout::")
+                && std::fs::read_to_string(&self.path).is_ok_and(|text| text.contains("\"timeoutMS\""));
+            crate::snapshot(name, &snapshot_with(&logs, derived));
         }
         for (client, fail_point) in &self.fail_points {
             let off = doc! {"configureFailPoint": fail_point.as_str(), "mode": "off"};
@@ -1085,7 +1103,14 @@ impl Runner {
 /// addresses and UUIDs (`<uuid #k>`); cluster and operation times are `<redacted>`, dates `<date>`, `$rand` results
 /// `<random>`.
 pub fn snapshot(logs: &[(String, Vec<CommandEvent>)]) -> serde_json::Value {
-    let mut r = Redactor::default();
+    snapshot_with(logs, false)
+}
+
+/// [`snapshot`]; with `derived_max_time` (a case whose clients set `timeoutMS`), `maxTimeMS`
+/// values are `<remaining timeoutMS>` (the time left when the command was sent) and the
+/// durations in error messages `<duration>`.
+pub fn snapshot_with(logs: &[(String, Vec<CommandEvent>)], derived_max_time: bool) -> serde_json::Value {
+    let mut r = Redactor { derived_max_time, ..Redactor::default() };
     let mut out = Vec::new();
     for (client, events) in logs {
         for e in events {
@@ -1136,6 +1161,17 @@ struct Redactor {
     tokens: Vec<String>,
     /// UUIDs (e.g. the session ids `$listLocalSessions` returns).
     uuids: Vec<bson::Binary>,
+    /// Whether `maxTimeMS` values and durations in messages vary (derived from `timeoutMS`).
+    derived_max_time: bool,
+}
+
+/// Whether `word` is a duration as `Duration`'s `Debug` prints it (`49.3ms`, `12µs`, `1.5s`).
+fn is_duration(word: &str) -> bool {
+    let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == 'µ');
+    let unit = &word[digits.len()..];
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && ["ns", "µs", "ms", "s"].contains(&unit)
 }
 
 /// Whether `text` is a `host:port` address (hello replies name the simulator's ports).
@@ -1167,6 +1203,8 @@ impl Redactor {
                 let core = word.trim_start_matches('(').trim_end_matches([',', ';', ':', ')', '.']);
                 if is_host(core) {
                     word.replace(core, &format!("<host #{}>", number_of(&mut self.hosts, &core.to_string())))
+                } else if self.derived_max_time && is_duration(core) {
+                    word.replace(core, "<duration>")
                 } else {
                     word.to_string()
                 }
@@ -1195,6 +1233,9 @@ impl Redactor {
                         }
                         "$clusterTime" | "clusterTime" | "operationTime" | "electionId" | "opTime" => {
                             serde_json::Value::String("<redacted>".into())
+                        }
+                        "maxTimeMS" if self.derived_max_time => {
+                            serde_json::Value::String("<remaining timeoutMS>".into())
                         }
                         _ => self.value(v, &k),
                     };
@@ -1548,5 +1589,13 @@ impl Outcome {
     /// A document or `null` (`findOneAnd*`).
     pub fn optional_document(d: Option<Document>) -> Bson {
         d.map(Bson::Document).unwrap_or(Bson::Null)
+    }
+}
+
+/// An entity's `timeoutMS` option as a duration (a negative one is a malformed file).
+fn timeout_millis(path: &std::path::Path, pointer: &str, ms: i64) -> std::time::Duration {
+    match u64::try_from(ms) {
+        Ok(ms) => std::time::Duration::from_millis(ms),
+        Err(_) => panic!("{}#{pointer}: timeoutMS {ms} is negative", path.display()),
     }
 }

@@ -62,6 +62,9 @@ impl Invocation {
     }
 }
 
+/// `MaxTimeMSExpired`: a command's `maxTimeMS` passed.
+const MAX_TIME_MS_EXPIRED: i32 = 50;
+
 fn int64(v: Option<&Bson>) -> Option<i64> {
     match v {
         Some(Bson::Int64(i)) => Some(*i),
@@ -121,6 +124,22 @@ async fn run_one(cluster: &Arc<Cluster>, node: &Node, client: &mut ClientInfo, i
     if let Some(action) = action {
         if let Some(block) = action.block {
             tokio::time::sleep(block).await;
+            // mongod blocks inside the command, under its time limit: a block that outlasts
+            // the command's maxTimeMS ends in MaxTimeMSExpired (getMore's maxTimeMS is an
+            // await time, not a limit). Hello and the fail point's own commands have none.
+            let limit = int64(inv.cmd.get("maxTimeMS"))
+                .or_else(|| inv.cmd.get_f64("maxTimeMS").ok().map(|f| f as i64))
+                .filter(|ms| *ms > 0);
+            if let Some(ms) = limit
+                && name != "getMore"
+                && block >= Duration::from_millis(ms as u64)
+                && action.error_code.is_none()
+                && !action.close_connection
+            {
+                let failure = Failure::new(MAX_TIME_MS_EXPIRED, version, "operation exceeded time limit");
+                let reply = error_reply(&failure, version, labels);
+                return Outcome::Reply(with_cluster_time(cluster, reply, None));
+            }
         }
         if action.close_connection {
             tracing::debug!(command = %name, "failCommand: closing connection");
