@@ -729,6 +729,18 @@ impl<'a> Watch<'a> {
     }
 
     async fn run(self) -> Result<ChangeStream<Document>> {
+        // Client-side operations timeout spec "Change Streams": maxAwaitTimeMS must be
+        // below a nonzero timeoutMS.
+        if let (Some(timeout), Some(max_await)) = (self.defaults.timeout, self.options.max_await_time)
+            && !timeout.is_zero()
+            && max_await >= timeout
+        {
+            return Err(Error::invalid_argument(format!(
+                "maxAwaitTimeMS ({} ms) must be less than timeoutMS ({} ms)",
+                max_await.as_millis(),
+                timeout.as_millis()
+            )));
+        }
         let mut generic = GenericArguments::default();
         if let Some(rc) = self.options.read_concern.as_ref().or(self.defaults.read_concern.as_ref()) {
             generic.read_concern = Some(rc.to_document());

@@ -253,6 +253,21 @@ impl Client {
         crate::change_stream::Watch::cluster(self, self.inner.defaults.clone())
     }
 
+    /// A handle to the same deployment (same topology, pools and sessions) whose operations,
+    /// and the databases and collections made from it, run under `timeoutMS` = `timeout`
+    /// (client-side operations timeout spec; zero is no limit).
+    pub fn with_timeout(&self, timeout: std::time::Duration) -> Client {
+        let inner = &self.inner;
+        Client {
+            inner: Arc::new(ClientInner {
+                executor: inner.executor.clone(),
+                defaults: Defaults { timeout: Some(timeout), ..inner.defaults.clone() },
+                default_database: inner.default_database.clone(),
+                connection_string: inner.connection_string.clone(),
+            }),
+        }
+    }
+
     /// The database the connection string names (`/db`), if any.
     pub fn default_database(&self) -> Option<Database> {
         self.inner.default_database.as_deref().map(|name| self.database(name))

@@ -355,3 +355,43 @@ pub async fn gridfs_large(db: &Database) -> Outcome {
         format!("expected {LEN} identical bytes; got {written} with {} mismatches", checker.mismatches)
     })
 }
+
+/// A `find_one` against a primary whose `find` is blocked for 400 ms, under a 150 ms
+/// `timeoutMS` (client-side operations timeout spec): it fails at its deadline with a
+/// timeout error, which names the cause, instead of waiting for the server. Skipped when
+/// the deployment refuses `configureFailPoint` (a real server without test commands).
+pub async fn operation_timeout(client: &Client, db: &Database) -> Outcome {
+    println!("\n▶ An operation timeout (timeoutMS = 150 ms) against a primary that blocks `find` for 400 ms");
+    let admin = client.database("admin");
+    let block = doc! {
+        "configureFailPoint": "failCommand",
+        "mode": { "times": 1 },
+        "data": { "failCommands": ["find"], "blockConnection": true, "blockTimeMS": 400 },
+    };
+    if let Err(e) = admin.run_command(block).await {
+        println!("  skipped: the deployment refuses configureFailPoint ({e})");
+        return Ok(());
+    }
+    let timeout = Duration::from_millis(150);
+    let coll = db.collection::<Document>("cities").with_timeout(timeout);
+    let started = tokio::time::Instant::now();
+    let outcome = coll.find_one(doc! {}).await;
+    let elapsed = started.elapsed();
+    admin.run_command(doc! { "configureFailPoint": "failCommand", "mode": "off" }).await.ok();
+    match outcome {
+        Ok(found) => Err(format!("find_one returned {found:?} after {elapsed:?} instead of timing out")),
+        Err(e) => {
+            println!("  find_one failed after {:.0} ms: {e}", elapsed.as_secs_f64() * 1e3);
+            println!("  e.is_timeout() = {}, matching ErrorKind::Timeout {{ .. }}", e.is_timeout());
+            check(matches!(*e.kind, mongo_driver::error::ErrorKind::Timeout { .. }), || {
+                format!("expected a timeout error, got {e}")
+            })?;
+            check(elapsed >= timeout && elapsed < Duration::from_millis(400), || {
+                format!("the timeout took {elapsed:?}, not between 150 and 400 ms")
+            })?;
+            let again = coll.find_one(doc! {}).await.map_err(driver("find_one after the fail point"))?;
+            println!("  with the fail point off, the same find_one returns {}", again.is_some());
+            Ok(())
+        }
+    }
+}

@@ -6,7 +6,8 @@
 //! consistent session, moves a value in a transaction, follows a change stream, round-trips
 //! a GridFS file and streams a 10 MiB one (printing the peak RSS), follows a typed change
 //! stream that resumes across a primary step-down (on a simulated 4.0 set of its own),
-//! steps the primary down while a workload keeps writing, and lists the monitoring events
+//! fails a read at its `timeoutMS` against a primary that blocks it, steps the primary
+//! down while a workload keeps writing, and lists the monitoring events
 //! it saw. Part 2 explains server selection on a described topology.
 //! The feature sections check what they show: the tour exits non-zero when one fails.
 //!
@@ -324,6 +325,7 @@ async fn main() {
         ("change stream", features::change_stream(&db).await),
         ("GridFS", features::gridfs(&db).await),
         ("GridFS 10 MiB", features::gridfs_large(&db).await),
+        ("operation timeout", features::operation_timeout(&client, &db).await),
         (
             "typed change stream across a step-down",
             typed_stream_across_step_down(&client, &db, &shared).await,

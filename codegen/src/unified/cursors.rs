@@ -87,6 +87,11 @@ pub(super) fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<Opt
                 other => return Err(format!("createChangeStream on a {} entity", other.kind())),
             };
             let setters = change_stream_options(op)?;
+            // A timeoutMS argument: the stream is opened through a handle with that timeout.
+            let target = match super::operations::operation_timeout(file, op) {
+                Some(ms) => quote! { #target.with_timeout(::std::time::Duration::from_millis(#ms)) },
+                None => target,
+            };
             Ok(Some(quote! {
                 {
                     let o = r.op(#i);
@@ -109,7 +114,7 @@ fn change_stream_options(op: &Operation) -> Result<Vec<TokenStream>, String> {
     let mut setters = Vec::new();
     for key in op.arguments.iter().flat_map(|a| a.keys()) {
         let (setter, value) = match key.as_str() {
-            "pipeline" => continue,
+            "pipeline" | "timeoutMS" => continue,
             "batchSize" => ("batch_size", quote! { o.i32(#key) }),
             "fullDocument" => ("full_document", quote! { o.string(#key) }),
             "fullDocumentBeforeChange" => ("full_document_before_change", quote! { o.string(#key) }),
