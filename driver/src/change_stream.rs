@@ -763,9 +763,8 @@ impl<'a> Watch<'a> {
         let mut op = aggregate.clone();
         // Client-side operations timeout spec "Change Streams": timeoutMS bounds the aggregate.
         let ctx = ExecutionContext { timeout: self.defaults.timeout, ..ExecutionContext::default() };
-        let (start, pinned) = executor
-            .execute_pinning_in(&mut op, &ctx, session.arg(), operation_id, |s| s.cursor.id)
-            .await?;
+        let (start, pinned) =
+            executor.execute_pinning_in(&mut op, &ctx, session.arg(), operation_id, |s| s.cursor.id).await?;
         // Resumes rebuild the stage from the options given, not from what the first attempt sent.
         aggregate.stage = op.stage;
         let options = self.options;
