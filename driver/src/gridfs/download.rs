@@ -102,7 +102,7 @@ impl Progress {
     async fn step(mut self) -> Result<Option<(Vec<u8>, Self)>> {
         let count = self.file.chunk_count();
         let Some(cursor) = self.cursor.as_mut() else { return Ok(None) };
-        let Some(chunk) = cursor.try_next().await? else {
+        let Some(mut chunk) = cursor.try_next().await? else {
             if self.next == count {
                 return Ok(None);
             }
@@ -123,9 +123,15 @@ impl Progress {
             }
             .into());
         }
-        let data = match chunk.get("data") {
-            Some(Bson::Binary(b)) => b.bytes.clone(),
-            _ => return Err(invalid("chunk whose `data` is not binary", &chunk)),
+        // Taken out of the chunk rather than copied.
+        let data = match chunk.remove("data") {
+            Some(Bson::Binary(b)) => b.bytes,
+            other => {
+                if let Some(value) = other {
+                    chunk.insert("data", value);
+                }
+                return Err(invalid("chunk whose `data` is not binary", &chunk));
+            }
         };
         let expected = self.file.chunk_len(self.next);
         if data.len() as u64 != expected {
@@ -156,8 +162,17 @@ impl std::fmt::Debug for GridFsDownloadStream {
     }
 }
 
-/// About how many bytes of chunks one batch of a download carries.
-const DOWNLOAD_BATCH_BYTES: u64 = 4 << 20;
+/// About how many bytes of chunks one batch of a download carries (at least one chunk):
+/// a download holds about this much (its reply, then its documents) besides the chunk it
+/// yields, whatever the file's size.
+const DOWNLOAD_BATCH_BYTES: u64 = 1 << 20;
+
+/// The `batchSize` of a download's chunk query: about [`DOWNLOAD_BATCH_BYTES`] of chunks of
+/// `chunk_size`, at least one; `None` (the server's default) when that is 101 or more.
+fn batch_size(chunk_size: u32) -> Option<i32> {
+    let per_batch = (DOWNLOAD_BATCH_BYTES / u64::from(chunk_size.max(1))).max(1);
+    i32::try_from(per_batch).ok().filter(|n| *n < 101)
+}
 
 impl GridFsDownloadStream {
     /// Opens the chunks of `file` (no query for an empty file).
@@ -165,14 +180,13 @@ impl GridFsDownloadStream {
         let cursor = if file.length == 0 {
             None
         } else {
-            // Batches of about 4 MiB: a file of large chunks streams through in bounded
-            // memory instead of arriving in replies of up to 16 MiB (small chunks keep the
-            // server's default first batch of 101).
-            let per_batch = DOWNLOAD_BATCH_BYTES / u64::from(file.chunk_size.max(1));
+            // Batches of about 1 MiB (at least one chunk): a file streams through in memory
+            // of the order of its chunk size instead of arriving in replies of up to 16 MiB
+            // (small chunks keep the server's default first batch of 101).
             let find = chunks.find(doc! {"files_id": file.id.clone()}).sort(doc! {"n": 1});
-            Some(match i32::try_from(per_batch.max(1)) {
-                Ok(n) if n < 101 => find.batch_size(n).await?,
-                _ => find.await?,
+            Some(match batch_size(file.chunk_size) {
+                Some(n) => find.batch_size(n).await?,
+                None => find.await?,
             })
         };
         let progress = Progress { file: file.clone(), cursor, next: 0 };
@@ -207,6 +221,16 @@ impl Stream for GridFsDownloadStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn downloads_ask_for_about_a_mebibyte_per_batch() {
+        // The default 255 KiB chunks: four per batch; a chunk over 1 MiB: one.
+        assert_eq!(batch_size(255 * 1024), Some(4));
+        assert_eq!(batch_size(8 << 20), Some(1));
+        // Small chunks: the server's default batch (101 chunks of at most 10 KiB).
+        assert_eq!(batch_size(4), None);
+        assert_eq!(batch_size(0), None);
+    }
 
     #[test]
     fn files_documents_are_checked() {
