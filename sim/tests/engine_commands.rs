@@ -657,3 +657,19 @@ fn time_series_measurements_may_share_an_id() {
     assert_eq!(r.get_i32("n").ok(), Some(1));
     assert!(r.get_array("writeErrors").is_ok_and(|e| e.len() == 1));
 }
+
+#[test]
+fn shard_collection_is_a_router_command() {
+    let mut s = Store::new();
+    let cmd = doc! {"shardCollection": "db.sharded", "key": {"_id": 1}};
+    let on_mongod = s.run("admin", &cmd, &ctx_at(1)).map(|_| ()).unwrap_err();
+    assert_eq!(on_mongod.code, 59);
+    let router = ExecContext { router: true, ..ctx_at(2) };
+    let r = s.run("admin", &cmd, &router).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.get_str("collectionsharded").ok(), Some("db.sharded"));
+    // The collection exists afterwards (mongos creates it).
+    let names = first_batch(&run(&mut s, doc! {"listCollections": 1, "nameOnly": true}));
+    assert!(names.iter().any(|c| c.get_str("name").ok() == Some("sharded")), "{names:?}");
+    let bad = s.run("admin", &doc! {"shardCollection": "nodot", "key": {"_id": 1}}, &router);
+    assert_eq!(bad.map(|_| ()).unwrap_err().code, 73);
+}

@@ -1118,12 +1118,6 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
         "",
         "driver: the monitor polls (no streaming hello), so with heartbeatFrequencyMS 60000 it does not see the new primary within the timeout",
     ),
-    // Change streams: simulator gaps.
-    (
-        "change-streams-showExpandedEvents",
-        "shardCollection events are reported",
-        "simulator: no shardCollection command",
-    ),
 ];
 
 fn known_failure(spec_file: &str, description: &str) -> Option<&'static str> {

@@ -185,6 +185,8 @@ pub enum DdlKind {
     DropIndexes,
     /// `collMod` changed a collection (expanded event).
     Modify,
+    /// `shardCollection` sharded a collection (expanded event, through a router).
+    ShardCollection,
 }
 
 impl DdlKind {
@@ -197,12 +199,16 @@ impl DdlKind {
             Self::CreateIndexes => "createIndexes",
             Self::DropIndexes => "dropIndexes",
             Self::Modify => "modify",
+            Self::ShardCollection => "shardCollection",
         }
     }
 
     /// Only streams with `showExpandedEvents` see it (6.0+).
     fn expanded(self) -> bool {
-        matches!(self, Self::Create | Self::CreateIndexes | Self::DropIndexes | Self::Modify)
+        matches!(
+            self,
+            Self::Create | Self::CreateIndexes | Self::DropIndexes | Self::Modify | Self::ShardCollection
+        )
     }
 }
 

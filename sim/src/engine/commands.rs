@@ -1894,6 +1894,57 @@ impl Store {
         Ok(doc! {"databases": dbs, "totalSize": total, "totalSizeMb": total / (1024 * 1024)})
     }
 
+    /// `shardCollection` (a `mongos` command; mongod does not know it): the collection, created
+    /// when missing, is recorded as sharded on `key` for change streams (`shardCollection`
+    /// expanded event). Its data stays where it is (the simulated cluster has one shard).
+    pub(super) fn cmd_shard_collection(
+        &mut self,
+        db: &str,
+        cmd: &Document,
+        ctx: &ExecContext,
+    ) -> Result<Document, CommandError> {
+        if !ctx.router {
+            return Err(CommandError::new(59, "CommandNotFound", "no such command: 'shardCollection'"));
+        }
+        if db != "admin" {
+            return Err(CommandError::new(
+                13,
+                "Unauthorized",
+                "shardCollection may only be run against the admin database.",
+            ));
+        }
+        let ns = match cmd.get("shardCollection") {
+            Some(Bson::String(ns)) => ns.clone(),
+            Some(other) => return Err(type_mismatch("shardCollection", "shardCollection", other, "string")),
+            None => return Err(CommandError::new(9, "FailedToParse", "shardCollection needs a namespace")),
+        };
+        let Some((target_db, coll)) = ns.split_once('.').filter(|(d, c)| !d.is_empty() && !c.is_empty())
+        else {
+            return Err(CommandError::new(
+                73,
+                "InvalidNamespace",
+                format!("Invalid namespace specified '{ns}'"),
+            ));
+        };
+        let key = match cmd.get("key") {
+            Some(Bson::Document(key)) if !key.is_empty() => key.clone(),
+            Some(other) => return Err(type_mismatch("shardCollection", "key", other, "non-empty object")),
+            None => {
+                return Err(CommandError::new(
+                    40414,
+                    "Location40414",
+                    "BSON field 'shardCollection.key' is missing but a required field",
+                ));
+            }
+        };
+        let unique = cmd.get("unique").is_some_and(super::expr::truthy);
+        let ts = self.stamp(ctx);
+        let uuid = self.coll_mut(target_db, coll, ts).uuid.clone();
+        let description = doc! {"shardKey": key, "unique": unique, "presplitHashedZones": false};
+        self.record_ddl(ts, target_db, Some(coll), DdlKind::ShardCollection, description, Some(uuid.clone()));
+        Ok(doc! {"collectionsharded": ns.clone(), "collectionUUID": uuid})
+    }
+
     pub(super) fn cmd_list_indexes(
         &mut self,
         db: &str,

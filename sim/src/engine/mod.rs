@@ -142,6 +142,7 @@ const COMMANDS: &[&str] = &[
     "renameCollection",
     "collStats",
     "collMod",
+    "shardCollection",
 ];
 
 /// The commands that write (the server advances cluster time before them).
@@ -158,6 +159,7 @@ const WRITES: &[&str] = &[
     "dropIndexes",
     "renameCollection",
     "collMod",
+    "shardCollection",
 ];
 
 impl Store {
@@ -254,6 +256,7 @@ impl Store {
             "renameCollection" => self.cmd_rename_collection(cmd, ctx),
             "collStats" => self.cmd_coll_stats(db, cmd),
             "collMod" => self.cmd_coll_mod(db, cmd, ctx),
+            "shardCollection" => self.cmd_shard_collection(db, cmd, ctx),
             _ => Err(CommandError::new(59, "CommandNotFound", format!("no such command: '{name}'"))),
         }
     }
