@@ -5,7 +5,7 @@
 //! `cargo run -p driver-bench --release`. It starts a 3-member `mongo-sim` replica set
 //! in-process unless `MONGODB_URI` is set. Tuning: `BENCH_ROUNDS` (default 5), `BENCH_SECS`
 //! per round (default 1), `BENCH_WARMUP_SECS` (default 0.5), `BENCH_WORKLOADS` (a
-//! comma-separated subset of ping, insert_one, find_one, find, insert_many), `BENCH_DATA_DIR` (the
+//! comma-separated subset of ping, insert_one, find_one, find, find_zstd, insert_many), `BENCH_DATA_DIR` (the
 //! benchmark-data folder holding `small_doc.json`; default `../shared/spec-data/benchmark-data`
 //! beside the repository).
 
@@ -45,12 +45,15 @@ pub enum Workload {
     FindOne,
     /// `find` of all 1,000 small documents in batches of 100, to the end of the cursor.
     Find,
+    /// The same `find` through a client with `compressors=zstd` (OP_COMPRESSED both ways).
+    FindZstd,
     /// `insert_many` of 1,000 copies of small_doc.
     InsertMany,
 }
 
 impl Workload {
-    const ALL: [Self; 5] = [Self::Ping, Self::InsertOne, Self::FindOne, Self::Find, Self::InsertMany];
+    const ALL: [Self; 6] =
+        [Self::Ping, Self::InsertOne, Self::FindOne, Self::Find, Self::FindZstd, Self::InsertMany];
 
     fn label(self) -> &'static str {
         match self {
@@ -58,6 +61,7 @@ impl Workload {
             Self::InsertOne => "insert_one small_doc",
             Self::FindOne => "find_one by _id",
             Self::Find => "find 1000 docs, batch 100",
+            Self::FindZstd => "find 1000, compressors=zstd",
             Self::InsertMany => "insert_many 1000 docs",
         }
     }
@@ -69,6 +73,7 @@ impl Workload {
             Self::InsertOne => "insert_one",
             Self::FindOne => "find_one",
             Self::Find => "find",
+            Self::FindZstd => "find_zstd",
             Self::InsertMany => "insert_many",
         }
     }
@@ -104,7 +109,7 @@ impl Settings {
                 .split(',')
                 .map(|name| {
                     Workload::ALL.into_iter().find(|w| w.collection() == name.trim()).ok_or_else(|| {
-                        format!("BENCH_WORKLOADS: unknown workload {name:?} (ping, insert_one, find_one, find, insert_many)")
+                        format!("BENCH_WORKLOADS: unknown workload {name:?} (ping, insert_one, find_one, find, find_zstd, insert_many)")
                     })
                 })
                 .collect::<Result<_, _>>()?,
@@ -145,6 +150,17 @@ fn first_host(uri: &str) -> BenchResult<String> {
     Ok(if host.contains(':') { host.to_owned() } else { format!("{host}:27017") })
 }
 
+/// `uri` with `compressors=zstd` added to its options.
+pub fn with_zstd(uri: &str) -> String {
+    if uri.contains('?') {
+        format!("{uri}&compressors=zstd")
+    } else if uri.ends_with('/') {
+        format!("{uri}?compressors=zstd")
+    } else {
+        format!("{uri}/?compressors=zstd")
+    }
+}
+
 /// Runs one measured stretch: `$prepare` (untimed, if given), then `$op` with `$i` counting
 /// operations until `$dur` has passed; ops/s.
 macro_rules! stretch {
@@ -179,7 +195,7 @@ struct Sides {
 /// Median ops/s of one workload per side (`raw` for ping only).
 struct Medians {
     ours: f64,
-    pool: f64,
+    pool: Option<f64>,
     official: f64,
     raw: Option<f64>,
 }
@@ -188,12 +204,18 @@ struct Medians {
 async fn measure(settings: &Settings, workload: Workload, sides: &mut Sides) -> BenchResult<Medians> {
     let Sides { ours, pool, official, raw } = sides;
     let with_raw = workload == Workload::Ping;
+    // The pool column opens uncompressed connections only.
+    let with_pool = workload != Workload::FindZstd;
     let (mut o, mut p, mut f, mut r) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..=settings.rounds {
         // Round 0 is the warm-up.
         let dur = if round == 0 { settings.warmup } else { settings.round };
         let a = stretch!(dur, ours.prepare(workload).await?, |i| ours.op(workload, i).await?);
-        let d = stretch!(dur, pool.prepare(workload).await?, |i| pool.op(workload, i).await?);
+        let d = if with_pool {
+            stretch!(dur, pool.prepare(workload).await?, |i| pool.op(workload, i).await?)
+        } else {
+            0.0
+        };
         let b = stretch!(dur, official.prepare(workload).await?, |i| official.op(workload, i).await?);
         let c = if with_raw { stretch!(dur, |_i| raw.ping().await?) } else { 0.0 };
         if round > 0 {
@@ -203,7 +225,12 @@ async fn measure(settings: &Settings, workload: Workload, sides: &mut Sides) -> 
             r.push(c);
         }
     }
-    Ok(Medians { ours: median(o), pool: median(p), official: median(f), raw: with_raw.then(|| median(r)) })
+    Ok(Medians {
+        ours: median(o),
+        pool: with_pool.then(|| median(p)),
+        official: median(f),
+        raw: with_raw.then(|| median(r)),
+    })
 }
 
 #[tokio::main]
@@ -241,7 +268,7 @@ async fn main() -> BenchResult<()> {
     );
     println!("ours:     {}", ours::LAYER);
     println!("pool:     {} (diagnostic)", ours_pool::LAYER);
-    println!("official: mongodb crate 3.9 (crates.io, default features), Client CRUD API");
+    println!("official: mongodb crate 3.9 (crates.io, default features + zstd-compression), Client CRUD API");
     println!("raw:      pre-encoded OP_MSG ping on one TCP socket, hand-encoded (the ceiling)");
     println!();
     println!(
@@ -252,18 +279,28 @@ async fn main() -> BenchResult<()> {
         let m = measure(&settings, workload, &mut sides).await?;
         let raw_col = m.raw.map_or_else(|| "-".to_owned(), |r| format!("{r:.0}"));
         let ratio_raw = m.raw.map_or_else(|| "-".to_owned(), |r| format!("{:.2}", m.ours / r));
+        let pool_col = m.pool.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}"));
+        let ratio_pool = m.pool.map_or_else(|| "-".to_owned(), |p| format!("{:.2}", m.ours / p));
         println!(
-            "{:<27} {:>9.0} {:>9.0} {raw_col:>9} {:>9.0} {:>13.2} {ratio_raw:>9} {:>10.2}",
+            "{:<27} {:>9.0} {:>9.0} {raw_col:>9} {pool_col:>9} {:>13.2} {ratio_raw:>9} {ratio_pool:>10}",
             workload.label(),
             m.ours,
             m.official,
-            m.pool,
             m.ours / m.official,
-            m.ours / m.pool
         );
     }
     println!();
-    println!("ops/s; one find / insert_many op moves 1,000 documents; raw is a ping only.");
+    println!(
+        "ops/s; one find / insert_many op moves 1,000 documents; raw is a ping only; the pool column \
+         has no compressed row."
+    );
+    if settings.workloads.contains(&Workload::FindZstd) {
+        // The deployment's own count of compressed traffic (serverStatus network.compression).
+        match sides.ours.compression_status().await {
+            Ok(status) => println!("server's network.compression: {status}"),
+            Err(e) => println!("server's network.compression: unavailable ({e})"),
+        }
+    }
     drop(deployment);
     Ok(())
 }

@@ -9,6 +9,8 @@ use crate::{BenchResult, DB, FIND_DOCS, INSERT_MANY_DOCS, Workload};
 /// The official driver's client and the small document in its BSON (2.x) type.
 pub struct Official {
     client: Client,
+    /// A second client with `compressors=zstd`.
+    zstd: Client,
     small_doc: Document,
 }
 
@@ -17,7 +19,8 @@ impl Official {
     pub async fn connect(uri: &str, small_doc_bytes: &[u8]) -> BenchResult<Self> {
         let small_doc = Document::from_reader(small_doc_bytes)?;
         let client = Client::with_uri_str(uri).await?;
-        let this = Self { client, small_doc };
+        let zstd = Client::with_uri_str(crate::with_zstd(uri)).await?;
+        let this = Self { client, zstd, small_doc };
         // find_one by _id: FIND_DOCS documents with integer ids.
         let coll = this.coll(Workload::FindOne);
         coll.drop().await?;
@@ -37,7 +40,13 @@ impl Official {
     }
 
     fn coll(&self, workload: Workload) -> Collection<Document> {
-        self.client.database(DB).collection(&format!("official_{}", workload.collection()))
+        match workload {
+            // The compressed find reads the find collection through the zstd client.
+            Workload::FindZstd => {
+                self.zstd.database(DB).collection(&format!("official_{}", Workload::Find.collection()))
+            }
+            _ => self.client.database(DB).collection(&format!("official_{}", workload.collection())),
+        }
     }
 
     /// Per-round setup: the write workloads start from an empty collection.
@@ -64,7 +73,7 @@ impl Official {
                     return Err(format!("official: find_one found no document with _id {id}").into());
                 }
             }
-            Workload::Find => {
+            Workload::Find | Workload::FindZstd => {
                 let mut cursor = self.coll(workload).find(doc! {}).batch_size(100).await?;
                 let mut n = 0;
                 while cursor.try_next().await?.is_some() {

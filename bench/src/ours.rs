@@ -13,6 +13,8 @@ pub const LAYER: &str = "mongo-driver Client CRUD API (SDAM, server selection, p
 /// Our client and the small document.
 pub struct Ours {
     client: Client,
+    /// A second client with `compressors=zstd`.
+    zstd: Client,
     small_doc: Document,
 }
 
@@ -21,7 +23,8 @@ impl Ours {
     pub async fn connect(uri: &str, small_doc_bytes: &[u8]) -> BenchResult<Self> {
         let small_doc = Document::from_reader(small_doc_bytes)?;
         let client = Client::with_uri_str(uri).await?;
-        let this = Self { client, small_doc };
+        let zstd = Client::with_uri_str(crate::with_zstd(uri)).await?;
+        let this = Self { client, zstd, small_doc };
         // find_one by _id: FIND_DOCS documents with integer ids.
         let coll = this.coll(Workload::FindOne);
         coll.drop().await?;
@@ -41,7 +44,19 @@ impl Ours {
     }
 
     fn coll(&self, workload: Workload) -> Collection<Document> {
-        self.client.database(DB).collection(&format!("ours_{}", workload.collection()))
+        match workload {
+            // The compressed find reads the find collection through the zstd client.
+            Workload::FindZstd => {
+                self.zstd.database(DB).collection(&format!("ours_{}", Workload::Find.collection()))
+            }
+            _ => self.client.database(DB).collection(&format!("ours_{}", workload.collection())),
+        }
+    }
+
+    /// The deployment's `serverStatus` `network.compression` (bytes in and out per compressor).
+    pub async fn compression_status(&self) -> BenchResult<Document> {
+        let status = self.client.database("admin").run_command(doc! {"serverStatus": 1}).await?;
+        Ok(status.get_document("network")?.get_document("compression")?.clone())
     }
 
     /// Per-round setup: the write workloads start from an empty collection.
@@ -68,7 +83,7 @@ impl Ours {
                     return Err(format!("ours: find_one found no document with _id {id}").into());
                 }
             }
-            Workload::Find => {
+            Workload::Find | Workload::FindZstd => {
                 let mut cursor = self.coll(workload).find(doc! {}).batch_size(100).await?;
                 let mut n = 0;
                 while cursor.try_next().await?.is_some() {

@@ -163,7 +163,8 @@ impl OursPool {
                     return Err(format!("pool: find_one found no document with _id {id}").into());
                 }
             }
-            Workload::Find => {
+            // (FindZstd is not measured here: these connections are uncompressed.)
+            Workload::Find | Workload::FindZstd => {
                 let coll = Self::coll(workload);
                 let find = FindCommand::new(DB, coll.clone()).filter(doc! {}).batch_size(100);
                 let reply = CursorInitialReply::from_document(&self.run(&find).await?)?;
