@@ -226,10 +226,16 @@ impl Error {
     /// An [`ErrorKind::Authentication`] error from a refused SASL command (`refusal`, a
     /// command error): its code, code name, message, labels and topologyVersion are kept.
     pub fn authentication_failure(mechanism: crate::auth::AuthMechanism, refusal: &Error) -> Self {
+        Self::authentication_refused(mechanism.name(), refusal)
+    }
+
+    /// An authentication error for the mechanism named `mechanism` (e.g. `MONGODB-X509`) from
+    /// the server's refusal `refusal`, keeping its code, labels and topology version.
+    pub fn authentication_refused(mechanism: &str, refusal: &Error) -> Self {
         let code = refusal.code().map(|c| (c, refusal.code_name().unwrap_or_default().to_owned()));
         let message = refusal.server_message().unwrap_or("the server refused").to_owned();
         let mut error =
-            Self::new(ErrorKind::Authentication { mechanism: mechanism.name().to_owned(), message, code });
+            Self::new(ErrorKind::Authentication { mechanism: mechanism.to_owned(), message, code });
         error.labels = refusal.labels.clone();
         error.topology_version = refusal.topology_version.clone();
         error

@@ -101,12 +101,19 @@ impl TopologyOptions {
     pub fn from_connection_string(uri: &ConnectionString) -> Result<Self> {
         let o = &uri.options;
         let monitor = MonitorOptions::from_uri_options(o, None)?;
+        let connection = ConnectionOptions {
+            credential: crate::auth::Credential::from_connection_string(uri)?,
+            ..ConnectionOptions::from_uri_options(o, None)?
+        };
+        if connection.credential.as_ref().is_some_and(crate::auth::Credential::is_x509) {
+            // Said when the client is made rather than on every connection attempt.
+            crate::auth::x509::check_tls(
+                connection.tls.as_ref().is_some_and(crate::connection::TlsConfig::has_client_certificate),
+            )?;
+        }
         Ok(Self {
             settings: TopologySettings::from_connection_string(uri)?,
-            connection: ConnectionOptions {
-                credential: crate::auth::Credential::from_connection_string(uri)?,
-                ..ConnectionOptions::from_uri_options(o, None)?
-            },
+            connection,
             pool: PoolOptions::from_uri_options(o),
             selection: SelectionOptions {
                 local_threshold: o.local_threshold.unwrap_or(DEFAULT_LOCAL_THRESHOLD),

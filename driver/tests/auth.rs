@@ -93,7 +93,8 @@ async fn refusals_are_authentication_errors_with_the_server_code() {
 
 /// A mechanism the URI names but this driver cannot run parses into a credential, and
 /// connecting fails with an authentication error naming it: never a fallback to SCRAM
-/// (which would succeed here, as the user exists with a SCRAM password).
+/// (which would succeed here, as the user exists with a SCRAM password). MONGODB-X509 is run
+/// (see `tests/x509.rs`).
 #[tokio::test]
 async fn mechanisms_the_driver_cannot_run_fail_at_connect_time_naming_the_mechanism() {
     let sim = deployment().await;
@@ -101,7 +102,6 @@ async fn mechanisms_the_driver_cannot_run_fail_at_connect_time_naming_the_mechan
         ("alice:wonderland@", "?authMechanism=PLAIN", "PLAIN"),
         ("alice:wonderland@", "?authMechanism=MONGODB-CR", "MONGODB-CR"),
         ("alice@", "?authMechanism=GSSAPI", "GSSAPI"),
-        ("", "?authMechanism=MONGODB-X509", "MONGODB-X509"),
         ("", "?authMechanism=MONGODB-AWS", "MONGODB-AWS"),
         ("", "?authMechanism=MONGODB-OIDC", "MONGODB-OIDC"),
     ] {

@@ -145,6 +145,17 @@ impl Config {
         self
     }
 
+    /// The same configuration with authentication on and the MONGODB-X509 user `subject` (a
+    /// client certificate's subject in RFC 2253 form, e.g. `CN=client,O=Example`) on `$external`.
+    pub fn with_x509_user(mut self, subject: &str) -> Self {
+        self.users.push(User {
+            db: "$external".to_owned(),
+            name: subject.to_owned(),
+            password: String::new(),
+        });
+        self
+    }
+
     /// The same configuration requiring TLS on every node.
     pub fn with_tls(mut self, tls: crate::tls::TlsSettings) -> Self {
         self.tls = Some(tls);

@@ -46,6 +46,22 @@ impl fmt::Debug for TlsSettings {
 impl TlsSettings {
     /// Serves the certificate chain and private key given in PEM.
     pub fn from_pem(certificate_pem: &str, key_pem: &str) -> Result<Self, TlsError> {
+        Self::build(certificate_pem, key_pem, None)
+    }
+
+    /// Serves the certificate chain and key, and asks each client for a certificate signed by
+    /// a CA in `client_ca_pem` (mongod's `net.tls.CAFile`): a presented certificate is verified
+    /// and its subject authenticates MONGODB-X509; a client without one is still served
+    /// (`net.tls.allowConnectionsWithoutCertificates`).
+    pub fn from_pem_verifying_clients(
+        certificate_pem: &str,
+        key_pem: &str,
+        client_ca_pem: &str,
+    ) -> Result<Self, TlsError> {
+        Self::build(certificate_pem, key_pem, Some(client_ca_pem))
+    }
+
+    fn build(certificate_pem: &str, key_pem: &str, client_ca_pem: Option<&str>) -> Result<Self, TlsError> {
         let chain = CertificateDer::pem_slice_iter(certificate_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| TlsError::Invalid(format!("the certificate is not valid PEM: {e}")))?;
@@ -55,10 +71,29 @@ impl TlsSettings {
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
             .map_err(|e| TlsError::Invalid(format!("no usable private key: {e}")))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ServerConfig::builder_with_provider(provider)
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError::Invalid(e.to_string()))?
-            .with_no_client_auth()
+            .map_err(|e| TlsError::Invalid(e.to_string()))?;
+        let builder = match client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                    let cert =
+                        cert.map_err(|e| TlsError::Invalid(format!("the client CA is not valid PEM: {e}")))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| TlsError::Invalid(format!("the client CA is unusable: {e}")))?;
+                }
+                let verifier =
+                    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .allow_unauthenticated()
+                        .build()
+                        .map_err(|e| TlsError::Invalid(format!("cannot verify client certificates: {e}")))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder
             .with_single_cert(chain, key)
             .map_err(|e| TlsError::Invalid(format!("the certificate and key do not go together: {e}")))?;
         Ok(Self { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), plain_allowed: false })
@@ -153,6 +188,16 @@ impl TestCertificates {
         TlsSettings::from_pem(&self.server_certificate_pem, &self.server_key_pem)
     }
 
+    /// The server side of these certificates, also verifying client certificates this CA
+    /// signed (see [`TlsSettings::from_pem_verifying_clients`]).
+    pub fn settings_verifying_clients(&self) -> Result<TlsSettings, TlsError> {
+        TlsSettings::from_pem_verifying_clients(
+            &self.server_certificate_pem,
+            &self.server_key_pem,
+            &self.ca_pem,
+        )
+    }
+
     /// A client certificate signed by the CA, with subject `CN=<common_name>` (and `O`/`OU` when
     /// given), as one PEM holding the certificate then its key (a `tlsCertificateKeyFile`).
     pub fn client_certificate_key_pem(&self, common_name: &str) -> Result<String, TlsError> {
@@ -195,7 +240,68 @@ mod tests {
     }
 
     #[test]
+    fn subjects_read_in_rfc2253_form() {
+        let certs = TestCertificates::generate(&[]).expect("certificates");
+        let pem = certs.client_certificate_key_pem("a,b").expect("client certificate");
+        let der = CertificateDer::pem_slice_iter(pem.as_bytes()).next().expect("one").expect("parses");
+        assert_eq!(subject_rfc2253(&der).expect("subject"), "CN=a\\,b");
+        assert!(certs.settings_verifying_clients().is_ok());
+        assert_eq!(escape_rfc2253(" #x+y "), "\\ #x\\+y\\ ");
+        assert!(subject_rfc2253(b"not a certificate").is_err());
+    }
+
+    #[test]
     fn malformed_pem_is_an_error() {
         assert!(TlsSettings::from_pem("nope", "nope").is_err());
     }
+}
+
+/// The subject of the DER certificate `der` as an RFC 2253 string (the form MONGODB-X509 user
+/// names take): relative distinguished names from the last to the first, separated by `,`,
+/// multi-valued ones joined by `+`, well-known attribute types by their short names.
+pub fn subject_rfc2253(der: &[u8]) -> Result<String, TlsError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| TlsError::Invalid(format!("the client certificate does not parse: {e}")))?;
+    let mut rdns = Vec::new();
+    for rdn in cert.subject().iter() {
+        let mut parts = Vec::new();
+        for attribute in rdn.iter() {
+            let oid = attribute.attr_type().to_id_string();
+            let kind = match oid.as_str() {
+                "2.5.4.3" => "CN".to_owned(),
+                "2.5.4.6" => "C".to_owned(),
+                "2.5.4.7" => "L".to_owned(),
+                "2.5.4.8" => "ST".to_owned(),
+                "2.5.4.9" => "STREET".to_owned(),
+                "2.5.4.10" => "O".to_owned(),
+                "2.5.4.11" => "OU".to_owned(),
+                "0.9.2342.19200300.100.1.1" => "UID".to_owned(),
+                "0.9.2342.19200300.100.1.25" => "DC".to_owned(),
+                _ => oid,
+            };
+            let value = attribute.as_str().map_err(|e| {
+                TlsError::Invalid(format!("a subject attribute ({kind}) is not a string: {e}"))
+            })?;
+            parts.push(format!("{kind}={}", escape_rfc2253(value)));
+        }
+        rdns.push(parts.join("+"));
+    }
+    rdns.reverse();
+    Ok(rdns.join(","))
+}
+
+/// Escapes an attribute value as RFC 2253 section 2.4 asks.
+fn escape_rfc2253(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

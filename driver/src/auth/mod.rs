@@ -3,6 +3,7 @@
 //! each pooled connection right after its handshake.
 
 pub mod scram;
+pub mod x509;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -278,20 +279,25 @@ impl Credential {
         Ok(Some(Self { username, password, source, mechanism, mechanism_properties: properties }))
     }
 
-    /// The SCRAM variant to authenticate with: the explicit one, or `None` to negotiate.
-    /// An error naming the mechanism when this driver cannot authenticate with it (it
-    /// implements SCRAM-SHA-1 and SCRAM-SHA-256 only; there is never a fallback to SCRAM).
+    /// Whether the mechanism is MONGODB-X509 (see [`x509`]).
+    pub fn is_x509(&self) -> bool {
+        self.mechanism == Some(Mechanism::MongoDbX509)
+    }
+
+    /// The SCRAM variant to authenticate with: the explicit one, or `None` to negotiate (or
+    /// for MONGODB-X509, which is no SCRAM). An error naming the mechanism when this driver
+    /// cannot authenticate with it (it implements SCRAM-SHA-1, SCRAM-SHA-256 and MONGODB-X509;
+    /// there is never a fallback to SCRAM).
     pub fn scram_mechanism(&self) -> Result<Option<AuthMechanism>> {
         match self.mechanism {
-            None => Ok(None),
+            None | Some(Mechanism::MongoDbX509) => Ok(None),
             Some(m) => match m.scram() {
                 Some(scram) => Ok(Some(scram)),
                 None => Err(Error::new(ErrorKind::Authentication {
                     mechanism: m.name().to_owned(),
                     message: format!(
-                        "this driver cannot authenticate with authMechanism {m}{}; it implements \
-                         SCRAM-SHA-1 and SCRAM-SHA-256",
-                        if m == Mechanism::MongoDbX509 { " (it needs a TLS client certificate)" } else { "" }
+                        "this driver cannot authenticate with authMechanism {m}; it implements \
+                         SCRAM-SHA-1, SCRAM-SHA-256 and MONGODB-X509"
                     ),
                     code: None,
                 })),

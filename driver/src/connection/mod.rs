@@ -351,7 +351,20 @@ impl Connection {
         // handshake (SCRAM-SHA-256 when the mechanism is negotiated).
         // A mechanism this driver cannot run fails here, before anything is sent.
         let explicit = options.credential.as_ref().map(Credential::scram_mechanism).transpose()?.flatten();
+        let x509 = options.credential.as_ref().is_some_and(Credential::is_x509);
+        if x509 {
+            crate::auth::x509::check_tls(
+                options.tls.as_ref().is_some_and(TlsConfig::has_client_certificate),
+            )?;
+        }
         let speculative = match &options.credential {
+            Some(credential) if x509 => {
+                // MONGODB-X509: the whole `authenticate` command rides in the handshake.
+                command
+                    .document_mut()
+                    .insert("speculativeAuthenticate", crate::auth::x509::speculative(credential));
+                None
+            }
             Some(credential) => {
                 let mechanism = explicit.unwrap_or(AuthMechanism::ScramSha256);
                 let client = scram::ScramClient::for_credential(mechanism, credential)?;
@@ -404,6 +417,13 @@ impl Connection {
             let first = reply.get_document("speculativeAuthenticate").ok().cloned();
             let source = credential.source.as_str();
             let auth = async {
+                if x509 {
+                    // A speculative reply means the server accepted the certificate.
+                    return match first {
+                        Some(_) => Ok(()),
+                        None => crate::auth::x509::authenticate(self, credential).await,
+                    };
+                }
                 match (&speculative, first) {
                     (Some(client), Some(first)) => scram::finish(self, client, source, &first).await,
                     _ => scram::authenticate(self, credential, mechanism).await,

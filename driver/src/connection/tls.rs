@@ -180,6 +180,11 @@ impl fmt::Debug for TlsConfig {
 }
 
 impl TlsConfig {
+    /// Whether connections present a client certificate (`tlsCertificateKeyFile`).
+    pub fn has_client_certificate(&self) -> bool {
+        self.options.certificate_key_file.is_some()
+    }
+
     /// The options it was built from.
     pub fn options(&self) -> &TlsOptions {
         &self.options

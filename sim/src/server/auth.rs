@@ -26,6 +26,7 @@ const OPEN_COMMANDS: &[&str] = &[
     "ismaster",
     "saslStart",
     "saslContinue",
+    "authenticate",
     "ping",
     "buildInfo",
     "buildinfo",
@@ -200,7 +201,12 @@ pub fn on_hello(
     }
     if let Ok(start) = hello.get_document("speculativeAuthenticate") {
         let db = start.get_str("db").unwrap_or("admin");
-        if let Ok(first) = sasl_start(users, session, db, start, version) {
+        let answer = if start.contains_key("authenticate") {
+            authenticate(users, session, db, start, version)
+        } else {
+            sasl_start(users, session, db, start, version)
+        };
+        if let Ok(first) = answer {
             reply.insert("speculativeAuthenticate", first);
         }
     }
@@ -211,6 +217,8 @@ pub fn on_hello(
 pub struct Session {
     /// `<db>.<user>` once authenticated.
     pub authenticated: Option<String>,
+    /// The verified TLS client certificate's subject (RFC 2253), if one was presented.
+    pub x509_subject: Option<String>,
     conversation: Option<Conversation>,
 }
 
@@ -267,6 +275,50 @@ fn field<'a>(message: &'a str, name: &str) -> Option<&'a str> {
 /// Unescapes a SCRAM `saslname` (`=2C` → `,`, `=3D` → `=`).
 fn unescape(name: &str) -> String {
     name.replace("=2C", ",").replace("=3D", "=")
+}
+
+/// `authenticate` on database `db` with mechanism MONGODB-X509 (mongod's X.509
+/// authentication): the connection's verified client certificate names the user (its subject
+/// in RFC 2253 form), which must exist on `$external`; a `user` given must be that subject.
+pub fn authenticate(
+    users: &Users,
+    session: &mut Session,
+    db: &str,
+    cmd: &Document,
+    version: ServerVersion,
+) -> Result<Document, Failure> {
+    let mechanism = cmd.get_str("mechanism").unwrap_or_default();
+    if mechanism != "MONGODB-X509" {
+        return Err(Failure::new(
+            2,
+            version,
+            format!("Received authentication for mechanism {mechanism} which is not enabled"),
+        ));
+    }
+    if db != "$external" {
+        return Err(Failure::new(2, version, "X.509 authentication must always use the $external database."));
+    }
+    let Some(subject) = session.x509_subject.clone() else {
+        return Err(Failure::new(
+            AUTHENTICATION_FAILED,
+            version,
+            "No verified subject name available from client",
+        ));
+    };
+    if let Ok(user) = cmd.get_str("user")
+        && user != subject
+    {
+        return Err(Failure::new(
+            AUTHENTICATION_FAILED,
+            version,
+            "There is no x.509 client certificate matching the user.",
+        ));
+    }
+    if users.find(db, &subject).is_none() {
+        return Err(failed(version));
+    }
+    session.authenticated = Some(format!("{db}.{subject}"));
+    Ok(doc! { "dbname": db, "user": subject })
 }
 
 /// `saslStart` on database `db`: checks the mechanism and user, answers the server-first
@@ -378,6 +430,25 @@ pub fn sasl_continue(
 mod tests {
     use super::*;
 
+    #[test]
+    fn x509_needs_a_known_certificate_subject_on_external() {
+        let users =
+            Users::new(&[User { db: "$external".into(), name: "CN=c".into(), password: String::new() }]);
+        let v = ServerVersion::V7_0;
+        let cmd = doc! {"authenticate": 1, "mechanism": "MONGODB-X509"};
+        let mut none = Session::default();
+        assert_eq!(authenticate(&users, &mut none, "$external", &cmd, v).unwrap_err().error.code, 18);
+        let mut known = Session { x509_subject: Some("CN=c".into()), ..Session::default() };
+        assert!(authenticate(&users, &mut known, "admin", &cmd, v).is_err(), "only on $external");
+        let wrong = doc! {"authenticate": 1, "mechanism": "MONGODB-X509", "user": "CN=d"};
+        assert!(authenticate(&users, &mut known, "$external", &wrong, v).is_err());
+        let reply = authenticate(&users, &mut known, "$external", &cmd, v).expect("accepted");
+        assert_eq!(reply.get_str("user").unwrap(), "CN=c");
+        assert_eq!(known.authenticated.as_deref(), Some("$external.CN=c"));
+        let mut stranger = Session { x509_subject: Some("CN=x".into()), ..Session::default() };
+        assert!(authenticate(&users, &mut stranger, "$external", &cmd, v).is_err());
+    }
+
     fn user() -> User {
         User { db: "admin".into(), name: "user".into(), password: "pencil".into() }
     }
@@ -392,6 +463,7 @@ mod tests {
             "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
         let mut session = Session {
             authenticated: None,
+            x509_subject: None,
             conversation: Some(Conversation {
                 id: 1,
                 user: "admin.user".into(),

@@ -60,18 +60,17 @@ const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// The first byte of a TLS connection: a handshake record's content type.
 const TLS_HANDSHAKE_RECORD: u8 = 22;
 
+/// An accepted stream's halves, and the subject (RFC 2253) of the verified client
+/// certificate, if one was presented.
+type Opened = (Reader, Writer, Option<String>);
+
 /// Splits an accepted stream, after the TLS handshake when the deployment requires TLS;
 /// `None` when that handshake fails (a plain client, an untrusted certificate: the client
 /// sees the alert and the close).
-async fn open_stream(
-    cluster: &Cluster,
-    node: &Node,
-    stream: TcpStream,
-    peer: &str,
-) -> Option<(Reader, Writer)> {
-    let plain = |stream: TcpStream| -> (Reader, Writer) {
+async fn open_stream(cluster: &Cluster, node: &Node, stream: TcpStream, peer: &str) -> Option<Opened> {
+    let plain = |stream: TcpStream| -> Opened {
         let (rd, wr) = stream.into_split();
-        (Box::new(rd), Box::new(wr))
+        (Box::new(rd), Box::new(wr), None)
     };
     let Some(tls) = &cluster.config.tls else { return Some(plain(stream)) };
     if tls.plain_allowed() {
@@ -85,8 +84,20 @@ async fn open_stream(
     }
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await {
         Ok(Ok(stream)) => {
+            let subject = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|cert| match crate::tls::subject_rfc2253(cert) {
+                    Ok(subject) => Some(subject),
+                    Err(e) => {
+                        tracing::info!(node = %node.host, %peer, error = %e, "unreadable client certificate subject");
+                        None
+                    }
+                });
             let (rd, wr) = tokio::io::split(stream);
-            Some((Box::new(rd), Box::new(wr)))
+            Some((Box::new(rd), Box::new(wr), subject))
         }
         Ok(Err(e)) => {
             tracing::info!(node = %node.host, %peer, error = %e, "TLS handshake failed; closing connection");
@@ -112,10 +123,11 @@ pub async fn serve_behind_load_balancer(cluster: Arc<Cluster>, node: Arc<Node>, 
 async fn serve_from(cluster: Arc<Cluster>, node: Arc<Node>, stream: TcpStream, from_load_balancer: bool) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let Some((rd, wr)) = open_stream(&cluster, &node, stream, &peer).await else { return };
+    let Some((rd, wr, subject)) = open_stream(&cluster, &node, stream, &peer).await else { return };
     let connection_id = node.connections.opened();
     let _open = OpenConnection(Arc::clone(&node));
     let mut client = ClientInfo { connection_id, from_load_balancer, ..ClientInfo::default() };
+    client.auth.x509_subject = subject;
     let mut conn = Connection { cluster, node: Arc::clone(&node), rd, wr, reply_compressor: None };
     match conn.run(&mut client).await {
         Stop::Normal => tracing::debug!(node = %node.host, connection_id, %peer, "connection closed"),

@@ -173,6 +173,8 @@ async fn run_one(cluster: &Arc<Cluster>, node: &Node, client: &mut ClientInfo, i
         }
     } else if name == "saslStart" {
         auth::sasl_start(&cluster.users, &mut client.auth, &inv.db, &inv.cmd, version).map(|d| (d, None))
+    } else if name == "authenticate" {
+        auth::authenticate(&cluster.users, &mut client.auth, &inv.db, &inv.cmd, version).map(|d| (d, None))
     } else if name == "saslContinue" {
         auth::sasl_continue(&mut client.auth, &inv.cmd, version).map(|d| (d, None))
     } else if legacy_auth::handles(&name, version) {
