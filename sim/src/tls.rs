@@ -226,36 +226,6 @@ impl TestCertificates {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_certificates_make_a_server_config() {
-        let certs = TestCertificates::generate(&["example.test"]).expect("certificates");
-        assert!(certs.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
-        assert!(certs.settings().is_ok());
-        let client = certs.client_certificate_key_pem("alice").expect("client certificate");
-        assert!(client.contains("PRIVATE KEY"));
-    }
-
-    #[test]
-    fn subjects_read_in_rfc2253_form() {
-        let certs = TestCertificates::generate(&[]).expect("certificates");
-        let pem = certs.client_certificate_key_pem("a,b").expect("client certificate");
-        let der = CertificateDer::pem_slice_iter(pem.as_bytes()).next().expect("one").expect("parses");
-        assert_eq!(subject_rfc2253(&der).expect("subject"), "CN=a\\,b");
-        assert!(certs.settings_verifying_clients().is_ok());
-        assert_eq!(escape_rfc2253(" #x+y "), "\\ #x\\+y\\ ");
-        assert!(subject_rfc2253(b"not a certificate").is_err());
-    }
-
-    #[test]
-    fn malformed_pem_is_an_error() {
-        assert!(TlsSettings::from_pem("nope", "nope").is_err());
-    }
-}
-
 /// The subject of the DER certificate `der` as an RFC 2253 string (the form MONGODB-X509 user
 /// names take): relative distinguished names from the last to the first, separated by `,`,
 /// multi-valued ones joined by `+`, well-known attribute types by their short names.
@@ -304,4 +274,34 @@ fn escape_rfc2253(value: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_certificates_make_a_server_config() {
+        let certs = TestCertificates::generate(&["example.test"]).expect("certificates");
+        assert!(certs.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(certs.settings().is_ok());
+        let client = certs.client_certificate_key_pem("alice").expect("client certificate");
+        assert!(client.contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn subjects_read_in_rfc2253_form() {
+        let certs = TestCertificates::generate(&[]).expect("certificates");
+        let pem = certs.client_certificate_key_pem("a,b").expect("client certificate");
+        let der = CertificateDer::pem_slice_iter(pem.as_bytes()).next().expect("one").expect("parses");
+        assert_eq!(subject_rfc2253(&der).expect("subject"), "CN=a\\,b");
+        assert!(certs.settings_verifying_clients().is_ok());
+        assert_eq!(escape_rfc2253(" #x+y "), "\\ #x\\+y\\ ");
+        assert!(subject_rfc2253(b"not a certificate").is_err());
+    }
+
+    #[test]
+    fn malformed_pem_is_an_error() {
+        assert!(TlsSettings::from_pem("nope", "nope").is_err());
+    }
 }
