@@ -106,6 +106,10 @@ pub struct UriOptions {
     pub connect_timeout: Option<Duration>,
     /// `directConnection`: connect to the one seed as a Single topology.
     pub direct_connection: Option<bool>,
+    /// `enableOverloadRetargeting` (client backpressure spec): on a retry after an overload
+    /// error, prefer a server other than the overloaded one. Parsed and kept; the driver's
+    /// retry logic does not act on it yet.
+    pub enable_overload_retargeting: Option<bool>,
     /// `heartbeatFrequencyMS` (at least 500 ms).
     pub heartbeat_frequency: Option<Duration>,
     /// `journal`: the default write concern's `j`.
@@ -114,6 +118,10 @@ pub struct UriOptions {
     pub load_balanced: Option<bool>,
     /// `localThresholdMS`: the latency window for server selection.
     pub local_threshold: Option<Duration>,
+    /// `maxAdaptiveRetries` (client backpressure spec): how many times an operation that
+    /// failed with an overload error may be retried (0 = never). Parsed and kept; the driver's
+    /// retry logic does not act on it yet.
+    pub max_adaptive_retries: Option<u32>,
     /// `maxIdleTimeMS` (0 = no limit).
     pub max_idle_time: Option<Duration>,
     /// `maxPoolSize` (0 = no maximum).
@@ -691,10 +699,12 @@ impl OptionsParser {
             }
             "connecttimeoutms" => self.options.connect_timeout = self.millis(key, v, 0, I32_MAX),
             "directconnection" => self.options.direct_connection = self.boolean(key, v),
+            "enableoverloadretargeting" => self.options.enable_overload_retargeting = self.boolean(key, v),
             "heartbeatfrequencyms" => self.options.heartbeat_frequency = self.millis(key, v, 500, I32_MAX),
             "journal" => self.options.journal = self.boolean(key, v),
             "loadbalanced" => self.options.load_balanced = self.boolean(key, v),
             "localthresholdms" => self.options.local_threshold = self.millis(key, v, 0, I32_MAX),
+            "maxadaptiveretries" => self.options.max_adaptive_retries = self.u32(key, v, 0),
             "maxidletimems" => self.options.max_idle_time = self.millis(key, v, 0, I32_MAX),
             "maxpoolsize" => self.options.max_pool_size = self.u32(key, v, 0),
             "minpoolsize" => self.options.min_pool_size = self.u32(key, v, 0),

@@ -685,7 +685,7 @@ fn emit_reply(r: &Reply) -> TokenStream {
         let ident = Ident::new(&f.ident, Span::call_site());
         let wire = &f.wire;
         if f.required {
-            quote!(#ident: reply_field(doc, #name, #wire)?.ok_or_else(|| missing_field(#name, #wire))?)
+            quote!(#ident: required_reply_field(doc, #name, #wire)?)
         } else {
             quote!(#ident: reply_field(doc, #name, #wire)?)
         }

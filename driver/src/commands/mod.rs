@@ -28,7 +28,7 @@ include!(concat!(env!("OUT_DIR"), "/commands.rs"));
 pub mod reply;
 
 pub use reply::FromBson;
-use reply::{missing_field, reply_field};
+use reply::{reply_field, required_reply_field};
 
 use crate::error::{Error, Result};
 

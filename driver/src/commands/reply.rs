@@ -139,6 +139,19 @@ pub(crate) fn reply_field<T: FromBson>(doc: &bson::Document, owner: &str, field:
     }
 }
 
+/// Reads required field `field` of reply struct `owner`: an error naming both when it is
+/// absent or has the wrong type. A present `null` is parsed like any other value, so a field
+/// of any BSON type keeps it (e.g. an `upserted` entry whose `_id` is `null`, which a server
+/// reports for `{_id: null}` upserts); a typed field rejects it as the wrong type.
+pub(crate) fn required_reply_field<T: FromBson>(doc: &bson::Document, owner: &str, field: &str) -> Result<T> {
+    match doc.get(field) {
+        None => Err(missing_field(owner, field)),
+        Some(value) => {
+            T::from_bson(value).map_err(|e| Error::invalid_response(format!("{owner}.{field}: {e}")))
+        }
+    }
+}
+
 /// A required field of reply struct `owner` is missing.
 pub(crate) fn missing_field(owner: &str, field: &str) -> Error {
     Error::invalid_response(format!("{owner}: required field `{field}` is missing"))
