@@ -106,6 +106,14 @@ pub struct WriteError {
     pub extra: Option<Box<Document>>,
 }
 
+impl From<WriteError> for CommandError {
+    /// The write error as a whole-command failure (e.g. `findAndModify`), keeping its extra
+    /// fields in the reply.
+    fn from(e: WriteError) -> Self {
+        CommandError { extra: e.extra.or(e.error.extra), ..e.error }
+    }
+}
+
 impl From<CommandError> for WriteError {
     fn from(error: CommandError) -> Self {
         WriteError { error, extra: None }

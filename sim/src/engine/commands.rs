@@ -1276,7 +1276,7 @@ impl Store {
                     bypass: opt_bool(cmd, "bypassDocumentValidation", false)?,
                 },
             )
-            .map_err(|e| e.error)?;
+            .map_err(CommandError::from)?;
         let value = match docs {
             Some((old, newd)) => {
                 if new {
@@ -1461,7 +1461,7 @@ impl Store {
             for d in out {
                 let d = with_id_first(&d);
                 if !target.merge {
-                    c.insert(&tns, d, ts).map_err(|e| e.error)?;
+                    c.insert(&tns, d, ts).map_err(CommandError::from)?;
                     continue;
                 }
                 // $merge: find the target document by the `on` fields.
@@ -1487,7 +1487,15 @@ impl Store {
                 };
                 match (existing, target.when_matched.as_str(), target.when_not_matched.as_str()) {
                     (Some(_), "keepExisting", _) => {}
-                    (Some(_), "fail", _) => return Err(fail("matched")),
+                    // whenMatched "fail" is an insert (jstests/aggregation/sources/merge/
+                    // mode_fail_insert.js): the `on` fields' unique index refuses it with its
+                    // DuplicateKey error, keyPattern/keyValue included (SERVER-59097, 5.1+).
+                    (Some(_), "fail", _) => {
+                        return Err(match c.check_unique(&tns, &d, None) {
+                            Err(e) => e.into(),
+                            Ok(()) => fail("matched"),
+                        })
+                    }
                     (Some(rid), mode, _) => {
                         let Some(old) = c.get(rid).cloned() else { continue };
                         let mut new = if mode == "merge" { old.clone() } else { Document::new() };
@@ -1504,12 +1512,12 @@ impl Store {
                         } else {
                             c.replace(&tns, rid, new, ts)
                         };
-                        r.map_err(|e| e.error)?;
+                        r.map_err(CommandError::from)?;
                     }
                     (None, _, "discard") => {}
                     (None, _, "fail") => return Err(fail("not matched")),
                     (None, _, _) => {
-                        c.insert(&tns, d, ts).map_err(|e| e.error)?;
+                        c.insert(&tns, d, ts).map_err(CommandError::from)?;
                     }
                 }
             }
@@ -2078,7 +2086,7 @@ impl Store {
                     format!("Index already exists with a different name: {}", existing.name),
                 ));
             }
-            c.add_index(&ns, idx).map_err(|e| e.error)?;
+            c.add_index(&ns, idx).map_err(CommandError::from)?;
         }
         let after = c.indexes.len() as i32;
         let added: Vec<Document> = c.indexes.iter().skip(before as usize).map(|i| i.spec.clone()).collect();

@@ -171,6 +171,9 @@ pub fn error_reply(failure: &Failure, version: ServerVersion, cx: LabelContext) 
         "code": failure.error.code,
         "codeName": failure.error.code_name.clone(),
     };
+    for (k, v) in failure.error.extra.iter().flat_map(|x| x.iter()) {
+        reply.insert(k.clone(), v.clone());
+    }
     let labels = match &failure.labels {
         Some(labels) => labels.clone(),
         None => server_labels(version, cx, Some(failure.error.code), None),
