@@ -324,6 +324,14 @@ async fn data_command(
         max_wire_version: version.max_wire_version(),
         router: node.role == Role::Router,
     };
+    // A write command the engine refuses still waits for (and reports) its write concern.
+    let with_wce = |e: crate::engine::CommandError| {
+        let mut failure = Failure::from(e);
+        if is_write {
+            failure.write_concern_error = unsatisfiable_write_concern(cluster, cmd);
+        }
+        failure
+    };
     let mut reply = match (txn_number, &lsid) {
         (Some(txn), Some(lsid)) => {
             let key = session_key(lsid);
@@ -348,14 +356,14 @@ async fn data_command(
                             return Err(Failure::new(code, version, msg));
                         }
                     }
-                    let reply = lock(&cluster.store).run(&inv.db, cmd, &ctx)?;
+                    let reply = lock(&cluster.store).run(&inv.db, cmd, &ctx).map_err(with_wce)?;
                     records.record(key, txn, reply.clone());
                     reply
                 }
             }
         }
         _ if name == "getMore" => await_get_more(cluster, &inv.db, cmd, &ctx).await?,
-        _ => lock(&cluster.store).run(&inv.db, cmd, &ctx)?,
+        _ => lock(&cluster.store).run(&inv.db, cmd, &ctx).map_err(with_wce)?,
     };
     if let Some(at) = read_at {
         read_concern::stamp_snapshot_reply(&mut reply, at);

@@ -98,18 +98,23 @@ pub struct Failure {
     pub error: CommandError,
     /// Labels chosen explicitly (by a fail point); `None` lets the server decide.
     pub labels: Option<Vec<String>>,
+    /// The `writeConcernError` a failed write command still reports: mongod waits for the
+    /// write concern after a write command fails too (jstests/replsets/
+    /// noop_writes_wait_for_write_concern.js: `create` of an existing collection answers
+    /// NamespaceExists and a `writeConcernError`).
+    pub write_concern_error: Option<Document>,
 }
 
 impl Failure {
     /// A failure with `code`, named for `version`.
     pub fn new(code: i32, version: ServerVersion, message: impl Into<String>) -> Self {
-        Self { error: CommandError::new(code, &code_name(code, version), message), labels: None }
+        Self { error: CommandError::new(code, &code_name(code, version), message), labels: None, write_concern_error: None }
     }
 }
 
 impl From<CommandError> for Failure {
     fn from(error: CommandError) -> Self {
-        Self { error, labels: None }
+        Self { error, labels: None, write_concern_error: None }
     }
 }
 
@@ -180,6 +185,9 @@ pub fn error_reply(failure: &Failure, version: ServerVersion, cx: LabelContext) 
     };
     if !labels.is_empty() {
         reply.insert("errorLabels", labels.into_iter().map(Bson::String).collect::<Vec<_>>());
+    }
+    if let Some(wce) = &failure.write_concern_error {
+        reply.insert("writeConcernError", wce.clone());
     }
     reply
 }
