@@ -71,6 +71,34 @@ impl Transaction {
     }
 }
 
+impl Transaction {
+    /// mongod 4.4+ builds indexes in a transaction only on a collection the transaction
+    /// creates: a new index on a collection that existed before it fails with
+    /// OperationNotSupportedInTransaction, while re-creating an existing index succeeds and a
+    /// conflicting one fails as outside (jstests/core/txns/create_existing_indexes.js).
+    fn check_new_indexes(&self, db: &str, cmd: &Document) -> Result<(), CommandError> {
+        let coll = cmd.get_str("createIndexes").unwrap_or_default();
+        if !self.marks.contains_key(&(db.to_owned(), coll.to_owned())) {
+            return Ok(());
+        }
+        let Some(existing) = self.data.collection(db, coll) else { return Ok(()) };
+        let specs = cmd.get_array("indexes").map(|a| a.as_slice()).unwrap_or_default();
+        let new = specs.iter().filter_map(Bson::as_document).any(|spec| {
+            let name = spec.get_str("name").ok();
+            let key = spec.get_document("key").ok();
+            !existing.indexes.iter().any(|i| Some(i.name.as_str()) == name || Some(&i.key) == key)
+        });
+        if new {
+            return Err(CommandError::new(
+                263,
+                "OperationNotSupportedInTransaction",
+                format!("Cannot create new indexes on existing collection {db}.{coll} in a multi-document transaction."),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Starts a transaction reading the current data (snapshot isolation).
     pub fn begin_transaction(&mut self) -> Transaction {
@@ -113,6 +141,9 @@ impl Store {
                 "OperationNotSupportedInTransaction",
                 "$out and $merge cannot be used in a transaction",
             ));
+        }
+        if name == "createIndexes" {
+            txn.check_new_indexes(db, cmd)?;
         }
         let inner = ExecContext { read_at: None, ..ctx.clone() };
         let reply = txn.data.run(db, cmd, &inner)?;
