@@ -127,3 +127,21 @@ fn a_dropped_transaction_releases_its_documents() {
     s.commit_transaction(&t1, Timestamp { time: 3, increment: 0 }).unwrap();
     assert_eq!(ids(&s.run("db", &doc! {"find": "c"}, &at(4)).unwrap()), vec![1]);
 }
+
+#[test]
+fn new_indexes_only_on_collections_the_transaction_creates() {
+    // jstests/core/txns/create_existing_indexes.js: an existing index may be "re-created",
+    // a new one on a pre-existing collection fails with OperationNotSupportedInTransaction.
+    let mut s = Store::new();
+    s.run("db", &doc! {"insert": "c", "documents": [{"_id": 1}]}, &at(1)).unwrap();
+    s.run("db", &doc! {"createIndexes": "c", "indexes": [{"key": {"a": 1}, "name": "a_1"}]}, &at(2)).unwrap();
+    let mut txn = s.begin_transaction();
+    let same = doc! {"createIndexes": "c", "indexes": [{"key": {"a": 1}, "name": "a_1"}]};
+    assert!(s.run_in_transaction(&mut txn, "db", &same, &at(3)).is_ok());
+    let new = doc! {"createIndexes": "c", "indexes": [{"key": {"b": 1}, "name": "b_1"}]};
+    let err = s.run_in_transaction(&mut txn, "db", &new, &at(3)).unwrap_err();
+    assert_eq!((err.code, err.code_name.as_str()), (263, "OperationNotSupportedInTransaction"));
+    // A collection the transaction creates takes new indexes.
+    let fresh = doc! {"createIndexes": "n", "indexes": [{"key": {"b": 1}, "name": "b_1"}]};
+    assert!(s.run_in_transaction(&mut txn, "db", &fresh, &at(3)).is_ok());
+}

@@ -577,3 +577,38 @@ async fn load_balancers_front_the_routers() {
     let failed = command(&mut direct, 2, doc! { "ping": 1, "$db": "admin" }).await;
     assert_eq!(failed.get_i32("code").ok(), Some(7), "the fail point is the first router's: {failed}");
 }
+
+#[tokio::test]
+async fn failed_commands_carry_extra_info_and_write_concern_errors() {
+    let d = Deployment::start(Config::replica_set(2)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&d.member_hosts()[0]).await;
+    command(&mut s, 1, doc! { "insert": "c", "documents": [{"_id": 1, "x": "foo"}], "$db": "t" }).await;
+    let ix = doc! { "createIndexes": "c", "indexes": [{"key": {"x": 1}, "name": "x_1", "unique": true}], "$db": "t" };
+    command(&mut s, 2, ix).await;
+    // A DuplicateKey failing the whole command keeps keyPattern/keyValue (duplicate_key_error_info.cpp).
+    let fam = command(
+        &mut s,
+        3,
+        doc! { "findAndModify": "c", "query": {"_id": 2}, "update": {"$set": {"x": "foo"}}, "upsert": true, "$db": "t" },
+    )
+    .await;
+    assert_eq!(fam.get_i32("code").ok(), Some(11000), "{fam}");
+    assert_eq!(fam.get_document("keyPattern").ok(), Some(&doc! {"x": 1}), "{fam}");
+    assert_eq!(fam.get_document("keyValue").ok(), Some(&doc! {"x": "foo"}), "{fam}");
+    // $merge whenMatched: "fail" fails as the _id index does.
+    let merge = command(
+        &mut s,
+        4,
+        doc! { "aggregate": 1, "pipeline": [{"$documents": [{"_id": 1}]}, {"$merge": {"into": "c", "whenMatched": "fail"}}],
+        "cursor": {}, "$db": "t" },
+    )
+    .await;
+    assert_eq!(merge.get_i32("code").ok(), Some(11000), "{merge}");
+    assert_eq!(merge.get_document("keyValue").ok(), Some(&doc! {"_id": 1}), "{merge}");
+    // A failed write command still reports its unsatisfiable write concern
+    // (jstests/replsets/noop_writes_wait_for_write_concern.js).
+    let create = command(&mut s, 5, doc! { "create": "c", "writeConcern": {"w": 3}, "$db": "t" }).await;
+    assert_eq!(create.get_i32("code").ok(), Some(48), "{create}");
+    let wce = create.get_document("writeConcernError").ok().cloned().unwrap_or_default();
+    assert_eq!(wce.get_i32("code").ok(), Some(100), "{create}");
+}

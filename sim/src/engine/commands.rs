@@ -1494,7 +1494,7 @@ impl Store {
                         return Err(match c.check_unique(&tns, &d, None) {
                             Err(e) => e.into(),
                             Ok(()) => fail("matched"),
-                        })
+                        });
                     }
                     (Some(rid), mode, _) => {
                         let Some(old) = c.get(rid).cloned() else { continue };

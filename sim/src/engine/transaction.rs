@@ -92,7 +92,9 @@ impl Transaction {
             return Err(CommandError::new(
                 263,
                 "OperationNotSupportedInTransaction",
-                format!("Cannot create new indexes on existing collection {db}.{coll} in a multi-document transaction."),
+                format!(
+                    "Cannot create new indexes on existing collection {db}.{coll} in a multi-document transaction."
+                ),
             ));
         }
         Ok(())

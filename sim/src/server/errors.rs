@@ -108,7 +108,11 @@ pub struct Failure {
 impl Failure {
     /// A failure with `code`, named for `version`.
     pub fn new(code: i32, version: ServerVersion, message: impl Into<String>) -> Self {
-        Self { error: CommandError::new(code, &code_name(code, version), message), labels: None, write_concern_error: None }
+        Self {
+            error: CommandError::new(code, &code_name(code, version), message),
+            labels: None,
+            write_concern_error: None,
+        }
     }
 }
 
