@@ -328,7 +328,7 @@ async fn data_command(
     let with_wce = |e: crate::engine::CommandError| {
         let mut failure = Failure::from(e);
         if is_write {
-            failure.write_concern_error = unsatisfiable_write_concern(cluster, cmd);
+            failure.write_concern_error = unsatisfiable_write_concern(cluster, cmd).map(Box::new);
         }
         failure
     };

@@ -102,7 +102,7 @@ pub struct Failure {
     /// write concern after a write command fails too (jstests/replsets/
     /// noop_writes_wait_for_write_concern.js: `create` of an existing collection answers
     /// NamespaceExists and a `writeConcernError`).
-    pub write_concern_error: Option<Document>,
+    pub write_concern_error: Option<Box<Document>>,
 }
 
 impl Failure {
@@ -191,7 +191,7 @@ pub fn error_reply(failure: &Failure, version: ServerVersion, cx: LabelContext) 
         reply.insert("errorLabels", labels.into_iter().map(Bson::String).collect::<Vec<_>>());
     }
     if let Some(wce) = &failure.write_concern_error {
-        reply.insert("writeConcernError", wce.clone());
+        reply.insert("writeConcernError", wce.as_ref().clone());
     }
     reply
 }
