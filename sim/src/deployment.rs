@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle as TaskHandle;
 
 use crate::config::{Config, Topology};
 use crate::server::{Cluster, Node, Role, connection};
@@ -49,14 +51,56 @@ pub struct Deployment {
     /// The load balancers' `host:port`: in front of the first router, in front of all.
     load_balancers: Vec<String>,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The runtime thread (`None` when it serves in the caller's runtime).
     thread: Option<JoinHandle<()>>,
+    /// Opens in-memory connections, served by the deployment's runtime.
+    connector: InMemoryConnector,
 }
 
-/// The shared state, the load balancers' hosts and the members' listening addresses.
-type Started = Result<(Arc<Cluster>, Vec<String>, Vec<String>), StartError>;
+/// Opens in-memory connections to a deployment's servers ([`Deployment::in_memory_connector`]).
+#[derive(Debug, Clone)]
+pub struct InMemoryConnector {
+    cluster: Arc<Cluster>,
+    /// The load balancers' `host:port`.
+    load_balancers: Vec<String>,
+    /// The runtime serving the deployment.
+    runtime: Handle,
+    /// Turns of the load balancer in front of every router.
+    turn: Arc<AtomicUsize>,
+}
+
+impl InMemoryConnector {
+    /// Opens an in-memory connection to the server announced as `host` (a member, a router,
+    /// or a load balancer's `host:port`), served by the deployment's runtime like an accepted
+    /// TCP connection without TLS: the client's end, or `None` for an unknown host.
+    pub fn connect(&self, host: &str) -> Option<tokio::io::DuplexStream> {
+        let routers = || self.cluster.nodes.iter().filter(|n| n.role == Role::Router);
+        let (node, behind_balancer) = match self.load_balancers.iter().position(|h| h == host) {
+            Some(0) => (routers().next()?, true),
+            Some(_) => {
+                let count = routers().count().max(1);
+                let turn = self.turn.fetch_add(1, Ordering::Relaxed) % count;
+                (routers().nth(turn)?, true)
+            }
+            None => (self.cluster.nodes.iter().find(|n| n.host == host)?, false),
+        };
+        let (client, server) = tokio::io::duplex(IN_MEMORY_BUFFER);
+        let serve =
+            connection::serve_in_memory(Arc::clone(&self.cluster), Arc::clone(node), server, behind_balancer);
+        self.runtime.spawn(serve);
+        Some(client)
+    }
+}
+
+/// The shared state, the load balancers' hosts, the members' listening addresses and the
+/// runtime serving them.
+type Started = Result<(Arc<Cluster>, Vec<String>, Vec<String>, Handle), StartError>;
 
 /// The runtime thread being started: its start report, its shutdown trigger, its handle.
 type Launched = (oneshot::Receiver<Started>, oneshot::Sender<()>, JoinHandle<()>);
+
+/// The bytes an in-memory connection buffers each way before a writer waits for its reader.
+const IN_MEMORY_BUFFER: usize = 1 << 20;
 
 /// Binds `count` listeners from `first` (or on free ports).
 async fn bind(count: usize, first: Option<u16>) -> Result<Vec<TcpListener>, StartError> {
@@ -154,18 +198,23 @@ async fn serve(config: Config, started: oneshot::Sender<Started>, shutdown: ones
     let balancer_hosts: Vec<String> = balancer_listeners.iter().map(host_of).collect();
     let cluster = Arc::new(Cluster::new(config, member_hosts, router_hosts));
     let listeners = member_listeners.into_iter().chain(router_listeners);
+    let mut tasks: Vec<TaskHandle<()>> = Vec::new();
     for (node, listener) in cluster.nodes.iter().zip(listeners) {
-        tokio::spawn(accept_loop(Arc::clone(&cluster), Arc::clone(node), listener));
+        tasks.push(tokio::spawn(accept_loop(Arc::clone(&cluster), Arc::clone(node), listener)));
     }
     let routers: Vec<Arc<Node>> = cluster.nodes.iter().filter(|n| n.role == Role::Router).cloned().collect();
     for (i, listener) in balancer_listeners.into_iter().enumerate() {
         let backends = if i == 0 { routers.iter().take(1).cloned().collect() } else { routers.clone() };
-        tokio::spawn(load_balancer_loop(Arc::clone(&cluster), backends, listener));
+        tasks.push(tokio::spawn(load_balancer_loop(Arc::clone(&cluster), backends, listener)));
     }
-    if started.send(Ok((Arc::clone(&cluster), balancer_hosts, member_addresses))).is_err() {
-        return;
+    let report = (Arc::clone(&cluster), balancer_hosts, member_addresses, Handle::current());
+    if started.send(Ok(report)).is_ok() {
+        let _ = shutdown.await;
     }
-    let _ = shutdown.await;
+    // Serving in a runtime that outlives the deployment: stop listening with it.
+    for task in tasks {
+        task.abort();
+    }
 }
 
 impl Deployment {
@@ -189,21 +238,32 @@ impl Deployment {
     }
 
     fn assemble(
-        (cluster, load_balancers, member_addresses): (Arc<Cluster>, Vec<String>, Vec<String>),
+        (cluster, load_balancers, member_addresses, runtime): (
+            Arc<Cluster>,
+            Vec<String>,
+            Vec<String>,
+            Handle,
+        ),
         shutdown: oneshot::Sender<()>,
-        thread: JoinHandle<()>,
+        thread: Option<JoinHandle<()>>,
     ) -> Self {
         let connection_string = match load_balancers.first() {
             Some(single) => format!("mongodb://{single}/?loadBalanced=true"),
             None => connection_string(&cluster, &member_addresses),
         };
         Self {
+            connector: InMemoryConnector {
+                cluster: Arc::clone(&cluster),
+                load_balancers: load_balancers.clone(),
+                runtime,
+                turn: Arc::default(),
+            },
             cluster,
             connection_string,
             member_addresses,
             load_balancers,
             shutdown: Some(shutdown),
-            thread: Some(thread),
+            thread,
         }
     }
 
@@ -211,7 +271,40 @@ impl Deployment {
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let (started, shutdown, thread) = Self::launch(config)?;
         let cluster = started.await.map_err(|_| StartError::Runtime("runtime thread exited".into()))??;
-        Ok(Self::assemble(cluster, shutdown, thread))
+        Ok(Self::assemble(cluster, shutdown, Some(thread)))
+    }
+
+    /// Starts a deployment served by tasks of the caller's tokio runtime instead of a thread
+    /// of its own, so that its timers (fail points' `blockTimeMS`, awaited `hello`s, elections)
+    /// follow that runtime's clock: under `tokio::time::pause()` the deployment and a driver
+    /// connected through [`Deployment::connect_in_memory`] share one virtual clock, which
+    /// advances only when every task waits, so a 50 ms timeout against a 55 ms block is
+    /// decided by the timers' order, not by the machine's load. It also listens on
+    /// 127.0.0.1 (its hosts are those ports), but stops when dropped.
+    pub async fn start_in_current_runtime(config: Config) -> Result<Self, StartError> {
+        let (started_tx, started_rx) = oneshot::channel();
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        tokio::spawn(serve(config, started_tx, shutdown_rx));
+        let cluster =
+            started_rx.await.map_err(|_| StartError::Runtime("the serving task exited".into()))??;
+        Ok(Self::assemble(cluster, shutdown_tx, None))
+    }
+
+    /// Opens an in-memory connection to the server announced as `host` (see
+    /// [`InMemoryConnector::connect`]).
+    pub fn connect_in_memory(&self, host: &str) -> Option<tokio::io::DuplexStream> {
+        self.connector.connect(host)
+    }
+
+    /// What opens in-memory connections to this deployment's servers (clonable, e.g. for a
+    /// driver's dialer); they work as long as the deployment runs.
+    pub fn in_memory_connector(&self) -> InMemoryConnector {
+        self.connector.clone()
+    }
+
+    /// Whether it is served by the caller's runtime ([`Deployment::start_in_current_runtime`]).
+    pub fn in_current_runtime(&self) -> bool {
+        self.thread.is_none()
     }
 
     /// Starts a deployment from synchronous code (not from inside an async runtime).
@@ -219,7 +312,7 @@ impl Deployment {
         let (started, shutdown, thread) = Self::launch(config)?;
         let cluster =
             started.blocking_recv().map_err(|_| StartError::Runtime("runtime thread exited".into()))??;
-        Ok(Self::assemble(cluster, shutdown, thread))
+        Ok(Self::assemble(cluster, shutdown, Some(thread)))
     }
 
     /// The MongoDB connection string that reaches this deployment (load-balanced: the load

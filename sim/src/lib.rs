@@ -16,6 +16,6 @@ pub mod version;
 pub mod wire;
 
 pub use config::{Config, Topology, User};
-pub use deployment::{Deployment, StartError};
+pub use deployment::{Deployment, InMemoryConnector, StartError};
 pub use tls::{TestCertificates, TlsError, TlsSettings};
 pub use version::ServerVersion;

@@ -409,6 +409,8 @@ fn generate_case_loaded(
         case_parts(file, case, spec_file);
     let start = if auth {
         quote! { start_with_auth }
+    } else if virtual_clock(spec_file) {
+        quote! { start_virtual }
     } else {
         quote! { start }
     };
@@ -437,6 +439,16 @@ fn generate_case_loaded(
         None => (Status::Run, body),
         Some(first) => (Status::Ignored(first.clone()), body),
     }
+}
+
+/// Whether the cases of `spec_file` run on the test-controlled clock (the runner's
+/// `Clock::Virtual`): the client-side operations timeout suite, whose timeouts race fail
+/// points' blocks by a few milliseconds. Not `command-execution`, whose cases block the
+/// monitor's `hello` to raise the measured round-trip time: the monitor times its checks on
+/// the wall clock (`std::time::Instant` in `driver/src/monitor.rs`), which a paused clock
+/// does not move, so those cases keep the wall clock (their margins are tens of ms).
+fn virtual_clock(spec_file: &str) -> bool {
+    spec_file.contains("/client-side-operations-timeout/") && !spec_file.ends_with("/command-execution.json")
 }
 
 /// The file with the entities the case's `createEntities` operations add (they are looked
@@ -1051,17 +1063,6 @@ pub(super) fn database_operation(op: &Operation) -> Result<TokenStream, String> 
 /// Cases the runner executes but that fail for a reason outside the runner (a driver or
 /// simulator gap): `(file stem, description substring, reason)`.
 const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    // Wall-clock races.
-    (
-        "retryability-legacy-timeouts",
-        "",
-        "timing: the fail point blocks 55 ms against socketTimeoutMS 50, a 5 ms margin a loaded 2-core machine misses either way (needs the test-controlled clock of the CSOT work)",
-    ),
-    (
-        "change-streams",
-        "=timeoutMS is refreshed for getMore if maxAwaitTimeMS is set",
-        "timing: timeoutMS 20 against a 15 ms block, with the fresh client's first selection inside it: a 5 ms margin a loaded 2-core machine misses (needs the test-controlled clock)",
-    ),
     // Driver gaps.
     (
         "gridfs-upload",

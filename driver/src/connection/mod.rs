@@ -19,11 +19,14 @@ pub mod hello;
 pub mod metadata;
 pub mod tls;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bson::Document;
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
+// tokio's clock, not the wall clock: the handshake's round-trip time (the first RTT sample,
+// which `maxTimeMS` derivation subtracts) then follows a test's paused clock too.
+use tokio::time::Instant;
 
 pub use handshake::{HANDSHAKE_DB, HandshakeCommand, handshake_command};
 pub use hello::{StreamDescription, server_description_from_hello};
@@ -112,22 +115,49 @@ pub struct ConnectionOptions {
 }
 
 /// Maps a server's address to the socket address to dial: for deployments reached through
-/// a tunnel or port forwarding, and for tests that give simulated servers DNS names.
+/// a tunnel or port forwarding, and for tests that give simulated servers DNS names; or, for
+/// tests, hands over an in-memory stream to an in-process server instead of dialling
+/// ([`Dialer::in_memory`]).
 #[derive(Clone)]
-pub struct Dialer(std::sync::Arc<Route>);
+pub struct Dialer {
+    route: std::sync::Arc<Route>,
+    in_memory: Option<std::sync::Arc<InMemory>>,
+}
 
 /// A [`Dialer`]'s mapping: the host and port to dial for an address, or `None` for itself.
 type Route = dyn Fn(&ServerAddress) -> Option<(String, u16)> + Send + Sync;
 
+/// A [`Dialer`]'s in-memory connector: the client's end of a stream to the server at an
+/// address, or `None` to dial it over TCP.
+type InMemory = dyn Fn(&ServerAddress) -> Option<tokio::io::DuplexStream> + Send + Sync;
+
 impl Dialer {
     /// A dialer asking `route` for each address; `None` dials the address itself.
     pub fn new(route: impl Fn(&ServerAddress) -> Option<(String, u16)> + Send + Sync + 'static) -> Self {
-        Self(std::sync::Arc::new(route))
+        Self { route: std::sync::Arc::new(route), in_memory: None }
+    }
+
+    /// A dialer that asks `connect` for an in-memory stream to each server (e.g. a simulated
+    /// deployment in the same tokio runtime, so that both run on one clock, which a test may
+    /// pause); an address it returns `None` for is dialled over TCP. Connections over such a
+    /// stream cannot use TLS.
+    pub fn in_memory(
+        connect: impl Fn(&ServerAddress) -> Option<tokio::io::DuplexStream> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            route: std::sync::Arc::new(|_: &ServerAddress| None),
+            in_memory: Some(std::sync::Arc::new(connect)),
+        }
     }
 
     /// The host and port to dial for `address`.
     pub fn route(&self, address: &ServerAddress) -> (String, u16) {
-        (self.0)(address).unwrap_or_else(|| (address.host().to_owned(), address.port()))
+        (self.route)(address).unwrap_or_else(|| (address.host().to_owned(), address.port()))
+    }
+
+    /// The in-memory stream to `address`, when this dialer has one for it.
+    fn connect_in_memory(&self, address: &ServerAddress) -> Option<tokio::io::DuplexStream> {
+        self.in_memory.as_ref().and_then(|connect| connect(address))
     }
 }
 
@@ -306,6 +336,14 @@ impl Connection {
         generation: u32,
     ) -> Result<Self> {
         let connect = async {
+            if let Some(stream) = options.dialer.as_ref().and_then(|d| d.connect_in_memory(&address)) {
+                if options.tls.is_some() {
+                    return Err(Error::invalid_argument(format!(
+                        "TLS is not available over the in-memory connection to {address}"
+                    )));
+                }
+                return Ok(Stream::Memory(stream));
+            }
             let (host, port) = match &options.dialer {
                 Some(dialer) => dialer.route(&address),
                 None => (address.host().to_owned(), address.port()),

@@ -8,13 +8,15 @@ use std::path::Path;
 
 use bson::{Bson, Document, doc};
 use mongo_driver::Client;
+use mongo_driver::client::ClientBuilder;
+use mongo_driver::connection::Dialer;
 use mongo_driver::options::ReadPreference;
 use mongo_sim::{Config, Deployment, ServerVersion};
 use spec_codegen::unified::model::{RunOnRequirement, Serverless, Topology};
 use spec_codegen::unified::{TestFile, Version};
 
 use super::matching::match_root;
-use super::runner::Sim;
+use super::runner::{Clock, Sim};
 
 /// Where the tests run: chosen by `MONGODB_URI` ([`Target::from_env`]), or given
 /// explicitly (tests of the runner itself).
@@ -82,6 +84,18 @@ impl TestDeployment {
         }
     }
 
+    /// A client builder for `uri` (one of this deployment's): with [`Clock::Virtual`], its
+    /// connections are in-memory streams to the simulator in the test's runtime.
+    pub fn client_builder(&self, uri: &str) -> ClientBuilder {
+        let builder = Client::builder(uri);
+        match self {
+            Self::Simulated(deployment, _) if deployment.in_current_runtime() => {
+                builder.dialer(in_memory_dialer(deployment))
+            }
+            _ => builder,
+        }
+    }
+
     /// The connection string of a client entity: on a sharded deployment, all routers
     /// only with `useMultipleMongoses: true`, else the first; load-balanced, the load
     /// balancer in front of both routers unless `useMultipleMongoses` is false, then the
@@ -112,6 +126,12 @@ impl TestDeployment {
     }
 }
 
+/// A dialer connecting each server of `deployment` in memory (see [`Clock::Virtual`]).
+fn in_memory_dialer(deployment: &Deployment) -> Dialer {
+    let connector = deployment.in_memory_connector();
+    Dialer::in_memory(move |address| connector.connect(&address.to_string()))
+}
+
 /// The user of an auth-enabled simulated deployment (`runOnRequirements.auth: true`),
 /// defined in `admin`: name and password.
 pub const SIM_USER: (&str, &str) = ("unified-user", "unified-pencil");
@@ -140,6 +160,7 @@ fn first_host_only(uri: &str) -> String {
 /// Starts (or connects to) the deployment of case `case` of `file` and its internal
 /// client. `None`: the real deployment does not meet the case's `runOnRequirements`,
 /// and the case is skipped (said on stderr).
+#[allow(clippy::too_many_arguments)]
 pub async fn connect(
     path: &Path,
     file: &TestFile,
@@ -148,6 +169,7 @@ pub async fn connect(
     version: ServerVersion,
     target: Target,
     auth: bool,
+    clock: Clock,
 ) -> Option<(TestDeployment, Client)> {
     match target {
         Target::Simulated => {
@@ -166,12 +188,25 @@ pub async fn connect(
             }
             .with_version(version);
             let config = if auth { config.with_user("admin", SIM_USER.0, SIM_USER.1) } else { config };
-            let deployment =
-                Deployment::start(config).await.unwrap_or_else(|e| panic!("the simulator starts: {e}"));
-            let internal = Client::builder(with_sim_credentials(&deployment, deployment.connection_string()))
+            let deployment = match clock {
+                Clock::Real => Deployment::start(config).await,
+                Clock::Virtual => {
+                    // The simulator's timers and the driver's then follow one paused clock.
+                    tokio::time::pause();
+                    Deployment::start_in_current_runtime(config).await
+                }
+            };
+            let deployment = deployment.unwrap_or_else(|e| panic!("the simulator starts: {e}"));
+            let deployment = TestDeployment::Simulated(deployment, sim);
+            let uri = match &deployment {
+                TestDeployment::Simulated(d, _) => with_sim_credentials(d, d.connection_string()),
+                TestDeployment::Remote { uri, .. } => uri.clone(),
+            };
+            let internal = deployment
+                .client_builder(&uri)
                 .build()
                 .unwrap_or_else(|e| panic!("the internal client starts: {e}"));
-            Some((TestDeployment::Simulated(deployment, sim), internal))
+            Some((deployment, internal))
         }
         Target::Uri(uri) => {
             let internal = Client::builder(&uri)

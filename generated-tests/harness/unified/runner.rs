@@ -41,6 +41,21 @@ mod test_runner_ops;
 use test_runner_ops::EventList;
 mod transactions;
 
+/// Whose clock a case's timers run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The wall clock: the simulator serves from a thread of its own, over TCP.
+    Real,
+    /// The test's paused tokio clock (`tokio::time::pause`): the simulator is served by the
+    /// test's current-thread runtime and every client connects to it through in-memory
+    /// streams, so the simulator's timers (a fail point's `blockTimeMS`) and the driver's
+    /// (`socketTimeoutMS`, `timeoutMS`, selection) run on one virtual clock that moves only
+    /// when every task waits, straight to the next timer. A 50 ms timeout against a 55 ms
+    /// block is then decided by the timers' order, however loaded the machine is. Against
+    /// `MONGODB_URI` the wall clock is kept.
+    Virtual,
+}
+
 /// The simulated deployment a case runs on (chosen by the generator from its
 /// `runOnRequirements`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +257,13 @@ impl Runner {
         Self::start_on(path, case, sim, version, Target::from_env()).await
     }
 
+    /// [`Runner::start`] on the test-controlled clock ([`Clock::Virtual`]); the test must run
+    /// on a current-thread runtime (`#[tokio::test]`).
+    pub async fn start_virtual(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Option<Self> {
+        let file = spec_codegen::unified::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        Self::start_file(path, file, case, sim, version, Target::from_env(), false, Clock::Virtual).await
+    }
+
     /// [`Runner::start`] for a case requiring authentication (`runOnRequirements.auth`): the
     /// simulated deployment has a user, and every client's URI carries its credentials.
     pub async fn start_with_auth(
@@ -274,7 +296,7 @@ impl Runner {
         version: ServerVersion,
     ) -> Option<Self> {
         let file = load(&path, case).unwrap_or_else(|e| panic!("{e}"));
-        Self::start_file(path, file, case, sim, version, Target::from_env(), false).await
+        Self::start_file(path, file, case, sim, version, Target::from_env(), false, Clock::Real).await
     }
 
     /// [`Runner::start_on`], with a simulated deployment requiring authentication when `auth`.
@@ -287,17 +309,18 @@ impl Runner {
         auth: bool,
     ) -> Option<Self> {
         let file = spec_codegen::unified::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        Self::start_file(path, file, case, sim, version, target, auth).await
+        Self::start_file(path, file, case, sim, version, target, auth, Clock::Real).await
     }
 
     /// [`Runner::start`] for case `case` of a Transactions-format ("legacy") file, which
     /// the generator's translator turns into a unified file (`spec_codegen::legacy`).
     pub async fn start_legacy(path: PathBuf, case: usize, sim: Sim, version: ServerVersion) -> Option<Self> {
         let file = spec_codegen::legacy::load_case(&path, case).unwrap_or_else(|e| panic!("{e}"));
-        Self::start_file(path, file, case, sim, version, Target::from_env(), false).await
+        Self::start_file(path, file, case, sim, version, Target::from_env(), false, Clock::Real).await
     }
 
-    /// [`Runner::start_on_with`] for a file already loaded from `path`.
+    /// [`Runner::start_on_with`] for a file already loaded from `path`, on `clock`.
+    #[allow(clippy::too_many_arguments)]
     async fn start_file(
         path: PathBuf,
         file: TestFile,
@@ -306,9 +329,10 @@ impl Runner {
         version: ServerVersion,
         target: Target,
         auth: bool,
+        clock: Clock,
     ) -> Option<Self> {
         let (deployment, internal) =
-            super::deployment::connect(&path, &file, case, sim, version, target, auth).await?;
+            super::deployment::connect(&path, &file, case, sim, version, target, auth, clock).await?;
         let mut runner = Self {
             path,
             file,
@@ -419,8 +443,8 @@ impl Runner {
                     let observing = started || succeeded || failed;
                     let stores = self.event_stores(c, &pointer);
                     let command_stores = stores.clone();
-                    let builder =
-                        Client::builder(&uri).command_event_handler(Arc::new(move |e: &CommandEvent| {
+                    let builder = self.deployment.client_builder(&uri).command_event_handler(Arc::new(
+                        move |e: &CommandEvent| {
                             all_sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
                             command_stores.command(e);
                             if !observing {
@@ -450,7 +474,8 @@ impl Runner {
                             if keep {
                                 sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
                             }
-                        }));
+                        },
+                    ));
                     let cmap: Arc<Mutex<Vec<ObservedCmap>>> = Arc::default();
                     let cmap_kinds: Vec<CmapEventKind> =
                         observe.iter().copied().filter_map(cmap_kind).collect();

@@ -120,10 +120,33 @@ pub async fn serve_behind_load_balancer(cluster: Arc<Cluster>, node: Arc<Node>, 
     serve_from(cluster, node, stream, true).await
 }
 
+/// Serves one in-memory connection (see [`crate::Deployment::connect_in_memory`]) until it
+/// closes: plain, as over TCP without TLS.
+pub async fn serve_in_memory(
+    cluster: Arc<Cluster>,
+    node: Arc<Node>,
+    stream: tokio::io::DuplexStream,
+    from_load_balancer: bool,
+) {
+    let (rd, wr) = tokio::io::split(stream);
+    serve_opened(cluster, node, (Box::new(rd), Box::new(wr), None), "in-memory".into(), from_load_balancer)
+        .await
+}
+
 async fn serve_from(cluster: Arc<Cluster>, node: Arc<Node>, stream: TcpStream, from_load_balancer: bool) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let Some((rd, wr, subject)) = open_stream(&cluster, &node, stream, &peer).await else { return };
+    let Some(opened) = open_stream(&cluster, &node, stream, &peer).await else { return };
+    serve_opened(cluster, node, opened, peer, from_load_balancer).await
+}
+
+async fn serve_opened(
+    cluster: Arc<Cluster>,
+    node: Arc<Node>,
+    (rd, wr, subject): Opened,
+    peer: String,
+    from_load_balancer: bool,
+) {
     let connection_id = node.connections.opened();
     let _open = OpenConnection(Arc::clone(&node));
     let mut client = ClientInfo { connection_id, from_load_balancer, ..ClientInfo::default() };

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use bson::{Bson, Document};
-use mongo_driver::Client;
 use mongo_driver::error::Error;
 use mongo_driver::options::{ReadConcern, ReadPreference, ReadPreferenceMode};
 use mongo_driver::session::{ClientSession, TransactionOptions};
@@ -140,7 +139,11 @@ impl Runner {
         let command = args.doc("failPoint");
         let name = command.get_str("configureFailPoint").unwrap_or_default().to_string();
         let uri = format!("mongodb://{address}/?directConnection=true");
-        let client = Client::builder(&uri).build().unwrap_or_else(|e| panic!("{here}: client {uri}: {e}"));
+        let client = self
+            .deployment
+            .client_builder(&uri)
+            .build()
+            .unwrap_or_else(|e| panic!("{here}: client {uri}: {e}"));
         let result =
             client.database("admin").run_command(command).selection_criteria(ReadPreference::primary()).await;
         if let Err(e) = result {
