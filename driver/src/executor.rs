@@ -294,14 +294,26 @@ impl Executor {
         operation_id: i64,
         keep: Option<&mut Option<PinnedConnection>>,
     ) -> Result<O::Output> {
-        let deadline = ctx
-            .deadline
-            .or_else(|| ctx.timeout.filter(|t| !t.is_zero()).map(|t| tokio::time::Instant::now() + t));
+        // Client-side operations timeout spec "Convenient Transactions API": inside
+        // withTransaction, an operation run with its session takes the session's deadline.
+        let from_session = match &session {
+            SessionArg::Explicit(s) => s.state().transaction.deadline,
+            _ => None,
+        };
+        let (timeout, deadline) = match from_session {
+            Some((at, within)) => (Some(within), Some(at)),
+            None => (
+                ctx.timeout,
+                ctx.deadline.or_else(|| {
+                    ctx.timeout.filter(|t| !t.is_zero()).map(|t| tokio::time::Instant::now() + t)
+                }),
+            ),
+        };
         let with_deadline;
-        let ctx = if deadline == ctx.deadline {
+        let ctx = if deadline == ctx.deadline && timeout == ctx.timeout {
             ctx
         } else {
-            with_deadline = ExecutionContext { deadline, ..ctx.clone() };
+            with_deadline = ExecutionContext { deadline, timeout, ..ctx.clone() };
             &with_deadline
         };
         let name = op.name().to_string();

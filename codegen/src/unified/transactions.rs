@@ -28,6 +28,23 @@ fn arguments(op: &Operation, allowed: &[&str], required: &[&str]) -> Result<(), 
     Ok(())
 }
 
+/// Whether `op` is a session operation that takes a `timeoutMS` argument of its own
+/// (client-side operations timeout spec: `commitTransaction`, `abortTransaction`,
+/// `withTransaction`).
+pub(super) fn takes_timeout(op: &Operation) -> bool {
+    matches!(op.name.as_str(), "commitTransaction" | "abortTransaction" | "withTransaction")
+        && op.arguments.as_ref().is_some_and(|a| a.contains_key("timeoutMS"))
+}
+
+/// The `timeoutMS` argument of `op` as a `Duration` expression, if it has one.
+fn timeout_argument(op: &Operation) -> Result<Option<TokenStream>, String> {
+    let Some(value) = op.arguments.as_ref().and_then(|a| a.get("timeoutMS")) else { return Ok(None) };
+    let Some(ms) = value.as_u64() else {
+        return Err(format!("operation {}: timeoutMS {value} is not a non-negative integer", op.name));
+    };
+    Ok(Some(quote! { ::std::time::Duration::from_millis(#ms) }))
+}
+
 /// Operation `i` on a session entity.
 pub(super) fn session_operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
     let object = op.object.as_str();
@@ -41,12 +58,22 @@ pub(super) fn session_operation(file: &TestFile, op: &Operation, i: usize) -> Re
             quote! { session.start_transaction(r.transaction_options(#i)).map(|()| ::bson::Bson::Null) }
         }
         "commitTransaction" => {
-            arguments(op, &[], &[])?;
-            quote! { session.commit_transaction().await.map(|()| ::bson::Bson::Null) }
+            arguments(op, &["timeoutMS"], &[])?;
+            match timeout_argument(op)? {
+                Some(t) => {
+                    quote! { session.commit_transaction_with_timeout(#t).await.map(|()| ::bson::Bson::Null) }
+                }
+                None => quote! { session.commit_transaction().await.map(|()| ::bson::Bson::Null) },
+            }
         }
         "abortTransaction" => {
-            arguments(op, &[], &[])?;
-            quote! { session.abort_transaction().await.map(|()| ::bson::Bson::Null) }
+            arguments(op, &["timeoutMS"], &[])?;
+            match timeout_argument(op)? {
+                Some(t) => {
+                    quote! { session.abort_transaction_with_timeout(#t).await.map(|()| ::bson::Bson::Null) }
+                }
+                None => quote! { session.abort_transaction().await.map(|()| ::bson::Bson::Null) },
+            }
         }
         "withTransaction" => return with_transaction(file, op, i),
         other => return Err(format!("session operation {other} not supported by the runner")),
@@ -101,7 +128,13 @@ pub(super) fn callback_session_operation(op: &Operation, i: usize, j: usize) -> 
 /// `withTransaction`: its callback's operations run inside the closure, each checked and
 /// its error propagated to the driver (which retries or aborts on it).
 fn with_transaction(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
-    arguments(op, TRANSACTION_OPTIONS, &["callback"])?;
+    let mut allowed = TRANSACTION_OPTIONS.to_vec();
+    allowed.push("timeoutMS");
+    arguments(op, &allowed, &["callback"])?;
+    let (method, timeout) = match timeout_argument(op)? {
+        Some(t) => (quote! { with_transaction_with_timeout }, quote! { #t, }),
+        None => (quote! { with_transaction }, quote! {}),
+    };
     let object = op.object.as_str();
     let callback = op.arguments.as_ref().and_then(|a| a.get("callback")).and_then(|c| c.as_array());
     let Some(callback) = callback else {
@@ -118,7 +151,8 @@ fn with_transaction(file: &TestFile, op: &Operation, i: usize) -> Result<TokenSt
             let options = r.transaction_options(#i);
             let mut session = r.take_session(#object);
             let result: ::std::result::Result<::bson::Bson, ::mongo_driver::error::Error> = session
-                .with_transaction(
+                .#method(
+                    #timeout
                     &mut r,
                     |txn_session, r| {
                         ::futures::FutureExt::boxed(async move {

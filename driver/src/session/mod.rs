@@ -35,6 +35,10 @@ pub struct SessionOptions {
     /// The default options of transactions started on the session (transactions spec
     /// "defaultTransactionOptions").
     pub default_transaction_options: Option<TransactionOptions>,
+    /// `defaultTimeoutMS` (client-side operations timeout spec "Sessions"): the `timeoutMS`
+    /// of the session's `commitTransaction`, `abortTransaction` and `withTransaction`
+    /// (`None`: the client's `timeoutMS`; zero: no limit).
+    pub default_timeout: Option<std::time::Duration>,
 }
 
 /// The `clusterTime` timestamp of a `$clusterTime` document.
@@ -342,6 +346,13 @@ impl<'a> StartSession<'a> {
     /// Sets the default transaction options.
     pub fn default_transaction_options(mut self, value: TransactionOptions) -> Self {
         self.options.default_transaction_options = Some(value);
+        self
+    }
+
+    /// Sets `defaultTimeoutMS`: the `timeoutMS` of the session's `commitTransaction`,
+    /// `abortTransaction` and `withTransaction` (zero: no limit); unset, the client's.
+    pub fn default_timeout(mut self, value: std::time::Duration) -> Self {
+        self.options.default_timeout = Some(value);
         self
     }
 

@@ -140,6 +140,11 @@ pub(crate) struct Transaction {
     pub(crate) recovery_token: Option<Document>,
     /// Whether the commit ran no command (the transaction had no statement).
     commit_was_empty: bool,
+    /// While `withTransaction` runs with a `timeoutMS`: its deadline and that `timeoutMS`,
+    /// which the operations run with this session take instead of their own (client-side
+    /// operations timeout spec "Convenient Transactions API": the timeout is kept on the
+    /// session, private, for the callback's operations).
+    pub(crate) deadline: Option<(tokio::time::Instant, Duration)>,
 }
 
 impl Transaction {
@@ -465,6 +470,8 @@ impl ClientSession {
             pinned_connection: None,
             recovery_token: None,
             commit_was_empty: false,
+            // withTransaction's deadline spans its retries.
+            deadline: state.transaction.deadline,
         };
         Ok(())
     }
@@ -475,6 +482,18 @@ impl ClientSession {
     /// commit again. Errors whose outcome is unknown carry
     /// [`UNKNOWN_TRANSACTION_COMMIT_RESULT`].
     pub async fn commit_transaction(&mut self) -> Result<()> {
+        self.commit_transaction_within(None).await
+    }
+
+    /// [`ClientSession::commit_transaction`] with its own `timeoutMS` (client-side
+    /// operations timeout spec; zero: no limit), instead of the session's `defaultTimeoutMS`
+    /// or the client's `timeoutMS`. With a `timeoutMS` in force, the transaction's
+    /// `maxCommitTimeMS` and the write concern's `wtimeout` are not sent.
+    pub async fn commit_transaction_with_timeout(&mut self, timeout: Duration) -> Result<()> {
+        self.commit_transaction_within(Some(timeout)).await
+    }
+
+    async fn commit_transaction_within(&mut self, timeout: Option<Duration>) -> Result<()> {
         let (previous, write_concern, max_commit_time) = {
             let mut state = self.state();
             let t = &mut state.transaction;
@@ -500,7 +519,7 @@ impl ClientSession {
         };
         let mut op =
             CommitTransaction::new(write_concern, max_commit_time, previous == TransactionState::Committed);
-        match self.run_end(&mut op).await {
+        match self.run_end(&mut op, timeout, false).await {
             Ok(()) => Ok(()),
             Err(mut error) => {
                 if commit_result_unknown(&error) {
@@ -520,6 +539,18 @@ impl ClientSession {
     /// `abortTransaction` (none when the transaction ran no command), retried once after a
     /// retryable error; its errors are ignored. The session is unpinned.
     pub async fn abort_transaction(&mut self) -> Result<()> {
+        self.abort_transaction_within(None, false).await
+    }
+
+    /// [`ClientSession::abort_transaction`] with its own `timeoutMS` (client-side operations
+    /// timeout spec; zero: no limit), instead of the session's `defaultTimeoutMS` or the
+    /// client's `timeoutMS`.
+    pub async fn abort_transaction_with_timeout(&mut self, timeout: Duration) -> Result<()> {
+        self.abort_transaction_within(Some(timeout), false).await
+    }
+
+    /// `refresh`: a fresh deadline even inside `withTransaction` (whose callback failed).
+    async fn abort_transaction_within(&mut self, timeout: Option<Duration>, refresh: bool) -> Result<()> {
         let write_concern = {
             let mut state = self.state();
             let t = &mut state.transaction;
@@ -544,23 +575,49 @@ impl ClientSession {
             t.options.write_concern.clone()
         };
         let mut op = AbortTransaction::new(write_concern);
-        if let Err(error) = self.run_end(&mut op).await {
+        if let Err(error) = self.run_end(&mut op, timeout, refresh).await {
             tracing::debug!(target: "mongo_driver::session", %error, "abortTransaction failed (ignored)");
         }
         unpin(Some(self));
         Ok(())
     }
 
-    /// Runs `commitTransaction` or `abortTransaction` through the client's executor.
-    async fn run_end<O: crate::operation::Operation<Output = ()>>(&mut self, op: &mut O) -> Result<()> {
+    /// Runs `commitTransaction` or `abortTransaction` through the client's executor, within
+    /// `timeout`, else the session's `defaultTimeoutMS`, else the client's `timeoutMS`
+    /// (client-side operations timeout spec "Sessions"); inside `withTransaction`, within its
+    /// deadline unless `refresh` (an abort after the callback failed gets the whole
+    /// `timeoutMS` again: "withTransaction refreshes the timeout for abortTransaction").
+    async fn run_end<O: crate::operation::Operation<Output = ()>>(
+        &mut self,
+        op: &mut O,
+        timeout: Option<Duration>,
+        refresh: bool,
+    ) -> Result<()> {
         let Some(client) = self.client.clone() else {
             return Err(Error::invalid_argument("an implicit session has no transaction"));
         };
         let executor = client.executor();
         let id = executor.next_operation_id();
-        // Client-side operations timeout spec: commit and abort inherit the client's timeoutMS.
-        let ctx = ExecutionContext { timeout: client.defaults().timeout, ..ExecutionContext::default() };
-        executor.execute_in(op, &ctx, SessionArg::Explicit(self), id).await
+        let session_deadline = self.state().transaction.deadline;
+        let ctx = match session_deadline {
+            Some((deadline, within)) if timeout.is_none() && !refresh => ExecutionContext {
+                timeout: Some(within),
+                deadline: Some(deadline),
+                ..ExecutionContext::default()
+            },
+            Some((_, within)) if timeout.is_none() => {
+                ExecutionContext { timeout: Some(within), ..ExecutionContext::default() }
+            }
+            _ => ExecutionContext {
+                timeout: timeout.or(self.options().default_timeout).or(client.defaults().timeout),
+                ..ExecutionContext::default()
+            },
+        };
+        // The session's deadline is not the end operation's own (the executor would take it).
+        let kept = self.state().transaction.deadline.take();
+        let result = executor.execute_in(op, &ctx, SessionArg::Explicit(self), id).await;
+        self.state().transaction.deadline = kept;
+        result
     }
 
     /// Runs `callback` in a transaction and commits it (convenient API for transactions spec
@@ -594,15 +651,71 @@ impl ClientSession {
     /// ```
     pub async fn with_transaction<C, R, F>(
         &mut self,
-        mut context: C,
-        mut callback: F,
+        context: C,
+        callback: F,
         options: impl Into<Option<TransactionOptions>>,
     ) -> Result<R>
     where
         F: for<'a> FnMut(&'a mut ClientSession, &'a mut C) -> BoxFuture<'a, Result<R>>,
     {
-        let options = options.into();
+        self.with_transaction_within(None, context, callback, options).await
+    }
+
+    /// [`ClientSession::with_transaction`] within its own `timeoutMS` (client-side operations
+    /// timeout spec "Convenient Transactions API"; zero: no limit) instead of the session's
+    /// `defaultTimeoutMS` or the client's `timeoutMS`. With a `timeoutMS` in force, one
+    /// deadline covers the whole call, retries included (instead of the 120 seconds), and
+    /// the callback's operations run with this session take it: they must not set a
+    /// `timeoutMS` of their own. Operations the callback runs without the session do not
+    /// get it. An abort after the callback failed gets the whole `timeoutMS` again.
+    pub async fn with_transaction_with_timeout<C, R, F>(
+        &mut self,
+        timeout: Duration,
+        context: C,
+        callback: F,
+        options: impl Into<Option<TransactionOptions>>,
+    ) -> Result<R>
+    where
+        F: for<'a> FnMut(&'a mut ClientSession, &'a mut C) -> BoxFuture<'a, Result<R>>,
+    {
+        self.with_transaction_within(Some(timeout), context, callback, options).await
+    }
+
+    async fn with_transaction_within<C, R, F>(
+        &mut self,
+        timeout: Option<Duration>,
+        context: C,
+        callback: F,
+        options: impl Into<Option<TransactionOptions>>,
+    ) -> Result<R>
+    where
+        F: for<'a> FnMut(&'a mut ClientSession, &'a mut C) -> BoxFuture<'a, Result<R>>,
+    {
+        let inherited = self.client.as_ref().and_then(|c| c.defaults().timeout);
+        let timeout = timeout.or(self.options().default_timeout).or(inherited).filter(|t| !t.is_zero());
+        let deadline = timeout.map(|t| (tokio::time::Instant::now() + t, t));
+        self.state().transaction.deadline = deadline;
+        let result = self.run_with_transaction(context, callback, options.into()).await;
+        self.state().transaction.deadline = None;
+        result
+    }
+
+    async fn run_with_transaction<C, R, F>(
+        &mut self,
+        mut context: C,
+        mut callback: F,
+        options: Option<TransactionOptions>,
+    ) -> Result<R>
+    where
+        F: for<'a> FnMut(&'a mut ClientSession, &'a mut C) -> BoxFuture<'a, Result<R>>,
+    {
         let start = Instant::now();
+        let deadline = self.state().transaction.deadline.map(|(at, _)| at);
+        // Time left to retry: until the deadline with timeoutMS, else for 120 seconds.
+        let time_left = || match deadline {
+            Some(at) => tokio::time::Instant::now() < at,
+            None => start.elapsed() < WITH_TRANSACTION_TIMEOUT,
+        };
         'transaction: loop {
             self.start_transaction(options.clone())?;
             let value = match callback(self, &mut context).await {
@@ -610,11 +723,9 @@ impl ClientSession {
                 Err(error) => {
                     if self.in_transaction() {
                         // Abort errors are ignored (abort only fails on a wrong state).
-                        let _ = self.abort_transaction().await;
+                        let _ = self.abort_transaction_within(None, true).await;
                     }
-                    if error.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                        && start.elapsed() < WITH_TRANSACTION_TIMEOUT
-                    {
+                    if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && time_left() {
                         continue 'transaction;
                     }
                     return Err(error);
@@ -628,7 +739,7 @@ impl ClientSession {
                 match self.commit_transaction().await {
                     Ok(()) => return Ok(value),
                     Err(error) => {
-                        if start.elapsed() < WITH_TRANSACTION_TIMEOUT && !is_max_time_expired(&error) {
+                        if time_left() && !is_max_time_expired(&error) {
                             if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) {
                                 continue;
                             }

@@ -549,6 +549,10 @@ impl Runner {
                         start = match (key.as_str(), value) {
                             ("causalConsistency", serde_json::Value::Bool(b)) => start.causal_consistency(*b),
                             ("snapshot", serde_json::Value::Bool(b)) => start.snapshot(*b),
+                            ("defaultTimeoutMS", ms) => match ms.as_i64() {
+                                Some(ms) => start.default_timeout(timeout_millis(&self.path, &pointer, ms)),
+                                None => panic!("{here}: {ms} is not an integer"),
+                            },
                             ("defaultTransactionOptions", serde_json::Value::Object(o)) => start
                                 .default_transaction_options(transactions::options(
                                     &here,

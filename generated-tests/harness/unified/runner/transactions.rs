@@ -60,6 +60,8 @@ impl Runner {
     pub fn transaction_options(&self, i: usize) -> Option<TransactionOptions> {
         let mut args = self.op(i).arguments;
         args.remove("callback");
+        // withTransaction's own timeoutMS is no transaction option (the generator passes it).
+        args.remove("timeoutMS");
         (!args.is_empty()).then(|| options(&format!("{}/arguments", self.operation_here(i)), &args))
     }
 
