@@ -612,3 +612,90 @@ async fn failed_commands_carry_extra_info_and_write_concern_errors() {
     let wce = create.get_document("writeConcernError").ok().cloned().unwrap_or_default();
     assert_eq!(wce.get_i32("code").ok(), Some(100), "{create}");
 }
+
+#[tokio::test]
+async fn awaitable_hello_argument_errors_use_mongod_codes() {
+    let d = Deployment::start(Config::replica_set(1)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut s = connect(&host(&d)).await;
+    let first = command(&mut s, 1, doc! { "hello": 1, "$db": "admin" }).await;
+    let tv = first.get_document("topologyVersion").ok().cloned().unwrap_or_default();
+    let pid = tv.get_object_id("processId").unwrap_or_else(|e| panic!("{e}: {first}"));
+    let code = |r: &Document| r.get_i32("code").ok();
+    let r = command(&mut s, 2, doc! { "hello": 1, "topologyVersion": tv.clone(), "$db": "admin" }).await;
+    assert_eq!(code(&r), Some(31368), "{r}");
+    let r = command(&mut s, 3, doc! { "hello": 1, "maxAwaitTimeMS": 10, "$db": "admin" }).await;
+    assert_eq!(code(&r), Some(31368), "{r}");
+    let r = command(
+        &mut s,
+        4,
+        doc! { "hello": 1, "topologyVersion": tv.clone(), "maxAwaitTimeMS": -1, "$db": "admin" },
+    )
+    .await;
+    assert_eq!(code(&r), Some(31373), "{r}");
+    let negative = doc! { "processId": pid, "counter": -1_i64 };
+    let r = command(
+        &mut s,
+        5,
+        doc! { "hello": 1, "topologyVersion": negative, "maxAwaitTimeMS": 10, "$db": "admin" },
+    )
+    .await;
+    assert_eq!(code(&r), Some(31372), "{r}");
+    let ahead = doc! { "processId": pid, "counter": 1000_i64 };
+    let r = command(
+        &mut s,
+        6,
+        doc! { "hello": 1, "topologyVersion": ahead, "maxAwaitTimeMS": 10, "$db": "admin" },
+    )
+    .await;
+    assert_eq!(code(&r), Some(31382), "{r}");
+    // Another process id (a restarted server) answers at once, without waiting.
+    let other = doc! { "processId": bson::oid::ObjectId::new(), "counter": 0_i64 };
+    let started = std::time::Instant::now();
+    let r = command(
+        &mut s,
+        7,
+        doc! { "hello": 1, "topologyVersion": other, "maxAwaitTimeMS": 5000, "$db": "admin" },
+    )
+    .await;
+    assert_eq!(r.get_f64("ok").ok(), Some(1.0), "{r}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn not_primary_errors_carry_the_topology_version_from_4_4() {
+    for (version, expected) in [(ServerVersion::V4_2, false), (ServerVersion::V4_4, true)] {
+        let d = Deployment::start(Config::replica_set(2).with_version(version))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut s = connect(&host(&d)).await;
+        // A failCommand NotPrimary error, a NotPrimary writeConcernError, and a shutdown
+        // error (which carries none outside quiesce mode).
+        for (i, (data, carries)) in [
+            (doc! { "failCommands": ["insert"], "errorCode": 10107 }, expected),
+            (
+                doc! { "failCommands": ["insert"], "writeConcernError": { "code": 189, "errmsg": "x" } },
+                expected,
+            ),
+            (doc! { "failCommands": ["insert"], "errorCode": 91 }, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let id = 10 * i as i32;
+            let fp = command(
+                &mut s,
+                id + 1,
+                doc! { "configureFailPoint": "failCommand", "mode": { "times": 1 }, "data": data, "$db": "admin" },
+            )
+            .await;
+            assert_eq!(fp.get_f64("ok").ok(), Some(1.0), "{fp}");
+            let r = command(&mut s, id + 2, doc! { "insert": "c", "documents": [{}], "$db": "test" }).await;
+            assert_eq!(r.contains_key("topologyVersion"), carries, "{version:?}: {r}");
+        }
+        // A real NotPrimary refusal: a write on the secondary.
+        let mut secondary = connect(&d.member_hosts()[1]).await;
+        let r = command(&mut secondary, 1, doc! { "insert": "c", "documents": [{}], "$db": "test" }).await;
+        assert_eq!(r.get_i32("code").ok(), Some(10107), "{r}");
+        assert_eq!(r.contains_key("topologyVersion"), expected, "{version:?}: {r}");
+    }
+}

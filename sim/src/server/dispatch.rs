@@ -152,6 +152,7 @@ async fn run_one(cluster: &Arc<Cluster>, node: &Node, client: &mut ClientInfo, i
             if let Some(extra) = action.extra_info {
                 reply.insert("errorExtraInfo", extra);
             }
+            with_topology_version(cluster, node, &mut reply);
             return Outcome::Reply(with_cluster_time(cluster, reply, None));
         }
         injected_wce = action.write_concern_error;
@@ -209,7 +210,31 @@ async fn run_one(cluster: &Arc<Cluster>, node: &Node, client: &mut ClientInfo, i
         }
         Err(failure) => (error_reply(&failure, version, labels), None),
     };
+    let mut reply = reply;
+    with_topology_version(cluster, node, &mut reply);
     Outcome::Reply(with_cluster_time(cluster, reply, op_time))
+}
+
+/// The NotPrimary codes whose replies carry the node's `topologyVersion` from 4.4 on
+/// (InterruptedDueToReplStateChange, NotWritablePrimary, NotPrimaryNoSecondaryOk,
+/// NotPrimaryOrSecondary, PrimarySteppedDown), as the command's code or its
+/// `writeConcernError`'s; shutdown errors carry it only in quiesce mode, which the simulator
+/// does not model (server jstest `replsets/notprimary_errors_return_topology_version.js`).
+pub const NOT_PRIMARY_CODES: [i32; 5] = [11602, 10107, 13435, 13436, 189];
+
+/// Adds the node's `topologyVersion` to a NotPrimary error reply of a 4.4+ mongod, so that a
+/// driver can tell a stale error from a fresh one (SDAM "topologyVersion").
+fn with_topology_version(cluster: &Cluster, node: &Node, reply: &mut Document) {
+    if !cluster.config.version.supports_awaitable_hello() || node.role == Role::Router {
+        return;
+    }
+    let code = |d: &Document| int64(d.get("code")).map(|c| c as i32);
+    let not_primary = |c: Option<i32>| c.is_some_and(|c| NOT_PRIMARY_CODES.contains(&c));
+    let failed = reply.get_f64("ok").is_ok_and(|ok| ok == 0.0) && not_primary(code(reply));
+    let wce = reply.get_document("writeConcernError").is_ok_and(|w| not_primary(code(w)));
+    if failed || wce {
+        reply.insert("topologyVersion", node.topology_version());
+    }
 }
 
 /// Appends `$clusterTime` and `operationTime` on replica sets and routers.

@@ -67,18 +67,7 @@ pub async fn hello(
             meta.get_document("application").ok().and_then(|a| a.get_str("name").ok()).map(str::to_owned);
     }
     if version.supports_awaitable_hello() {
-        if let (Ok(tv), Some(max_await)) =
-            (cmd.get_document("topologyVersion"), cmd.get("maxAwaitTimeMS").and_then(number))
-        {
-            let mut rx = node.topology_counter.subscribe();
-            let current = *rx.borrow_and_update();
-            let same_process = tv.get_object_id("processId").ok() == Some(node.process_id);
-            let counter = tv.get("counter").and_then(number);
-            if same_process && counter == Some(current) {
-                let wait = Duration::from_millis(max_await.max(0) as u64);
-                let _ = tokio::time::timeout(wait, rx.changed()).await;
-            }
-        }
+        await_topology_change(node, cmd, version).await?;
     }
     let mut reply = describe(cluster, node, client, name, cmd);
     if client.from_load_balancer && !client.load_balanced_hello_done {
@@ -99,15 +88,82 @@ pub async fn hello(
     Ok(reply)
 }
 
+/// Awaitable `hello` (mongod's `hello` command and `awaitHelloResponse`): `topologyVersion`
+/// and `maxAwaitTimeMS` come together or not at all (31368), with a non-negative counter
+/// (31372) and await time (31373), and a counter no greater than the node's (31382). When the
+/// client's version is the node's current one, waits until it changes or `maxAwaitTimeMS`
+/// passes; another `processId` (a restarted server) or an older counter answers at once.
+async fn await_topology_change(
+    node: &Node,
+    cmd: &Document,
+    version: crate::ServerVersion,
+) -> Result<(), Failure> {
+    let (tv, max_await) = match (cmd.get("topologyVersion"), cmd.get("maxAwaitTimeMS")) {
+        (None, None) => return Ok(()),
+        (Some(tv), Some(max_await)) => (tv, max_await),
+        (Some(_), None) => {
+            return Err(Failure::new(
+                31368,
+                version,
+                "A request with a 'topologyVersion' must include 'maxAwaitTimeMS'",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Failure::new(
+                31368,
+                version,
+                "A request with 'maxAwaitTimeMS' must include a 'topologyVersion'",
+            ));
+        }
+    };
+    let Some(max_await) = number(max_await) else {
+        return Err(Failure::new(14, version, format!("maxAwaitTimeMS must be a number, not {max_await}")));
+    };
+    if max_await < 0 {
+        return Err(Failure::new(31373, version, "maxAwaitTimeMS must be a non-negative integer"));
+    }
+    let Bson::Document(tv) = tv else {
+        return Err(Failure::new(14, version, format!("topologyVersion must be an object, not {tv}")));
+    };
+    let (Ok(process_id), Some(counter)) = (tv.get_object_id("processId"), tv.get("counter").and_then(number))
+    else {
+        return Err(Failure::new(
+            40414,
+            version,
+            "topologyVersion needs an ObjectId processId and an integer counter",
+        ));
+    };
+    if counter < 0 {
+        return Err(Failure::new(31372, version, "topologyVersion must have a non-negative counter"));
+    }
+    let mut rx = node.topology_counter.subscribe();
+    let current = *rx.borrow_and_update();
+    if process_id != node.process_id {
+        return Ok(());
+    }
+    if counter > current {
+        return Err(Failure::new(
+            31382,
+            version,
+            format!(
+                "Received a topology version with counter: {counter} which is greater than the server topology \
+                 version counter: {current}"
+            ),
+        ));
+    }
+    if counter == current {
+        let wait = Duration::from_millis(max_await as u64);
+        let _ = tokio::time::timeout(wait, rx.changed()).await;
+    }
+    Ok(())
+}
+
 /// The `hello` reply of `node` right now.
 pub fn describe(cluster: &Cluster, node: &Node, client: &ClientInfo, name: &str, cmd: &Document) -> Document {
     let version = cluster.config.version;
     let mut reply = Document::new();
     if version.supports_awaitable_hello() {
-        reply.insert(
-            "topologyVersion",
-            doc! { "processId": node.process_id, "counter": *node.topology_counter.borrow() },
-        );
+        reply.insert("topologyVersion", node.topology_version());
     }
     let writable_key = if name == "hello" { "isWritablePrimary" } else { "ismaster" };
     match node.role {

@@ -131,6 +131,11 @@ impl Node {
         }
     }
 
+    /// The node's `topologyVersion` now: `{processId, counter}`.
+    pub fn topology_version(&self) -> Document {
+        doc! { "processId": self.process_id, "counter": *self.topology_counter.borrow() }
+    }
+
     /// Increments `topologyVersion.counter`, waking awaitable `hello`s.
     pub fn bump_topology(&self) {
         self.topology_counter.send_modify(|c| *c += 1);
