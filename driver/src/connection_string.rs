@@ -114,6 +114,9 @@ pub struct UriOptions {
     pub heartbeat_frequency: Option<Duration>,
     /// `journal`: the default write concern's `j`.
     pub journal: Option<bool>,
+    /// `serverMonitoringMode` (server monitoring spec, 2023): `auto` (the default), `stream`
+    /// or `poll`; another value is ignored with a warning.
+    pub server_monitoring_mode: Option<crate::monitor::ServerMonitoringMode>,
     /// `loadBalanced`: the one seed is a load balancer.
     pub load_balanced: Option<bool>,
     /// `localThresholdMS`: the latency window for server selection.
@@ -702,6 +705,10 @@ impl OptionsParser {
             "enableoverloadretargeting" => self.options.enable_overload_retargeting = self.boolean(key, v),
             "heartbeatfrequencyms" => self.options.heartbeat_frequency = self.millis(key, v, 500, I32_MAX),
             "journal" => self.options.journal = self.boolean(key, v),
+            "servermonitoringmode" => match v.parse::<crate::monitor::ServerMonitoringMode>() {
+                Ok(mode) => self.options.server_monitoring_mode = Some(mode),
+                Err(_) => self.unsupported_value(key, v, "`auto`, `stream` or `poll`"),
+            },
             "loadbalanced" => self.options.load_balanced = self.boolean(key, v),
             "localthresholdms" => self.options.local_threshold = self.millis(key, v, 0, I32_MAX),
             "maxadaptiveretries" => self.options.max_adaptive_retries = self.u32(key, v, 0),

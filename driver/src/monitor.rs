@@ -14,7 +14,15 @@
 //! than [`MIN_HEARTBEAT_FREQUENCY`] after the previous check ended; a request made while a
 //! check runs is ignored.
 //!
-//! The monitor polls: it does not use the streaming (awaitable `hello`) protocol.
+//! Against a server whose handshake reply carries `topologyVersion` (4.4+), the monitor
+//! streams (server monitoring spec, "Streaming Protocol") unless [`ServerMonitoringMode`]
+//! says otherwise: each later check is an awaitable `hello` (`topologyVersion`,
+//! `maxAwaitTimeMS` = `heartbeatFrequencyMS`, OP_MSG `exhaustAllowed`) which the server
+//! answers when its topology changes or the await time passes, and further replies arrive
+//! unasked while the server sets `moreToCome`; their heartbeat events say `awaited: true`.
+//! A separate RTT task then measures the round-trip time with a plain `hello` on its own
+//! connection every `heartbeatFrequencyMS` ("Measuring RTT"). Older servers, and
+//! `serverMonitoringMode=poll`, are polled.
 //!
 //! ```no_run
 //! # async fn demo() -> mongo_driver::Result<()> {
@@ -34,7 +42,8 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::Arc;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bson::Document;
@@ -60,12 +69,77 @@ pub const MIN_HEARTBEAT_FREQUENCY: Duration = Duration::from_millis(500);
 /// `heartbeatFrequencyMS` when none is given (10 seconds).
 pub const DEFAULT_HEARTBEAT_FREQUENCY: Duration = Duration::from_secs(10);
 
+/// `serverMonitoringMode` (server monitoring spec, 2023): whether a monitor may use the
+/// streaming protocol with a server that supports it (4.4+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServerMonitoringMode {
+    /// Stream, except in a function-as-a-service environment (AWS Lambda, Azure Functions,
+    /// GCP Cloud Functions, Vercel), where the monitor polls.
+    #[default]
+    Auto,
+    /// Stream whenever the server supports it.
+    Stream,
+    /// Always poll.
+    Poll,
+}
+
+impl ServerMonitoringMode {
+    /// The option's value as written in a connection string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Stream => "stream",
+            Self::Poll => "poll",
+        }
+    }
+
+    /// Whether a monitor in this mode streams from a server that supports it (`Auto`
+    /// streams unless [`is_faas`] says the process runs as a function).
+    pub fn streams(self) -> bool {
+        match self {
+            Self::Auto => !is_faas(),
+            Self::Stream => true,
+            Self::Poll => false,
+        }
+    }
+}
+
+impl FromStr for ServerMonitoringMode {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self> {
+        match value {
+            "auto" => Ok(Self::Auto),
+            "stream" => Ok(Self::Stream),
+            "poll" => Ok(Self::Poll),
+            other => Err(Error::invalid_argument(format!(
+                "unknown serverMonitoringMode `{other}` (expected `auto`, `stream` or `poll`)"
+            ))),
+        }
+    }
+}
+
+/// Whether the process runs in a function-as-a-service environment, from the variables the
+/// handshake spec's "client.env" section names: `AWS_EXECUTION_ENV` starting with
+/// `AWS_Lambda_` or `AWS_LAMBDA_RUNTIME_API` (AWS Lambda), `FUNCTIONS_WORKER_RUNTIME` (Azure
+/// Functions), `K_SERVICE` or `FUNCTION_NAME` (GCP), `VERCEL`.
+pub fn is_faas() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    std::env::var("AWS_EXECUTION_ENV").is_ok_and(|v| v.starts_with("AWS_Lambda_"))
+        || ["AWS_LAMBDA_RUNTIME_API", "FUNCTIONS_WORKER_RUNTIME", "K_SERVICE", "FUNCTION_NAME", "VERCEL"]
+            .into_iter()
+            .any(set)
+}
+
 /// How a monitor checks its server.
 #[derive(Debug, Clone)]
 pub struct MonitorOptions {
     /// `heartbeatFrequencyMS`: the time from the end of one check to the start of the next
-    /// (raised to [`MIN_HEARTBEAT_FREQUENCY`] if lower).
+    /// (raised to [`MIN_HEARTBEAT_FREQUENCY`] if lower); when streaming, the awaitable
+    /// `hello`'s `maxAwaitTimeMS` and the RTT task's interval.
     pub heartbeat_frequency: Duration,
+    /// `serverMonitoringMode`: whether to stream from servers that support it.
+    pub mode: ServerMonitoringMode,
     /// How the monitoring connection is opened. Its `socketTimeoutMS` is ignored: a
     /// monitoring connection uses `connectTimeoutMS` for every check.
     pub connection: ConnectionOptions,
@@ -80,6 +154,7 @@ impl MonitorOptions {
     ) -> Result<Self> {
         Ok(Self {
             heartbeat_frequency: options.heartbeat_frequency.unwrap_or(DEFAULT_HEARTBEAT_FREQUENCY),
+            mode: options.server_monitoring_mode.unwrap_or_default(),
             connection: ConnectionOptions::from_uri_options(options, driver_info)?,
         })
     }
@@ -87,7 +162,11 @@ impl MonitorOptions {
 
 impl Default for MonitorOptions {
     fn default() -> Self {
-        Self { heartbeat_frequency: DEFAULT_HEARTBEAT_FREQUENCY, connection: ConnectionOptions::default() }
+        Self {
+            heartbeat_frequency: DEFAULT_HEARTBEAT_FREQUENCY,
+            mode: ServerMonitoringMode::default(),
+            connection: ConnectionOptions::default(),
+        }
     }
 }
 
@@ -194,12 +273,30 @@ struct Monitor {
     /// Whether the server answered the handshake with `helloOk: true` (or a Stable API
     /// version is declared): checks then use `hello`, otherwise legacy hello.
     hello_ok: bool,
-    /// The average RTT since the current connection was opened.
-    average_rtt: Option<Duration>,
+    /// The average RTT since the current connection was opened (while streaming, the RTT
+    /// task keeps it).
+    average_rtt: Arc<Mutex<Option<Duration>>>,
     /// The id of the next monitoring connection.
     next_connection_id: u32,
     /// When the check in progress started.
     check_started: Option<Instant>,
+    /// Whether the monitor may stream (`serverMonitoringMode`).
+    may_stream: bool,
+    /// The streaming protocol: the `topologyVersion` of the server's latest reply on the
+    /// current connection, when that reply had one and the monitor may stream.
+    topology_version: Option<Document>,
+    /// Whether the server set `moreToCome` on its latest reply: the next one comes unasked.
+    more_to_come: bool,
+    /// The RTT task, while streaming.
+    rtt_task: Option<JoinHandle<()>>,
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if let Some(task) = self.rtt_task.take() {
+            task.abort();
+        }
+    }
 }
 
 /// What the handle tells the task.
@@ -229,10 +326,54 @@ impl Monitor {
             sink,
             connection: None,
             hello_ok,
-            average_rtt: None,
+            average_rtt: Arc::new(Mutex::new(None)),
             next_connection_id: 1,
             check_started: None,
+            may_stream: options.mode.streams(),
+            topology_version: None,
+            more_to_come: false,
+            rtt_task: None,
         }
+    }
+
+    /// Whether the next check is an awaitable `hello` (the streaming protocol).
+    fn streaming(&self) -> bool {
+        self.connection.is_some() && self.topology_version.is_some()
+    }
+
+    fn average_rtt(&self) -> Option<Duration> {
+        *self.average_rtt.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set_average_rtt(&self, average: Option<Duration>) {
+        *self.average_rtt.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = average;
+    }
+
+    /// Closes the monitoring connection, forgets the RTT average and stops streaming (and
+    /// the RTT task); the next check opens a new connection.
+    fn close_connection(&mut self) {
+        self.connection = None;
+        self.topology_version = None;
+        self.more_to_come = false;
+        if let Some(task) = self.rtt_task.take() {
+            task.abort();
+        }
+        self.set_average_rtt(None);
+    }
+
+    /// Starts the RTT task if the monitor streams and it is not running.
+    fn ensure_rtt_task(&mut self) {
+        if self.rtt_task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let rtt = RttMonitor {
+            address: self.address.clone(),
+            options: self.connection_options.clone(),
+            interval: self.heartbeat_frequency,
+            hello_ok: self.hello_ok,
+            average: Arc::clone(&self.average_rtt),
+        };
+        self.rtt_task = Some(tokio::spawn(rtt.run()));
     }
 
     fn emit(&self, event: MonitorEvent) {
@@ -258,7 +399,9 @@ impl Monitor {
                 // connection, end the check's heartbeat, and wait before the next check.
                 self.cancelled();
                 previous_type = ServerType::Unknown;
-                if !self.wait(&mut signals, check_ended).await {
+                // The owner wants a fresh view: a check it requested while the cancelled one
+                // ran (e.g. server selection waiting for the server) is kept, not dropped.
+                if !self.wait(&mut signals, check_ended, true).await {
                     return;
                 }
                 continue;
@@ -266,13 +409,14 @@ impl Monitor {
             let new_type = checked.description.server_type;
             self.emit(MonitorEvent::ServerChecked(Box::new(checked.description)));
             // A network error on a known server: check again at once (it may have been a
-            // one-off, e.g. a connection the server closed on step-down).
+            // one-off, e.g. a connection the server closed on step-down). While streaming,
+            // the next awaitable `hello` goes out at once: the server holds it.
             let retry_now = checked.network_error && previous_type != ServerType::Unknown;
             previous_type = new_type;
-            if retry_now {
+            if retry_now || self.streaming() {
                 continue;
             }
-            if !self.wait(&mut signals, check_ended).await {
+            if !self.wait(&mut signals, check_ended, false).await {
                 return;
             }
         }
@@ -281,8 +425,8 @@ impl Monitor {
     /// After a cancelled check: the connection is closed, the RTT average forgotten, and the
     /// check's started event gets its failed event.
     fn cancelled(&mut self) {
-        self.connection = None;
-        self.average_rtt = None;
+        let awaited = self.streaming();
+        self.close_connection();
         if let Some(started) = self.check_started.take() {
             self.emit(MonitorEvent::HeartbeatFailed(ServerHeartbeatFailedEvent {
                 server_address: self.address.clone(),
@@ -291,17 +435,20 @@ impl Monitor {
                     format!("the check of {} was cancelled", self.address),
                     std::io::Error::new(std::io::ErrorKind::Interrupted, "check cancelled"),
                 ),
-                awaited: false,
+                awaited,
             }));
         }
     }
 
     /// Sleeps `heartbeatFrequencyMS`, or less if a check is requested, but at least
     /// `minHeartbeatFrequencyMS` since `check_ended`; a cancellation meanwhile closes the
-    /// connection. `false` when the handle is gone.
-    async fn wait(&mut self, signals: &mut Signals, check_ended: Instant) -> bool {
-        // Requests made while the check ran are ignored.
-        signals.requests.borrow_and_update();
+    /// connection. Requests made before the wait are ignored unless `keep_requests`. `false`
+    /// when the handle is gone.
+    async fn wait(&mut self, signals: &mut Signals, check_ended: Instant, keep_requests: bool) -> bool {
+        if !keep_requests {
+            // Requests made while the check ran are ignored.
+            signals.requests.borrow_and_update();
+        }
         let heartbeat = tokio::time::sleep_until((check_ended + self.heartbeat_frequency).into());
         tokio::pin!(heartbeat);
         loop {
@@ -317,8 +464,7 @@ impl Monitor {
                     if changed.is_err() {
                         return false;
                     }
-                    self.connection = None;
-                    self.average_rtt = None;
+                    self.close_connection();
                 }
             }
         }
@@ -326,16 +472,23 @@ impl Monitor {
         true
     }
 
-    /// One check: connect and handshake if there is no connection, otherwise `hello`.
+    /// One check: connect and handshake if there is no connection, otherwise `hello` (an
+    /// awaitable one, or the next streamed reply, when streaming).
     async fn check(&mut self) -> Checked {
+        let awaited = self.streaming();
         self.emit(MonitorEvent::HeartbeatStarted(ServerHeartbeatStartedEvent {
             server_address: self.address.clone(),
-            awaited: false,
+            awaited,
         }));
         let started = Instant::now();
         self.check_started = Some(started);
         let result = self.call_hello().await.and_then(|(reply, sample)| {
-            let average = average_round_trip_time(self.average_rtt, sample);
+            // While streaming the RTT task measures; a streamed reply is no sample.
+            let previous = self.average_rtt();
+            let average = match sample {
+                Some(sample) => average_round_trip_time(previous, sample),
+                None => previous.unwrap_or_default(),
+            };
             let description = server_description_from_hello(
                 self.address.clone(),
                 &reply,
@@ -352,36 +505,45 @@ impl Monitor {
         let duration = started.elapsed();
         match result {
             Ok((reply, average, description)) => {
-                self.average_rtt = Some(average);
+                self.set_average_rtt(Some(average));
                 self.hello_ok = self.connection_options.server_api.is_some()
                     || reply.get_bool("helloOk").unwrap_or(false);
+                self.topology_version = match reply.get_document("topologyVersion") {
+                    Ok(tv) if self.may_stream => Some(tv.clone()),
+                    _ => None,
+                };
+                if self.topology_version.is_some() {
+                    self.ensure_rtt_task();
+                } else {
+                    self.more_to_come = false;
+                }
                 self.emit(MonitorEvent::HeartbeatSucceeded(ServerHeartbeatSucceededEvent {
                     server_address: self.address.clone(),
                     duration,
                     reply,
-                    awaited: false,
+                    awaited,
                 }));
                 Checked { description, network_error: false }
             }
             Err(error) => {
                 // Close the connection and forget the RTT average; the next check reconnects.
-                self.connection = None;
-                self.average_rtt = None;
+                self.close_connection();
                 let network_error = error.is_network_error();
                 let description = ServerDescription::check_failed(self.address.clone(), error.to_string());
                 self.emit(MonitorEvent::HeartbeatFailed(ServerHeartbeatFailedEvent {
                     server_address: self.address.clone(),
                     duration,
                     failure: error,
-                    awaited: false,
+                    awaited,
                 }));
                 Checked { description, network_error }
             }
         }
     }
 
-    /// The reply of this check (an `Err` for `ok: 0`) and its RTT sample.
-    async fn call_hello(&mut self) -> Result<(Document, Duration)> {
+    /// The reply of this check (an `Err` for `ok: 0`) and its RTT sample (none for an
+    /// awaited reply, whose time is mostly the server's wait).
+    async fn call_hello(&mut self) -> Result<(Document, Option<Duration>)> {
         let connection = match self.connection.as_mut() {
             Some(connection) => connection,
             None => {
@@ -392,18 +554,106 @@ impl Monitor {
                 let reply = connection.handshake_reply().cloned().unwrap_or_default();
                 let sample = connection.handshake_round_trip_time().unwrap_or_default();
                 self.connection = Some(connection);
-                return Ok((reply, sample));
+                return Ok((reply, Some(sample)));
             }
         };
-        let command = check_command(self.hello_ok, self.connection_options.server_api.as_ref())?;
-        let started = Instant::now();
-        let reply = connection.send_command(command).await?;
-        let sample = started.elapsed();
+        let (reply, sample) = match &self.topology_version {
+            Some(tv) => {
+                // The socket timeout of an awaitable hello is connectTimeoutMS plus the await.
+                let timeout = self.connection_options.socket_timeout.map(|t| t + self.heartbeat_frequency);
+                let (reply, more) = if self.more_to_come {
+                    connection.read_more_to_come(timeout).await?
+                } else {
+                    let command = awaitable_check_command(
+                        self.hello_ok,
+                        self.connection_options.server_api.as_ref(),
+                        tv,
+                        self.heartbeat_frequency,
+                    )?;
+                    connection.send_exhaust_command(command, timeout).await?
+                };
+                self.more_to_come = more;
+                (reply, None)
+            }
+            None => {
+                let command = check_command(self.hello_ok, self.connection_options.server_api.as_ref())?;
+                let started = Instant::now();
+                let reply = connection.send_command(command).await?;
+                (reply, Some(started.elapsed()))
+            }
+        };
         if !hello::is_ok(&reply) {
             return Err(Error::from_reply(&reply).unwrap_or_else(|| Error::invalid_response("hello failed")));
         }
         Ok((reply, sample))
     }
+}
+
+/// The RTT task of a streaming monitor (server monitoring spec, "Measuring RTT"): on its own
+/// connection, a plain `hello` every `heartbeatFrequencyMS` (the handshake being the first
+/// sample), folded into the monitor's average. A failed sample closes the connection and the
+/// next one reconnects; it changes no description.
+struct RttMonitor {
+    address: ServerAddress,
+    options: ConnectionOptions,
+    interval: Duration,
+    hello_ok: bool,
+    average: Arc<Mutex<Option<Duration>>>,
+}
+
+impl RttMonitor {
+    async fn run(mut self) {
+        let mut connection: Option<Connection> = None;
+        loop {
+            let sample = match connection.as_mut() {
+                None => match Connection::connect(self.address.clone(), &self.options, 0, 0).await {
+                    Ok(opened) => {
+                        let sample = opened.handshake_round_trip_time();
+                        self.hello_ok = self.options.server_api.is_some()
+                            || opened
+                                .handshake_reply()
+                                .and_then(|r| r.get_bool("helloOk").ok())
+                                .unwrap_or(false);
+                        connection = Some(opened);
+                        sample
+                    }
+                    Err(_) => None,
+                },
+                Some(open) => {
+                    let started = Instant::now();
+                    let ok = match check_command(self.hello_ok, self.options.server_api.as_ref()) {
+                        Ok(command) => open.send_command(command).await.is_ok_and(|r| hello::is_ok(&r)),
+                        Err(_) => false,
+                    };
+                    if ok {
+                        Some(started.elapsed())
+                    } else {
+                        connection = None;
+                        None
+                    }
+                }
+            };
+            if let Some(sample) = sample {
+                let mut average = self.average.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                *average = Some(average_round_trip_time(*average, sample));
+            }
+            tokio::time::sleep(self.interval).await;
+        }
+    }
+}
+
+/// The awaitable `hello` of the streaming protocol: a regular check's command with the
+/// server's latest `topologyVersion` and `maxAwaitTimeMS`.
+fn awaitable_check_command(
+    hello_ok: bool,
+    server_api: Option<&ServerApi>,
+    topology_version: &Document,
+    max_await: Duration,
+) -> Result<CommandMessage> {
+    let mut command = check_command(hello_ok, server_api)?;
+    command.body.insert("topologyVersion", topology_version.clone());
+    command.body.insert("maxAwaitTimeMS", i64::try_from(max_await.as_millis()).unwrap_or(i64::MAX));
+    Ok(command)
 }
 
 /// The command of a regular check: `hello` (or legacy hello) with `helloOk: true`, without

@@ -5,9 +5,11 @@ use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
 use mongo_driver::connection::{CommandMessage, Connection, ConnectionOptions};
-use mongo_driver::monitor::{MIN_HEARTBEAT_FREQUENCY, MonitorEvent, MonitorHandle, MonitorOptions};
+use mongo_driver::monitor::{
+    MIN_HEARTBEAT_FREQUENCY, MonitorEvent, MonitorHandle, MonitorOptions, ServerMonitoringMode,
+};
 use mongo_driver::sdam::{ServerAddress, ServerDescription, ServerType};
-use mongo_sim::{Config, Deployment};
+use mongo_sim::{Config, Deployment, ServerVersion};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{UnboundedReceiver, error::TryRecvError, unbounded_channel};
 
@@ -32,6 +34,11 @@ fn monitor(host: &str, options: MonitorOptions) -> (MonitorHandle, UnboundedRece
 
 fn options(heartbeat: Duration) -> MonitorOptions {
     MonitorOptions { heartbeat_frequency: heartbeat, ..MonitorOptions::default() }
+}
+
+/// Options of a monitor that polls (`serverMonitoringMode=poll`) even a 4.4+ server.
+fn polling(heartbeat: Duration) -> MonitorOptions {
+    MonitorOptions { mode: ServerMonitoringMode::Poll, ..options(heartbeat) }
 }
 
 /// The next description the monitor reports.
@@ -106,7 +113,7 @@ async fn monitor_sees_step_down() {
 async fn each_check_reports_heartbeat_events_then_the_description() {
     let sim = start(Config::standalone()).await;
     let host = &sim.member_hosts()[0];
-    let (handle, mut rx) = monitor(host, options(MIN_HEARTBEAT_FREQUENCY));
+    let (handle, mut rx) = monitor(host, polling(MIN_HEARTBEAT_FREQUENCY));
     let mut kinds = Vec::new();
     let mut rtts = Vec::new();
     while kinds.len() < 6 {
@@ -165,7 +172,7 @@ async fn network_error_retries_at_once_then_reconnects() {
     let host = &sim.member_hosts()[0];
     // The default heartbeat (10 s): every check in this test comes sooner, by the
     // immediate retry or by a request.
-    let (handle, mut rx) = monitor(host, options(Duration::from_secs(10)));
+    let (handle, mut rx) = monitor(host, polling(Duration::from_secs(10)));
     assert_eq!(next_description(&mut rx).await.server_type, ServerType::Standalone);
 
     // The next two checks (the check, then the immediate retry's handshake) have their
@@ -199,7 +206,7 @@ async fn network_error_retries_at_once_then_reconnects() {
 async fn requests_during_sleep_wake_the_monitor() {
     let sim = start(Config::standalone()).await;
     let host = &sim.member_hosts()[0];
-    let (handle, mut rx) = monitor(host, options(Duration::from_secs(30)));
+    let (handle, mut rx) = monitor(host, polling(Duration::from_secs(30)));
     next_description(&mut rx).await;
     for _ in 0..2 {
         let before = Instant::now();
@@ -367,4 +374,56 @@ async fn malformed_replies_fail_the_check() {
     }
     assert!(saw_failure);
     handle.stop().await;
+}
+
+/// The next heartbeat started/succeeded/failed event's `awaited` flag.
+async fn next_heartbeat(rx: &mut UnboundedReceiver<MonitorEvent>) -> (&'static str, bool) {
+    loop {
+        let event = tokio::time::timeout(LIMIT, rx.recv()).await.expect("in time").expect("running");
+        match event {
+            MonitorEvent::HeartbeatStarted(e) => return ("started", e.awaited),
+            MonitorEvent::HeartbeatSucceeded(e) => return ("succeeded", e.awaited),
+            MonitorEvent::HeartbeatFailed(e) => return ("failed", e.awaited),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_4_4_server_is_streamed_and_a_step_down_seen_without_waiting_a_heartbeat() {
+    let sim = start(Config::replica_set(2).with_election_delay(Duration::from_millis(20))).await;
+    let hosts = sim.member_hosts();
+    let primary = sim.primary_host().expect("a primary");
+    let secondary = hosts.iter().find(|h| **h != primary).expect("a secondary").clone();
+    // A heartbeat far longer than the test: only streaming can see the change in time.
+    let (handle, mut rx) = monitor(&secondary, options(Duration::from_secs(60)));
+    // The handshake is not awaited; the awaitable hello that follows is.
+    assert_eq!(next_heartbeat(&mut rx).await, ("started", false));
+    assert_eq!(next_heartbeat(&mut rx).await, ("succeeded", false));
+    assert_eq!(wait_for(&mut rx, ServerType::RsSecondary).await.address, address(&secondary));
+    assert_eq!(next_heartbeat(&mut rx).await, ("started", true));
+    let stepped = Instant::now();
+    let reply = command(&primary, doc! { "replSetStepDown": 30, "force": true }).await;
+    assert_eq!(reply.get_f64("ok").ok(), Some(1.0), "{reply}");
+    let promoted = wait_for(&mut rx, ServerType::RsPrimary).await;
+    assert!(stepped.elapsed() < Duration::from_secs(10), "seen in {:?}", stepped.elapsed());
+    assert!(promoted.average_round_trip_time.is_some(), "the RTT task's average");
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn poll_mode_and_pre_4_4_servers_are_polled() {
+    for (config, options) in [
+        (Config::standalone(), polling(MIN_HEARTBEAT_FREQUENCY)),
+        (Config::standalone().with_version(ServerVersion::V4_2), options(MIN_HEARTBEAT_FREQUENCY)),
+    ] {
+        let sim = start(config).await;
+        let host = &sim.member_hosts()[0];
+        let (handle, mut rx) = monitor(host, options);
+        for _ in 0..4 {
+            let (_, awaited) = next_heartbeat(&mut rx).await;
+            assert!(!awaited, "a polled check is not awaited");
+        }
+        handle.stop().await;
+    }
 }

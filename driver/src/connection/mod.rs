@@ -306,6 +306,8 @@ pub struct Connection {
     load_balanced: bool,
     compressor: Option<Compressor>,
     broken: bool,
+    /// After a reply with `moreToCome`: its request id, which the next streamed reply answers.
+    streaming_reply_id: Option<i32>,
     created: Instant,
     last_used: Instant,
 }
@@ -375,6 +377,7 @@ impl Connection {
             load_balanced: options.load_balanced,
             compressor: None,
             broken: false,
+            streaming_reply_id: None,
             created: now,
             last_used: now,
         })
@@ -557,6 +560,91 @@ impl Connection {
         self.last_used = Instant::now();
         self.broken = result.is_err();
         result
+    }
+
+    /// Sends `message` with the `exhaustAllowed` flag (OP_MSG spec "exhaustAllowed"; the
+    /// streaming protocol's awaitable `hello`) and returns the reply body and whether the
+    /// server set `moreToCome` on it: then it will send further replies unasked, read with
+    /// [`Connection::read_more_to_come`]. `timeout` bounds the whole exchange instead of
+    /// `socketTimeoutMS` (an awaitable `hello` may wait `maxAwaitTimeMS` before answering).
+    /// Errors as for [`Connection::send_command`].
+    pub async fn send_exhaust_command(
+        &mut self,
+        message: CommandMessage,
+        timeout: Option<Duration>,
+    ) -> Result<(Document, bool)> {
+        let request_id = wire::next_request_id();
+        let (name, bytes, max_size) = self.encode_request(message, request_id, MsgFlags::EXHAUST_ALLOWED)?;
+        let (address, id) = (self.address.clone(), self.id);
+        self.broken = true;
+        let exchange = async {
+            wire::write_message(&mut self.stream, &bytes, max_size).await?;
+            Self::read_streamed(&mut self.stream, max_size, request_id).await
+        };
+        let result = within(timeout, || format!("`{name}` on connection {id} to {address}"), exchange).await;
+        self.finish_streamed(result)
+    }
+
+    /// Reads the next reply of an exhaust stream, after a reply that had `moreToCome` set:
+    /// the server sends it unasked (for an awaitable `hello`, when the topology changes or
+    /// `maxAwaitTimeMS` passes). Returns its body and whether more follow. `timeout` bounds
+    /// the wait. A stream that was not left expecting a reply is refused.
+    pub async fn read_more_to_come(&mut self, timeout: Option<Duration>) -> Result<(Document, bool)> {
+        let Some(previous) = self.streaming_reply_id else {
+            return Err(Error::invalid_argument(format!(
+                "connection {} to {} expects no moreToCome reply",
+                self.id, self.address
+            )));
+        };
+        let max_size = self
+            .stream_description()
+            .ok()
+            .and_then(|d| usize::try_from(d.max_message_size_bytes).ok())
+            .unwrap_or(wire::DEFAULT_MAX_MESSAGE_SIZE);
+        let (address, id) = (self.address.clone(), self.id);
+        self.broken = true;
+        let read = Self::read_streamed(&mut self.stream, max_size, previous);
+        let result =
+            within(timeout, || format!("a streamed reply on connection {id} to {address}"), read).await;
+        self.finish_streamed(result)
+    }
+
+    /// Reads one reply answering `responds_to`; returns its body, its request id and its
+    /// `moreToCome` flag.
+    async fn read_streamed(
+        stream: &mut BufStream<Stream>,
+        max_size: usize,
+        responds_to: i32,
+    ) -> Result<(Document, i32, bool)> {
+        let (header, reply) = wire::read_message(stream, max_size).await?;
+        check_response_to(header.response_to, responds_to)?;
+        match reply {
+            Message::Msg(reply) => {
+                let more = reply.flags.contains(MsgFlags::MORE_TO_COME);
+                Ok((body_of(reply)?, header.request_id, more))
+            }
+            other => Err(Error::invalid_response(format!(
+                "an OP_MSG was answered with an unexpected message kind: {}",
+                kind_name(&other)
+            ))),
+        }
+    }
+
+    /// Records the end of a streamed exchange: with `moreToCome` the connection stays busy
+    /// (only [`Connection::read_more_to_come`] may use it), otherwise it is usable again.
+    fn finish_streamed(&mut self, result: Result<(Document, i32, bool)>) -> Result<(Document, bool)> {
+        self.last_used = Instant::now();
+        match result {
+            Ok((body, reply_id, more)) => {
+                self.streaming_reply_id = more.then_some(reply_id);
+                self.broken = more;
+                Ok((body, more))
+            }
+            Err(error) => {
+                self.streaming_reply_id = None;
+                Err(error)
+            }
+        }
     }
 
     /// Sends `message` with the `moreToCome` flag and returns once it is written: the server
