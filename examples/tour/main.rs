@@ -6,13 +6,16 @@
 //! consistent session, moves a value in a transaction, follows a change stream, round-trips
 //! a GridFS file and streams a 10 MiB one (printing the peak RSS), follows a typed change
 //! stream that resumes across a primary step-down (on a simulated 4.0 set of its own),
-//! fails a read at its `timeoutMS` against a primary that blocks it, steps the primary
-//! down while a workload keeps writing, and lists the monitoring events
+//! fails a read at its `timeoutMS` against a primary that blocks it, times how soon a
+//! polling and a streaming client see the new primary after a step-down (on a simulated set
+//! of its own), steps the primary down while a workload keeps writing, and lists the
+//! monitoring events
 //! it saw. Part 2 explains server selection on a described topology.
 //! The feature sections check what they show: the tour exits non-zero when one fails.
 //!
 //! Run with `cargo run --example tour`.
 
+mod failover;
 mod features;
 mod selection;
 
@@ -263,6 +266,16 @@ async fn typed_stream_across_step_down(
     outcome
 }
 
+/// Runs [`failover::detection_times`] on a simulated replica set of its own (it steps the
+/// primary down several times); skipped with `MONGODB_URI`.
+async fn failover_detection() -> features::Outcome {
+    if std::env::var_os("MONGODB_URI").is_some() {
+        println!("\n▶ Failover detection: skipped with MONGODB_URI (it steps the primary down three times)");
+        return Ok(());
+    }
+    failover::detection_times().await
+}
+
 fn summary(shared: &Shared) {
     let seen = seen(shared);
     println!("\n▶ Events seen");
@@ -330,6 +343,7 @@ async fn main() {
             "typed change stream across a step-down",
             typed_stream_across_step_down(&client, &db, &shared).await,
         ),
+        ("failover detection, polling vs streaming", failover_detection().await),
     ] {
         if let Err(e) = outcome {
             println!("  ✗ {name} check failed: {e}");
