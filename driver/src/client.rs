@@ -311,6 +311,13 @@ impl Client {
         self.inner.executor.session_pool().checked_out()
     }
 
+    /// How many connections are checked out of the client's pools: by running operations,
+    /// and pinned to cursors or transactions (sessions spec prose test 10 checks none is
+    /// left after a test).
+    pub fn checked_out_connections(&self) -> usize {
+        self.inner.executor.topology().checked_out_connections()
+    }
+
     pub(crate) fn executor(&self) -> &Arc<Executor> {
         &self.inner.executor
     }

@@ -508,6 +508,13 @@ impl Topology {
         self.inner.lock().servers.get(address).map(|s| s.pool.clone())
     }
 
+    /// The connections checked out of all the pools now (sessions spec prose test 10).
+    pub fn checked_out_connections(&self) -> usize {
+        let pools: Vec<Pool<Connection>> =
+            self.inner.lock().servers.values().map(|s| s.pool.clone()).collect();
+        pools.iter().map(|p| p.status().in_use).sum()
+    }
+
     /// Asks every monitor for an immediate check.
     pub fn request_immediate_checks(&self) {
         let rt = self.inner.lock();

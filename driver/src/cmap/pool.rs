@@ -57,6 +57,8 @@ pub struct PoolStatus {
     pub pending: usize,
     /// Check-outs in the wait queue.
     pub waiting: usize,
+    /// Connections checked out now (pinned ones included).
+    pub in_use: usize,
 }
 
 /// An error from establishing a connection, for a check-out or in the background (to
@@ -274,6 +276,7 @@ impl<C: Send + 'static> Pool<C> {
             available: st.available.len(),
             pending: st.pending,
             waiting: st.queue.len(),
+            in_use: st.in_use,
         }
     }
 

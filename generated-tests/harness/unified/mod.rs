@@ -5,6 +5,7 @@
 pub mod cursor_entities;
 pub mod deployment;
 pub mod failure;
+pub mod leaks;
 pub mod matching;
 pub mod runner;
 pub mod valid_fail;

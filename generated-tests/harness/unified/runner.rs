@@ -1033,10 +1033,34 @@ impl Runner {
                 eprintln!("{}: turning fail point {fail_point} off failed: {e}", self.path.display());
             }
         }
+        self.assert_nothing_checked_out().await;
         for client in self.clients.values() {
             client.client.shutdown().await;
         }
         self.internal.shutdown().await;
+    }
+
+    /// Sessions spec prose test 10, after every case: ends every session entity (an open
+    /// transaction is aborted), closes the cursor entities, then fails unless every client
+    /// (and the runner's own) has no session and no connection checked out.
+    async fn assert_nothing_checked_out(&mut self) {
+        for (_, mut session) in self.sessions.drain() {
+            session.end_session();
+        }
+        self.iterables.close_all().await;
+        let mut ids: Vec<&String> = self.clients.keys().collect();
+        ids.sort();
+        let mut clients: Vec<(&str, &Client)> =
+            ids.into_iter().map(|id| (id.as_str(), &self.clients[id].client)).collect();
+        clients.push(("(runner's internal client)", &self.internal));
+        let leaks = super::leaks::checked_out(&clients, Duration::from_secs(5)).await;
+        if !leaks.is_empty() {
+            fail(
+                FailureKind::Mismatch,
+                format!("{}#/tests/{}", self.path.display(), self.case),
+                format!("after the case (sessions spec prose test 10): {}", super::leaks::describe(&leaks)),
+            );
+        }
     }
 
     fn check_event(
