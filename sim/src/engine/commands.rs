@@ -778,7 +778,12 @@ impl Store {
     }
 
     pub(super) fn cmd_kill_cursors(&mut self, _db: &str, cmd: &Document) -> Result<Document, CommandError> {
-        coll_name(cmd)?;
+        // Cursors of a database- or cluster-level aggregate (a `$changeStream` on a database)
+        // live on the collectionless namespace `<db>.$cmd.aggregate`, which mongod accepts
+        // here (NamespaceString::isCollectionlessAggregateNS, src/mongo/db/namespace_string.h).
+        if cmd.get_str("killCursors").ok() != Some("$cmd.aggregate") {
+            coll_name(cmd)?;
+        }
         let ids = match cmd.get("cursors") {
             Some(Bson::Array(a)) => a.clone(),
             Some(other) => return Err(type_mismatch("killCursors", "cursors", other, "array")),
