@@ -73,6 +73,20 @@ pub fn parse(
         at_cluster_time: timestamp(rc, "atClusterTime", version)?,
         after_cluster_time: timestamp(rc, "afterClusterTime", version)?,
     };
+    // A change stream reads majority-committed data only: mongod refuses another explicit
+    // level (lite_parsed_document_source.h, onlySingleReadConcernSupported for $changeStream).
+    if let Some(level) = parsed.level.as_deref().filter(|l| *l != "majority")
+        && name == "aggregate"
+        && opens_change_stream(cmd)
+    {
+        return Err(Failure::new(
+            72,
+            version,
+            format!(
+                "Aggregation stage $changeStream cannot run with a readConcern other than 'majority'. Current readConcern: {level}"
+            ),
+        ));
+    }
     if parsed.at_cluster_time.is_some() && !parsed.is_snapshot() {
         return Err(Failure::new(
             72,
@@ -115,6 +129,15 @@ pub fn parse(
     Ok(parsed)
 }
 
+/// Whether an aggregate's first stage is `$changeStream`.
+fn opens_change_stream(cmd: &Document) -> bool {
+    cmd.get_array("pipeline")
+        .ok()
+        .and_then(|p| p.first())
+        .and_then(Bson::as_document)
+        .is_some_and(|stage| stage.contains_key("$changeStream"))
+}
+
 /// Puts the snapshot's `atClusterTime` into a read's reply, where drivers look for it
 /// (`cursor.atClusterTime` for find/aggregate, top level for distinct).
 pub fn stamp_snapshot_reply(reply: &mut Document, at: Timestamp) {
@@ -144,6 +167,18 @@ mod tests {
         assert_eq!(code(parse(&snap, "find", Topology::ReplicaSet, ServerVersion::V4_4)), Some(72));
         assert_eq!(code(parse(&snap, "insert", Topology::ReplicaSet, ServerVersion::V5_0)), Some(72));
         assert!(parse(&snap, "find", Topology::Sharded, ServerVersion::V5_0).is_ok_and(|r| r.is_snapshot()));
+    }
+
+    #[test]
+    fn change_streams_read_majority_only() {
+        let stream = |level: &str| {
+            doc! { "aggregate": "c", "pipeline": [{"$changeStream": {}}], "readConcern": { "level": level } }
+        };
+        let rs = Topology::ReplicaSet;
+        assert_eq!(code(parse(&stream("local"), "aggregate", rs, ServerVersion::V6_0)), Some(72));
+        assert!(parse(&stream("majority"), "aggregate", rs, ServerVersion::V6_0).is_ok());
+        let plain = doc! { "aggregate": "c", "pipeline": [], "readConcern": { "level": "local" } };
+        assert!(parse(&plain, "aggregate", rs, ServerVersion::V6_0).is_ok());
     }
 
     #[test]
