@@ -459,7 +459,20 @@ impl Store {
         };
         let token_at = spec.get("resumeAfter").or_else(|| spec.get("startAfter"));
         let pos = match (token_at, spec.get("startAtOperationTime")) {
-            (Some(t), _) => parse_token(t)?,
+            (Some(t), _) => {
+                let pos = parse_token(t)?;
+                // Only startAfter may resume after an invalidate (change streams spec
+                // "startAfter"; mongod's resume-token check refuses resumeAfter there).
+                if pos.2 == DDL_RECORD && pos.3 % 2 == 1 && spec.contains_key("resumeAfter") {
+                    return Err(CommandError::new(
+                        260,
+                        "InvalidResumeToken",
+                        "Attempting to resume a change stream using 'resumeAfter' is not allowed from an \
+                         invalidate notification.",
+                    ));
+                }
+                pos
+            }
             (None, Some(Bson::Timestamp(t))) => {
                 // Start *at* t: everything at t comes after (t - 1 tick).
                 let before = if t.increment > 0 {
