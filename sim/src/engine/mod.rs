@@ -27,6 +27,7 @@ pub mod collection;
 mod commands;
 pub mod compare;
 pub mod cursor;
+mod explain;
 pub mod expr;
 pub mod find_modifiers;
 pub mod matcher;
@@ -147,6 +148,8 @@ const COMMANDS: &[&str] = &[
     "collStats",
     "collMod",
     "shardCollection",
+    "explain",
+    "validate",
 ];
 
 /// The commands that write (the server advances cluster time before them).
@@ -261,6 +264,8 @@ impl Store {
             "collStats" => self.cmd_coll_stats(db, cmd),
             "collMod" => self.cmd_coll_mod(db, cmd, ctx),
             "shardCollection" => self.cmd_shard_collection(db, cmd, ctx),
+            "explain" => self.cmd_explain(db, cmd, ctx),
+            "validate" => self.cmd_validate(db, cmd),
             _ => Err(CommandError::new(59, "CommandNotFound", format!("no such command: '{name}'"))),
         }
     }
