@@ -136,3 +136,24 @@ fn the_post_batch_resume_token_of_an_empty_stream_resumes() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].get_document("documentKey").unwrap(), &doc! {"_id": 1});
 }
+
+#[test]
+fn only_start_after_resumes_after_an_invalidate() {
+    let mut s = Store::new();
+    s.run("db", &doc! {"insert": "c", "documents": [{"_id": 0}]}, &at(1)).unwrap();
+    let open = doc! {"aggregate": "c", "pipeline": [{"$changeStream": {}}], "cursor": {}};
+    let id = s.run("db", &open, &at(2)).unwrap().get_document("cursor").unwrap().get_i64("id").unwrap();
+    s.run("db", &doc! {"drop": "c"}, &at(3)).unwrap();
+    let events = get_more(&mut s, "db", "c", id);
+    let invalidate = events.iter().find(|e| e.get_str("operationType").ok() == Some("invalidate")).unwrap();
+    let token = invalidate.get_document("_id").unwrap().clone();
+    let resume = |key: &str| doc! {"aggregate": "c", "pipeline": [{"$changeStream": {key: token.clone()}}], "cursor": {}};
+    let err = s.run("db", &resume("resumeAfter"), &at(4)).unwrap_err();
+    assert_eq!((err.code, err.code_name.as_str()), (260, "InvalidResumeToken"));
+    assert!(s.run("db", &resume("startAfter"), &at(4)).is_ok());
+    // A database stream's cursor is killed on its collectionless namespace.
+    let db_stream = doc! {"aggregate": 1, "pipeline": [{"$changeStream": {}}], "cursor": {}};
+    let id = s.run("db", &db_stream, &at(5)).unwrap().get_document("cursor").unwrap().get_i64("id").unwrap();
+    let killed = s.run("db", &doc! {"killCursors": "$cmd.aggregate", "cursors": [id]}, &at(5)).unwrap();
+    assert_eq!(killed.get_array("cursorsKilled").unwrap(), &vec![Bson::Int64(id)]);
+}

@@ -673,3 +673,27 @@ fn shard_collection_is_a_router_command() {
     let bad = s.run("admin", &doc! {"shardCollection": "nodot", "key": {"_id": 1}}, &router);
     assert_eq!(bad.map(|_| ()).unwrap_err().code, 73);
 }
+
+#[test]
+fn explain_describes_without_writing_and_validate_reports_valid() {
+    let mut s = Store::new();
+    run(&mut s, doc! {"insert": "c", "documents": [{"_id": 1, "x": 1}, {"_id": 2, "x": 2}]});
+    let find =
+        run(&mut s, doc! {"explain": {"find": "c", "filter": {"x": 1}}, "verbosity": "executionStats"});
+    let planner = find.get_document("queryPlanner").unwrap();
+    assert_eq!(planner.get_str("namespace").unwrap(), "db.c");
+    assert_eq!(planner.get_document("parsedQuery").unwrap(), &doc! {"x": 1});
+    assert_eq!(find.get_document("executionStats").unwrap().get_i64("nReturned").unwrap(), 1);
+    let delete =
+        doc! {"explain": {"delete": "c", "deletes": [{"q": {}, "limit": 0}]}, "verbosity": "queryPlanner"};
+    let planned = run(&mut s, delete);
+    assert!(!planned.contains_key("executionStats"));
+    assert_eq!(first_batch(&run(&mut s, doc! {"find": "c"})).len(), 2, "explain of a delete deletes nothing");
+    assert_eq!(run_err(&mut s, doc! {"explain": {"insert": "c", "documents": [{}]}}).code, 20);
+    assert_eq!(run_err(&mut s, doc! {"explain": {"frobnicate": "c"}}).code, 59);
+    assert_eq!(run_err(&mut s, doc! {"explain": {"find": "c"}, "verbosity": "loud"}).code, 2);
+
+    let valid = run(&mut s, doc! {"validate": "c"});
+    assert_eq!((valid.get_bool("valid").ok(), valid.get_i64("nrecords").ok()), (Some(true), Some(2)));
+    assert_eq!(run_err(&mut s, doc! {"validate": "missing"}).code, 26);
+}
