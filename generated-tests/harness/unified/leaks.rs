@@ -2,7 +2,9 @@
 //! test"): after a case has ended its session entities and closed its cursors, no client has
 //! a server session or a connection checked out.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use mongo_driver::Client;
 
@@ -21,7 +23,8 @@ pub struct Leak {
 /// Waits up to `within` until none of `clients` has a session or connection checked out
 /// (ending a session with a transaction in progress returns its server session only after
 /// the `abortTransaction` it sends, and a dropped cursor's `killCursors` runs in the
-/// background); returns what is still checked out then, if anything.
+/// background); returns what is still checked out then, if anything. The deadline is on the
+/// tokio clock, which a virtual-clock case (CSOT) advances itself.
 pub async fn checked_out(clients: &[(&str, &Client)], within: Duration) -> Vec<Leak> {
     let deadline = Instant::now() + within;
     loop {
