@@ -606,6 +606,15 @@ impl<T: Send + Sync> Collection<T> {
         CountDocuments { coll: self, session: None, filter, options: CountOptions::default() }
     }
 
+    /// Deprecated: how many documents match `filter`, by the `count` command. The CRUD spec
+    /// replaced this helper with [`Collection::count_documents`] (exact, by aggregation) and
+    /// [`Collection::estimated_document_count`] (from metadata); `count` may be inexact on a
+    /// sharded cluster and cannot run in a transaction (the server refuses it there). It is
+    /// kept for code written against drivers that still offer it.
+    pub fn count(&self, filter: Document) -> CountAction<'_, T> {
+        CountAction { coll: self, session: None, filter, options: CountOptions::default() }
+    }
+
     /// The collection's document count from its metadata (fast, possibly inexact).
     pub fn estimated_document_count(&self) -> EstimatedDocumentCount<'_, T> {
         EstimatedDocumentCount { coll: self, options: EstimatedDocumentCountOptions::default() }
@@ -725,6 +734,7 @@ session_setter!(
     FindOneAndModify,
     DistinctAction,
     CountDocuments,
+    CountAction,
     DropCollection,
     BulkWrite,
 );
@@ -1277,6 +1287,37 @@ impl<'a, T: Send + Sync> CountDocuments<'a, T> {
     }
 }
 action_future!(CountDocuments, u64, Send + Sync + 'a);
+
+/// The future of the deprecated [`Collection::count`].
+#[must_use = "an action does nothing until awaited"]
+pub struct CountAction<'a, T> {
+    coll: &'a Collection<T>,
+    session: Option<&'a mut ClientSession>,
+    filter: Document,
+    options: CountOptions,
+}
+
+impl<'a, T: Send + Sync> CountAction<'a, T> {
+    option_setters!(
+        collation: Document,
+        comment: Bson,
+        hint: Hint,
+        limit: i64,
+        max_time: std::time::Duration,
+        read_concern: ReadConcern,
+        selection_criteria: ReadPreference,
+        skip: i64,
+    );
+
+    async fn run(self) -> Result<u64> {
+        let coll = self.coll;
+        let generic = coll.read_args(self.options.read_concern.as_ref());
+        let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
+        let mut op = operation::Count::new(coll.ns.clone(), self.filter, self.options, generic, criteria);
+        coll.run_in(&mut op, self.session).await
+    }
+}
+action_future!(CountAction, u64, Send + Sync + 'a);
 
 /// The future of [`Collection::estimated_document_count`].
 #[must_use = "an action does nothing until awaited"]

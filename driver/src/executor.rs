@@ -899,7 +899,7 @@ impl Executor {
             let command = if sensitive { Document::new() } else { command_with_sequences(&message) };
             handler(&CommandEvent::Started(CommandStartedEvent {
                 command,
-                database_name: db,
+                database_name: db.clone(),
                 command_name: name.clone(),
                 request_id,
                 operation_id,
@@ -930,6 +930,7 @@ impl Executor {
                         duration,
                         reply: if sensitive { Document::new() } else { reply.clone() },
                         command_name: name,
+                        database_name: db,
                         request_id,
                         operation_id,
                         connection_id,
@@ -946,6 +947,7 @@ impl Executor {
                     handler(&CommandEvent::Failed(CommandFailedEvent {
                         duration,
                         command_name: name,
+                        database_name: db,
                         failure,
                         request_id,
                         operation_id,

@@ -83,9 +83,6 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[];
 /// Why a legacy operation cannot run, when the driver deliberately lacks it.
 fn unsupported_operation(name: &str) -> Option<&'static str> {
     Some(match name {
-        "count" => {
-            "driver: no deprecated `count` helper (removed from the CRUD spec; countDocuments and estimatedDocumentCount replace it)"
-        }
         "mapReduce" => {
             "driver: no deprecated `mapReduce` helper (removed from the CRUD spec; aggregate replaces it)"
         }

@@ -42,7 +42,7 @@ fn setters(
 
 /// Operations on a client entity (the generated code binds it as `client`).
 pub fn client_operation(op: &Operation) -> Result<TokenStream, String> {
-    if !matches!(op.name.as_str(), "listDatabases" | "listDatabaseNames") {
+    if !matches!(op.name.as_str(), "listDatabases" | "listDatabaseObjects" | "listDatabaseNames") {
         return Err(format!("operation {} on a client entity", op.name));
     }
     let allowed = [("filter", "filter", "doc"), ("authorizedDatabases", "authorized_databases", "bool")];
@@ -50,7 +50,11 @@ pub fn client_operation(op: &Operation) -> Result<TokenStream, String> {
     let session = session(op);
     let names = names();
     Ok(match op.name.as_str() {
-        "listDatabases" => quote! { client.list_databases()#opts #session.await.map(R::documents) },
+        // `listDatabaseObjects` is the same command for drivers whose `listDatabases` returns
+        // another type (retryable reads spec); this driver returns the documents for both.
+        "listDatabases" | "listDatabaseObjects" => {
+            quote! { client.list_databases()#opts #session.await.map(R::documents) }
+        }
         "listDatabaseNames" => quote! { client.list_database_names()#opts #session.await #names },
         other => return Err(format!("client operation {other} not supported by the runner")),
     })

@@ -1,5 +1,5 @@
-//! Typed model of a unified test file (`unified-test-format.rst`, "Test Format"), up to
-//! schema version 1.10; every object rejects keys the schema does not define.
+//! Typed model of a unified test file (`unified-test-format.md`, "Test Format"), up to
+//! schema version 1.28; every object rejects keys the schema does not define.
 
 use std::fmt;
 
@@ -177,9 +177,57 @@ pub struct RunOnRequirement {
     /// Whether authentication must be (true) or must not be (false) enabled.
     #[serde(default, deserialize_with = "present")]
     pub auth: Option<bool>,
-    /// Whether client-side field level encryption must be supported.
+    /// The authentication mechanism the deployment must support (schema 1.19).
     #[serde(default, deserialize_with = "present")]
-    pub csfle: Option<bool>,
+    pub auth_mechanism: Option<String>,
+    /// Whether client-side field level encryption must be supported (a boolean, or since
+    /// schema 1.25 an object with the least libmongocrypt version, which implies `true`).
+    #[serde(default, deserialize_with = "present")]
+    pub csfle: Option<Csfle>,
+}
+
+/// `runOnRequirement.csfle`: a boolean, or `{minLibmongocryptVersion}` (schema 1.25).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Csfle {
+    /// Client-side encryption must (`true`) or must not (`false`) be supported.
+    Flag(bool),
+    /// Client-side encryption with at least this libmongocrypt version must be supported.
+    MinVersion(CsfleVersion),
+}
+
+impl<'de> Deserialize<'de> for Csfle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CsfleVisitor;
+        impl<'de> de::Visitor<'de> for CsfleVisitor {
+            type Value = Csfle;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean or an object with `minLibmongocryptVersion` (`csfle`)")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Csfle, E> {
+                Ok(Csfle::Flag(v))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Csfle, A::Error> {
+                // Through the same map access, so errors keep their path inside the object.
+                CsfleVersion::deserialize(de::value::MapAccessDeserializer::new(map)).map(Csfle::MinVersion)
+            }
+        }
+        d.deserialize_any(CsfleVisitor)
+    }
+}
+
+impl Csfle {
+    /// Whether the requirement asks for client-side encryption support.
+    pub fn required(&self) -> bool {
+        !matches!(self, Csfle::Flag(false))
+    }
+}
+
+/// `runOnRequirement.csfle` in its object form.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CsfleVersion {
+    /// The least libmongocrypt version.
+    pub min_libmongocrypt_version: Version,
 }
 
 /// An entity to create (section "entity"): exactly one key naming its type.
@@ -265,6 +313,12 @@ pub enum ObservedEvent {
     ConnectionCheckedInEvent,
     /// SDAM: server description changed.
     ServerDescriptionChangedEvent,
+    /// SDAM: topology description changed (schema 1.14).
+    TopologyDescriptionChangedEvent,
+    /// SDAM: topology opening (schema 1.20).
+    TopologyOpeningEvent,
+    /// SDAM: topology closed (schema 1.20).
+    TopologyClosedEvent,
 }
 
 /// An event type stored by `storeEventsAsEntities` (names in PascalCase).
@@ -301,6 +355,8 @@ pub enum StoredEvent {
     CommandFailedEvent,
     /// SDAM: server description changed.
     ServerDescriptionChangedEvent,
+    /// SDAM: topology description changed (schema 1.14).
+    TopologyDescriptionChangedEvent,
 }
 
 /// `client` entity.
@@ -330,6 +386,117 @@ pub struct ClientEntity {
     /// Whether to observe sensitive commands' events.
     #[serde(default, deserialize_with = "present")]
     pub observe_sensitive_commands: Option<bool>,
+    /// Log messages to collect, by component and least severity (schema 1.13).
+    #[serde(default, deserialize_with = "present")]
+    pub observe_log_messages: Option<ObserveLogMessages>,
+    /// Tracing spans to collect (schema 1.27).
+    #[serde(default, deserialize_with = "present")]
+    pub observe_tracing_messages: Option<ObserveTracingMessages>,
+    /// Automatic encryption options (schema 1.23), kept as written.
+    #[serde(default, deserialize_with = "present")]
+    pub auto_encrypt_opts: Option<Document>,
+    /// Wait this long for the pools to reach `minPoolSize` before the test (schema 1.26).
+    #[serde(default, rename = "awaitMinPoolSizeMS", deserialize_with = "present")]
+    pub await_min_pool_size_ms: Option<i64>,
+}
+
+/// A log severity level (RFC 5424 names, `logSeverityLevel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSeverityLevel {
+    /// `emergency`.
+    Emergency,
+    /// `alert`.
+    Alert,
+    /// `critical`.
+    Critical,
+    /// `error`.
+    Error,
+    /// `warning`.
+    Warning,
+    /// `notice`.
+    Notice,
+    /// `info`.
+    Info,
+    /// `debug`.
+    Debug,
+    /// `trace`.
+    Trace,
+}
+
+/// A log component (`logComponent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogComponent {
+    /// Command logging.
+    Command,
+    /// SDAM logging.
+    Topology,
+    /// Server selection logging.
+    ServerSelection,
+    /// CMAP logging.
+    Connection,
+}
+
+/// Deserializes a string naming one of `names` (a value of another type is an invalid
+/// type, an unknown string an unknown variant), giving its index.
+fn named<'de, D: Deserializer<'de>>(d: D, names: &'static [&'static str]) -> Result<usize, D::Error> {
+    struct Named(&'static [&'static str]);
+    impl de::Visitor<'_> for Named {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a string, one of {:?}", self.0)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
+            self.0.iter().position(|n| *n == v).ok_or_else(|| E::unknown_variant(v, self.0))
+        }
+    }
+    d.deserialize_str(Named(names))
+}
+
+impl<'de> Deserialize<'de> for LogSeverityLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use LogSeverityLevel::*;
+        const NAMES: &[&str] =
+            &["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug", "trace"];
+        const LEVELS: [LogSeverityLevel; 9] =
+            [Emergency, Alert, Critical, Error, Warning, Notice, Info, Debug, Trace];
+        named(d, NAMES).map(|i| LEVELS[i])
+    }
+}
+
+impl<'de> Deserialize<'de> for LogComponent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use LogComponent::*;
+        const NAMES: &[&str] = &["command", "topology", "serverSelection", "connection"];
+        const COMPONENTS: [LogComponent; 4] = [Command, Topology, ServerSelection, Connection];
+        named(d, NAMES).map(|i| COMPONENTS[i])
+    }
+}
+
+/// `client.observeLogMessages`: at least one component (checked by [`super::load`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ObserveLogMessages {
+    /// Command logging.
+    #[serde(default, deserialize_with = "present")]
+    pub command: Option<LogSeverityLevel>,
+    /// SDAM logging.
+    #[serde(default, deserialize_with = "present")]
+    pub topology: Option<LogSeverityLevel>,
+    /// Server selection logging.
+    #[serde(default, deserialize_with = "present")]
+    pub server_selection: Option<LogSeverityLevel>,
+    /// CMAP logging.
+    #[serde(default, deserialize_with = "present")]
+    pub connection: Option<LogSeverityLevel>,
+}
+
+/// `client.observeTracingMessages`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ObserveTracingMessages {
+    /// Whether spans carry the command payload.
+    #[serde(default, deserialize_with = "present")]
+    pub enable_command_payload: Option<bool>,
 }
 
 /// `client.storeEventsAsEntities[]`.
@@ -376,16 +543,34 @@ pub struct ClientEncryptionOpts {
     pub key_vault_namespace: String,
     /// KMS providers.
     pub kms_providers: KmsProviders,
+    /// How long data keys stay cached (schema 1.22).
+    #[serde(default, rename = "keyExpirationMS", deserialize_with = "present")]
+    pub key_expiration_ms: Option<i64>,
 }
 
 /// A KMS credential: a string, or `{"$$placeholder": …}` to take it from the environment.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum StringOrPlaceholder {
     /// A literal value.
     String(String),
     /// Read from the environment.
     Placeholder(Placeholder),
+}
+
+impl<'de> Deserialize<'de> for StringOrPlaceholder {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(StringOrPlaceholder::String(s)),
+            Value::Object(map) if map.len() == 1 && map.contains_key("$$placeholder") => {
+                Ok(StringOrPlaceholder::Placeholder(Placeholder {
+                    placeholder: map["$$placeholder"].clone(),
+                }))
+            }
+            other => Err(de::Error::custom(format!(
+                "invalid type: {other}, expected a string or a `{{\"$$placeholder\": …}}` document"
+            ))),
+        }
+    }
 }
 
 /// `{"$$placeholder": …}`.
@@ -417,17 +602,18 @@ kms_provider!(
     AwsKms { access_key_id: "accessKeyId", secret_access_key: "secretAccessKey", session_token: "sessionToken" }
 );
 kms_provider!(
-    /// `kmsProviders.azure`.
+    /// `kmsProviders.azure` (credentials, or since schema 1.28 an `accessToken` alone).
     AzureKms {
         tenant_id: "tenantId",
         client_id: "clientId",
         client_secret: "clientSecret",
-        identity_platform_endpoint: "identityPlatformEndpoint"
+        identity_platform_endpoint: "identityPlatformEndpoint",
+        access_token: "accessToken"
     }
 );
 kms_provider!(
-    /// `kmsProviders.gcp`.
-    GcpKms { email: "email", private_key: "privateKey", endpoint: "endpoint" }
+    /// `kmsProviders.gcp` (credentials, or since schema 1.28 an `accessToken` alone).
+    GcpKms { email: "email", private_key: "privateKey", endpoint: "endpoint", access_token: "accessToken" }
 );
 kms_provider!(
     /// `kmsProviders.kmip`.
@@ -438,25 +624,71 @@ kms_provider!(
     LocalKms { key: "key" }
 );
 
-/// `clientEncryptionOpts.kmsProviders`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `clientEncryptionOpts.kmsProviders`: one provider per type, and since schema 1.18 named
+/// providers `<type>:<name>` (`name` of ASCII letters, digits and `_`), kept in
+/// [`KmsProviders::named`].
+#[derive(Debug, Clone, Default)]
 pub struct KmsProviders {
     /// AWS.
-    #[serde(default, deserialize_with = "present")]
     pub aws: Option<AwsKms>,
     /// Azure.
-    #[serde(default, deserialize_with = "present")]
     pub azure: Option<AzureKms>,
     /// GCP.
-    #[serde(default, deserialize_with = "present")]
     pub gcp: Option<GcpKms>,
     /// KMIP.
-    #[serde(default, deserialize_with = "present")]
     pub kmip: Option<KmipKms>,
     /// Local key.
-    #[serde(default, deserialize_with = "present")]
     pub local: Option<LocalKms>,
+    /// Named providers (`aws:name1` …), each with its type's credentials.
+    pub named: Vec<(String, KmsProviders)>,
+}
+
+impl<'de> Deserialize<'de> for KmsProviders {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Providers;
+        impl<'de> de::Visitor<'de> for Providers {
+            type Value = KmsProviders;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of KMS providers")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<KmsProviders, A::Error> {
+                const KINDS: &[&str] = &["aws", "azure", "gcp", "kmip", "local"];
+                let mut out = KmsProviders::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let (kind, name) = match key.split_once(':') {
+                        Some((kind, name)) => (kind, Some(name)),
+                        None => (key.as_str(), None),
+                    };
+                    let name_ok = name.is_none_or(|n| {
+                        !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    });
+                    if !KINDS.contains(&kind) || !name_ok {
+                        return Err(de::Error::custom(format!(
+                            "unknown field `{key}`, expected a KMS provider `aws`, `azure`, `gcp`, \
+                             `kmip` or `local`, optionally named `<type>:<name>`"
+                        )));
+                    }
+                    let mut one = KmsProviders::default();
+                    let slot = if name.is_some() { &mut one } else { &mut out };
+                    let duplicate = match kind {
+                        "aws" => slot.aws.replace(map.next_value()?).is_some(),
+                        "azure" => slot.azure.replace(map.next_value()?).is_some(),
+                        "gcp" => slot.gcp.replace(map.next_value()?).is_some(),
+                        "kmip" => slot.kmip.replace(map.next_value()?).is_some(),
+                        _ => slot.local.replace(map.next_value()?).is_some(),
+                    };
+                    if duplicate {
+                        return Err(de::Error::custom(format!("duplicate field `{key}`")));
+                    }
+                    if name.is_some() {
+                        out.named.push((key, one));
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Providers)
+    }
 }
 
 impl KmsProviders {
@@ -492,7 +724,7 @@ impl KmsProviders {
                 ],
             ));
         }
-        if let Some(azure) = &self.azure {
+        if let Some(azure) = self.azure.as_ref().filter(|a| a.access_token.is_none()) {
             configured += 1;
             problems.extend(missing(
                 "azure",
@@ -503,14 +735,23 @@ impl KmsProviders {
                 ],
             ));
         }
-        if let Some(gcp) = &self.gcp {
+        if let Some(gcp) = self.gcp.as_ref().filter(|g| g.access_token.is_none()) {
             configured += 1;
             problems.extend(missing(
                 "gcp",
                 &[("email", gcp.email.is_some()), ("privateKey", gcp.private_key.is_some())],
             ));
         }
+        // An access token alone configures Azure or GCP (schema 1.28).
+        configured += usize::from(self.azure.as_ref().is_some_and(|a| a.access_token.is_some()));
+        configured += usize::from(self.gcp.as_ref().is_some_and(|g| g.access_token.is_some()));
         configured += usize::from(self.kmip.is_some()) + usize::from(self.local.is_some());
+        for (name, provider) in &self.named {
+            configured += 1;
+            problems.extend(
+                provider.problem().map(|p| p.replace("kmsProviders.", &format!("kmsProviders[{name}]."))),
+            );
+        }
         if configured == 0 {
             problems.push("kmsProviders configures no KMS provider".to_string());
         }
@@ -635,6 +876,69 @@ pub struct TestCase {
     /// Expected collection contents afterwards.
     #[serde(default, deserialize_with = "present")]
     pub outcome: Option<NonEmpty<CollectionData>>,
+    /// Expected log messages per client (schema 1.13).
+    #[serde(default, deserialize_with = "present")]
+    pub expect_log_messages: Option<NonEmpty<ExpectedLogMessagesForClient>>,
+    /// Expected tracing spans per client (schema 1.27).
+    #[serde(default, deserialize_with = "present")]
+    pub expect_tracing_messages: Option<NonEmpty<ExpectTracingMessagesForClient>>,
+}
+
+/// `expectLogMessages[]` (section "expectedLogMessagesForClient").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExpectedLogMessagesForClient {
+    /// Id of the client entity.
+    pub client: String,
+    /// The expected messages, in order.
+    pub messages: Vec<ExpectedLogMessage>,
+    /// Messages to leave out before comparing (schema 1.16).
+    #[serde(default, deserialize_with = "present")]
+    pub ignore_messages: Option<Vec<ExpectedLogMessage>>,
+    /// Whether messages beyond the expected ones are allowed (schema 1.16).
+    #[serde(default, deserialize_with = "present")]
+    pub ignore_extra_messages: Option<bool>,
+}
+
+/// One expected log message (section "expectedLogMessage").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExpectedLogMessage {
+    /// Severity.
+    pub level: LogSeverityLevel,
+    /// Component.
+    pub component: LogComponent,
+    /// The message's data (root document for matching).
+    pub data: Document,
+    /// Whether a failure in the message is redacted.
+    #[serde(default, deserialize_with = "present")]
+    pub failure_is_redacted: Option<bool>,
+}
+
+/// `expectTracingMessages[]` (schema 1.27).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExpectTracingMessagesForClient {
+    /// Id of the client entity.
+    pub client: String,
+    /// The expected spans.
+    pub spans: NonEmpty<SpanComponent>,
+    /// Whether spans beyond the expected ones are allowed.
+    #[serde(default, deserialize_with = "present")]
+    pub ignore_extra_spans: Option<bool>,
+}
+
+/// One expected tracing span (`spanComponent`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SpanComponent {
+    /// Span name.
+    pub name: String,
+    /// Span attributes.
+    pub attributes: Document,
+    /// Child spans.
+    #[serde(default, deserialize_with = "present")]
+    pub nested: Option<NonEmpty<SpanComponent>>,
 }
 
 /// One operation (section "operation").
@@ -693,6 +997,15 @@ pub struct ExpectedError {
     /// Expected partial result carried by the error.
     #[serde(default, deserialize_with = "present")]
     pub expect_result: Option<Value>,
+    /// The server's error reply, matched as a root document (schema 1.12).
+    #[serde(default, deserialize_with = "present")]
+    pub error_response: Option<Document>,
+    /// Client bulk write: write errors by model index (schema 1.21).
+    #[serde(default, deserialize_with = "present")]
+    pub write_errors: Option<Document>,
+    /// Client bulk write: write concern errors (schema 1.21).
+    #[serde(default, deserialize_with = "present")]
+    pub write_concern_errors: Option<Vec<Document>>,
 }
 
 /// `expectEvents[].eventType`.
@@ -788,6 +1101,9 @@ pub struct CommandSucceeded {
     /// Command name.
     #[serde(default, deserialize_with = "present")]
     pub command_name: Option<String>,
+    /// Database name (schema 1.15).
+    #[serde(default, deserialize_with = "present")]
+    pub database_name: Option<String>,
     /// Whether a service id is present.
     #[serde(default, deserialize_with = "present")]
     pub has_service_id: Option<bool>,
@@ -803,6 +1119,9 @@ pub struct CommandFailed {
     /// Command name.
     #[serde(default, deserialize_with = "present")]
     pub command_name: Option<String>,
+    /// Database name (schema 1.15).
+    #[serde(default, deserialize_with = "present")]
+    pub database_name: Option<String>,
     /// Whether a service id is present.
     #[serde(default, deserialize_with = "present")]
     pub has_service_id: Option<bool>,
@@ -823,6 +1142,9 @@ pub struct PoolCleared {
     /// Whether a service id is present.
     #[serde(default, deserialize_with = "present")]
     pub has_service_id: Option<bool>,
+    /// Whether the clear interrupted in-use connections (schema 1.11).
+    #[serde(default, deserialize_with = "present")]
+    pub interrupt_in_use_connections: Option<bool>,
 }
 
 /// `connectionClosedEvent` / `connectionCheckOutFailedEvent`.
@@ -869,6 +1191,65 @@ pub enum ExpectedCmapEvent {
 pub enum ExpectedSdamEvent {
     /// Server description changed.
     ServerDescriptionChangedEvent(ServerDescriptionChanged),
+    /// Heartbeat started (schema 1.17).
+    ServerHeartbeatStartedEvent(Heartbeat),
+    /// Heartbeat succeeded (schema 1.17).
+    ServerHeartbeatSucceededEvent(Heartbeat),
+    /// Heartbeat failed (schema 1.17).
+    ServerHeartbeatFailedEvent(Heartbeat),
+    /// Topology description changed (schema 1.14; descriptions since 1.20).
+    TopologyDescriptionChangedEvent(TopologyDescriptionChanged),
+    /// Topology opening (schema 1.20).
+    TopologyOpeningEvent(NoFields),
+    /// Topology closed (schema 1.20).
+    TopologyClosedEvent(NoFields),
+}
+
+/// `serverHeartbeat{Started,Succeeded,Failed}Event`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// Whether the heartbeat was an awaited (streaming) one.
+    #[serde(default, deserialize_with = "present")]
+    pub awaited: Option<bool>,
+}
+
+/// `topologyDescriptionChangedEvent`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TopologyDescriptionChanged {
+    /// The previous description.
+    #[serde(default, deserialize_with = "present")]
+    pub previous_description: Option<TopologyDescription>,
+    /// The new description.
+    #[serde(default, deserialize_with = "present")]
+    pub new_description: Option<TopologyDescription>,
+}
+
+/// An expected topology description.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyDescription {
+    /// The topology type.
+    #[serde(default, rename = "type", deserialize_with = "present")]
+    pub topology_type: Option<TopologyType>,
+}
+
+/// Topology types (SDAM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TopologyType {
+    /// Single.
+    Single,
+    /// Unknown.
+    Unknown,
+    /// Replica set without a primary.
+    ReplicaSetNoPrimary,
+    /// Replica set with a primary.
+    ReplicaSetWithPrimary,
+    /// Sharded.
+    Sharded,
+    /// Load balanced.
+    LoadBalanced,
 }
 
 /// `serverDescriptionChangedEvent`.

@@ -43,6 +43,7 @@ fn requirements(reqs: &[RunOnRequirement], at: &str) -> Result<(), Failure> {
             && r.serverless.is_none()
             && r.server_parameters.is_none()
             && r.auth.is_none()
+            && r.auth_mechanism.is_none()
             && r.csfle.is_none();
         if empty {
             return Err((
@@ -102,6 +103,17 @@ fn define_entities(
         }
         define(kinds, entity.id(), entity.kind(), &format!("{here}/id"))?;
         if let Entity::Client(c) = entity {
+            if let Some(o) = &c.observe_log_messages
+                && o.command.is_none()
+                && o.topology.is_none()
+                && o.server_selection.is_none()
+                && o.connection.is_none()
+            {
+                return Err((
+                    format!("{here}/observeLogMessages"),
+                    "`observeLogMessages` must name at least one component (minProperties: 1)".into(),
+                ));
+            }
             for (j, store) in c.store_events_as_entities.iter().flat_map(|s| s.iter()).enumerate() {
                 define(kinds, &store.id, "event list", &format!("{here}/storeEventsAsEntities/{j}/id"))?;
             }
@@ -158,6 +170,14 @@ fn test_case(
     }
     for (i, op) in case.operations.iter().enumerate() {
         operation(op, &format!("{at}/operations/{i}"), file_entities, &runtime)?;
+    }
+    for (i, e) in case.expect_log_messages.iter().flat_map(|l| l.iter()).enumerate() {
+        if !clients.contains(&e.client) {
+            return Err((
+                format!("{at}/expectLogMessages/{i}/client"),
+                format!("no client entity `{}` is defined", e.client),
+            ));
+        }
     }
     if let Some(expect) = &mut case.expect_events {
         for (i, e) in expect.0.iter_mut().enumerate() {
@@ -252,7 +272,10 @@ fn operation(
             && e.error_code_name.is_none()
             && e.error_labels_contain.is_none()
             && e.error_labels_omit.is_none()
-            && e.expect_result.is_none();
+            && e.expect_result.is_none()
+            && e.error_response.is_none()
+            && e.write_errors.is_none()
+            && e.write_concern_errors.is_none();
         if empty {
             return Err((
                 format!("{at}/expectError"),

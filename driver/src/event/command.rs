@@ -44,6 +44,8 @@ pub struct CommandSucceededEvent {
     pub reply: Document,
     /// The command's name.
     pub command_name: String,
+    /// The database the command ran against (command monitoring spec, 2023).
+    pub database_name: String,
     /// The started event's request id.
     pub request_id: i32,
     /// The started event's operation id.
@@ -66,6 +68,8 @@ pub struct CommandFailedEvent {
     pub duration: Duration,
     /// The command's name.
     pub command_name: String,
+    /// The database the command ran against (command monitoring spec, 2023).
+    pub database_name: String,
     /// The error (a redacted command's server message is removed).
     pub failure: Error,
     /// The started event's request id.

@@ -1,4 +1,5 @@
-//! `estimated_document_count` through the `count` command (CRUD spec "Count API Details").
+//! `estimated_document_count`, and the deprecated `count` helper, through the `count`
+//! command (CRUD spec "Count API Details").
 
 use bson::Document;
 
@@ -7,7 +8,7 @@ use super::{Namespace, Operation, Retryability};
 use crate::commands::{Command, CountCommand, CountCommandReply, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::Result;
-use crate::options::{EstimatedDocumentCountOptions, millis};
+use crate::options::{CountOptions, EstimatedDocumentCountOptions, millis};
 use crate::topology::SelectionCriteria;
 
 /// `count` without a filter: the collection's metadata count.
@@ -47,6 +48,81 @@ impl Operation for EstimatedDocumentCount {
             generic.comment = Some(comment.clone());
         }
         CountCommand::new(&self.ns.db, &self.ns.coll).with_generic_arguments(generic).to_op_msg()
+    }
+
+    fn handle_response(&mut self, reply: Document, _: &StreamDescription) -> Result<u64> {
+        let parsed = CountCommandReply::from_document(&reply)?;
+        count_value(Some(&parsed.n), "count")
+    }
+
+    fn selection_criteria(&self) -> SelectionCriteria {
+        self.criteria.clone()
+    }
+
+    fn supports_read_concern(&self) -> bool {
+        true
+    }
+
+    fn retryability(&self) -> Retryability {
+        Retryability::Read
+    }
+}
+
+/// The deprecated `count` helper: the `count` command with a filter (CRUD spec, "Count API
+/// Details": drivers that kept `count` run this command; its result may be inexact on a
+/// sharded cluster or after an unclean shutdown).
+#[derive(Debug, Clone)]
+pub struct Count {
+    ns: Namespace,
+    filter: Document,
+    options: CountOptions,
+    generic: GenericArguments,
+    criteria: SelectionCriteria,
+}
+
+impl Count {
+    /// Counts the documents of `ns` matching `filter` with the `count` command.
+    pub fn new(
+        ns: Namespace,
+        filter: Document,
+        options: CountOptions,
+        generic: GenericArguments,
+        criteria: SelectionCriteria,
+    ) -> Self {
+        Self { ns, filter, options, generic, criteria }
+    }
+}
+
+impl Operation for Count {
+    type Output = u64;
+
+    fn name(&self) -> &str {
+        "count"
+    }
+
+    fn build(&mut self, _: &StreamDescription) -> Result<OpMsgParts> {
+        let o = &self.options;
+        let mut c = CountCommand::new(&self.ns.db, &self.ns.coll).query(self.filter.clone());
+        if let Some(v) = o.limit {
+            c = c.limit(v);
+        }
+        if let Some(v) = o.skip {
+            c = c.skip(v);
+        }
+        if let Some(v) = &o.hint {
+            c = c.hint(v.clone());
+        }
+        if let Some(v) = &o.collation {
+            c = c.collation(v.clone());
+        }
+        let mut generic = self.generic.clone();
+        if let Some(t) = o.max_time {
+            generic.max_time_ms = Some(millis(t));
+        }
+        if let Some(comment) = &o.comment {
+            generic.comment = Some(comment.clone());
+        }
+        c.with_generic_arguments(generic).to_op_msg()
     }
 
     fn handle_response(&mut self, reply: Document, _: &StreamDescription) -> Result<u64> {

@@ -29,7 +29,7 @@ mod write_hint;
 mod tests;
 
 pub use aggregate::{Aggregate, CountDocuments};
-pub use count::EstimatedDocumentCount;
+pub use count::{Count, EstimatedDocumentCount};
 pub use create::Create;
 pub use create_indexes::CreateIndexes;
 pub use cursor::{GetMore, GetMoreResult, KillCursors};

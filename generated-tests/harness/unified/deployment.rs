@@ -349,8 +349,11 @@ async fn requirement_unmet(client: &Client, info: &ServerInfo, r: &RunOnRequirem
             }
         ));
     }
-    if r.csfle == Some(true) {
+    if r.csfle.as_ref().is_some_and(|c| c.required()) {
         return Some("client-side field level encryption required (not in this driver)".into());
+    }
+    if let Some(mechanism) = &r.auth_mechanism {
+        return Some(format!("authMechanism {mechanism} required (not checked against the deployment)"));
     }
     for (name, expected) in r.server_parameters.iter().flatten() {
         let actual = admin_command(client, doc! {"getParameter": 1, name.clone(): 1}).await.ok();

@@ -1,7 +1,8 @@
 //! The matching rules of `unified-test-format.rst`, section "Evaluating Matches": extra
 //! keys only in root documents, flexible numerics, equal-length arrays, and the special
 //! operators `$$exists`, `$$type`, `$$unsetOrMatches`, `$$matchesEntity`,
-//! `$$matchesHexBytes`, `$$sessionLsid` and `$$lte`.
+//! `$$matchesHexBytes`, `$$sessionLsid`, `$$lte`, and (schema 1.13) `$$matchAsDocument` and
+//! `$$matchAsRoot`.
 
 use std::fmt;
 
@@ -356,6 +357,38 @@ impl Matcher<'_> {
                     Some(v) if v <= limit => Ok(()),
                     Some(v) => Err(mismatch(path, format!("expected a number <= {limit}, found {v}"))),
                     None => Err(mismatch(path, format!("expected a number <= {limit}, found {actual:?}"))),
+                }
+            }
+            "$$matchAsDocument" => {
+                // The actual value is a string of relaxed Extended JSON; decoded, it matches
+                // the argument as a root document.
+                let Bson::Document(_) = arg else {
+                    return Err(mismatch(path, format!("$$matchAsDocument takes a document, not {arg}")));
+                };
+                let Some(Bson::String(text)) = actual else {
+                    return Err(mismatch(
+                        path,
+                        format!("$$matchAsDocument expects a string, found {actual:?}"),
+                    ));
+                };
+                let json: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| mismatch(path, format!("$$matchAsDocument: not JSON ({e}): {text}")))?;
+                let decoded = from_extended_json(json)
+                    .map_err(|e| mismatch(path, format!("$$matchAsDocument: {e}: {text}")))?;
+                if !matches!(decoded, Bson::Document(_)) {
+                    return Err(mismatch(path, format!("$$matchAsDocument: {text} is not a document")));
+                }
+                self.matches(arg, Some(&decoded), true, path)
+            }
+            "$$matchAsRoot" => {
+                let Bson::Document(_) = arg else {
+                    return Err(mismatch(path, format!("$$matchAsRoot takes a document, not {arg}")));
+                };
+                match actual {
+                    Some(doc @ Bson::Document(_)) => self.matches(arg, Some(doc), true, path),
+                    other => {
+                        Err(mismatch(path, format!("$$matchAsRoot expects a document, found {other:?}")))
+                    }
                 }
             }
             other => Err(mismatch(path, format!("unknown special operator `{other}`"))),

@@ -508,6 +508,29 @@ impl Runner {
                             format!("the driver rejects client `{}` ({uri}): {e}", c.id),
                         )
                     });
+                    if let Some(ms) = c.await_min_pool_size_ms {
+                        let min = c
+                            .uri_options
+                            .as_ref()
+                            .and_then(|o| o.get("minPoolSize"))
+                            .and_then(|v| v.as_u64());
+                        if let Some(min) = min.filter(|&m| m > 0) {
+                            await_min_pool_size(
+                                &client,
+                                min,
+                                ms,
+                                &format!("{}#{pointer}", self.path.display()),
+                            )
+                            .await;
+                            // Events of the population are not the test's (unified format,
+                            // `awaitMinPoolSizeMS`).
+                            for log in [&events, &all] {
+                                log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                            }
+                            cmap.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                            sdam.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                        }
+                    }
                     self.clients
                         .insert(c.id.clone(), ClientEntity { client, events, all, cmap, checked_out, sdam });
                 }
@@ -1127,6 +1150,11 @@ impl Runner {
                     a.service_id.is_some(),
                     a.server_connection_id.is_some(),
                 );
+                if let Some(db) = &e.database_name {
+                    ensure(&a.database_name == db, at, || {
+                        format!("databaseName: expected {db}, found {}", a.database_name)
+                    });
+                }
                 if let Some(reply) = &e.reply {
                     document("reply", reply, &a.reply);
                 }
@@ -1140,6 +1168,11 @@ impl Runner {
                     a.service_id.is_some(),
                     a.server_connection_id.is_some(),
                 );
+                if let Some(db) = &e.database_name {
+                    ensure(&a.database_name == db, at, || {
+                        format!("databaseName: expected {db}, found {}", a.database_name)
+                    });
+                }
             }
             (e, a) => fail(
                 FailureKind::Mismatch,
@@ -1650,5 +1683,42 @@ fn timeout_millis(path: &std::path::Path, pointer: &str, ms: i64) -> std::time::
     match u64::try_from(ms) {
         Ok(ms) => std::time::Duration::from_millis(ms),
         Err(_) => panic!("{}#{pointer}: timeoutMS {ms} is negative", path.display()),
+    }
+}
+
+/// Waits until the pool of every data-bearing server the client knows holds `min`
+/// established connections (unified format, client entity `awaitMinPoolSizeMS`), failing
+/// the test after `ms` milliseconds.
+async fn await_min_pool_size(client: &Client, min: u64, ms: i64, at: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    loop {
+        let topology = client.topology();
+        let description = topology.description();
+        let bearing: Vec<_> = description
+            .servers
+            .values()
+            .filter(|s| s.server_type.is_data_bearing())
+            .map(|s| s.address.clone())
+            .collect();
+        let filled = !bearing.is_empty()
+            && bearing.iter().all(|address| {
+                topology.pool(address).is_some_and(|pool| {
+                    let status = pool.status();
+                    (status.total.saturating_sub(status.pending)) as u64 >= min
+                })
+            });
+        if filled {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            fail(
+                FailureKind::Entity,
+                at.to_string(),
+                format!(
+                    "the connection pools did not reach minPoolSize {min} within awaitMinPoolSizeMS {ms}"
+                ),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
