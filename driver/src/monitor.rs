@@ -44,11 +44,14 @@
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bson::Document;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+// The tokio clock, so a test that pauses it (the CSOT suite) also controls the monitor's
+// heartbeats and round-trip times.
+use tokio::time::Instant;
 
 use crate::commands::{Command, HelloCommand, WithGenericArguments};
 use crate::connection::{
@@ -449,7 +452,7 @@ impl Monitor {
             // Requests made while the check ran are ignored.
             signals.requests.borrow_and_update();
         }
-        let heartbeat = tokio::time::sleep_until((check_ended + self.heartbeat_frequency).into());
+        let heartbeat = tokio::time::sleep_until(check_ended + self.heartbeat_frequency);
         tokio::pin!(heartbeat);
         loop {
             tokio::select! {
@@ -468,7 +471,7 @@ impl Monitor {
                 }
             }
         }
-        tokio::time::sleep_until((check_ended + MIN_HEARTBEAT_FREQUENCY).into()).await;
+        tokio::time::sleep_until(check_ended + MIN_HEARTBEAT_FREQUENCY).await;
         true
     }
 
