@@ -45,6 +45,7 @@ const COVERED: &[(&str, &[&str])] = &[
     ),
     ("DistinctAction", &["Collection::distinct"]),
     ("CountDocuments", &["Collection::count_documents"]),
+    ("CountAction", &["Collection::count"]),
     ("DropCollection", &["Collection::drop"]),
     ("RenameCollection", &["Collection::rename"]),
     ("BulkWrite", &["Collection::bulk_write"]),
@@ -107,6 +108,7 @@ async fn call(f: &Fixture, method: &str, k: usize, s: Option<&mut ClientSession>
         }
         "Collection::distinct" => run!(s, coll.distinct("x", doc! {})).map(|_| "distinct")?,
         "Collection::count_documents" => run!(s, coll.count_documents(doc! {})).map(|_| "aggregate")?,
+        "Collection::count" => run!(s, coll.count(doc! {})).map(|_| "count")?,
         "Collection::drop" => {
             run!(s, db.collection::<Document>(&format!("drop{k}")).drop()).map(|_| "drop")?
         }
