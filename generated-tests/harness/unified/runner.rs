@@ -171,6 +171,11 @@ fn expected_cmap_kind(event: &ExpectedCmapEvent) -> CmapEventKind {
     }
 }
 
+/// The `heartbeatFrequencyMS` of client entities in cases that set fail points (see
+/// [`Runner::sets_fail_points`]): the smallest the SDAM spec allows (its
+/// `minHeartbeatFrequencyMS`, 500 ms).
+const FAIL_POINT_HEARTBEAT_MS: u64 = 500;
+
 /// One running case: its file, deployment, entities and saved results.
 pub struct Runner {
     pub(super) path: PathBuf,
@@ -367,6 +372,15 @@ impl Runner {
         &self.file.tests[self.case]
     }
 
+    /// Whether the case configures a fail point (a `failPoint` or `targetedFailPoint`
+    /// operation of the test runner).
+    fn sets_fail_points(&self) -> bool {
+        self.test()
+            .operations
+            .iter()
+            .any(|o| o.object == "testRunner" && matches!(o.name.as_str(), "failPoint" | "targetedFailPoint"))
+    }
+
     /// `initialData`: each collection dropped, created (with its `createOptions`) and
     /// filled with a majority write concern, through the internal client.
     async fn initial_data(&self) {
@@ -414,6 +428,19 @@ impl Runner {
                     let mut params: Vec<String> = Vec::new();
                     for (k, v) in c.uri_options.iter().flatten() {
                         params.push(format!("{k}={}", uri_value(v)));
+                    }
+                    if self.sets_fail_points()
+                        && c.uri_options.as_ref().is_none_or(|o| !o.contains_key("heartbeatFrequencyMS"))
+                    {
+                        // Unified test format, "Executing a Test": a runner MAY lower
+                        // heartbeatFrequencyMS for the clients of a case that configures
+                        // fail points, unless the client sets it. A server marked Unknown
+                        // after a fail point's state-change error is then found again
+                        // within half a second: a streaming monitor's awaitable hello
+                        // (maxAwaitTimeMS = heartbeatFrequencyMS) ignores an immediate-check
+                        // request, so with the default 10 s the rediscovery raced the
+                        // runner's own 10 s limits.
+                        params.push(format!("heartbeatFrequencyMS={FAIL_POINT_HEARTBEAT_MS}"));
                     }
                     if !params.is_empty() {
                         if !uri.contains('?') {
