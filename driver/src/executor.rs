@@ -98,8 +98,6 @@ pub struct Executor {
     retry_writes: bool,
     /// The declared Stable API, sent with every command (versioned API spec).
     server_api: Option<ServerApi>,
-    /// The highest `$clusterTime` seen (sessions spec "Gossipping the cluster time").
-    cluster_time: Mutex<Option<Document>>,
     next_operation_id: AtomicI64,
     /// The server session pool (driver sessions spec "Server Session Pool").
     session_pool: Arc<ServerSessionPool>,
@@ -117,8 +115,6 @@ impl std::fmt::Debug for Executor {
     }
 }
 
-use crate::session::cluster_timestamp;
-
 impl Executor {
     /// An executor on `topology`, publishing command events to `command_handler`.
     pub fn new(topology: Topology, command_handler: Option<CommandEventHandler>, retry_reads: bool) -> Self {
@@ -128,7 +124,6 @@ impl Executor {
             retry_reads,
             retry_writes: true,
             server_api: None,
-            cluster_time: Mutex::new(None),
             next_operation_id: AtomicI64::new(1),
             session_pool: Arc::new(ServerSessionPool::new()),
             session_timeout_refreshed: Mutex::new(None),
@@ -153,19 +148,15 @@ impl Executor {
         &self.topology
     }
 
-    /// The highest `$clusterTime` seen in a reply.
+    /// The highest `$clusterTime` seen in a reply (kept by the topology, which its monitors
+    /// feed too).
     pub fn cluster_time(&self) -> Option<Document> {
-        self.cluster_time.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.topology.cluster_time()
     }
 
     /// Keeps `reply`'s `$clusterTime` if it is newer than the one held.
     fn advance_cluster_time(&self, reply: &Document) {
-        let Ok(new) = reply.get_document("$clusterTime") else { return };
-        let Some(new_ts) = cluster_timestamp(new) else { return };
-        let mut held = self.cluster_time.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.as_ref().and_then(cluster_timestamp).is_none_or(|old| new_ts > old) {
-            *held = Some(new.clone());
-        }
+        self.topology.advance_cluster_time(reply);
     }
 
     /// A fresh operation id (shared by the commands of one operation, e.g. a find's getMores).

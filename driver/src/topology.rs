@@ -212,6 +212,9 @@ struct Inner {
     runtime: Mutex<Runtime>,
     /// Bumped after every applied change (and at shutdown): wakes server selection.
     changed: watch::Sender<u64>,
+    /// The highest `$clusterTime` seen, in command replies and monitors' `hello` replies
+    /// (sessions spec "Gossipping the cluster time").
+    cluster_time: Mutex<Option<bson::Document>>,
 }
 
 /// A running topology: the SDAM state, its monitors and its pools. Dropping it stops the
@@ -235,6 +238,16 @@ impl Inner {
     fn publish(&self, event: &SdamEvent) {
         if let Some(handler) = &self.handlers.sdam {
             handler(event);
+        }
+    }
+
+    /// Keeps `reply`'s `$clusterTime` if it is newer than the one held.
+    fn advance_cluster_time(&self, reply: &bson::Document) {
+        let Ok(new) = reply.get_document("$clusterTime") else { return };
+        let Some(new_ts) = crate::session::cluster_timestamp(new) else { return };
+        let mut held = self.cluster_time.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.as_ref().and_then(crate::session::cluster_timestamp).is_none_or(|old| new_ts > old) {
+            *held = Some(new.clone());
         }
     }
 
@@ -284,7 +297,11 @@ impl Inner {
     fn monitor_event(self: &Arc<Self>, event: MonitorEvent) {
         match event {
             MonitorEvent::HeartbeatStarted(e) => self.publish(&SdamEvent::ServerHeartbeatStarted(e)),
-            MonitorEvent::HeartbeatSucceeded(e) => self.publish(&SdamEvent::ServerHeartbeatSucceeded(e)),
+            MonitorEvent::HeartbeatSucceeded(e) => {
+                // Monitors gossip too: a `hello` reply's `$clusterTime` advances the client's.
+                self.advance_cluster_time(&e.reply);
+                self.publish(&SdamEvent::ServerHeartbeatSucceeded(e));
+            }
             MonitorEvent::HeartbeatFailed(e) => self.publish(&SdamEvent::ServerHeartbeatFailed(e)),
             MonitorEvent::ServerChecked(description) => {
                 let mut rt = self.lock();
@@ -464,6 +481,7 @@ impl Topology {
             connector,
             runtime: Mutex::new(Runtime { state, servers: BTreeMap::new(), closed: false }),
             changed,
+            cluster_time: Mutex::new(None),
         });
         {
             let mut rt = inner.lock();
@@ -494,6 +512,17 @@ impl Topology {
     }
 
     /// A copy of the current topology description.
+    /// The highest `$clusterTime` the client has seen, from command replies and from its
+    /// monitors' `hello` replies (sessions spec "Gossipping the cluster time").
+    pub fn cluster_time(&self) -> Option<bson::Document> {
+        self.inner.cluster_time.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Keeps `reply`'s `$clusterTime` as the client's if it is newer than the one held.
+    pub fn advance_cluster_time(&self, reply: &bson::Document) {
+        self.inner.advance_cluster_time(reply);
+    }
+
     pub fn description(&self) -> TopologyDescription {
         self.inner.lock().state.description().clone()
     }
