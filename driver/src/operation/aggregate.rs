@@ -3,11 +3,12 @@
 
 use bson::{Bson, Document, doc};
 
+use super::generic_with;
 use super::{CursorSpec, Namespace, Operation, Retryability, batch_size_arg};
 use crate::commands::{AggregateCommand, Command, CursorInitialReply, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, Result};
-use crate::options::{AggregateOptions, CountOptions, millis};
+use crate::options::{AggregateOptions, CountOptions};
 use crate::topology::SelectionCriteria;
 
 /// An `aggregate` on a collection, or on a database (`aggregate: 1`) when the collection
@@ -77,13 +78,7 @@ impl Operation for Aggregate {
         if let Some(v) = &o.let_vars {
             c = c.let_(v.clone());
         }
-        let mut generic = self.generic.clone();
-        if let Some(t) = o.max_time {
-            generic.max_time_ms = Some(millis(t));
-        }
-        if let Some(comment) = &o.comment {
-            generic.comment = Some(comment.clone());
-        }
+        let generic = generic_with(&self.generic, o.max_time, o.comment.as_ref());
         c.with_generic_arguments(generic).to_op_msg()
     }
 
@@ -162,13 +157,7 @@ impl Operation for CountDocuments {
         if let Some(v) = &o.hint {
             c = c.hint(v.clone());
         }
-        let mut generic = self.generic.clone();
-        if let Some(t) = o.max_time {
-            generic.max_time_ms = Some(millis(t));
-        }
-        if let Some(comment) = &o.comment {
-            generic.comment = Some(comment.clone());
-        }
+        let generic = generic_with(&self.generic, o.max_time, o.comment.as_ref());
         c.with_generic_arguments(generic).to_op_msg()
     }
 

@@ -4,11 +4,12 @@
 use bson::Document;
 
 use super::aggregate::count_value;
+use super::generic_with;
 use super::{Namespace, Operation, Retryability};
 use crate::commands::{Command, CountCommand, CountCommandReply, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::Result;
-use crate::options::{CountOptions, EstimatedDocumentCountOptions, millis};
+use crate::options::{CountOptions, EstimatedDocumentCountOptions};
 use crate::topology::SelectionCriteria;
 
 /// `count` without a filter: the collection's metadata count.
@@ -40,13 +41,7 @@ impl Operation for EstimatedDocumentCount {
     }
 
     fn build(&mut self, _: &StreamDescription) -> Result<OpMsgParts> {
-        let mut generic = self.generic.clone();
-        if let Some(t) = self.options.max_time {
-            generic.max_time_ms = Some(millis(t));
-        }
-        if let Some(comment) = &self.options.comment {
-            generic.comment = Some(comment.clone());
-        }
+        let generic = generic_with(&self.generic, self.options.max_time, self.options.comment.as_ref());
         CountCommand::new(&self.ns.db, &self.ns.coll).with_generic_arguments(generic).to_op_msg()
     }
 
@@ -115,13 +110,7 @@ impl Operation for Count {
         if let Some(v) = &o.collation {
             c = c.collation(v.clone());
         }
-        let mut generic = self.generic.clone();
-        if let Some(t) = o.max_time {
-            generic.max_time_ms = Some(millis(t));
-        }
-        if let Some(comment) = &o.comment {
-            generic.comment = Some(comment.clone());
-        }
+        let generic = generic_with(&self.generic, o.max_time, o.comment.as_ref());
         c.with_generic_arguments(generic).to_op_msg()
     }
 

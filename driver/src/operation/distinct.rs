@@ -2,11 +2,12 @@
 
 use bson::{Bson, Document};
 
+use super::generic_with;
 use super::{Namespace, Operation, Retryability};
 use crate::commands::{Command, DistinctCommand, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, Result};
-use crate::options::{DistinctOptions, millis};
+use crate::options::DistinctOptions;
 use crate::topology::SelectionCriteria;
 
 /// The distinct values of a field among the matching documents.
@@ -46,13 +47,7 @@ impl Operation for Distinct {
         if let Some(v) = &self.options.collation {
             c = c.collation(v.clone());
         }
-        let mut generic = self.generic.clone();
-        if let Some(t) = self.options.max_time {
-            generic.max_time_ms = Some(millis(t));
-        }
-        if let Some(comment) = &self.options.comment {
-            generic.comment = Some(comment.clone());
-        }
+        let generic = generic_with(&self.generic, self.options.max_time, self.options.comment.as_ref());
         c.with_generic_arguments(generic).to_op_msg()
     }
 

@@ -2,6 +2,7 @@
 
 use bson::Document;
 
+use super::generic_with;
 use super::{CursorSpec, Namespace, Operation, Retryability, batch_size_arg};
 use crate::commands::{Command, FindCommand, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
@@ -98,13 +99,7 @@ impl Operation for Find {
         if let Some(v) = o.await_data {
             c = c.await_data(v);
         }
-        let mut generic = self.generic.clone();
-        if let Some(t) = o.max_time {
-            generic.max_time_ms = Some(millis(t));
-        }
-        if let Some(comment) = &o.comment {
-            generic.comment = Some(comment.clone());
-        }
+        let generic = generic_with(&self.generic, o.max_time, o.comment.as_ref());
         c.with_generic_arguments(generic).to_op_msg()
     }
 

@@ -3,6 +3,7 @@
 
 use bson::{Bson, Document};
 
+use super::generic_with;
 use super::write_hint::{HintedWrite, check_hint};
 use super::{Namespace, Operation, Retryability};
 use crate::commands::{
@@ -10,7 +11,7 @@ use crate::commands::{
 };
 use crate::connection::StreamDescription;
 use crate::error::Result;
-use crate::options::{FindOneAndModifyOptions, millis};
+use crate::options::FindOneAndModifyOptions;
 use crate::results::WriteConcernError;
 
 /// What `findAndModify` does to the document it finds.
@@ -96,13 +97,7 @@ impl Operation for FindAndModify {
         if let Some(v) = &o.let_vars {
             c = c.let_(v.clone());
         }
-        let mut generic = self.generic.clone();
-        if let Some(t) = o.max_time {
-            generic.max_time_ms = Some(millis(t));
-        }
-        if let Some(comment) = &o.comment {
-            generic.comment = Some(comment.clone());
-        }
+        let generic = generic_with(&self.generic, o.max_time, o.comment.as_ref());
         c.with_generic_arguments(generic).to_op_msg()
     }
 

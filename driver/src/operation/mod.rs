@@ -52,11 +52,28 @@ use std::fmt;
 
 use bson::{Bson, Document};
 
-use crate::commands::{InitialResponseCursor, OpMsgParts};
+use crate::commands::{GenericArguments, InitialResponseCursor, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, Result};
 use crate::sdam::ServerAddress;
 use crate::topology::SelectionCriteria;
+
+/// `generic` with an operation's `maxTimeMS` and `comment` options added (both are generic
+/// command arguments: CRUD spec, and the server's generic argument IDL).
+fn generic_with(
+    generic: &GenericArguments,
+    max_time: Option<std::time::Duration>,
+    comment: Option<&Bson>,
+) -> GenericArguments {
+    let mut generic = generic.clone();
+    if let Some(t) = max_time {
+        generic.max_time_ms = Some(crate::options::millis(t));
+    }
+    if let Some(comment) = comment {
+        generic.comment = Some(comment.clone());
+    }
+    generic
+}
 
 /// A database and collection (`db.coll`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
