@@ -107,6 +107,8 @@ def load_crate(root_file):
 
 def use_leaves(tree):
     """Expands a use tree into (segments, alias) leaves."""
+    # Mark `x as y` before the spaces go, so that a name containing "as" is not split.
+    tree = re.sub(r"\s+as\s+", "@", tree)
     tree = re.sub(r"\s+", "", tree)
     out = []
 
@@ -129,13 +131,8 @@ def use_leaves(tree):
                         walk(segs, part)
             return
         alias = None
-        if "as" in t and re.search(r"as[A-Za-z_]\w*$", t) and "::" in t:
-            # `a::b as c` lost its spaces: split on the last 'as'
-            head, _, alias = t.rpartition("as")
-            if not head.endswith(("::", "_")) and re.match(r"^[A-Za-z_]\w*$", alias):
-                t = head
-            else:
-                alias = None
+        if "@" in t:
+            t, _, alias = t.rpartition("@")
         out.append((prefix + [s for s in t.split("::") if s], alias))
 
     walk([], tree)
