@@ -65,7 +65,7 @@ pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
         return Ok(Vec::new());
     };
     let path = dir.join("connection-string.json");
-    let spec_file = crate::newer::rel(spec_root, &path);
+    let spec_file = crate::test_model::rel(spec_root, &path);
     let spec_file = spec_file.as_str();
     let file: TestFile = match crate::error::read_json(&path) {
         Ok(file) => file,

@@ -361,7 +361,7 @@ pub fn generate_cmap(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> 
     else {
         return Ok(Vec::new());
     };
-    let files = crate::suite::json_files(&dir)?;
+    let files = crate::test_model::json_files(&dir)?;
     let mut unique = Unique::default();
     let mut tests = Vec::new();
     for file in files {

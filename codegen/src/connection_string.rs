@@ -129,13 +129,13 @@ fn generate(spec_root: &Path, spec_dir: &str, module: &str) -> Result<Vec<Genera
     let Some(dir) = crate::spec_data::source_dir(spec_root, &format!("{spec_dir}/tests"))? else {
         return Ok(Vec::new());
     };
-    let files = crate::suite::json_files(&dir)?;
+    let files = crate::test_model::json_files(&dir)?;
     let mut out = Vec::new();
     let mut file_names = Unique::default();
     for path in files {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let file_ident = file_names.ident(&stem);
-        let spec_file = crate::newer::rel(spec_root, &path);
+        let spec_file = crate::test_model::rel(spec_root, &path);
         let file: TestFile = match crate::error::read_json(&path) {
             Ok(file) => file,
             Err(e) if e.is_newer() => {

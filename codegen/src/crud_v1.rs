@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::from_json_str;
 use crate::naming::Unique;
-use crate::suite::json_files;
+use crate::test_model::json_files;
 use crate::unified::TestFile;
 use crate::unified::model::Version;
 use crate::{GeneratedTest, SpecError, Status};
@@ -462,9 +462,8 @@ fn generate(
                 path.push(file_ident.clone());
                 path.push(case_ident);
                 let name = format!("{module}::{}", path.join("::"));
-                let (status, body) = crate::unified::operations::generate_translated_case(
-                    &parsed, i, &spec_file, &name, &loader,
-                );
+                let (status, body) =
+                    crate::unified::generate_translated_case(&parsed, i, &spec_file, &name, &loader);
                 let op = parsed.tests[i].operations.last().map(|o| o.name.as_str()).unwrap_or_default();
                 // A deliberate gap is named rather than the runner's generic reason.
                 let status = match (unsupported_operation(op), status) {
@@ -488,7 +487,7 @@ fn generate(
 }
 
 fn known_failure(spec_file: &str, description: &str) -> Option<&'static str> {
-    crate::unified::operations::failure_in(KNOWN_FAILURES, spec_file, description)
+    crate::unified::failure_in(KNOWN_FAILURES, spec_file, description)
 }
 
 /// Tests of the CRUD legacy-v1 files (`source/crud/tests/v1/{read,write}/*.json`), as

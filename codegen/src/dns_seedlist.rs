@@ -164,7 +164,7 @@ pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
     for folder in FOLDERS {
         let folder_ident = folder_names.ident(folder);
         let mut file_names = Unique::default();
-        for path in crate::suite::json_files(&tests_dir.join(folder))? {
+        for path in crate::test_model::json_files(&tests_dir.join(folder))? {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let file_ident = file_names.ident(&stem);
             let name = format!("initial_dns_seedlist_discovery::{folder_ident}::{file_ident}");

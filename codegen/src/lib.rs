@@ -14,15 +14,17 @@ pub mod error_codes;
 pub mod idl;
 pub mod legacy;
 pub mod manifest;
+pub mod module_tree;
 pub mod naming;
 pub mod newer;
 pub mod read_write_concern;
 pub mod spec_data;
 pub mod suite;
+pub mod test_model;
 
 pub mod sdam;
 pub mod selection;
 pub mod unified;
 
 pub use error::{ErrorKind, SpecError};
-pub use suite::{GeneratedTest, Status, Suite};
+pub use test_model::{GeneratedTest, Status, Suite};

@@ -7,17 +7,12 @@ use std::path::Path;
 
 use quote::quote;
 
+use crate::test_model::rel;
 use crate::{GeneratedTest, SpecError, Status};
 
 /// The ignore reason for a case the generator cannot express because of `err`.
 pub fn reason(err: &SpecError, spec_file: &str) -> String {
     format!("generator: {} at {spec_file}#{}", err.short_message(), err.pointer)
-}
-
-/// `path` relative to the specifications checkout `spec_root`, with `/` separators (the
-/// spec file as the manifest names it).
-pub fn rel(spec_root: &Path, path: &Path) -> String {
-    path.strip_prefix(spec_root).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }
 
 /// An ignored test for a case the generator cannot express; run anyway (`--ignored`), it

@@ -90,10 +90,10 @@ pub fn generate(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
             continue;
         };
         let mut files = Unique::default();
-        for path in crate::suite::json_files(&dir)? {
+        for path in crate::test_model::json_files(&dir)? {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let file_ident = files.ident(&stem);
-            let spec_file = crate::newer::rel(spec_root, &path);
+            let spec_file = crate::test_model::rel(spec_root, &path);
             // The whole file is type-checked here, so a malformed one fails the build.
             let descriptions: Vec<String> = if module == "document" {
                 let f: TestFile<DocumentCase> = crate::error::read_json(&path)?;

@@ -1,54 +1,12 @@
-//! Spec suites and the tests generated from them: the registry of suites, and the
-//! emitter that turns a suite's tests into one Rust module tree.
+//! The registry of spec suites: every suite the project generates, with the emitter that
+//! makes its tests, and the active pin's known failures applied to them.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
-
 use crate::SpecError;
+use crate::test_model::{GeneratedTest, Status, Suite};
 
-/// Whether a generated test runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// The test runs.
-    Run,
-    /// The test is generated with `#[ignore = reason]`.
-    Ignored(String),
-}
-
-/// One generated test: where it sits, where it came from, and its body.
-#[derive(Debug, Clone)]
-pub struct GeneratedTest {
-    /// Module path below the suite module; the last element is the test function's name.
-    /// Each element must be a valid identifier (see [`crate::naming`]).
-    pub path: Vec<String>,
-    /// The spec file, relative to the specifications checkout (e.g. `source/max-staleness/tests/...json`).
-    pub spec_file: String,
-    /// The index of the case in the file's list of cases, where the file has several.
-    pub case_index: Option<usize>,
-    /// Run or ignored.
-    pub status: Status,
-    /// Whether the body is `async` (run with `#[tokio::test]`).
-    pub is_async: bool,
-    /// The statements of the test function.
-    pub body: TokenStream,
-}
-
-/// A generator for one spec directory.
-pub struct Suite {
-    /// Module path of the suite (the spec directory in snake_case), e.g. `max_staleness`;
-    /// a suite that is one part of a spec directory's tests names a nested module, e.g.
-    /// `server_discovery_and_monitoring::unified`. Unique among the suites.
-    pub module: &'static str,
-    /// The spec directory under `source/`, e.g. `max-staleness`.
-    pub spec_dir: &'static str,
-    /// The test target (file in `generated-tests/`) that expands it.
-    pub test_target: &'static str,
-    /// Reads the suite's files below the specifications checkout and makes its tests.
-    pub generate: fn(&Path) -> Result<Vec<GeneratedTest>, SpecError>,
-}
+pub use crate::module_tree::{emit, file_stem, pretty};
 
 /// Every suite the project generates.
 pub fn suites() -> &'static [Suite] {
@@ -117,19 +75,19 @@ pub fn suites() -> &'static [Suite] {
             module: "crud",
             spec_dir: "crud",
             test_target: "unified_suites",
-            generate: crate::unified::operations::generate_crud,
+            generate: crate::unified::suites::generate_crud,
         },
         Suite {
             module: "command_monitoring",
             spec_dir: "command-monitoring",
             test_target: "unified_suites",
-            generate: crate::unified::operations::generate_command_monitoring,
+            generate: crate::unified::suites::generate_command_monitoring,
         },
         Suite {
             module: "sessions",
             spec_dir: "sessions",
             test_target: "unified_suites",
-            generate: crate::unified::operations::generate_sessions,
+            generate: crate::unified::suites::generate_sessions,
         },
         Suite {
             module: "transactions",
@@ -262,111 +220,10 @@ pub fn find(module: &str) -> Option<&'static Suite> {
     suites().iter().find(|s| s.module == module)
 }
 
-#[derive(Default)]
-struct Tree {
-    children: BTreeMap<String, Tree>,
-    tests: Vec<TokenStream>,
-}
-
-/// Emits `pub mod <suite> { ... }` holding the tests in nested modules (one `pub mod` per
-/// segment of a nested module path).
-pub fn emit(suite: &Suite, tests: &[GeneratedTest], spec_commit: &str) -> TokenStream {
-    let mut root = Tree::default();
-    for test in tests {
-        let (name, dirs) = test.path.split_last().expect("a generated test has a name");
-        let node = dirs.iter().fold(&mut root, |node, dir| node.children.entry(dir.clone()).or_default());
-        node.tests.push(emit_test(name, test));
-    }
-    let doc = format!(
-        " Generated from `source/{}/` of the driver specifications at commit {}.",
-        suite.spec_dir, spec_commit
-    );
-    let mut segments = suite.module.rsplit("::");
-    let innermost = format_ident!("{}", segments.next().unwrap_or(suite.module));
-    let inner = emit_tree(&root);
-    let mut tokens = quote! {
-        #[doc = #doc]
-        pub mod #innermost {
-            #inner
-        }
-    };
-    for outer in segments {
-        let outer = format_ident!("{}", outer);
-        tokens = quote! { pub mod #outer { #tokens } };
-    }
-    tokens
-}
-
-/// The file name (without extension) of a suite's readable copy: its module path with
-/// `::` as `__`.
-pub fn file_stem(suite: &Suite) -> String {
-    suite.module.replace("::", "__")
-}
-
-fn emit_tree(tree: &Tree) -> TokenStream {
-    let tests = &tree.tests;
-    let modules = tree.children.iter().map(|(name, child)| {
-        let ident = format_ident!("{}", name);
-        let inner = emit_tree(child);
-        quote! { pub mod #ident { #inner } }
-    });
-    quote! { #(#tests)* #(#modules)* }
-}
-
-fn emit_test(name: &str, test: &GeneratedTest) -> TokenStream {
-    let ident = format_ident!("{}", name);
-    let doc = match test.case_index {
-        Some(i) => format!(" Spec file `{}`, case {}.", test.spec_file, i),
-        None => format!(" Spec file `{}`.", test.spec_file),
-    };
-    let ignore = match &test.status {
-        Status::Run => quote! {},
-        Status::Ignored(reason) => quote! { #[ignore = #reason] },
-    };
-    let body = &test.body;
-    if test.is_async {
-        quote! {
-            #[doc = #doc]
-            #[tokio::test]
-            #ignore
-            async fn #ident() { #body }
-        }
-    } else {
-        quote! {
-            #[doc = #doc]
-            #[test]
-            #ignore
-            fn #ident() { #body }
-        }
-    }
-}
-
-/// Formats generated tokens as Rust source (for the inspectable copy in `OUT_DIR`).
-pub fn pretty(tokens: &TokenStream, header: &str) -> Result<String, String> {
-    let file: syn::File =
-        syn::parse2(tokens.clone()).map_err(|e| format!("generated code does not parse: {e}"))?;
-    Ok(format!("{header}{}", prettyplease::unparse(&file)))
-}
-
-/// The `*.json` files directly in `dir` (the JSON twins of the spec's YAML), sorted. A
-/// missing folder or one without test files is an error, never a silent run of zero tests.
-pub fn json_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, SpecError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| SpecError::new(dir, "", format!("cannot read the spec test folder: {e}")))?;
-    let mut files: Vec<std::path::PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(SpecError::new(dir, "", "no spec test files (*.json) found"));
-    }
-    Ok(files)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use quote::quote;
 
     #[test]
     fn suite_modules_are_unique_and_nest() {

@@ -23,13 +23,11 @@ use std::path::{Path, PathBuf};
 
 use quote::quote;
 
-use crate::naming::{Unique, ident};
-use crate::suite::json_files;
+use crate::naming::Unique;
+use crate::test_model::{json_files, rel, stem_ident};
 use crate::unified::TestFile;
 use crate::unified::model::{RunOnRequirement, Serverless, Topology, Version};
-use crate::unified::operations::{
-    CaseParts, SIM_VERSIONS, SimTopology, case_parts, newest_at_pin, sim_tokens,
-};
+use crate::unified::{CaseParts, SIM_VERSIONS, SimTopology, case_parts, newest_at_pin, sim_tokens};
 use crate::{GeneratedTest, SpecError, Status};
 use model::LegacyFile;
 
@@ -114,15 +112,14 @@ fn generate(d: &Dir<'_>) -> Result<Vec<GeneratedTest>, SpecError> {
     let mut tests = Vec::new();
     let mut files = Unique::default();
     for path in json_files(&dir)? {
-        let spec_file = path.strip_prefix(d.root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-        let stem = path.file_stem().and_then(|s| s.to_str()).map(ident).unwrap_or_default();
-        let file_ident = files.ident(&stem);
+        let spec_file = rel(d.root, &path);
+        let file_ident = files.ident(&stem_ident(&path));
         if is_unified(&path)? {
             // The folder's files moved to the unified format upstream (e.g. the read/write
             // concern operation tests): the same module, generated as unified cases.
             let mut prefix: Vec<String> = d.module.iter().map(|m| m.to_string()).collect();
             prefix.push(file_ident);
-            tests.extend(crate::unified::operations::generate_file(d.root, &path, &prefix, d.suite)?);
+            tests.extend(crate::unified::suites::generate_file(d.root, &path, &prefix, d.suite)?);
             continue;
         }
         let legacy = load_legacy(&path)?;
@@ -313,7 +310,7 @@ pub fn generate_read_write_concern(spec_root: &Path) -> Result<Vec<GeneratedTest
 pub fn generate_retryable_reads(spec_root: &Path) -> Result<Vec<GeneratedTest>, SpecError> {
     let mut tests =
         generate(&primary(spec_root, "retryable-reads/tests/legacy", &["legacy"], "retryable_reads"))?;
-    let unified = crate::unified::operations::generate_dir(
+    let unified = crate::unified::suites::generate_dir(
         spec_root,
         "retryable-reads",
         "tests/unified",

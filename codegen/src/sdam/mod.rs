@@ -15,7 +15,7 @@ use quote::quote;
 
 use crate::error::read_json;
 use crate::naming::Unique;
-use crate::suite::json_files;
+use crate::test_model::json_files;
 use crate::{GeneratedTest, SpecError, Status};
 use model::{Event, EventServer, EventTopology, ExpectedServer, Field, Outcome, SdamTest};
 

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::model::{Entity, Operation, TestFile};
-use super::operations::{entity_kind, options_expr, require};
+use super::support::{entity_kind, operation_timeout, options_expr, require};
 
 /// The operations that create a cursor or change-stream entity.
 const CREATORS: &[&str] = &["createFindCursor", "createChangeStream"];
@@ -88,7 +88,7 @@ pub(super) fn operation(file: &TestFile, op: &Operation, i: usize) -> Result<Opt
             };
             let setters = change_stream_options(op)?;
             // A timeoutMS argument: the stream is opened through a handle with that timeout.
-            let target = match super::operations::operation_timeout(file, op) {
+            let target = match operation_timeout(file, op) {
                 Some(ms) => quote! { #target.with_timeout(::std::time::Duration::from_millis(#ms)) },
                 None => target,
             };
@@ -141,7 +141,7 @@ fn change_stream_options(op: &Operation) -> Result<Vec<TokenStream>, String> {
 #[cfg(test)]
 mod tests {
 
-    use super::super::operations::generate_case;
+    use super::super::case::generate_case;
     use crate::Status;
 
     fn file(stream_args: &str) -> super::TestFile {

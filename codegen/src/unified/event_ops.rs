@@ -8,8 +8,10 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use serde_json::Value;
 
+use super::collection_ops::collection_operation;
+use super::database_ops::database_operation;
 use super::model::{Entity, Operation, TestFile};
-use super::operations::{collection_operation, database_operation, entity_kind};
+use super::support::entity_kind;
 
 /// The CMAP events `waitForEvent` / `assertEventCount` can count (their fields are not
 /// compared, so an expected event naming fields is refused).
@@ -189,8 +191,7 @@ mod tests {
 
     fn generate(operations: &str) -> (Status, String) {
         let file = file(operations);
-        let (status, body) =
-            super::super::operations::generate_case(&file, &file.tests[0], 0, "f.json", "m::t");
+        let (status, body) = super::super::case::generate_case(&file, &file.tests[0], 0, "f.json", "m::t");
         (status, body.to_string())
     }
 

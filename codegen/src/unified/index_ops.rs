@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::model::Operation;
-use super::operations::{collect, names};
+use super::support::{collect, names, require};
 
 /// `.session(&mut session)` when the operation names a session.
 fn session(op: &Operation) -> TokenStream {
@@ -84,7 +84,7 @@ pub fn collection_operation(op: &Operation) -> Option<Result<TokenStream, String
             setters(op, &[], &[]).map(|_| quote! { coll.list_index_names()#session.await #names })
         }
         "createIndex" => create_index(op, &session),
-        "dropIndex" => super::operations::require(op, &["name"]).and_then(|_| {
+        "dropIndex" => require(op, &["name"]).and_then(|_| {
             setters(op, &["name"], &[("maxTimeMS", "max_time", "millis")]).map(|opts| {
                 quote! { coll.drop_index(o.string("name"))#opts #session.await.map(|_| ::bson::Bson::Null) }
             })
@@ -99,7 +99,7 @@ pub fn collection_operation(op: &Operation) -> Option<Result<TokenStream, String
 /// `createIndex`: `keys` plus index options as top-level arguments; the result is the
 /// index's name.
 fn create_index(op: &Operation, session: &TokenStream) -> Result<TokenStream, String> {
-    super::operations::require(op, &["keys"])?;
+    require(op, &["keys"])?;
     let mut index_options = Vec::new();
     let mut action_options = Vec::new();
     for key in op.arguments.iter().flat_map(|a| a.keys()) {
@@ -145,7 +145,7 @@ fn create_index(op: &Operation, session: &TokenStream) -> Result<TokenStream, St
 mod tests {
 
     use crate::Status;
-    use crate::unified::operations::generate_case;
+    use crate::unified::case::generate_case;
 
     fn file(operations: &str) -> crate::unified::TestFile {
         let text = format!(

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::model::Operation;
-use super::operations::require;
+use super::support::require;
 
 /// The runner call of test runner operation `i`, `None` for names handled elsewhere.
 pub fn test_runner_operation(op: &Operation, i: usize) -> Option<Result<TokenStream, String>> {

@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::model::{Operation, TestFile};
-use super::operations::{At, operation_at};
+use super::support::{At, Dispatch};
 
 /// The transaction options `startTransaction` and `withTransaction` accept.
 const TRANSACTION_OPTIONS: &[&str] = &["readConcern", "writeConcern", "readPreference", "maxCommitTimeMS"];
@@ -45,8 +45,14 @@ fn timeout_argument(op: &Operation) -> Result<Option<TokenStream>, String> {
     Ok(Some(quote! { ::std::time::Duration::from_millis(#ms) }))
 }
 
-/// Operation `i` on a session entity.
-pub(super) fn session_operation(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
+/// Operation `i` on a session entity; `dispatch` emits the operations of a `withTransaction`
+/// callback.
+pub(super) fn session_operation(
+    file: &TestFile,
+    op: &Operation,
+    i: usize,
+    dispatch: Dispatch,
+) -> Result<TokenStream, String> {
     let object = op.object.as_str();
     let call = match op.name.as_str() {
         "endSession" => {
@@ -75,7 +81,7 @@ pub(super) fn session_operation(file: &TestFile, op: &Operation, i: usize) -> Re
                 None => quote! { session.abort_transaction().await.map(|()| ::bson::Bson::Null) },
             }
         }
-        "withTransaction" => return with_transaction(file, op, i),
+        "withTransaction" => return with_transaction(file, op, i, dispatch),
         other => return Err(format!("session operation {other} not supported by the runner")),
     };
     Ok(quote! {
@@ -127,7 +133,12 @@ pub(super) fn callback_session_operation(op: &Operation, i: usize, j: usize) -> 
 
 /// `withTransaction`: its callback's operations run inside the closure, each checked and
 /// its error propagated to the driver (which retries or aborts on it).
-fn with_transaction(file: &TestFile, op: &Operation, i: usize) -> Result<TokenStream, String> {
+fn with_transaction(
+    file: &TestFile,
+    op: &Operation,
+    i: usize,
+    dispatch: Dispatch,
+) -> Result<TokenStream, String> {
     let mut allowed = TRANSACTION_OPTIONS.to_vec();
     allowed.push("timeoutMS");
     arguments(op, &allowed, &["callback"])?;
@@ -144,7 +155,7 @@ fn with_transaction(file: &TestFile, op: &Operation, i: usize) -> Result<TokenSt
     for (j, value) in callback.iter().enumerate() {
         let inner: Operation = serde_json::from_value(value.clone())
             .map_err(|e| format!("operation withTransaction: callback operation {j}: {e}"))?;
-        statements.push(operation_at(file, &inner, &At::Callback { i, j, session: object })?);
+        statements.push(dispatch(file, &inner, &At::Callback { i, j, session: object })?);
     }
     Ok(quote! {
         {
@@ -205,7 +216,7 @@ pub(super) fn test_runner_operation(op: &Operation, i: usize) -> Result<TokenStr
 #[cfg(test)]
 mod tests {
 
-    use super::super::operations::generate_case;
+    use super::super::case::generate_case;
     use crate::Status;
 
     fn file(callback_session: &str) -> super::TestFile {

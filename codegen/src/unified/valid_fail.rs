@@ -7,8 +7,8 @@ use std::path::Path;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::case::generate_case;
 use super::model::TestFile;
-use super::operations;
 use crate::naming::Unique;
 use crate::{GeneratedTest, Status};
 
@@ -155,7 +155,7 @@ pub(super) fn generate_file(
     descriptions: &[String],
 ) -> Vec<GeneratedTest> {
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let parsed = super::load(file);
+    let parsed = super::loader::load(file);
     let mut cases = Unique::default();
     let mut tests = Vec::new();
     for (i, description) in descriptions.iter().enumerate() {
@@ -203,7 +203,7 @@ fn load_body(spec_file: &str, reasons: &[&str], property: Option<&str>) -> Token
     }
 }
 
-/// A case the runner must fail: the case's usual body (see [`operations::generate_case`]),
+/// A case the runner must fail: the case's usual body (see [`generate_case`]),
 /// run on the default simulated deployment (a valid-fail file's requirements are not the
 /// reason it fails, and `csfle` cannot be simulated), then the check that the runner
 /// reported the expected failure. Ignored when the generator already knows the runner
@@ -221,8 +221,7 @@ fn run_case(
     for case in unrestricted.tests.0.iter_mut() {
         case.run_on_requirements = None;
     }
-    let (status, body) =
-        operations::generate_case(&unrestricted, &unrestricted.tests[index], index, spec_file, name);
+    let (status, body) = generate_case(&unrestricted, &unrestricted.tests[index], index, spec_file, name);
     let status = match status {
         Status::Ignored(reason) if !reasons.iter().all(|r| reason.contains(r)) => {
             Status::Ignored(format!("valid-fail: the runner stops for another reason first: {reason}"))
@@ -246,7 +245,7 @@ fn run_case(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suite::json_files;
+    use crate::test_model::json_files;
 
     /// Every pinned valid-fail case has an expected failure; those expected at load are
     /// rejected for that reason, the others load and are generated to run.

@@ -7,11 +7,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::locate::{pointer_with_variants, shape_message};
 use super::model::{
     CollectionData, Entity, EventType, ExpectedEvents, ExpectedEventsForClient, Operation, RunOnRequirement,
     TestCase, TestFile,
 };
-use super::{pointer_with_variants, shape_message};
 use crate::SpecError;
 
 /// Checks every rule on a parsed file and fills the typed expected events.
