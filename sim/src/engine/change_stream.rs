@@ -4,8 +4,11 @@
 
 use bson::{Bson, Document, Timestamp, doc};
 
+use super::CommandError;
 use super::aggregate::Pipeline;
-use super::{CommandError, Store};
+use super::collection::Collection;
+use super::compare::type_name;
+use super::expr::truthy;
 
 /// Where a change stream is: events strictly after (time, namespace, record, version).
 pub type Position = (Timestamp, String, usize, usize);
@@ -93,11 +96,11 @@ fn update_description(prev: &Document, cur: &Document) -> Document {
 
 /// The data change events of collection `db.name` after the stream's position, written at
 /// or after `since` (when it got this name) and before `until` (when it lost it).
-fn collection_events(
+pub(crate) fn collection_events(
     stream: &Stream,
     db: &str,
     name: &str,
-    c: &super::collection::Collection,
+    c: &Collection,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     events: &mut Vec<(Position, Document)>,
@@ -158,7 +161,7 @@ fn collection_events(
 }
 
 /// mongod's error for an event whose `_id` (the resume token) the pipeline changed.
-fn token_modified() -> CommandError {
+pub(crate) fn token_modified() -> CommandError {
     CommandError::new(
         280,
         "ChangeStreamFatalError",
@@ -225,6 +228,20 @@ pub struct DdlEvent {
     uuid: Option<bson::Binary>,
 }
 
+impl DdlEvent {
+    /// A catalog change of `db` (and `coll`, unless the whole database) at `ts`.
+    pub(crate) fn new(
+        ts: Timestamp,
+        db: &str,
+        coll: Option<&str>,
+        kind: DdlKind,
+        description: Document,
+        uuid: Option<bson::Binary>,
+    ) -> DdlEvent {
+        DdlEvent { ts, db: db.to_string(), coll: coll.map(str::to_string), kind, description, uuid }
+    }
+}
+
 /// The record number of catalog events in a [`Position`]; their version number is
 /// `2 × sequence` (and `+ 1` for the `invalidate` that may follow).
 const DDL_RECORD: usize = usize::MAX - 1;
@@ -257,159 +274,87 @@ fn image(
     }
 }
 
-impl Store {
-    /// Records a catalog change at `ts` for change streams.
-    pub(super) fn record_ddl(
-        &mut self,
-        ts: Timestamp,
-        db: &str,
-        coll: Option<&str>,
-        kind: DdlKind,
-        description: Document,
-        uuid: Option<bson::Binary>,
-    ) {
-        self.ddl.push(DdlEvent {
-            ts,
-            db: db.to_string(),
-            coll: coll.map(str::to_string),
-            kind,
-            description,
-            uuid,
-        });
-    }
-
-    /// The catalog events of `stream`'s scope after its position, each followed by the
-    /// `invalidate` it causes for this stream (a collection stream's collection dropped or
-    /// renamed or its database dropped; a database stream's database dropped).
-    fn ddl_events(&self, stream: &Stream) -> Vec<(Position, Document)> {
-        let mut out = Vec::new();
-        for (seq, e) in self.ddl.iter().enumerate() {
-            if e.ts < stream.pos.0
-                || stream.db.as_ref().is_some_and(|d| *d != e.db)
-                || matches!(e.db.as_str(), "admin" | "config" | "local")
-                || (e.kind.expanded() && !stream.show_expanded)
-            {
-                continue;
-            }
-            let in_scope = match (&stream.coll, &e.coll) {
-                (None, _) => true,
-                (Some(c), Some(ec)) => c == ec,
-                // A collection stream sees its collection's drop, then invalidates.
-                (Some(_), None) => false,
-            };
-            let invalidates = match (&stream.coll, e.kind) {
-                (Some(c), DdlKind::Drop | DdlKind::Rename) => e.coll.as_ref() == Some(c),
-                (Some(_), _) => false,
-                (None, DdlKind::DropDatabase) => stream.db.is_some(),
-                (None, _) => false,
-            };
-            let pos = (e.ts, String::new(), DDL_RECORD, 2 * seq);
-            if in_scope && pos > stream.pos {
-                let mut ev = doc! {"_id": token(&pos), "operationType": e.kind.name(), "clusterTime": e.ts};
-                if stream.wall_time {
-                    ev.insert("wallTime", bson::DateTime::from_millis(i64::from(e.ts.time) * 1000));
-                }
-                let mut ns = doc! {"db": e.db.clone()};
-                if let Some(c) = &e.coll {
-                    ns.insert("coll", c.clone());
-                }
-                ev.insert("ns", ns);
-                if let Some(to) = e.description.get("to").filter(|_| e.kind == DdlKind::Rename) {
-                    ev.insert("to", to.clone());
-                }
-                if stream.show_expanded {
-                    if let Some(uuid) = &e.uuid {
-                        ev.insert("collectionUUID", Bson::Binary(uuid.clone()));
-                    }
-                    match e.kind {
-                        DdlKind::Modify => {
-                            for (k, v) in &e.description {
-                                ev.insert(k.clone(), v.clone());
-                            }
-                        }
-                        DdlKind::Drop | DdlKind::DropDatabase => {}
-                        _ => {
-                            ev.insert("operationDescription", e.description.clone());
-                        }
-                    }
-                }
-                out.push((pos, ev));
-            }
-            let after = (e.ts, String::new(), DDL_RECORD, 2 * seq + 1);
-            if invalidates && after > stream.pos {
-                let mut ev = doc! {"_id": token(&after), "operationType": "invalidate", "clusterTime": e.ts};
-                if stream.wall_time {
-                    ev.insert("wallTime", bson::DateTime::from_millis(i64::from(e.ts.time) * 1000));
-                }
-                out.push((after, ev));
-            }
+/// The catalog events of `stream`'s scope after its position, each followed by the
+/// `invalidate` it causes for this stream (a collection stream's collection dropped or
+/// renamed or its database dropped; a database stream's database dropped).
+pub(crate) fn ddl_events(ddl: &[DdlEvent], stream: &Stream) -> Vec<(Position, Document)> {
+    let mut out = Vec::new();
+    for (seq, e) in ddl.iter().enumerate() {
+        if e.ts < stream.pos.0
+            || stream.db.as_ref().is_some_and(|d| *d != e.db)
+            || matches!(e.db.as_str(), "admin" | "config" | "local")
+            || (e.kind.expanded() && !stream.show_expanded)
+        {
+            continue;
         }
-        out
-    }
-
-    /// The events after `stream.pos` (at most `limit` passing the stream's pipeline), the new
-    /// position, and whether the stream was invalidated (its last event is `invalidate`; the
-    /// server closes it then).
-    pub(super) fn stream_events(
-        &self,
-        stream: &Stream,
-        limit: Option<usize>,
-    ) -> Result<(Vec<Document>, Position, bool), CommandError> {
-        let mut events: Vec<(Position, Document)> = self.ddl_events(stream);
-        let in_scope = |db: &str, name: &str| {
-            stream.db.as_ref().is_none_or(|x| x == db)
-                && !matches!(db, "admin" | "config" | "local")
-                && stream.coll.as_ref().is_none_or(|x| x == name)
-                && !name.starts_with("system.")
+        let in_scope = match (&stream.coll, &e.coll) {
+            (None, _) => true,
+            (Some(c), Some(ec)) => c == ec,
+            // A collection stream sees its collection's drop, then invalidates.
+            (Some(_), None) => false,
         };
-        for (db, d) in &self.dbs {
-            for (name, c) in &d.collections {
-                if in_scope(db, name) {
-                    let since = self.named_at.get(&(db.clone(), name.clone())).copied();
-                    collection_events(stream, db, name, c, since, None, &mut events)?;
+        let invalidates = match (&stream.coll, e.kind) {
+            (Some(c), DdlKind::Drop | DdlKind::Rename) => e.coll.as_ref() == Some(c),
+            (Some(_), _) => false,
+            (None, DdlKind::DropDatabase) => stream.db.is_some(),
+            (None, _) => false,
+        };
+        let pos = (e.ts, String::new(), DDL_RECORD, 2 * seq);
+        if in_scope && pos > stream.pos {
+            let mut ev = doc! {"_id": token(&pos), "operationType": e.kind.name(), "clusterTime": e.ts};
+            if stream.wall_time {
+                ev.insert("wallTime", bson::DateTime::from_millis(i64::from(e.ts.time) * 1000));
+            }
+            let mut ns = doc! {"db": e.db.clone()};
+            if let Some(c) = &e.coll {
+                ns.insert("coll", c.clone());
+            }
+            ev.insert("ns", ns);
+            if let Some(to) = e.description.get("to").filter(|_| e.kind == DdlKind::Rename) {
+                ev.insert("to", to.clone());
+            }
+            if stream.show_expanded {
+                if let Some(uuid) = &e.uuid {
+                    ev.insert("collectionUUID", Bson::Binary(uuid.clone()));
+                }
+                match e.kind {
+                    DdlKind::Modify => {
+                        for (k, v) in &e.description {
+                            ev.insert(k.clone(), v.clone());
+                        }
+                    }
+                    DdlKind::Drop | DdlKind::DropDatabase => {}
+                    _ => {
+                        ev.insert("operationDescription", e.description.clone());
+                    }
                 }
             }
+            out.push((pos, ev));
         }
-        for (db, name, c, until) in &self.retired {
-            if in_scope(db, name) {
-                collection_events(stream, db, name, c, None, Some(*until), &mut events)?;
+        let after = (e.ts, String::new(), DDL_RECORD, 2 * seq + 1);
+        if invalidates && after > stream.pos {
+            let mut ev = doc! {"_id": token(&after), "operationType": "invalidate", "clusterTime": e.ts};
+            if stream.wall_time {
+                ev.insert("wallTime", bson::DateTime::from_millis(i64::from(e.ts.time) * 1000));
             }
+            out.push((after, ev));
         }
-        events.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out = Vec::new();
-        let mut pos = stream.pos.clone();
-        let mut invalidated = false;
-        for (p, ev) in events {
-            if limit.is_some_and(|l| out.len() >= l) {
-                break;
-            }
-            let id = ev.get("_id").cloned();
-            let invalidate = ev.get_str("operationType").is_ok_and(|o| o == "invalidate");
-            pos = p;
-            for shaped in stream.pipeline.run(vec![ev], &Default::default())? {
-                if shaped.get("_id").cloned() != id {
-                    return Err(token_modified());
-                }
-                out.push(shaped);
-            }
-            if invalidate {
-                invalidated = true;
-                break;
-            }
-        }
-        Ok((out, pos, invalidated))
     }
+    out
+}
 
-    /// Parses `$changeStream` options into a stream starting now (or where asked).
-    pub(super) fn open_stream(
-        &self,
+impl Stream {
+    /// Parses `$changeStream` options into a stream starting at `now` (or where asked);
+    /// `rest` are the stages after `$changeStream`.
+    pub fn open(
         db: &str,
         coll: Option<&str>,
         spec: &Document,
         rest: &[Document],
         max_wire_version: i32,
+        now: Timestamp,
     ) -> Result<Stream, CommandError> {
-        let all = spec.get("allChangesForCluster").is_some_and(super::expr::truthy);
+        let all = spec.get("allChangesForCluster").is_some_and(truthy);
         if all && db != "admin" {
             return Err(CommandError::new(
                 ErrorCodes::INVALID_OPTIONS,
@@ -455,7 +400,7 @@ impl Store {
                     "BSON field '$changeStream.showExpandedEvents' is an unknown field.",
                 ));
             }
-            Some(v) => super::expr::truthy(v),
+            Some(v) => truthy(v),
         };
         let token_at = spec.get("resumeAfter").or_else(|| spec.get("startAfter"));
         let pos = match (token_at, spec.get("startAtOperationTime")) {
@@ -486,13 +431,10 @@ impl Store {
                 return Err(CommandError::new(
                     14,
                     "TypeMismatch",
-                    format!(
-                        "startAtOperationTime must be a timestamp, not {}",
-                        super::compare::type_name(other)
-                    ),
+                    format!("startAtOperationTime must be a timestamp, not {}", type_name(other)),
                 ));
             }
-            (None, None) => (self.last_write, "\u{10FFFF}".to_string(), usize::MAX, usize::MAX),
+            (None, None) => (now, "\u{10FFFF}".to_string(), usize::MAX, usize::MAX),
         };
         Ok(Stream {
             db: if all { None } else { Some(db.to_string()) },

@@ -14,14 +14,8 @@ use std::cmp::Ordering;
 use bson::{Bson, Document};
 
 use super::CommandError;
+pub use super::compare::Collation;
 use super::compare::compare_with;
-
-/// A non-simple collation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Collation {
-    /// ICU comparison level, 1 to 5 (default 3).
-    pub strength: u8,
-}
 
 thread_local! {
     static ACTIVE: Cell<Option<Collation>> = const { Cell::new(None) };
@@ -77,25 +71,6 @@ impl Collation {
             }
         };
         Ok(Some(Self { strength }))
-    }
-
-    /// Compares two strings under this collation.
-    pub fn compare_strings(&self, a: &str, b: &str) -> Ordering {
-        let folded = a.chars().flat_map(char::to_lowercase).cmp(b.chars().flat_map(char::to_lowercase));
-        if folded != Ordering::Equal || self.strength < 3 {
-            return folded;
-        }
-        // Tertiary level: on a case-only difference, lowercase sorts first.
-        for (x, y) in a.chars().zip(b.chars()) {
-            if x != y {
-                return match (x.is_lowercase(), y.is_lowercase()) {
-                    (true, false) => Ordering::Less,
-                    (false, true) => Ordering::Greater,
-                    _ => x.cmp(&y),
-                };
-            }
-        }
-        a.len().cmp(&b.len())
     }
 }
 

@@ -110,6 +110,35 @@ pub fn cmp_num(a: Num, b: Num) -> Ordering {
     }
 }
 
+/// A non-simple collation: the string order it asks for (its parsing and the command scope it
+/// holds in are [`super::collation`]'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Collation {
+    /// ICU comparison level, 1 to 5 (default 3).
+    pub strength: u8,
+}
+
+impl Collation {
+    /// Compares two strings under this collation.
+    pub fn compare_strings(&self, a: &str, b: &str) -> Ordering {
+        let folded = a.chars().flat_map(char::to_lowercase).cmp(b.chars().flat_map(char::to_lowercase));
+        if folded != Ordering::Equal || self.strength < 3 {
+            return folded;
+        }
+        // Tertiary level: on a case-only difference, lowercase sorts first.
+        for (x, y) in a.chars().zip(b.chars()) {
+            if x != y {
+                return match (x.is_lowercase(), y.is_lowercase()) {
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                    _ => x.cmp(&y),
+                };
+            }
+        }
+        a.len().cmp(&b.len())
+    }
+}
+
 /// mongod's total order over BSON values (without collation: strings compare by bytes).
 pub fn compare(a: &Bson, b: &Bson) -> Ordering {
     compare_with(a, b, None)
@@ -117,7 +146,7 @@ pub fn compare(a: &Bson, b: &Bson) -> Ordering {
 
 /// [`compare`] with strings (also inside documents and arrays) compared under `collation`
 /// (`None`: the simple binary comparison).
-pub fn compare_with(a: &Bson, b: &Bson, collation: Option<super::collation::Collation>) -> Ordering {
+pub fn compare_with(a: &Bson, b: &Bson, collation: Option<Collation>) -> Ordering {
     let compare = |x: &Bson, y: &Bson| compare_with(x, y, collation);
     let compare_docs = |x: &bson::Document, y: &bson::Document| compare_docs_with(x, y, collation);
     let (ta, tb) = (canonical_type(a), canonical_type(b));
@@ -177,11 +206,7 @@ pub fn compare_docs(x: &bson::Document, y: &bson::Document) -> Ordering {
 }
 
 /// [`compare_docs`] with string values compared under `collation` (field names never are).
-pub fn compare_docs_with(
-    x: &bson::Document,
-    y: &bson::Document,
-    collation: Option<super::collation::Collation>,
-) -> Ordering {
+pub fn compare_docs_with(x: &bson::Document, y: &bson::Document, collation: Option<Collation>) -> Ordering {
     for ((ka, va), (kb, vb)) in x.iter().zip(y.iter()) {
         let o = canonical_type(va)
             .cmp(&canonical_type(vb))

@@ -200,7 +200,7 @@ impl Store {
         let mut next = self.clone();
         for (db, coll, id, state) in writes {
             let ns = format!("{db}.{coll}");
-            let c = next.coll_for_commit(&db, &coll, ts);
+            let c = next.coll_mut(&db, &coll, ts);
             let existing = c.by_id(&id).map(|(rid, _)| rid);
             let r = match (existing, state) {
                 (Some(rid), Some(doc)) => c.replace(&ns, rid, doc, ts),
@@ -215,14 +215,5 @@ impl Store {
         }
         *self = next;
         Ok(())
-    }
-
-    fn coll_for_commit(&mut self, db: &str, coll: &str, ts: Timestamp) -> &mut Collection {
-        self.dbs
-            .entry(db.to_string())
-            .or_default()
-            .collections
-            .entry(coll.to_string())
-            .or_insert_with(|| Collection::new(Document::new(), ts))
     }
 }

@@ -37,8 +37,7 @@ use transactions::Transactions;
 
 /// `maxBsonObjectSize`.
 pub const MAX_BSON_OBJECT_SIZE: usize = 16 * 1024 * 1024;
-/// `maxMessageSizeBytes`.
-pub const MAX_MESSAGE_SIZE: usize = 48_000_000;
+pub use crate::wire::MAX_MESSAGE_SIZE;
 /// `maxWriteBatchSize`.
 pub const MAX_WRITE_BATCH_SIZE: i32 = 100_000;
 /// Connections a node admits (`connections.available` counts down from it).
