@@ -28,8 +28,8 @@
 //! 5. data: [`collection`] (documents with history, indexes), [`cursor`], [`change_stream`]
 //!    (events and resume tokens), [`find_modifiers`];
 //! 6. the [`Store`] (`store`): databases, cursors, catalog history, transaction locks;
-//! 7. commands: `commands` ([`Store::run`] and one file per command family), `explain`,
-//!    [`transaction`].
+//! 7. commands: `commands` ([`Store::run`] and one file per command family: queries, cursors,
+//!    writes, updates, aggregation, catalog, indexes, diagnostics), [`transaction`].
 
 pub mod aggregate;
 pub mod change_stream;
@@ -40,7 +40,6 @@ pub mod compare;
 mod context;
 pub mod cursor;
 mod error;
-mod explain;
 pub mod expr;
 pub mod find_modifiers;
 pub mod matcher;

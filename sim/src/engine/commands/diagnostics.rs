@@ -4,7 +4,7 @@
 
 use bson::{Bson, Document, doc};
 
-use super::{CommandError, ExecContext, Store};
+use crate::engine::{CommandError, ExecContext, Store};
 
 /// The commands `explain` accepts (mongod: those whose `Command::parse` supports explain).
 const EXPLAINABLE: &[&str] =
