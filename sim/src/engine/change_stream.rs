@@ -218,28 +218,19 @@ impl DdlKind {
 /// One catalog change, kept for change streams.
 #[derive(Debug, Clone)]
 pub struct DdlEvent {
-    ts: Timestamp,
-    db: String,
-    coll: Option<String>,
-    kind: DdlKind,
+    /// When it happened.
+    pub(crate) ts: Timestamp,
+    /// The database it changed.
+    pub(crate) db: String,
+    /// The collection it changed (`None`: the whole database).
+    pub(crate) coll: Option<String>,
+    /// What changed.
+    pub(crate) kind: DdlKind,
     /// `operationDescription` (and, for `modify`, `stateBeforeChange` beside it); for a
     /// rename also its `to`.
-    description: Document,
-    uuid: Option<bson::Binary>,
-}
-
-impl DdlEvent {
-    /// A catalog change of `db` (and `coll`, unless the whole database) at `ts`.
-    pub(crate) fn new(
-        ts: Timestamp,
-        db: &str,
-        coll: Option<&str>,
-        kind: DdlKind,
-        description: Document,
-        uuid: Option<bson::Binary>,
-    ) -> DdlEvent {
-        DdlEvent { ts, db: db.to_string(), coll: coll.map(str::to_string), kind, description, uuid }
-    }
+    pub(crate) description: Document,
+    /// The collection's UUID, if it has one.
+    pub(crate) uuid: Option<bson::Binary>,
 }
 
 /// The record number of catalog events in a [`Position`]; their version number is

@@ -152,7 +152,14 @@ impl Store {
         description: Document,
         uuid: Option<bson::Binary>,
     ) {
-        self.ddl.push(DdlEvent::new(ts, db, coll, kind, description, uuid));
+        self.ddl.push(DdlEvent {
+            ts,
+            db: db.to_string(),
+            coll: coll.map(str::to_string),
+            kind,
+            description,
+            uuid,
+        });
     }
 
     /// The events after `stream.pos` (at most `limit` passing the stream's pipeline), the new

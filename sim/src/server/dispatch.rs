@@ -328,7 +328,7 @@ async fn data_command(
         check_get_more_session(cluster, cmd, lsid.as_ref())?;
         get_more_after_checkout(cluster, node, cmd, close)?;
     }
-    if topology == Topology::Standalone && name == "aggregate" && opens_change_stream(cmd) {
+    if topology == Topology::Standalone && name == "aggregate" && read_concern::opens_change_stream(cmd) {
         return Err(Failure::new(
             40573,
             version,
@@ -399,15 +399,6 @@ async fn data_command(
         }
     }
     Ok((reply, write_time))
-}
-
-/// Whether an aggregate's first stage is `$changeStream`.
-fn opens_change_stream(cmd: &Document) -> bool {
-    cmd.get_array("pipeline")
-        .ok()
-        .and_then(|p| p.first())
-        .and_then(Bson::as_document)
-        .is_some_and(|stage| stage.contains_key("$changeStream"))
 }
 
 /// The `failGetMoreAfterCursorCheckout` fail point: a getMore whose cursor exists fails

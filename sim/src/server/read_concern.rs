@@ -130,7 +130,7 @@ pub fn parse(
 }
 
 /// Whether an aggregate's first stage is `$changeStream`.
-fn opens_change_stream(cmd: &Document) -> bool {
+pub(super) fn opens_change_stream(cmd: &Document) -> bool {
     cmd.get_array("pipeline")
         .ok()
         .and_then(|p| p.first())

@@ -218,26 +218,18 @@ impl Stage {
                 match arg {
                     Bson::String(c) => Stage::Out(OutTarget::new(None, c.clone(), merge)),
                     Bson::Document(d) => {
+                        // The target `{coll, db}` (or, for `$merge`, `into` as a name or a
+                        // `{db, coll}` document) with the stage's `$merge` options.
+                        let target = |c: &String, db: Option<&Bson>| {
+                            let db = db.and_then(|x| x.as_str()).map(str::to_string);
+                            merge_options(OutTarget::new(db, c.clone(), merge), d).map(Stage::Out)
+                        };
                         let coll_key = if merge { "into" } else { "coll" };
                         match (d.get(coll_key), d.get("db")) {
-                            (Some(Bson::String(c)), db) => Stage::Out(merge_options(
-                                OutTarget::new(
-                                    db.and_then(|x| x.as_str()).map(str::to_string),
-                                    c.clone(),
-                                    merge,
-                                ),
-                                d,
-                            )?),
+                            (Some(Bson::String(c)), db) => target(c, db)?,
                             (Some(Bson::Document(into)), _) if merge => {
                                 match (into.get("coll"), into.get("db")) {
-                                    (Some(Bson::String(c)), db) => Stage::Out(merge_options(
-                                        OutTarget::new(
-                                            db.and_then(|x| x.as_str()).map(str::to_string),
-                                            c.clone(),
-                                            merge,
-                                        ),
-                                        d,
-                                    )?),
+                                    (Some(Bson::String(c)), db) => target(c, db)?,
                                     _ => {
                                         return Err(CommandError::new(
                                             9,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bson::{Bson, Document, doc};
 
-use super::args::{coll_name, doc_array, non_negative, opt_bool, type_mismatch, version_gate};
+use super::args::{Reply, coll_name, doc_array, non_negative, opt_bool, type_mismatch, version_gate};
 use super::let_vars::{let_vars, subst_pipeline};
 use super::writes::with_id_first;
 use crate::engine::aggregate::Pipeline;
@@ -17,12 +17,7 @@ use crate::engine::matcher::Filter;
 use crate::engine::{CommandError, ExecContext, Store};
 
 impl Store {
-    pub(super) fn cmd_aggregate(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_aggregate(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = match cmd.get("aggregate") {
             Some(Bson::String(_)) => Some(coll_name(cmd)?),
             Some(v) if num(v).is_some_and(|n| n.as_f64() == 1.0) => None,

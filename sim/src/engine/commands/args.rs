@@ -20,6 +20,28 @@ pub(super) fn type_mismatch(cmd: &str, field: &str, v: &Bson, expected: &str) ->
     )
 }
 
+/// mongod's error for a required field left out (`path`: e.g. `delete.deletes.q`).
+pub(super) fn missing_field(path: &str) -> CommandError {
+    CommandError::new(40414, "Location40414", format!("BSON field '{path}' is missing but a required field"))
+}
+
+/// A statement's required document field `field` (`within`: where the statement is, e.g.
+/// `update.updates`).
+pub(super) fn stmt_doc<'a>(
+    stmt: &'a Document,
+    within: &str,
+    field: &str,
+) -> Result<&'a Document, CommandError> {
+    match stmt.get(field) {
+        Some(Bson::Document(d)) => Ok(d),
+        Some(other) => Err(type_mismatch(within, field, other, "object")),
+        None => Err(missing_field(&format!("{within}.{field}"))),
+    }
+}
+
+/// What a command handler returns: the reply body (without `ok`) or the failure.
+pub(super) type Reply = Result<Document, CommandError>;
+
 pub(super) fn cmd_name(cmd: &Document) -> &str {
     cmd.keys().next().map(String::as_str).unwrap_or("")
 }
@@ -126,11 +148,7 @@ pub(super) fn doc_array<'a>(cmd: &'a Document, field: &str) -> Result<Vec<&'a Do
             })
             .collect(),
         Some(other) => Err(type_mismatch(name, field, other, "array")),
-        None => Err(CommandError::new(
-            40414,
-            "Location40414",
-            format!("BSON field '{name}.{field}' is missing but a required field"),
-        )),
+        None => Err(missing_field(&format!("{name}.{field}"))),
     }
 }
 
@@ -144,10 +162,33 @@ pub(super) fn version_gate(
     code_name: &str,
     message: &str,
 ) -> Result<(), CommandError> {
-    if present && ctx.max_wire_version != 0 && ctx.max_wire_version < min_wire {
+    if too_new(ctx, min_wire, present) {
         return Err(CommandError::new(code, code_name, message));
     }
     Ok(())
+}
+
+/// Refuses a field the emulated release's strict parser does not know yet (`min_wire`: as
+/// for [`version_gate`]; `path`: as mongod names the field, e.g. `update.let`).
+pub(super) fn unknown_field_before(
+    ctx: &ExecContext,
+    min_wire: i32,
+    present: bool,
+    path: &str,
+) -> Result<(), CommandError> {
+    if too_new(ctx, min_wire, present) {
+        return Err(CommandError::new(
+            40415,
+            "Location40415",
+            format!("BSON field '{path}' is an unknown field."),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a field that is `present` is newer than the emulated release (0 is the newest).
+fn too_new(ctx: &ExecContext, min_wire: i32, present: bool) -> bool {
+    present && ctx.max_wire_version != 0 && ctx.max_wire_version < min_wire
 }
 
 pub(super) fn filter_of(cmd: &Document, field: &str) -> Result<(Filter, Document), CommandError> {

@@ -4,7 +4,9 @@
 
 use bson::{Bson, Document, doc};
 
-use super::args::{coll_name, filter_of, non_negative, opt_bool, opt_int, type_mismatch};
+use super::args::{
+    Reply, coll_name, filter_of, missing_field, non_negative, opt_bool, opt_int, type_mismatch,
+};
 use crate::engine::aggregate::Pipeline;
 use crate::engine::change_stream::DdlKind;
 use crate::engine::collection::Collection;
@@ -13,7 +15,7 @@ use crate::engine::{CommandError, ExecContext, Store};
 
 impl Store {
     /// `collStats`-style statistics of a collection (sizes divided by `scale`).
-    pub(super) fn coll_stats(&self, db: &str, coll: &str, scale: i64) -> Result<Document, CommandError> {
+    pub(super) fn coll_stats(&self, db: &str, coll: &str, scale: i64) -> Reply {
         let Some(c) = self.collection(db, coll) else {
             return Err(CommandError::new(
                 26,
@@ -46,7 +48,7 @@ impl Store {
         Ok(out)
     }
 
-    pub(super) fn cmd_coll_stats(&mut self, db: &str, cmd: &Document) -> Result<Document, CommandError> {
+    pub(super) fn cmd_coll_stats(&mut self, db: &str, cmd: &Document) -> Reply {
         let coll = coll_name(cmd)?;
         let scale = opt_int(cmd, "scale")?.unwrap_or(1);
         if scale < 1 {
@@ -55,12 +57,7 @@ impl Store {
         self.coll_stats(db, &coll, scale)
     }
 
-    pub(super) fn cmd_create(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_create(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
         if self.collection(db, &coll).is_some() {
             return Err(CommandError::new(
@@ -145,12 +142,7 @@ impl Store {
         Ok(Document::new())
     }
 
-    pub(super) fn cmd_coll_mod(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_coll_mod(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
         let ts = self.stamp(ctx);
         let Some(c) = self.existing_mut(db, &coll) else {
@@ -206,12 +198,7 @@ impl Store {
         Ok(Document::new())
     }
 
-    pub(super) fn cmd_drop(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_drop(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
         self.stamp(ctx);
         let ns = format!("{db}.{coll}");
@@ -231,11 +218,7 @@ impl Store {
         }
     }
 
-    pub(super) fn cmd_drop_database(
-        &mut self,
-        db: &str,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_drop_database(&mut self, db: &str, ctx: &ExecContext) -> Reply {
         let prefix = format!("{db}.");
         self.cursors.retain(|_, c| !c.ns.starts_with(&prefix) || c.stream.is_some());
         let ts = self.stamp(ctx);
@@ -249,12 +232,7 @@ impl Store {
         Ok(doc! {"dropped": db})
     }
 
-    pub(super) fn cmd_list_collections(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_list_collections(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let (filter, _) = filter_of(cmd, "filter")?;
         let name_only = opt_bool(cmd, "nameOnly", false)?;
         let batch_size = match cmd.get("cursor") {
@@ -296,11 +274,7 @@ impl Store {
         ))
     }
 
-    pub(super) fn cmd_list_databases(
-        &mut self,
-        cmd: &Document,
-        _ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_list_databases(&mut self, cmd: &Document, _ctx: &ExecContext) -> Reply {
         let (filter, _) = filter_of(cmd, "filter")?;
         let name_only = opt_bool(cmd, "nameOnly", false)?;
         let mut dbs = Vec::new();
@@ -332,12 +306,7 @@ impl Store {
     /// `shardCollection` (a `mongos` command; mongod does not know it): the collection, created
     /// when missing, is recorded as sharded on `key` for change streams (`shardCollection`
     /// expanded event). Its data stays where it is (the simulated cluster has one shard).
-    pub(super) fn cmd_shard_collection(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_shard_collection(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         if !ctx.router {
             return Err(CommandError::new(59, "CommandNotFound", "no such command: 'shardCollection'"));
         }
@@ -365,11 +334,7 @@ impl Store {
             Some(Bson::Document(key)) if !key.is_empty() => key.clone(),
             Some(other) => return Err(type_mismatch("shardCollection", "key", other, "non-empty object")),
             None => {
-                return Err(CommandError::new(
-                    40414,
-                    "Location40414",
-                    "BSON field 'shardCollection.key' is missing but a required field",
-                ));
+                return Err(missing_field("shardCollection.key"));
             }
         };
         let unique = cmd.get("unique").is_some_and(crate::engine::expr::truthy);
@@ -380,11 +345,7 @@ impl Store {
         Ok(doc! {"collectionsharded": ns.clone(), "collectionUUID": uuid})
     }
 
-    pub(super) fn cmd_rename_collection(
-        &mut self,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_rename_collection(&mut self, cmd: &Document, ctx: &ExecContext) -> Reply {
         let split = |v: Option<&Bson>, field: &str| -> Result<(String, String), CommandError> {
             match v {
                 Some(Bson::String(s)) => match s.split_once('.') {
@@ -396,11 +357,7 @@ impl Store {
                     )),
                 },
                 Some(other) => Err(type_mismatch("renameCollection", field, other, "string")),
-                None => Err(CommandError::new(
-                    40414,
-                    "Location40414",
-                    format!("BSON field 'renameCollection.{field}' is missing but a required field"),
-                )),
+                None => Err(missing_field(&format!("renameCollection.{field}"))),
             }
         };
         let (sdb, scoll) = split(cmd.get("renameCollection"), "renameCollection")?;

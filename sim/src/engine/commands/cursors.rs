@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use bson::{Bson, Document, doc};
 
-use super::args::{DEFAULT_MAX_BSON, coll_name, non_negative, type_mismatch};
+use super::args::{DEFAULT_MAX_BSON, Reply, coll_name, missing_field, non_negative, type_mismatch};
 use crate::engine::cursor::{Cursor, DEFAULT_BATCH, take_batch};
 use crate::engine::{CommandError, ExecContext, Store};
 
@@ -51,12 +51,7 @@ impl Store {
         doc! {"cursor": {"firstBatch": batch, "id": id, "ns": ns}}
     }
 
-    pub(super) fn cmd_get_more(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_get_more(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let id = match cmd.get("getMore") {
             Some(Bson::Int64(i)) => *i,
             Some(Bson::Int32(i)) => i64::from(*i),
@@ -67,11 +62,7 @@ impl Store {
             Some(Bson::String(s)) => s.clone(),
             Some(other) => return Err(type_mismatch("getMore", "collection", other, "string")),
             None => {
-                return Err(CommandError::new(
-                    40414,
-                    "Location40414",
-                    "BSON field 'getMore.collection' is missing but a required field",
-                ));
+                return Err(missing_field("getMore.collection"));
             }
         };
         let batch_size = non_negative(cmd, "batchSize")?.filter(|b| *b > 0).map(|b| b as usize);
@@ -132,7 +123,7 @@ impl Store {
         Ok(doc! {"cursor": {"nextBatch": batch, "id": if exhausted { 0 } else { id }, "ns": ns}})
     }
 
-    pub(super) fn cmd_kill_cursors(&mut self, _db: &str, cmd: &Document) -> Result<Document, CommandError> {
+    pub(super) fn cmd_kill_cursors(&mut self, _db: &str, cmd: &Document) -> Reply {
         // Cursors of a database- or cluster-level aggregate (a `$changeStream` on a database)
         // live on the collectionless namespace `<db>.$cmd.aggregate`, which mongod accepts
         // here (NamespaceString::isCollectionlessAggregateNS, src/mongo/db/namespace_string.h).
@@ -143,11 +134,7 @@ impl Store {
             Some(Bson::Array(a)) => a.clone(),
             Some(other) => return Err(type_mismatch("killCursors", "cursors", other, "array")),
             None => {
-                return Err(CommandError::new(
-                    40414,
-                    "Location40414",
-                    "BSON field 'killCursors.cursors' is missing but a required field",
-                ));
+                return Err(missing_field("killCursors.cursors"));
             }
         };
         let (mut killed, mut not_found) = (Vec::new(), Vec::new());

@@ -4,6 +4,7 @@
 
 use bson::{Bson, Document, doc};
 
+use super::args::Reply;
 use crate::engine::{CommandError, ExecContext, Store};
 
 /// The commands `explain` accepts (mongod: those whose `Command::parse` supports explain).
@@ -19,12 +20,7 @@ const VERBOSITIES: &[&str] = &["queryPlanner", "executionStats", "allPlansExecut
 impl Store {
     /// `explain`: runs the explained command on a copy of the data (so a read counts its
     /// results and a write changes nothing) and describes it as a collection scan.
-    pub(super) fn cmd_explain(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_explain(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let inner = match cmd.get("explain") {
             Some(Bson::Document(d)) if !d.is_empty() => d.clone(),
             Some(Bson::Document(_)) => {
@@ -125,7 +121,7 @@ impl Store {
 
     /// `validate`: every collection here is valid; a missing one is NamespaceNotFound and a
     /// view cannot be validated (src/mongo/db/commands/validate.cpp).
-    pub(super) fn cmd_validate(&mut self, db: &str, cmd: &Document) -> Result<Document, CommandError> {
+    pub(super) fn cmd_validate(&mut self, db: &str, cmd: &Document) -> Reply {
         let coll = match cmd.get("validate") {
             Some(Bson::String(c)) if !c.is_empty() => c.clone(),
             _ => return Err(CommandError::new(73, "InvalidNamespace", "Invalid namespace specified")),

@@ -2,7 +2,7 @@
 
 use bson::{Bson, Document, doc};
 
-use super::args::{coll_name, doc_array, non_negative, type_mismatch};
+use super::args::{Reply, coll_name, doc_array, missing_field, non_negative, type_mismatch};
 use crate::engine::change_stream::DdlKind;
 use crate::engine::collection::Index;
 use crate::engine::compare::num;
@@ -10,12 +10,7 @@ use crate::engine::matcher::Filter;
 use crate::engine::{CommandError, ExecContext, Store};
 
 impl Store {
-    pub(super) fn cmd_list_indexes(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_list_indexes(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
         let batch_size = match cmd.get("cursor") {
             Some(Bson::Document(c)) => non_negative(c, "batchSize")?.map(|b| b as usize),
@@ -34,12 +29,7 @@ impl Store {
         Ok(self.cursor_reply(ns, specs, batch_size.or(Some(usize::MAX)), false, ctx))
     }
 
-    pub(super) fn cmd_create_indexes(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_create_indexes(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
         let specs = doc_array(cmd, "indexes")?;
         if specs.is_empty() {
@@ -158,12 +148,7 @@ impl Store {
         Ok(reply)
     }
 
-    pub(super) fn cmd_drop_indexes(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_drop_indexes(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
         let ts = self.stamp(ctx);
         let reply = self.drop_indexes(db, &coll, cmd)?;
@@ -246,11 +231,7 @@ impl Store {
             }
             Some(other) => return Err(type_mismatch("dropIndexes", "index", other, "string")),
             None => {
-                return Err(CommandError::new(
-                    40414,
-                    "Location40414",
-                    "BSON field 'dropIndexes.index' is missing but a required field",
-                ));
+                return Err(missing_field("dropIndexes.index"));
             }
         }
         Ok((doc! {"nIndexesWas": was}, specs_before))

@@ -19,6 +19,7 @@ mod writes;
 use bson::Document;
 
 use super::{CommandError, ExecContext, Store, collation, version_rules};
+use args::Reply;
 
 /// The commands [`Store::run`] executes.
 const COMMANDS: &[&str] = &[
@@ -108,7 +109,7 @@ impl Store {
     /// assert_eq!(reply, doc! {"cursor": {"firstBatch": [{"_id": 1, "x": 2}], "id": 0_i64, "ns": "db.c"}});
     /// # Ok::<(), mongo_sim::engine::CommandError>(())
     /// ```
-    pub fn run(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Result<Document, CommandError> {
+    pub fn run(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let name = cmd.keys().next().map(String::as_str).unwrap_or("");
         version_rules::check_comment(name, cmd, ctx)?;
         match name {

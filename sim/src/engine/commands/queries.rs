@@ -4,7 +4,8 @@
 use bson::{Bson, Document, doc};
 
 use super::args::{
-    coll_name, filter_of, non_negative, opt_bool, opt_doc, opt_int, type_mismatch, version_gate,
+    Reply, coll_name, filter_of, missing_field, non_negative, opt_bool, opt_doc, opt_int, type_mismatch,
+    version_gate,
 };
 use super::let_vars::{let_vars, subst_filter};
 use crate::engine::collation::{compare_collated, equal_collated};
@@ -16,12 +17,7 @@ use crate::engine::sort::SortSpec;
 use crate::engine::{CommandError, ExecContext, Store, find_modifiers};
 
 impl Store {
-    pub(super) fn cmd_find(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_find(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
         version_gate(
             ctx,
@@ -145,22 +141,13 @@ impl Store {
         Ok(self.cursor_reply(format!("{db}.{coll}"), docs, batch, single_batch, ctx))
     }
 
-    pub(super) fn cmd_distinct(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_distinct(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
         let key = match cmd.get("key") {
             Some(Bson::String(k)) => k.clone(),
             Some(other) => return Err(type_mismatch("distinct", "key", other, "string")),
             None => {
-                return Err(CommandError::new(
-                    40414,
-                    "Location40414",
-                    "BSON field 'distinct.key' is missing but a required field",
-                ));
+                return Err(missing_field("distinct.key"));
             }
         };
         let (filter, _) = filter_of(cmd, "query")?;
@@ -184,12 +171,7 @@ impl Store {
         Ok(doc! {"values": values})
     }
 
-    pub(super) fn cmd_count(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_count(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
         let (filter, _) = filter_of(cmd, "query")?;
         let skip = non_negative(cmd, "skip")?.unwrap_or(0) as usize;

@@ -3,7 +3,10 @@
 
 use bson::{Bson, Document, Timestamp, doc};
 
-use super::args::{coll_name, opt_bool, opt_doc, type_mismatch, version_gate, write_batch};
+use super::args::{
+    Reply, coll_name, missing_field, opt_bool, opt_doc, stmt_doc, type_mismatch, unknown_field_before,
+    write_batch,
+};
 use super::let_vars::{let_vars, subst_filter, subst_stmt};
 use super::writes::{check_storable, validate_doc, with_id_first, write_error_doc};
 use crate::engine::collation::with_collation;
@@ -31,27 +34,11 @@ pub(super) struct StmtOpts {
 
 /// Structural checks mongod makes while parsing an update statement (command-level errors).
 pub(super) fn check_update_stmt(stmt: &Document) -> Result<(), CommandError> {
-    match stmt.get("q") {
-        Some(Bson::Document(_)) => {}
-        Some(other) => return Err(type_mismatch("update.updates", "q", other, "object")),
-        None => {
-            return Err(CommandError::new(
-                40414,
-                "Location40414",
-                "BSON field 'update.updates.q' is missing but a required field",
-            ));
-        }
-    }
+    stmt_doc(stmt, "update.updates", "q")?;
     match stmt.get("u") {
         Some(Bson::Document(_) | Bson::Array(_)) => {}
         Some(other) => return Err(type_mismatch("update.updates", "u", other, "object")),
-        None => {
-            return Err(CommandError::new(
-                40414,
-                "Location40414",
-                "BSON field 'update.updates.u' is missing but a required field",
-            ));
-        }
+        None => return Err(missing_field("update.updates.u")),
     }
     opt_bool(stmt, "multi", false)?;
     opt_bool(stmt, "upsert", false)?;
@@ -71,26 +58,8 @@ impl Store {
         opts: &StmtOpts,
     ) -> Result<StmtOutcome, WriteError> {
         let (sort, force_single) = (opts.sort.as_ref(), opts.force_single);
-        let q = match stmt.get("q") {
-            Some(Bson::Document(d)) => d.clone(),
-            Some(other) => return Err(type_mismatch("update.updates", "q", other, "object").into()),
-            None => {
-                return Err(CommandError::new(
-                    40414,
-                    "Location40414",
-                    "BSON field 'update.updates.q' is missing but a required field",
-                )
-                .into());
-            }
-        };
-        let Some(u) = stmt.get("u") else {
-            return Err(CommandError::new(
-                40414,
-                "Location40414",
-                "BSON field 'update.updates.u' is missing but a required field",
-            )
-            .into());
-        };
+        let q = stmt_doc(stmt, "update.updates", "q")?.clone();
+        let Some(u) = stmt.get("u") else { return Err(missing_field("update.updates.u").into()) };
         let filter = Filter::parse(&q)?;
         let update = Update::parse(u)?;
         self.check_hint(db, coll, stmt.get("hint"))?;
@@ -175,12 +144,7 @@ impl Store {
         Ok((1, 0, Some(id), Some((Document::new(), new))))
     }
 
-    pub(super) fn cmd_update(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_update(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let (coll, stmts, ordered) = write_batch(cmd, "updates")?;
         stmts.iter().try_for_each(|s| check_update_stmt(s))?;
         self.reject_view(db, &coll)?;
@@ -190,22 +154,8 @@ impl Store {
             force_single: false,
             bypass: opt_bool(cmd, "bypassDocumentValidation", false)?,
         };
-        version_gate(
-            ctx,
-            13,
-            cmd.contains_key("let"),
-            40415,
-            "Location40415",
-            "BSON field 'update.let' is an unknown field.",
-        )?;
-        version_gate(
-            ctx,
-            8,
-            stmts.iter().any(|s| s.contains_key("hint")),
-            40415,
-            "Location40415",
-            "BSON field 'update.updates.hint' is an unknown field.",
-        )?;
+        unknown_field_before(ctx, 13, cmd.contains_key("let"), "update.let")?;
+        unknown_field_before(ctx, 8, stmts.iter().any(|s| s.contains_key("hint")), "update.updates.hint")?;
         let vars = let_vars(cmd)?;
         let (mut n, mut modified) = (0i64, 0i64);
         let mut upserted = Vec::new();
@@ -243,29 +193,10 @@ impl Store {
         Ok(reply)
     }
 
-    pub(super) fn cmd_find_and_modify(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_find_and_modify(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let coll = coll_name(cmd)?;
-        version_gate(
-            ctx,
-            13,
-            cmd.contains_key("let"),
-            40415,
-            "Location40415",
-            "BSON field 'let' is an unknown field.",
-        )?;
-        version_gate(
-            ctx,
-            9,
-            cmd.contains_key("hint"),
-            40415,
-            "Location40415",
-            "BSON field 'findAndModify.hint' is an unknown field.",
-        )?;
+        unknown_field_before(ctx, 13, cmd.contains_key("let"), "let")?;
+        unknown_field_before(ctx, 9, cmd.contains_key("hint"), "findAndModify.hint")?;
         let vars = let_vars(cmd)?;
         let q = subst_filter(&opt_doc(cmd, "query")?.cloned().unwrap_or_default(), &vars);
         let filter = Filter::parse(&q)?;

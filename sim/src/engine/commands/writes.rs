@@ -3,7 +3,9 @@
 
 use bson::{Bson, Document, doc};
 
-use super::args::{DEFAULT_MAX_BSON, opt_bool, type_mismatch, version_gate, write_batch};
+use super::args::{
+    DEFAULT_MAX_BSON, Reply, missing_field, opt_bool, stmt_doc, unknown_field_before, write_batch,
+};
 use super::let_vars::{let_vars, subst_filter};
 use crate::engine::collation::with_collation;
 use crate::engine::collection::{Collection, WriteError};
@@ -103,44 +105,29 @@ pub(super) fn validate_doc(c: &Collection, doc: &Document, old: Option<&Document
 
 /// Structural checks mongod makes while parsing a delete statement (command-level errors).
 pub(super) fn check_delete_stmt(stmt: &Document) -> Result<(), CommandError> {
-    match stmt.get("q") {
-        Some(Bson::Document(_)) => {}
-        Some(other) => return Err(type_mismatch("delete.deletes", "q", other, "object")),
-        None => {
-            return Err(CommandError::new(
-                40414,
-                "Location40414",
-                "BSON field 'delete.deletes.q' is missing but a required field",
-            ));
-        }
-    }
-    match stmt.get("limit") {
-        None => Err(CommandError::new(
-            40414,
-            "Location40414",
-            "BSON field 'delete.deletes.limit' is missing but a required field",
+    stmt_doc(stmt, "delete.deletes", "q")?;
+    delete_limit(stmt)?;
+    Ok(())
+}
+
+/// A delete statement's `limit`: 0 (every match) or 1.
+fn delete_limit(stmt: &Document) -> Result<i64, CommandError> {
+    let Some(v) = stmt.get("limit") else { return Err(missing_field("delete.deletes.limit")) };
+    match num(v).map(|n| n.as_f64()) {
+        Some(l) if l == 0.0 || l == 1.0 => Ok(l as i64),
+        _ => Err(CommandError::new(
+            9,
+            "FailedToParse",
+            format!(
+                "The limit field in delete objects must be 0 or 1. Got {}",
+                crate::engine::compare::display(v)
+            ),
         )),
-        Some(v) => match num(v).map(|n| n.as_f64()) {
-            Some(l) if l == 0.0 || l == 1.0 => Ok(()),
-            _ => Err(CommandError::new(
-                9,
-                "FailedToParse",
-                format!(
-                    "The limit field in delete objects must be 0 or 1. Got {}",
-                    crate::engine::compare::display(v)
-                ),
-            )),
-        },
     }
 }
 
 impl Store {
-    pub(super) fn cmd_insert(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_insert(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let (coll, docs, ordered) = write_batch(cmd, "documents")?;
         let bypass = opt_bool(cmd, "bypassDocumentValidation", false)?;
         let ts = self.stamp(ctx);
@@ -178,30 +165,11 @@ impl Store {
         Ok(reply)
     }
 
-    pub(super) fn cmd_delete(
-        &mut self,
-        db: &str,
-        cmd: &Document,
-        ctx: &ExecContext,
-    ) -> Result<Document, CommandError> {
+    pub(super) fn cmd_delete(&mut self, db: &str, cmd: &Document, ctx: &ExecContext) -> Reply {
         let (coll, stmts, ordered) = write_batch(cmd, "deletes")?;
         stmts.iter().try_for_each(|s| check_delete_stmt(s))?;
-        version_gate(
-            ctx,
-            13,
-            cmd.contains_key("let"),
-            40415,
-            "Location40415",
-            "BSON field 'delete.let' is an unknown field.",
-        )?;
-        version_gate(
-            ctx,
-            9,
-            stmts.iter().any(|s| s.contains_key("hint")),
-            40415,
-            "Location40415",
-            "BSON field 'delete.deletes.hint' is an unknown field.",
-        )?;
+        unknown_field_before(ctx, 13, cmd.contains_key("let"), "delete.let")?;
+        unknown_field_before(ctx, 9, stmts.iter().any(|s| s.contains_key("hint")), "delete.deletes.hint")?;
         let vars = let_vars(cmd)?;
         self.reject_view(db, &coll)?;
         let ts = self.stamp(ctx);
@@ -209,39 +177,8 @@ impl Store {
         let mut errors = Vec::new();
         for (i, stmt) in stmts.into_iter().enumerate() {
             let r: Result<i64, CommandError> = (|| {
-                let q = match stmt.get("q") {
-                    Some(Bson::Document(d)) => d.clone(),
-                    Some(other) => return Err(type_mismatch("delete.deletes", "q", other, "object")),
-                    None => {
-                        return Err(CommandError::new(
-                            40414,
-                            "Location40414",
-                            "BSON field 'delete.deletes.q' is missing but a required field",
-                        ));
-                    }
-                };
-                let limit = match stmt.get("limit") {
-                    None => {
-                        return Err(CommandError::new(
-                            40414,
-                            "Location40414",
-                            "BSON field 'delete.deletes.limit' is missing but a required field",
-                        ));
-                    }
-                    Some(v) => match num(v).map(|n| n.as_f64()) {
-                        Some(l) if l == 0.0 || l == 1.0 => l as i64,
-                        _ => {
-                            return Err(CommandError::new(
-                                9,
-                                "FailedToParse",
-                                format!(
-                                    "The limit field in delete objects must be 0 or 1. Got {}",
-                                    crate::engine::compare::display(v)
-                                ),
-                            ));
-                        }
-                    },
-                };
+                let q = stmt_doc(stmt, "delete.deletes", "q")?.clone();
+                let limit = delete_limit(stmt)?;
                 let q = subst_filter(&q, &vars);
                 let filter = Filter::parse(&q)?;
                 self.check_hint(db, &coll, stmt.get("hint"))?;
