@@ -52,6 +52,8 @@ STRING = re.compile(r'r#*"(?:.|\n)*?"#*|"(?:\\.|[^"\\])*"')
 CHAR = re.compile(r"'(?:\\.|[^'\\])'")
 MOD_DECL = re.compile(
     r"((?:#\[[^\]]*\]\s*)*)(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;")
+PATH_ATTR = re.compile(
+    r'#\[path\s*=\s*"([^"]+)"\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;')
 INLINE_MOD = re.compile(r"(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*\{")
 USE = re.compile(r"\b(pub(?:\([^)]*\))?\s+)?use\s+([^;]+);")
 PATH = re.compile(r"(?<![\w:])((?:crate|super|self|[a-z_][a-z0-9_]*)(?:::[A-Za-z_]\w*)+)")
@@ -88,18 +90,24 @@ def load_crate(root_file):
         m.test_only = test_only
         modules[path] = m
         with open(os.path.join(ROOT, file), encoding="utf-8") as f:
-            raw = strip(f.read())
+            source = f.read()
+        raw = strip(source)
         m.text = raw
+        # `#[path = "…"]` files (strip() blanks the strings, so read them from the source):
+        # relative to the declaring file's folder, and owning their folder as a mod.rs does.
+        paths = {name: p for p, name in PATH_ATTR.findall(COMMENT.sub("", source))}
         base = os.path.dirname(file) if owner else os.path.splitext(file)[0]
         for attrs, name in MOD_DECL.findall(raw):
             cfg_test = "cfg(test)" in attrs.replace(" ", "")
-            pm = re.search(r'#\[path\s*=\s*"([^"]+)"\]', attrs)
-            cands = [os.path.join(base, name + ".rs"), os.path.join(base, name, "mod.rs")]
+            if name in paths:
+                cands = [os.path.normpath(os.path.join(os.path.dirname(file), paths[name]))]
+            else:
+                cands = [os.path.join(base, name + ".rs"), os.path.join(base, name, "mod.rs")]
             child = next((c for c in cands if os.path.exists(os.path.join(ROOT, c))), None)
             if child is None:
                 continue
             m.children[name] = path + (name,)
-            load(path + (name,), child, child.endswith("mod.rs"), test_only or cfg_test)
+            load(path + (name,), child, name in paths or child.endswith("mod.rs"), test_only or cfg_test)
 
     load((), root_file, True, False)
     return modules
