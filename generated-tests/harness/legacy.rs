@@ -8,9 +8,8 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use mongo_sim::ServerVersion;
 
-use crate::unified::deployment::Target;
-use crate::unified::failure::RunnerFailure;
-use crate::unified::runner::Sim;
+use crate::unified::deployment::{Sim, Target};
+use crate::unified::failure::panic_message;
 
 /// Runs one pass of a case on the simulated `sim` at `version`; a failure is re-raised
 /// naming that deployment. Returns whether to go on with the next deployment: against
@@ -21,15 +20,7 @@ pub async fn on_deployment(sim: Sim, version: ServerVersion, run: impl Future<Ou
         Ok(()) => simulated,
         Err(panic) if !simulated => std::panic::resume_unwind(panic),
         Err(panic) => {
-            let message = if let Some(f) = panic.downcast_ref::<RunnerFailure>() {
-                f.to_string()
-            } else if let Some(s) = panic.downcast_ref::<String>() {
-                s.clone()
-            } else if let Some(s) = panic.downcast_ref::<&str>() {
-                s.to_string()
-            } else {
-                "(a panic without a message)".to_string()
-            };
+            let message = panic_message(panic.as_ref());
             panic!("on the simulated {sim:?} deployment, server {}: {message}", version.version_string())
         }
     }

@@ -16,7 +16,52 @@ use spec_codegen::unified::model::{RunOnRequirement, Serverless, Topology};
 use spec_codegen::unified::{TestFile, Version};
 
 use super::matching::match_root;
-use super::runner::{Clock, Sim};
+
+/// Whose clock a case's timers run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The wall clock: the simulator serves from a thread of its own, over TCP.
+    Real,
+    /// The test's paused tokio clock (`tokio::time::pause`): the simulator is served by the
+    /// test's current-thread runtime and every client connects to it through in-memory
+    /// streams, so the simulator's timers (a fail point's `blockTimeMS`) and the driver's
+    /// (`socketTimeoutMS`, `timeoutMS`, selection) run on one virtual clock that moves only
+    /// when every task waits, straight to the next timer. A 50 ms timeout against a 55 ms
+    /// block is then decided by the timers' order, however loaded the machine is. Against
+    /// `MONGODB_URI` the wall clock is kept.
+    Virtual,
+}
+
+/// The simulated deployment a case runs on (chosen by the generator from its
+/// `runOnRequirements`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sim {
+    /// A standalone `mongod`.
+    Single,
+    /// A three-member replica set.
+    ReplicaSet,
+    /// Two `mongos` routers in front of a three-member replica-set shard.
+    Sharded,
+    /// [`Sim::Sharded`] behind two load balancers (one in front of the first router, one in
+    /// front of both; load balancer spec tests' README).
+    LoadBalanced,
+}
+
+/// Where and how one case runs: the simulated deployment the generator chose (`sim` at
+/// `version`, with a user when `auth`), or the real one `target` names, on `clock`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The simulated deployment's shape.
+    pub sim: Sim,
+    /// The simulated servers' version.
+    pub version: ServerVersion,
+    /// Simulated, or `MONGODB_URI`'s deployment.
+    pub target: Target,
+    /// Whether the simulated deployment requires authentication (`runOnRequirements.auth`).
+    pub auth: bool,
+    /// Whose clock the case's timers run on.
+    pub clock: Clock,
+}
 
 /// Where the tests run: chosen by `MONGODB_URI` ([`Target::from_env`]), or given
 /// explicitly (tests of the runner itself).
@@ -126,6 +171,14 @@ impl TestDeployment {
     }
 }
 
+impl Placement {
+    /// `sim` at `version` (with a user when `auth`), or `target`'s deployment, on the wall
+    /// clock ([`Clock::Real`]).
+    pub fn real_clock(sim: Sim, version: ServerVersion, target: Target, auth: bool) -> Self {
+        Self { sim, version, target, auth, clock: Clock::Real }
+    }
+}
+
 /// A dialer connecting each server of `deployment` in memory (see [`Clock::Virtual`]).
 fn in_memory_dialer(deployment: &Deployment) -> Dialer {
     let connector = deployment.in_memory_connector();
@@ -160,17 +213,13 @@ fn first_host_only(uri: &str) -> String {
 /// Starts (or connects to) the deployment of case `case` of `file` and its internal
 /// client. `None`: the real deployment does not meet the case's `runOnRequirements`,
 /// and the case is skipped (said on stderr).
-#[allow(clippy::too_many_arguments)]
 pub async fn connect(
     path: &Path,
     file: &TestFile,
     case: usize,
-    sim: Sim,
-    version: ServerVersion,
-    target: Target,
-    auth: bool,
-    clock: Clock,
+    placement: Placement,
 ) -> Option<(TestDeployment, Client)> {
+    let Placement { sim, version, target, auth, clock } = placement;
     match target {
         Target::Simulated => {
             // Shown with a failure: the deployment the generator chose from runOnRequirements

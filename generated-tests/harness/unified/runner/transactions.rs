@@ -3,55 +3,22 @@
 //! `assertSessionTransactionState`, `assertSessionPinned`, `assertSessionUnpinned` and
 //! `targetedFailPoint`).
 
-use std::time::Duration;
-
-use bson::{Bson, Document};
+use bson::Bson;
 use mongo_driver::error::Error;
-use mongo_driver::options::{ReadConcern, ReadPreference, ReadPreferenceMode};
+use mongo_driver::options::ReadPreference;
 use mongo_driver::session::{ClientSession, TransactionOptions};
 use spec_codegen::unified::model::Operation;
 
-use super::{Args, Runner, ejson_doc, write_concern};
-
-/// Transaction options from their document (`readConcern`, `writeConcern`,
-/// `readPreference`, `maxCommitTimeMS`); `here` locates it in failure messages.
-pub(super) fn options(here: &str, d: &Document) -> TransactionOptions {
-    let mut options = TransactionOptions::default();
-    for (key, value) in d {
-        options = match (key.as_str(), value) {
-            ("readConcern", Bson::Document(rc)) => match rc.get_str("level") {
-                Ok(level) => options.read_concern(ReadConcern::custom(level)),
-                Err(_) => panic!("{here}/readConcern: no level"),
-            },
-            ("writeConcern", Bson::Document(wc)) => options.write_concern(write_concern(wc)),
-            ("readPreference", Bson::Document(rp)) => {
-                let mode = rp.get_str("mode").unwrap_or("primary");
-                match mode.parse::<ReadPreferenceMode>() {
-                    Ok(mode) if rp.len() == 1 => options.read_preference(ReadPreference::new(mode)),
-                    Ok(_) => panic!("{here}/readPreference: only `mode` is supported by the runner"),
-                    Err(e) => panic!("{here}/readPreference: {e}"),
-                }
-            }
-            ("maxCommitTimeMS", v) => match v.as_i64().or_else(|| v.as_i32().map(i64::from)) {
-                Some(ms) if ms >= 0 => options.max_commit_time(Duration::from_millis(ms as u64)),
-                _ => panic!("{here}/maxCommitTimeMS: expected a non-negative integer, found {v}"),
-            },
-            (other, v) => panic!("{here}/{other}: {v} not supported as a transaction option"),
-        };
-    }
-    options
-}
+use super::Runner;
+use super::args::Args;
+use super::convert::transaction_options;
 
 impl Runner {
-    fn operation_here(&self, i: usize) -> String {
-        format!("{}#/tests/{}/operations/{i}", self.path.display(), self.case)
-    }
-
     fn session_entity(&self, i: usize, args: &Args) -> &ClientSession {
         let id = args.string("session");
         match self.sessions.get(&id) {
             Some(s) => s,
-            None => panic!("{}: session entity `{id}` is not defined", self.operation_here(i)),
+            None => panic!("{}: session entity `{id}` is not defined", self.at_op(i)),
         }
     }
 
@@ -62,21 +29,22 @@ impl Runner {
         args.remove("callback");
         // withTransaction's own timeoutMS is no transaction option (the generator passes it).
         args.remove("timeoutMS");
-        (!args.is_empty()).then(|| options(&format!("{}/arguments", self.operation_here(i)), &args))
+        (!args.is_empty()).then(|| transaction_options(&format!("{}/arguments", self.at_op(i)), &args))
     }
 
     /// The transaction options of a `startTransaction` that is operation `j` of the
     /// `withTransaction` callback of operation `i`; `None` when it has none.
     pub fn callback_transaction_options(&self, i: usize, j: usize) -> Option<TransactionOptions> {
         let args = self.callback_op(i, j);
-        let here = format!("{}/arguments/callback/{j}/arguments", self.operation_here(i));
-        (!args.arguments.is_empty()).then(|| options(&here, &args.arguments))
+        let here = format!("{}/arguments/callback/{j}/arguments", self.at_op(i));
+        (!args.arguments.is_empty()).then(|| transaction_options(&here, &args.arguments))
     }
 
     /// Operation `j` of the `withTransaction` callback of operation `i`.
     fn callback_operation(&self, i: usize, j: usize) -> Operation {
-        let here = format!("{}/arguments/callback/{j}", self.operation_here(i));
-        let value = self.test().operations[i]
+        let here = format!("{}/arguments/callback/{j}", self.at_op(i));
+        let value = self
+            .operation(i)
             .arguments
             .as_ref()
             .and_then(|a| a.get("callback"))
@@ -90,13 +58,7 @@ impl Runner {
     /// The arguments of operation `j` of the `withTransaction` callback of operation `i`.
     pub fn callback_op(&self, i: usize, j: usize) -> Args {
         let pointer = format!("/tests/{}/operations/{i}/arguments/callback/{j}/arguments", self.case);
-        let arguments = self
-            .callback_operation(i, j)
-            .arguments
-            .as_ref()
-            .map(|a| ejson_doc(&self.path, &pointer, a))
-            .unwrap_or_default();
-        Args { path: self.path.clone(), pointer, arguments }
+        Args::new(&self.path, pointer, self.callback_operation(i, j).arguments.as_ref())
     }
 
     /// Checks the outcome of operation `j` of the `withTransaction` callback of operation
@@ -118,14 +80,14 @@ impl Runner {
         let args = self.op(i);
         let expected = args.string("state");
         let actual = self.session_entity(i, &args).transaction_state();
-        assert_eq!(actual.as_str(), expected, "{}: transaction state", self.operation_here(i));
+        assert_eq!(actual.as_str(), expected, "{}: transaction state", self.at_op(i));
     }
 
     /// `assertSessionPinned` (`pinned`) / `assertSessionUnpinned` (operation `i`).
     pub fn assert_session_pinned(&self, i: usize, pinned: bool) {
         let args = self.op(i);
         let server = self.session_entity(i, &args).pinned_server();
-        assert_eq!(server.is_some(), pinned, "{}: session pinned to {server:?}", self.operation_here(i));
+        assert_eq!(server.is_some(), pinned, "{}: session pinned to {server:?}", self.at_op(i));
     }
 
     /// `targetedFailPoint` (operation `i`): `configureFailPoint` on the mongos the session
@@ -134,7 +96,7 @@ impl Runner {
     /// is kept for [`Runner::finish`] to turn the fail point off on the same mongos.
     pub async fn targeted_fail_point(&mut self, i: usize) {
         let args = self.op(i);
-        let here = self.operation_here(i);
+        let here = self.at_op(i);
         let Some(address) = self.session_entity(i, &args).pinned_server() else {
             panic!("{here}: the session is not pinned to a mongos")
         };

@@ -4,15 +4,18 @@
 //! `assertTopologyType`, `waitForPrimaryChange`; "observeEvents" for
 //! `serverDescriptionChangedEvent`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use mongo_driver::client::ClientBuilder;
-use mongo_driver::event::sdam::SdamEvent;
+use bson::Bson;
+use mongo_driver::error::Error;
 use mongo_driver::sdam::{ServerType, TopologyDescription};
-use spec_codegen::unified::model::Operation;
-use tokio::task::JoinHandle;
+use spec_codegen::unified::model::{ObservedEvent, Operation};
 
-use super::*;
+use super::super::failure::{FailureKind, fail};
+use super::Runner;
+use super::args::Args;
+use super::observe::{cmap_kind, lock};
+use super::threads::ThreadTask;
 
 /// How long `waitForEvent` waits before failing the test (the format leaves the timeout
 /// to the runner; the simulator's events come within a few heartbeats).
@@ -24,68 +27,6 @@ const PRIMARY_CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the waiting operations look again.
 const POLL: Duration = Duration::from_millis(5);
 
-/// One observed `serverDescriptionChangedEvent`: the server types before and after.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct DescriptionChange {
-    previous: ServerType,
-    new: ServerType,
-}
-
-/// The `serverDescriptionChangedEvent`s a client entity observed, in order.
-pub(super) type SdamLog = Arc<Mutex<Vec<DescriptionChange>>>;
-
-/// Installs an SDAM event handler recording server description changes when the client
-/// entity observes `serverDescriptionChangedEvent`.
-pub(super) fn observe_sdam(builder: ClientBuilder, observe: &[ObservedEvent]) -> (ClientBuilder, SdamLog) {
-    let log = SdamLog::default();
-    if !observe.contains(&ObservedEvent::ServerDescriptionChangedEvent) {
-        return (builder, log);
-    }
-    let sink = log.clone();
-    let builder = builder.sdam_event_handler(Arc::new(move |e: &SdamEvent| {
-        if let SdamEvent::ServerDescriptionChanged(change) = e {
-            sink.lock().unwrap_or_else(|p| p.into_inner()).push(DescriptionChange {
-                previous: change.previous_description.server_type,
-                new: change.new_description.server_type,
-            });
-        }
-    }));
-    (builder, log)
-}
-
-type ThreadTask = JoinHandle<Result<Bson, Error>>;
-
-/// The runner's state for these operations.
-pub(super) struct State {
-    /// Thread entities and the operations started on each, not yet joined.
-    threads: HashMap<String, Vec<(usize, ThreadTask)>>,
-    /// Whether any operation ran on a thread.
-    ran_threads: bool,
-    /// Topology descriptions saved by `recordTopologyDescription`.
-    topologies: HashMap<String, TopologyDescription>,
-}
-
-impl State {
-    pub(super) fn new() -> Self {
-        Self { threads: HashMap::new(), ran_threads: false, topologies: HashMap::new() }
-    }
-
-    pub(super) fn add_thread(&mut self, id: &str) {
-        self.threads.insert(id.to_string(), Vec::new());
-    }
-
-    /// Whether `id` names a thread entity.
-    pub(super) fn has_thread(&self, id: &str) -> bool {
-        self.threads.contains_key(id)
-    }
-
-    /// Whether operations ran concurrently on threads (their events then come in no
-    /// fixed order).
-    pub(super) fn ran_threads(&self) -> bool {
-        self.ran_threads
-    }
-}
-
 /// Whether an observed server type is the type an expected description names.
 fn type_matches(expected: Option<&serde_json::Value>, actual: ServerType) -> bool {
     match expected.and_then(|d| d.get("type")).and_then(|t| t.as_str()) {
@@ -95,18 +36,6 @@ fn type_matches(expected: Option<&serde_json::Value>, actual: ServerType) -> boo
 }
 
 impl Runner {
-    /// `file#pointer` of operation `i`.
-    fn at_op(&self, i: usize) -> String {
-        format!("{}#/tests/{}/operations/{i}", self.path.display(), self.case)
-    }
-
-    fn client_entity(&self, i: usize, id: &str) -> &ClientEntity {
-        match self.clients.get(id) {
-            Some(c) => c,
-            None => fail(FailureKind::Entity, self.at_op(i), format!("client entity `{id}` is not defined")),
-        }
-    }
-
     /// How many of the events `event` describes (an expected event: one key naming the
     /// event type) client `id` observed so far.
     fn event_count(&self, i: usize, id: &str, event: &serde_json::Value) -> usize {
@@ -116,7 +45,7 @@ impl Runner {
             panic!("{here}: event is not a one-key object: {event}")
         };
         if name == "serverDescriptionChangedEvent" {
-            let log = client.sdam.lock().unwrap_or_else(|p| p.into_inner());
+            let log = lock(&client.sdam);
             return log
                 .iter()
                 .filter(|c| {
@@ -129,16 +58,22 @@ impl Runner {
             .ok()
             .and_then(cmap_kind)
             .unwrap_or_else(|| panic!("{here}: cannot count {name} events"));
-        client.cmap.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|e| e.kind == kind).count()
+        lock(&client.cmap).iter().filter(|e| e.kind == kind).count()
+    }
+
+    /// The `client`, `count` and `event` arguments of `waitForEvent` / `assertEventCount`
+    /// (operation `i`).
+    fn event_count_args(&self, i: usize) -> (String, i64, serde_json::Value) {
+        let args = self.op(i);
+        let (client, count) = (args.string("client"), args.i64("count"));
+        let event = self.operation(i).arguments.as_ref().and_then(|a| a.get("event")).cloned();
+        (client, count, event.unwrap_or(serde_json::Value::Null))
     }
 
     /// `waitForEvent` (operation `i`): waits until the client observed at least `count`
     /// matching events.
     pub async fn wait_for_event(&self, i: usize) {
-        let args = self.op(i);
-        let (client, count) = (args.string("client"), args.i64("count"));
-        let event = self.test().operations[i].arguments.as_ref().and_then(|a| a.get("event")).cloned();
-        let event = event.unwrap_or(serde_json::Value::Null);
+        let (client, count, event) = self.event_count_args(i);
         let started = Instant::now();
         loop {
             let seen = self.event_count(i, &client, &event);
@@ -158,10 +93,7 @@ impl Runner {
 
     /// `assertEventCount` (operation `i`): the client observed exactly `count` matching events.
     pub fn assert_event_count(&self, i: usize) {
-        let args = self.op(i);
-        let (client, count) = (args.string("client"), args.i64("count"));
-        let event = self.test().operations[i].arguments.as_ref().and_then(|a| a.get("event")).cloned();
-        let event = event.unwrap_or(serde_json::Value::Null);
+        let (client, count, event) = self.event_count_args(i);
         let seen = self.event_count(i, &client, &event);
         if i64::try_from(seen).unwrap_or(i64::MAX) != count {
             fail(
@@ -181,11 +113,11 @@ impl Runner {
     pub fn record_topology_description(&mut self, i: usize) {
         let args = self.op(i);
         let description = self.client_entity(i, &args.string("client")).client.topology().description();
-        self.extra.topologies.insert(args.string("id"), description);
+        self.topologies.insert(args.string("id"), description);
     }
 
     fn recorded(&self, i: usize, id: &str) -> &TopologyDescription {
-        match self.extra.topologies.get(id) {
+        match self.topologies.get(id) {
             Some(d) => d,
             None => panic!("{}: no topology description `{id}` was recorded", self.at_op(i)),
         }
@@ -238,26 +170,23 @@ impl Runner {
     /// The arguments of the operation `runOnThread` (operation `i`) runs.
     pub fn thread_op(&self, i: usize) -> Args {
         let pointer = format!("/tests/{}/operations/{i}/arguments/operation/arguments", self.case);
-        let arguments = self.test().operations[i]
+        let arguments = self
+            .operation(i)
             .arguments
             .as_ref()
             .and_then(|a| a.get("operation"))
             .and_then(|o| o.get("arguments"))
-            .and_then(|a| a.as_object())
-            .map(|a| ejson_doc(&self.path, &pointer, a))
-            .unwrap_or_default();
-        Args { path: self.path.clone(), pointer, arguments }
+            .and_then(|a| a.as_object());
+        Args::new(&self.path, pointer, arguments)
     }
 
     /// `runOnThread` (operation `i`): `task` runs the operation; `waitForThread` checks it.
     pub fn run_on_thread(&mut self, i: usize, task: ThreadTask) {
         let here = self.at_op(i);
         let thread = self.op(i).string("thread");
-        match self.extra.threads.get_mut(&thread) {
-            Some(tasks) => tasks.push((i, task)),
-            None => panic!("{here}: thread `{thread}` is not defined"),
+        if !self.threads.start(&thread, i, task) {
+            panic!("{here}: thread `{thread}` is not defined")
         }
-        self.extra.ran_threads = true;
     }
 
     /// `waitForThread` (operation `i`): joins the thread's operations and checks each
@@ -265,10 +194,10 @@ impl Runner {
     pub async fn wait_for_thread(&mut self, i: usize) {
         let here = self.at_op(i);
         let thread = self.op(i).string("thread");
-        let Some(tasks) = self.extra.threads.get_mut(&thread) else {
+        let Some(tasks) = self.threads.take(&thread) else {
             panic!("{here}: thread `{thread}` is not defined")
         };
-        for (j, task) in std::mem::take(tasks) {
+        for (j, task) in tasks {
             let result = task
                 .await
                 .unwrap_or_else(|e| panic!("{here}: the operation of thread `{thread}` panicked: {e}"));
@@ -280,38 +209,9 @@ impl Runner {
     /// operation's (expectResult / expectError / saveResultAsEntity).
     fn check_thread_result(&mut self, i: usize, result: Result<Bson, Error>) {
         let pointer = format!("/tests/{}/operations/{i}/arguments/operation", self.case);
-        let nested = self.test().operations[i].arguments.as_ref().and_then(|a| a.get("operation")).cloned();
+        let nested = self.operation(i).arguments.as_ref().and_then(|a| a.get("operation")).cloned();
         let op: Operation = serde_json::from_value(nested.unwrap_or(serde_json::Value::Null))
             .unwrap_or_else(|e| panic!("{}#{pointer}: {e}", self.path.display()));
         let _ = self.check_operation(&op, &pointer, result);
-    }
-}
-
-impl Args {
-    /// A read preference document (`mode`, optional `maxStalenessSeconds`).
-    pub fn read_preference(&self, key: &str) -> ReadPreference {
-        let Bson::Document(d) = self.get(key) else { self.wrong(key, "a read preference document") };
-        let mode = d.get_str("mode").unwrap_or("primary");
-        let mut rp = match mode.parse::<ReadPreferenceMode>() {
-            Ok(mode) => ReadPreference::new(mode),
-            Err(e) => panic!("{}#{}/{key}/mode: {e}", self.path.display(), self.pointer),
-        };
-        for (field, value) in d {
-            match (field.as_str(), value) {
-                ("mode", _) => {}
-                ("maxStalenessSeconds", v) => match v.as_i64().or_else(|| v.as_i32().map(i64::from)) {
-                    Some(seconds) => rp = rp.with_max_staleness_seconds(seconds),
-                    None => self.wrong(key, "an integer maxStalenessSeconds"),
-                },
-                (other, _) => {
-                    panic!(
-                        "{}#{}/{key}/{other}: not supported by the runner",
-                        self.path.display(),
-                        self.pointer
-                    )
-                }
-            }
-        }
-        rp
     }
 }

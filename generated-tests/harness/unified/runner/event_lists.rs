@@ -1,19 +1,14 @@
-//! The test runner's own operations and event lists (`unified-test-format.rst` "Special
-//! Test Operations": `createEntities`, `assertCollectionExists`/`NotExists`,
-//! `assertIndexExists`/`NotExists`, `assertNumberConnectionsCheckedOut`; "storeEventsAsEntity":
-//! events a client stores as BSON documents in event list entities).
+//! Event list entities (`unified-test-format.rst`, client entity `storeEventsAsEntities`):
+//! the command and CMAP events a client stores, as BSON documents with the monitoring
+//! specs' field names plus `name` and `observedAt`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bson::{Bson, Document, doc};
-use mongo_driver::Client;
 use mongo_driver::event::cmap::CmapEvent;
 use mongo_driver::event::command::CommandEvent;
-use spec_codegen::unified::model::{ClientEntity as ClientSpec, Entity, StoredEvent};
-
-use super::super::failure::{FailureKind, fail};
-use super::Runner;
+use spec_codegen::unified::model::StoredEvent;
 
 /// An event list entity: the documents of the events stored so far.
 pub type EventList = Arc<Mutex<Vec<Document>>>;
@@ -36,6 +31,11 @@ fn now() -> f64 {
 }
 
 impl EventStores {
+    /// Adds `list`, which stores the events of the kinds `events`.
+    pub(super) fn add(&mut self, events: Vec<StoredEvent>, list: EventList) {
+        self.lists.push((events, list));
+    }
+
     fn store(&self, kind: StoredEvent, make: impl Fn() -> Document) {
         let mut made: Option<Document> = None;
         for (events, list) in &self.lists {
@@ -170,133 +170,6 @@ fn cmap_document(name: &str, event: &CmapEvent) -> Document {
         _ => {}
     }
     d
-}
-
-impl Runner {
-    fn here(&self, i: usize) -> String {
-        format!("{}#/tests/{}/operations/{i}", self.path.display(), self.case)
-    }
-
-    /// Fails the test when `id` already names an entity (the spec: entity ids are unique
-    /// across the entity map, event lists included).
-    pub(super) fn check_new_entity_id(&self, id: &str, pointer: &str) {
-        let taken = self.clients.contains_key(id)
-            || self.databases.contains_key(id)
-            || self.collections.contains_key(id)
-            || self.sessions.contains_key(id)
-            || self.lsids.contains_key(id)
-            || self.saved.contains_key(id)
-            || self.buckets.contains_key(id)
-            || self.event_lists.contains_key(id)
-            || self.extra.has_thread(id);
-        if taken {
-            fail(
-                FailureKind::Entity,
-                format!("{}#{pointer}", self.path.display()),
-                format!("an entity `{id}` already exists (entity ids must be unique)"),
-            );
-        }
-    }
-
-    /// Creates the event lists of client `c` (`storeEventsAsEntities`) and returns what
-    /// feeds them.
-    pub(super) fn event_stores(&mut self, c: &ClientSpec, pointer: &str) -> EventStores {
-        let mut stores = EventStores::default();
-        for (k, store) in c.store_events_as_entities.iter().flat_map(|s| s.0.iter()).enumerate() {
-            let at = format!("{pointer}/client/storeEventsAsEntities/{k}/id");
-            if store.id == c.id {
-                fail(
-                    FailureKind::Entity,
-                    format!("{}#{at}", self.path.display()),
-                    format!("`{}` is the client's own id (entity ids must be unique)", store.id),
-                );
-            }
-            self.check_new_entity_id(&store.id, &at);
-            let list: EventList = Arc::default();
-            self.event_lists.insert(store.id.clone(), list.clone());
-            stores.lists.push((store.events.0.clone(), list));
-        }
-        stores
-    }
-
-    /// The client entity `id`.
-    pub fn client(&self, id: &str) -> Client {
-        match self.clients.get(id) {
-            Some(c) => c.client.clone(),
-            None => fail(
-                FailureKind::CannotRun,
-                self.path.display().to_string(),
-                format!("client entity `{id}` is not defined"),
-            ),
-        }
-    }
-
-    /// `createEntities` (operation `i`): creates its entities as the file's are created.
-    pub async fn create_entities_op(&mut self, i: usize) {
-        let pointer = format!("/tests/{}/operations/{i}/arguments/entities", self.case);
-        let value = self.test().operations[i].arguments.as_ref().and_then(|a| a.get("entities")).cloned();
-        let entities: Vec<Entity> = match value.map(serde_json::from_value) {
-            Some(Ok(entities)) => entities,
-            Some(Err(e)) => fail(
-                FailureKind::InvalidArgument,
-                format!("{}#{pointer}", self.path.display()),
-                e.to_string(),
-            ),
-            None => {
-                fail(FailureKind::InvalidArgument, format!("{}#{pointer}", self.path.display()), "missing")
-            }
-        };
-        self.create_entities(&entities, &pointer).await;
-    }
-
-    /// `assertCollectionExists` / `assertCollectionNotExists` (operation `i`), through the
-    /// internal client's `listCollections`.
-    pub async fn assert_collection_exists(&self, i: usize, exists: bool) {
-        let args = self.op(i);
-        let here = self.here(i);
-        let (db, coll) = (args.string("databaseName"), args.string("collectionName"));
-        let names = self
-            .internal
-            .database(&db)
-            .list_collection_names()
-            .filter(doc! {"name": coll.clone()})
-            .await
-            .unwrap_or_else(|e| {
-                fail(
-                    FailureKind::OperationError,
-                    here.clone(),
-                    format!("listCollections on `{db}` failed: {e}"),
-                )
-            });
-        if names.contains(&coll) != exists {
-            let verb = if exists { "does not exist" } else { "exists" };
-            fail(FailureKind::Mismatch, here, format!("collection `{db}.{coll}` {verb}; found {names:?}"));
-        }
-    }
-
-    /// `assertIndexExists` / `assertIndexNotExists` (operation `i`), through the internal
-    /// client's `listIndexes` (a collection that does not exist has no indexes).
-    pub async fn assert_index_exists(&self, i: usize, exists: bool) {
-        let args = self.op(i);
-        let here = self.here(i);
-        let (db, coll, index) =
-            (args.string("databaseName"), args.string("collectionName"), args.string("indexName"));
-        let names = match self.internal.database(&db).collection::<Document>(&coll).list_index_names().await {
-            Ok(names) => names,
-            Err(e) if e.code() == Some(26) => Vec::new(),
-            Err(e) => {
-                fail(FailureKind::OperationError, here, format!("listIndexes on `{db}.{coll}` failed: {e}"))
-            }
-        };
-        if names.contains(&index) != exists {
-            let verb = if exists { "does not exist" } else { "exists" };
-            fail(
-                FailureKind::Mismatch,
-                here,
-                format!("index `{index}` on `{db}.{coll}` {verb}; found {names:?}"),
-            );
-        }
-    }
 }
 
 #[cfg(test)]

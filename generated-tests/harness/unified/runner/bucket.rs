@@ -1,7 +1,7 @@
 //! Bucket entities of the unified runner (`unified-test-format.rst`, entity "bucket" and
 //! "Bucket Operations"; GridFS spec "Configurable GridFSBucket class"): creating a
 //! `GridFsBucket` from `bucketOptions`, and the arguments and results of its operations
-//! (`source: {$$hexBytes}` in, downloaded bytes out).
+//! (`source: {$$hexBytes}` in; the downloaded bytes are `Outcome::bytes`).
 
 use bson::{Bson, Document};
 use mongo_driver::gridfs::{
@@ -9,7 +9,9 @@ use mongo_driver::gridfs::{
 };
 use spec_codegen::unified::model::{BucketEntity, CollectionOrDatabaseOptions};
 
-use super::{Args, Outcome, Runner};
+use super::Runner;
+use super::args::Args;
+use super::convert::concerns;
 
 impl Runner {
     /// Creates bucket entity `entity` (at `pointer` in the file) on its database entity.
@@ -20,7 +22,7 @@ impl Runner {
         };
         let mut options = GridFsBucketOptions::default();
         let given = entity.bucket_options.clone().unwrap_or_default();
-        let mut concerns = serde_json::Map::new();
+        let mut concern_fields = serde_json::Map::new();
         for (key, value) in given {
             match (key.as_str(), &value) {
                 ("bucketName", serde_json::Value::String(name)) => {
@@ -33,17 +35,17 @@ impl Runner {
                     }
                 }
                 ("readConcern" | "writeConcern" | "readPreference", _) => {
-                    concerns.insert(key, value);
+                    concern_fields.insert(key, value);
                 }
                 // The driver computes no MD5 (GridFS spec: the option is then a no-op).
                 ("disableMD5", serde_json::Value::Bool(true)) => {}
                 _ => panic!("{here}/bucketOptions/{key}: not supported by the runner: {value}"),
             }
         }
-        let concerns: CollectionOrDatabaseOptions =
-            serde_json::from_value(serde_json::Value::Object(concerns))
+        let concern_options: CollectionOrDatabaseOptions =
+            serde_json::from_value(serde_json::Value::Object(concern_fields))
                 .unwrap_or_else(|e| panic!("{here}/bucketOptions: {e}"));
-        let (rc, wc, rp) = self.concerns(&format!("{pointer}/bucket/bucketOptions"), &concerns);
+        let (rc, wc, rp) = concerns(&self.path, &format!("{pointer}/bucket/bucketOptions"), &concern_options);
         options.read_concern = rc;
         options.write_concern = wc;
         options.read_preference = rp;
@@ -96,12 +98,5 @@ impl Args {
             options = options.revision(self.i32("revision"));
         }
         options
-    }
-}
-
-impl Outcome {
-    /// Downloaded bytes (`$$matchesHexBytes` matches them).
-    pub fn bytes(bytes: Vec<u8>) -> Bson {
-        Bson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes })
     }
 }
