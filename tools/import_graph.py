@@ -34,13 +34,13 @@ CRATES = {
 # The driver's layers, bottom (0) to top, by top-level module; a module not listed is
 # reported as unplaced. An arrow from a lower rank to a higher one runs upward.
 DRIVER_LAYERS = {
-    "error": 0, "error_code": 0, "options": 0, "results": 0, "event": 0,
-    "wire": 1,
-    "connection": 2, "auth": 2, "connection_string": 0, "srv": 2,
+    "error": 0, "options": 0, "results": 0,
+    "wire": 1, "commands": 1,
+    "connection": 2,
     "cmap": 3,
-    "sdam": 4, "selection": 4, "monitor": 4, "topology": 4,
+    "sdam": 4, "selection": 4, "monitor": 4, "topology": 4, "event": 4,
     "session": 5,
-    "operation": 6, "commands": 6,
+    "operation": 6,
     "executor": 7,
     "client": 8, "db": 8, "coll": 8, "cursor": 8, "change_stream": 8, "gridfs": 8,
     "index_management": 8, "enumerate_databases": 8, "api": 8,

@@ -35,13 +35,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::cmap::event::SharedCmapEventHandler;
 use crate::cmap::{Pool, PoolOptions, PooledConnection, PopulationError, TcpConnector};
 use crate::connection::{Connection, ConnectionOptions};
 use crate::connection_string::ConnectionString;
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::cmap::SharedCmapEventHandler;
-use crate::event::sdam::SdamEvent;
 use crate::monitor::{MonitorEvent, MonitorHandle, MonitorOptions};
+use crate::sdam::event::SdamEvent;
 use crate::sdam::{
     CheckOutcome, ErrorAction, HandshakePhase, ServerAddress, ServerDescription, TopologyDescription,
     TopologySettings, TopologyState, TopologyType,
@@ -49,6 +49,12 @@ use crate::sdam::{
 use crate::selection::{
     self, Operation, ReadPreference, SelectionOptions, latency::DEFAULT_LOCAL_THRESHOLD, write_stage,
 };
+
+/// The `clusterTime` timestamp of a `$clusterTime` document (sessions spec, "Gossipping
+/// the cluster time").
+pub(crate) fn cluster_timestamp(doc: &bson::Document) -> Option<bson::Timestamp> {
+    doc.get_timestamp("clusterTime").ok()
+}
 
 /// `serverSelectionTimeoutMS` when none is given (30 seconds).
 pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -244,9 +250,9 @@ impl Inner {
     /// Keeps `reply`'s `$clusterTime` if it is newer than the one held.
     fn advance_cluster_time(&self, reply: &bson::Document) {
         let Ok(new) = reply.get_document("$clusterTime") else { return };
-        let Some(new_ts) = crate::session::cluster_timestamp(new) else { return };
+        let Some(new_ts) = cluster_timestamp(new) else { return };
         let mut held = self.cluster_time.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.as_ref().and_then(crate::session::cluster_timestamp).is_none_or(|old| new_ts > old) {
+        if held.as_ref().and_then(cluster_timestamp).is_none_or(|old| new_ts > old) {
             *held = Some(new.clone());
         }
     }

@@ -3,7 +3,7 @@
 use futures::future::BoxFuture;
 
 use crate::error::Result;
-use crate::sdam::ServerAddress;
+use crate::options::ServerAddress;
 
 /// What a pool asks of its [`Connector`]: one new connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 
 use super::connector::{ConnectRequest, Connector};
 use crate::error::{Error, Result};
-use crate::sdam::ServerAddress;
+use crate::options::ServerAddress;
 
 /// A connection made by [`InMemoryConnector`]: no I/O, just what it was created with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Connection pooling (CMAP spec, "Connection Pool Members" and "Connection Pool Behaviors"):
 //! one [`Pool`] per server, generic over how a connection is established ([`Connector`]),
-//! with its monitoring events in [`crate::event::cmap`].
+//! with its monitoring events in [`event`].
 //!
 //! ```
 //! # async fn demo() -> mongo_driver::Result<()> {
@@ -21,6 +21,7 @@
 //! ```
 
 mod connector;
+pub mod event;
 mod memory;
 mod options;
 mod pool;

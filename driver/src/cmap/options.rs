@@ -13,7 +13,7 @@ pub const DEFAULT_BACKGROUND_INTERVAL: Duration = Duration::from_secs(1);
 /// The CMAP pool options; `None` means the spec's default. [`PoolCreatedEvent`] reports them
 /// as given.
 ///
-/// [`PoolCreatedEvent`]: crate::event::cmap::PoolCreatedEvent
+/// [`PoolCreatedEvent`]: crate::cmap::event::PoolCreatedEvent
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolOptions {
     /// `maxPoolSize`: the most connections (pending, available and in use); 0 means no limit.

@@ -21,14 +21,14 @@ use super::options::{
     BackgroundInterval, DEFAULT_BACKGROUND_INTERVAL, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE,
     PoolOptions,
 };
-use crate::error::{Error, ErrorKind, Result};
-use crate::event::cmap::{
+use crate::cmap::event::{
     CheckOutFailedReason, CmapEvent, ConnectionCheckOutFailedEvent, ConnectionCheckOutStartedEvent,
     ConnectionCheckedInEvent, ConnectionCheckedOutEvent, ConnectionClosedEvent, ConnectionClosedReason,
     ConnectionCreatedEvent, ConnectionReadyEvent, PoolClearedEvent, PoolClosedEvent, PoolCreatedEvent,
     PoolReadyEvent, SharedCmapEventHandler,
 };
-use crate::sdam::ServerAddress;
+use crate::error::{Error, ErrorKind, Result};
+use crate::options::ServerAddress;
 
 /// The state of a pool (CMAP `ConnectionPool.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

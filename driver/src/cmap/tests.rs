@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use super::*;
 use crate::ErrorKind;
-use crate::event::cmap::{CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason};
+use crate::cmap::event::{CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason};
 
-fn address() -> crate::sdam::ServerAddress {
-    crate::sdam::ServerAddress::new("localhost", 27017)
+fn address() -> crate::options::ServerAddress {
+    crate::options::ServerAddress::new("localhost", 27017)
 }
 
 type Events = Arc<Mutex<Vec<CmapEvent>>>;

@@ -1,6 +1,8 @@
 //! Command builders generated from the server's IDL (`commands:` in `src/mongo/**/*.idl`),
 //! one per command the driver sends, plus the generic arguments every command accepts
-//! (`GenericArguments` in `src/mongo/idl/generic_argument.idl`).
+//! (`GenericArguments` in `src/mongo/idl/generic_argument.idl`). They need only
+//! [`crate::error`], so they sit in the layer of [`crate::wire`], below the connections and
+//! monitors that send them.
 //!
 //! Each builder takes the database, the first element's value (usually the collection) and
 //! the IDL's required fields in `new`; optional fields are chainable setters named after

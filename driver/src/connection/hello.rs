@@ -8,7 +8,13 @@ use bson::oid::ObjectId;
 use bson::{Bson, Document};
 
 use crate::error::{Error, Result};
-use crate::sdam::{ServerAddress, ServerDescription, ServerType};
+use crate::options::ServerAddress;
+// The one arrow up from this layer: a handshake's server type follows SDAM's rules for
+// parsing a hello reply ("Parsing a hello or legacy hello response"), which build a
+// ServerDescription; reusing that one parser keeps the connection's and the topology's
+// idea of a server's type the same. sdam imports nothing of `connection` but this file's
+// own `server_description_from_hello`, so no circle results.
+use crate::sdam::{ServerDescription, ServerType};
 
 /// `maxBsonObjectSize` when a reply omits it (16 MiB).
 pub const DEFAULT_MAX_BSON_OBJECT_SIZE: i64 = 16 * 1024 * 1024;

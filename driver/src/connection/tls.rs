@@ -31,7 +31,7 @@ use tokio::net::TcpStream;
 
 use crate::connection_string::UriOptions;
 use crate::error::{Error, Result};
-use crate::sdam::ServerAddress;
+use crate::options::ServerAddress;
 
 /// The TLS settings of a client, from its connection string.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bson::Document;
 
 use crate::error::Error;
-use crate::sdam::ServerAddress;
+use crate::options::ServerAddress;
 
 /// A command was sent.
 #[derive(Debug, Clone)]

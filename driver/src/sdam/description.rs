@@ -9,14 +9,11 @@ use std::time::Duration;
 use bson::DateTime;
 use bson::oid::ObjectId;
 
-use super::ServerAddress;
 use crate::error::{Error, Result};
-use crate::selection::TagSet;
+use crate::options::ServerAddress;
+use crate::options::TagSet;
 
-/// The lowest wire version this driver speaks (MongoDB 3.6).
-pub const MIN_SUPPORTED_WIRE_VERSION: i32 = 6;
-/// The highest wire version this driver speaks (MongoDB 8.0).
-pub const MAX_SUPPORTED_WIRE_VERSION: i32 = 25;
+pub use crate::wire::{MAX_SUPPORTED_WIRE_VERSION, MIN_SUPPORTED_WIRE_VERSION};
 
 /// What kind of server a ServerDescription describes (SDAM "ServerType").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -194,7 +191,7 @@ pub struct ServerDescription {
     /// The kind of server.
     pub server_type: ServerType,
     /// The exponentially weighted average round trip time of hello checks; `None`
-    /// while the server is unknown (see [`crate::selection::latency::average_round_trip_time`]).
+    /// while the server is unknown (see [`super::rtt::average_round_trip_time`]).
     pub average_round_trip_time: Option<Duration>,
     /// When the client last checked the server, by the client's wall clock.
     pub last_update_time: Option<DateTime>,
@@ -267,7 +264,7 @@ impl ServerDescription {
     /// sample becomes the average).
     pub fn record_round_trip_time(&mut self, sample: Duration) {
         self.average_round_trip_time =
-            Some(crate::selection::latency::average_round_trip_time(self.average_round_trip_time, sample));
+            Some(super::rtt::average_round_trip_time(self.average_round_trip_time, sample));
     }
 
     /// Why this server cannot be used by this driver (SDAM "Checking wire protocol

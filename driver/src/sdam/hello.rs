@@ -5,7 +5,8 @@ use std::time::Duration;
 use bson::{Bson, DateTime, Document};
 
 use super::{ServerAddress, ServerDescription, ServerType};
-use crate::selection::TagSet;
+use crate::connection::{Connection, server_description_from_hello};
+use crate::options::TagSet;
 
 impl ServerDescription {
     /// The description of `address` from its `hello` or legacy hello reply `reply`, with the
@@ -44,6 +45,28 @@ impl ServerDescription {
             last_update_time: Some(DateTime::now()),
             ..ServerDescription::unknown(address)
         }
+    }
+}
+
+// Building a description from a connection's handshake is SDAM's business: defined here so
+// the connection layer below never names a ServerDescription for it.
+impl Connection {
+    /// The server's description from the handshake reply, with the handshake's duration as
+    /// its RTT (SDAM: "Clients update the topology from each handshake").
+    pub fn handshake_server_description(&self) -> crate::Result<ServerDescription> {
+        let reply = self.handshake_reply().ok_or_else(|| {
+            crate::Error::invalid_argument(format!(
+                "connection {} to {} has not completed its handshake",
+                self.id(),
+                self.address()
+            ))
+        })?;
+        Ok(server_description_from_hello(
+            self.address().clone(),
+            reply,
+            self.handshake_round_trip_time(),
+            self.load_balanced(),
+        ))
     }
 }
 

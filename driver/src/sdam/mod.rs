@@ -21,14 +21,16 @@
 //!    check, plus its `change` as in step 2).
 //! 4. At shutdown: [`TopologyState::close`], publishing its events last.
 
-pub mod address;
 pub mod description;
 pub mod error_handling;
+pub mod event;
 pub mod hello;
+pub mod rtt;
 pub mod topology;
 pub mod update;
 
-pub use address::ServerAddress;
+pub use crate::options::address;
+pub use crate::options::address::ServerAddress;
 pub use description::{
     MAX_SUPPORTED_WIRE_VERSION, MIN_SUPPORTED_WIRE_VERSION, ServerDescription, ServerType,
     TopologyDescription, TopologyType,

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use super::event::{self as events, SdamEvent, TopologyId};
 use super::{
     ServerAddress, ServerDescription, ServerType, TopologyDescription, TopologyType, update::WIRE_VERSION_4_2,
 };
 use crate::connection_string::{ConnectionString, HostKind};
 use crate::error::{Error, Result};
-use crate::event::sdam::{self as events, SdamEvent, TopologyId};
 
 /// What SDAM needs from the client's configuration (SDAM "Configuration").
 #[derive(Debug, Clone, PartialEq)]
@@ -294,7 +294,7 @@ mod tests {
     use bson::{Document, doc};
 
     use super::*;
-    use crate::event::sdam::SdamEvent;
+    use crate::sdam::event::SdamEvent;
 
     fn addr(host: &str) -> ServerAddress {
         ServerAddress::new(host, 27017)

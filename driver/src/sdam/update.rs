@@ -96,32 +96,6 @@ impl TopologyDescription {
         data_bearing.map(|s| s.logical_session_timeout_minutes).try_fold(i64::MAX, |min, v| Some(min.min(v?)))
     }
 
-    /// SDAM monitoring `hasReadableServer`: whether server selection would find a server
-    /// for a read with `read_preference` (default: primary) right now.
-    pub fn has_readable_server(&self, read_preference: Option<&crate::selection::ReadPreference>) -> bool {
-        let primary = crate::selection::ReadPreference::primary();
-        self.has_suitable_server(crate::selection::Operation::Read, read_preference.unwrap_or(&primary))
-    }
-
-    /// SDAM monitoring `hasWritableServer`: whether server selection would find a server
-    /// for a write right now.
-    pub fn has_writable_server(&self) -> bool {
-        self.has_suitable_server(
-            crate::selection::Operation::Write,
-            &crate::selection::ReadPreference::primary(),
-        )
-    }
-
-    fn has_suitable_server(
-        &self,
-        operation: crate::selection::Operation,
-        read_preference: &crate::selection::ReadPreference,
-    ) -> bool {
-        let options = crate::selection::SelectionOptions::default();
-        crate::selection::evaluate(self, operation, read_preference, &options)
-            .is_ok_and(|s| !s.suitable.is_empty())
-    }
-
     /// SDAM "compatible": no server's wire version range is outside the driver's.
     pub fn is_compatible(&self) -> bool {
         self.compatibility_error().is_none()

@@ -316,6 +316,28 @@ fn ms(d: Duration) -> String {
     format!("{} ms", d.as_secs_f64() * 1000.0)
 }
 
+// SDAM monitoring's `hasReadableServer`/`hasWritableServer` ask server selection, which sits
+// beside SDAM and reads its descriptions: defined here so `sdam` never imports `selection`.
+impl TopologyDescription {
+    /// SDAM monitoring `hasReadableServer`: whether server selection would find a server
+    /// for a read with `read_preference` (default: primary) right now.
+    pub fn has_readable_server(&self, read_preference: Option<&ReadPreference>) -> bool {
+        let primary = ReadPreference::primary();
+        self.has_suitable_server(Operation::Read, read_preference.unwrap_or(&primary))
+    }
+
+    /// SDAM monitoring `hasWritableServer`: whether server selection would find a server
+    /// for a write right now.
+    pub fn has_writable_server(&self) -> bool {
+        self.has_suitable_server(Operation::Write, &ReadPreference::primary())
+    }
+
+    fn has_suitable_server(&self, operation: Operation, read_preference: &ReadPreference) -> bool {
+        let options = SelectionOptions::default();
+        evaluate(self, operation, read_preference, &options).is_ok_and(|s| !s.suitable.is_empty())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

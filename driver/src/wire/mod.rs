@@ -38,6 +38,11 @@ pub use op_reply::OpReply;
 
 use crate::error::{Error, Result};
 
+/// The lowest wire version this driver speaks (MongoDB 3.6).
+pub const MIN_SUPPORTED_WIRE_VERSION: i32 = 6;
+/// The highest wire version this driver speaks (MongoDB 8.0).
+pub const MAX_SUPPORTED_WIRE_VERSION: i32 = 25;
+
 /// The largest message accepted before the handshake reports `maxMessageSizeBytes`
 /// (the server's default, 48,000,000 bytes).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 48_000_000;

@@ -27,8 +27,8 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use super::read_preference::{ReadPreferenceMode, TagSet};
 use crate::error::{Error, Result};
-use crate::selection::{ReadPreferenceMode, TagSet};
 
 /// The scheme of a connection string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,7 @@ pub struct UriOptions {
     pub journal: Option<bool>,
     /// `serverMonitoringMode` (server monitoring spec, 2023): `auto` (the default), `stream`
     /// or `poll`; another value is ignored with a warning.
-    pub server_monitoring_mode: Option<crate::monitor::ServerMonitoringMode>,
+    pub server_monitoring_mode: Option<super::monitoring_mode::ServerMonitoringMode>,
     /// `loadBalanced`: the one seed is a load balancer.
     pub load_balanced: Option<bool>,
     /// `localThresholdMS`: the latency window for server selection.
@@ -705,7 +705,7 @@ impl OptionsParser {
             "enableoverloadretargeting" => self.options.enable_overload_retargeting = self.boolean(key, v),
             "heartbeatfrequencyms" => self.options.heartbeat_frequency = self.millis(key, v, 500, I32_MAX),
             "journal" => self.options.journal = self.boolean(key, v),
-            "servermonitoringmode" => match v.parse::<crate::monitor::ServerMonitoringMode>() {
+            "servermonitoringmode" => match v.parse::<super::monitoring_mode::ServerMonitoringMode>() {
                 Ok(mode) => self.options.server_monitoring_mode = Some(mode),
                 Err(_) => self.unsupported_value(key, v, "`auto`, `stream` or `poll`"),
             },

@@ -14,9 +14,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use rand::seq::SliceRandom;
 
-use crate::connection_string::{ConnectionString, Host, HostKind, Scheme, parse_txt_options};
+use super::address::ServerAddress;
+use super::connection_string::{ConnectionString, Host, HostKind, Scheme, parse_txt_options};
 use crate::error::{Error, Result};
-use crate::sdam::ServerAddress;
 
 /// The default `srvServiceName`.
 pub const DEFAULT_SERVICE_NAME: &str = "mongodb";

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bson::Document;
 
-use crate::sdam::{ServerAddress, ServerDescription, ServerType, TopologyDescription};
+use super::{ServerDescription, ServerType, TopologyDescription};
+use crate::options::ServerAddress;
 
 /// A topology's unique id (SDAM monitoring "Topology Ids"): made once when the topology is
 /// created, the same for all of its events.

@@ -41,6 +41,15 @@ impl AuthMechanism {
     }
 }
 
+// The error layer below knows nothing of mechanisms: this constructor lives here.
+impl Error {
+    /// An [`ErrorKind::Authentication`] error from a refused SASL command (`refusal`, a
+    /// command error): its code, code name, message, labels and topologyVersion are kept.
+    pub fn authentication_failure(mechanism: AuthMechanism, refusal: &Error) -> Self {
+        Self::authentication_refused(mechanism.name(), refusal)
+    }
+}
+
 /// A mechanism a connection string may name (auth spec "Supported Authentication
 /// Methods"). Only the SCRAM mechanisms are implemented ([`Mechanism::scram`]); a client
 /// configured with another fails to connect with an error naming it.

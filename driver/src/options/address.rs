@@ -1,9 +1,8 @@
 //! Server addresses (`host:port`) as the SDAM spec's ServerDescription "address" field uses them.
 
-use std::fmt;
-use std::str::FromStr;
+mod parse;
 
-use crate::error::{Error, Result};
+use std::fmt;
 
 /// The port a MongoDB server listens on when an address names none.
 pub const DEFAULT_PORT: u16 = 27017;
@@ -39,39 +38,6 @@ impl ServerAddress {
     /// The port.
     pub fn port(&self) -> u16 {
         self.port
-    }
-}
-
-impl FromStr for ServerAddress {
-    type Err = Error;
-
-    /// Parses `host`, `host:port`, `[ipv6]` or `[ipv6]:port`.
-    fn from_str(text: &str) -> Result<Self> {
-        let bad = |why: &str| Error::invalid_argument(format!("invalid server address `{text}`: {why}"));
-        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-            let (host, after) = rest.split_once(']').ok_or_else(|| bad("missing `]`"))?;
-            match after {
-                "" => (host, None),
-                _ => (host, Some(after.strip_prefix(':').ok_or_else(|| bad("expected `:` after `]`"))?)),
-            }
-        } else {
-            match text.rsplit_once(':') {
-                Some((host, _)) if host.contains(':') => return Err(bad("an IPv6 address needs brackets")),
-                Some((host, port)) => (host, Some(port)),
-                None => (text, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad("empty host"));
-        }
-        let port = match port {
-            None => DEFAULT_PORT,
-            Some(p) => match p.parse::<u16>() {
-                Ok(0) | Err(_) => return Err(bad("the port must be a number from 1 to 65535")),
-                Ok(p) => p,
-            },
-        };
-        Ok(Self::new(host, port))
     }
 }
 

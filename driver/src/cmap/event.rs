@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::cmap::PoolOptions;
-use crate::sdam::ServerAddress;
+use super::PoolOptions;
+use crate::options::ServerAddress;
 
 /// One CMAP monitoring event, emitted by a connection pool in the order its state changed.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,13 @@
 //! The driver's error type: one struct with a kind, the server's code, code name and labels.
 
+pub mod code;
+pub mod gridfs;
+mod write;
+
 use std::collections::BTreeSet;
 use std::fmt;
+
+pub use gridfs::GridFsErrorKind;
 
 /// The result type of driver operations.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -71,14 +77,14 @@ pub enum ErrorKind {
     #[error("Attempted to check out a connection from closed connection pool")]
     PoolClosed {
         /// The pool's server.
-        address: crate::sdam::ServerAddress,
+        address: crate::options::ServerAddress,
     },
     /// A check-out from a paused pool, or one evicted from the wait queue by a clear (CMAP
     /// `PoolClearedError`): retryable, and not a reason to mark the server Unknown.
     #[error("Connection pool for {address} was cleared because another operation failed with: {cause}")]
     PoolCleared {
         /// The pool's server.
-        address: crate::sdam::ServerAddress,
+        address: crate::options::ServerAddress,
         /// The error that cleared the pool (or why it is paused, when none is known).
         cause: String,
     },
@@ -86,7 +92,7 @@ pub enum ErrorKind {
     #[error("{message}")]
     WaitQueueTimeout {
         /// The pool's server.
-        address: crate::sdam::ServerAddress,
+        address: crate::options::ServerAddress,
         /// What the pool says; in load-balanced mode with what its connections are in use for
         /// (load balancer spec "Connection Tracking").
         message: String,
@@ -132,7 +138,7 @@ pub enum ErrorKind {
     /// A GridFS operation found no such file, or a file whose chunks do not match its
     /// files collection document (GridFS spec error names).
     #[error("GridFS: {0}")]
-    GridFs(crate::gridfs::GridFsErrorKind),
+    GridFs(GridFsErrorKind),
     /// The operation's `timeoutMS` expired (client-side operations timeout spec "Errors"):
     /// during server selection, check-out, connection establishment, sending or reading, or
     /// the server answered `MaxTimeMSExpired` (50) to the `maxTimeMS` derived from it.
@@ -193,20 +199,20 @@ impl Error {
             | ErrorKind::WriteConcern { code, code_name, .. }
             | ErrorKind::Write { code, code_name, .. } => {
                 if code_name.is_empty() {
-                    crate::error_code::ErrorCode(*code).name()
+                    code::ErrorCode(*code).name()
                 } else {
                     Some(code_name)
                 }
             }
             ErrorKind::Authentication { code: Some((code, name)), .. } => {
                 if name.is_empty() {
-                    crate::error_code::ErrorCode(*code).name()
+                    code::ErrorCode(*code).name()
                 } else {
                     Some(name)
                 }
             }
             ErrorKind::BulkWrite(failure) => failure.first().and_then(|(code, name, _)| {
-                if name.is_empty() { crate::error_code::ErrorCode(code).name() } else { Some(name) }
+                if name.is_empty() { code::ErrorCode(code).name() } else { Some(name) }
             }),
             _ => None,
         }
@@ -221,12 +227,6 @@ impl Error {
             ErrorKind::BulkWrite(failure) => failure.first().map(|(_, _, message)| message),
             _ => None,
         }
-    }
-
-    /// An [`ErrorKind::Authentication`] error from a refused SASL command (`refusal`, a
-    /// command error): its code, code name, message, labels and topologyVersion are kept.
-    pub fn authentication_failure(mechanism: crate::auth::AuthMechanism, refusal: &Error) -> Self {
-        Self::authentication_refused(mechanism.name(), refusal)
     }
 
     /// An authentication error for the mechanism named `mechanism` (e.g. `MONGODB-X509`) from
@@ -246,9 +246,9 @@ impl Error {
         matches!(*self.kind, ErrorKind::Authentication { .. })
     }
 
-    /// The server's code as an [`ErrorCode`](crate::error_code::ErrorCode).
-    pub fn error_code(&self) -> Option<crate::error_code::ErrorCode> {
-        self.code().map(crate::error_code::ErrorCode)
+    /// The server's code as an [`ErrorCode`](code::ErrorCode).
+    pub fn error_code(&self) -> Option<code::ErrorCode> {
+        self.code().map(code::ErrorCode)
     }
 
     /// The code for SDAM's checks: a reply without a code is stored with code 0 (`OK`, which
@@ -259,17 +259,17 @@ impl Error {
 
     /// SDAM: a "node is recovering" error (by code, or by message when there is no code).
     pub fn is_node_is_recovering(&self) -> bool {
-        self.server_message().is_some_and(|m| crate::error_code::is_node_is_recovering(self.sdam_code(), m))
+        self.server_message().is_some_and(|m| code::is_node_is_recovering(self.sdam_code(), m))
     }
 
     /// SDAM: a "not writable primary" error (by code, or by message when there is no code).
     pub fn is_not_writable_primary(&self) -> bool {
-        self.server_message().is_some_and(|m| crate::error_code::is_not_writable_primary(self.sdam_code(), m))
+        self.server_message().is_some_and(|m| code::is_not_writable_primary(self.sdam_code(), m))
     }
 
     /// SDAM: a "node is shutting down" error.
     pub fn is_shutting_down(&self) -> bool {
-        crate::error_code::is_shutting_down(self.code())
+        code::is_shutting_down(self.code())
     }
 
     /// SDAM: a state-change error ("not writable primary" or "node is recovering").
