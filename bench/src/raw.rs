@@ -1,4 +1,5 @@
-//! The ceiling: a pre-encoded OP_MSG `{ping: 1, $db: "admin"}` (OP_MSG spec, kind-0 section)
+//! The ceiling of "Run command": a pre-encoded OP_MSG `{hello: true, $db: "admin"}` (OP_MSG
+//! spec, kind-0 section)
 //! written and its reply read on one socket, with no driver at all. The message and its BSON
 //! are encoded here by hand, independent of the driver's wire module.
 
@@ -7,18 +8,19 @@ use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::BenchResult;
+use crate::support::BenchResult;
+use crate::tasks::Timed;
 
 /// The OP_MSG opcode.
 const OP_MSG: i32 = 2013;
 
-/// `{ping: 1, $db: "admin"}` as BSON: length, int32 element, string element, terminator.
-fn ping_bson() -> Vec<u8> {
+/// `{hello: true, $db: "admin"}` as BSON: length, boolean element, string element, terminator.
+fn hello_bson() -> Vec<u8> {
     let mut doc = Vec::new();
     doc.extend_from_slice(&[0; 4]);
-    doc.push(0x10); // int32
-    doc.extend_from_slice(b"ping\0");
-    doc.extend_from_slice(&1i32.to_le_bytes());
+    doc.push(0x08); // boolean
+    doc.extend_from_slice(b"hello\0");
+    doc.push(1);
     doc.push(0x02); // string
     doc.extend_from_slice(b"$db\0");
     doc.extend_from_slice(&6i32.to_le_bytes()); // "admin" + NUL
@@ -30,9 +32,9 @@ fn ping_bson() -> Vec<u8> {
 }
 
 /// The whole message: header (length, requestID, responseTo, opCode), flagBits, one kind-0
-/// section holding the ping document.
-fn ping_message(request_id: i32) -> Vec<u8> {
-    let body = ping_bson();
+/// section holding the hello document.
+fn hello_message(request_id: i32) -> Vec<u8> {
+    let body = hello_bson();
     let len = (16 + 4 + 1 + body.len()) as i32;
     let mut msg = Vec::with_capacity(len as usize);
     for field in [len, request_id, 0, OP_MSG] {
@@ -44,7 +46,7 @@ fn ping_message(request_id: i32) -> Vec<u8> {
     msg
 }
 
-/// One socket and the pre-encoded ping.
+/// One socket and the pre-encoded hello.
 pub struct Raw {
     stream: TcpStream,
     message: Vec<u8>,
@@ -59,8 +61,8 @@ impl Raw {
             TcpStream::connect(address).await.map_err(|e| format!("raw: connecting to {address}: {e}"))?;
         stream.set_nodelay(true)?;
         let request_id = 7;
-        let mut raw = Self { stream, message: ping_message(request_id), request_id, reply: Vec::new() };
-        raw.ping().await?;
+        let mut raw = Self { stream, message: hello_message(request_id), request_id, reply: Vec::new() };
+        raw.hello().await?;
         let body = raw.reply.get(21..).ok_or("raw: reply too short for an OP_MSG kind-0 section")?;
         let reply =
             bson::Document::from_reader(body).map_err(|e| format!("raw: reply body is not BSON: {e}"))?;
@@ -68,15 +70,15 @@ impl Raw {
             reply.get("ok"),
             Some(bson::Bson::Double(1.0) | bson::Bson::Int32(1) | bson::Bson::Int64(1))
         ) {
-            return Err(format!("raw: the ping failed: {reply}").into());
+            return Err(format!("raw: the hello failed: {reply}").into());
         }
         Ok(raw)
     }
 
-    /// Writes the ping and reads the whole reply into `reply` (checking only its header),
+    /// Writes the hello and reads the whole reply into `reply` (checking only its header),
     /// with as few reads as the kernel allows (usually one); `reply` then holds the header,
     /// flagBits, the section kind and the body.
-    pub async fn ping(&mut self) -> BenchResult<()> {
+    pub async fn hello(&mut self) -> BenchResult<()> {
         self.stream.write_all(&self.message).await?;
         self.reply.clear();
         let mut want = 16;
@@ -105,6 +107,27 @@ impl Raw {
         }
         if self.reply.len() != want {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "raw: more bytes than one reply").into());
+        }
+        Ok(())
+    }
+}
+
+/// "Run command" on the raw socket: `ops` hellos per iteration.
+pub struct RawTask {
+    /// The socket.
+    pub raw: Raw,
+    /// Hellos per iteration.
+    pub ops: usize,
+}
+
+impl Timed for RawTask {
+    async fn before(&mut self) -> BenchResult<()> {
+        Ok(())
+    }
+
+    async fn run(&mut self) -> BenchResult<()> {
+        for _ in 0..self.ops {
+            self.raw.hello().await?;
         }
         Ok(())
     }
