@@ -42,8 +42,7 @@ DRIVER_LAYERS = {
     "session": 5,
     "operation": 6,
     "executor": 7,
-    "client": 8, "db": 8, "coll": 8, "cursor": 8, "change_stream": 8, "gridfs": 8,
-    "index_management": 8, "enumerate_databases": 8, "api": 8,
+    "api": 8,
 }
 LAYERS = {"driver": DRIVER_LAYERS}
 

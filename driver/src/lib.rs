@@ -14,20 +14,13 @@
 //!    selection, the runtime that ties pools and monitors together), and [`event`] (every
 //!    monitoring event in one place).
 
-pub mod change_stream;
-pub mod client;
+pub mod api;
 pub mod cmap;
-pub mod coll;
 pub mod commands;
 pub mod connection;
-pub mod cursor;
-pub mod db;
-pub mod enumerate_databases;
 pub mod error;
 pub mod event;
 pub mod executor;
-pub mod gridfs;
-pub mod index_management;
 pub mod monitor;
 pub mod operation;
 pub mod options;
@@ -42,10 +35,13 @@ pub use connection::auth;
 pub use error::code as error_code;
 pub use options::{connection_string, srv};
 
-pub use change_stream::{ChangeStream, ChangeStreamEvent};
-pub use client::Client;
-pub use coll::Collection;
-pub use cursor::Cursor;
-pub use db::Database;
+// The API's modules at their old paths (`mongo_driver::coll::Collection`, …).
+pub use api::{change_stream, client, coll, cursor, db, enumerate_databases, gridfs, index_management};
+
+pub use api::change_stream::{ChangeStream, ChangeStreamEvent};
+pub use api::client::Client;
+pub use api::coll::Collection;
+pub use api::cursor::Cursor;
+pub use api::db::Database;
 pub use error::{Error, ErrorKind, Result};
 pub use session::ClientSession;

@@ -5,10 +5,10 @@
 use bson::{Bson, Document, doc};
 
 use super::{Namespace, Operation};
+use crate::api::index_management::IndexModel;
 use crate::commands::{GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, Result};
-use crate::index_management::IndexModel;
 use crate::options::CreateIndexOptions;
 
 /// The first wire version accepting `commitQuorum` (4.4).

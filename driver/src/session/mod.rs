@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bson::{Document, Timestamp};
 use futures::future::BoxFuture;
 
-use crate::client::Client;
+use crate::api::client::Client;
 use crate::error::{Error, Result};
 
 /// Options of a session (driver sessions, causal consistency and snapshot reads specs).

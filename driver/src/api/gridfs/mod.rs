@@ -27,8 +27,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use download::{FilesCollectionDocument, GridFsDownloadStream};
 
-use crate::coll::{Collection, Find};
-use crate::db::Database;
+use crate::api::coll::{Collection, Find};
+use crate::api::db::Database;
 use crate::error::{Error, Result};
 use crate::options::{ReadConcern, ReadPreference, WriteConcern};
 

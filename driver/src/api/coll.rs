@@ -12,9 +12,9 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::client::{Client, Defaults};
+use crate::api::client::{Client, Defaults};
+use crate::api::cursor::Cursor;
 use crate::commands::GenericArguments;
-use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::executor::{ExecutionContext, Executor};
 use crate::operation::{self, BatchedWrite, Modification, Namespace, WriteBatchOutcome};
@@ -586,8 +586,8 @@ impl<T: Send + Sync> Collection<T> {
     }
 
     /// A change stream of the collection (change streams spec `Collection.watch`).
-    pub fn watch(&self) -> crate::change_stream::Watch<'_> {
-        crate::change_stream::Watch::collection(&self.client, self.ns.clone(), self.defaults.clone())
+    pub fn watch(&self) -> crate::api::change_stream::Watch<'_> {
+        crate::api::change_stream::Watch::collection(&self.client, self.ns.clone(), self.defaults.clone())
     }
 
     /// The distinct values of `field` among the documents matching `filter`.
@@ -753,7 +753,7 @@ impl<'a> Aggregate<'a> {
 /// written before the field, or else as "Sets the `field` option.").
 macro_rules! option_setters {
     (@setter [] $field:ident : $ty:ty) => {
-        $crate::coll::option_setters!(
+        $crate::api::coll::option_setters!(
             @setter [#[doc = concat!("Sets the `", stringify!($field), "` option.")]] $field: $ty
         );
     };
@@ -770,10 +770,10 @@ macro_rules! option_setters {
             self.options = options;
             self
         }
-        $crate::coll::option_setters!($($fields)*);
+        $crate::api::coll::option_setters!($($fields)*);
     };
     ($( $(#[$attr:meta])* $field:ident : $ty:ty ),* $(,)?) => {
-        $( $crate::coll::option_setters!(@setter [$(#[$attr])*] $field: $ty); )*
+        $( $crate::api::coll::option_setters!(@setter [$(#[$attr])*] $field: $ty); )*
     };
 }
 pub(crate) use option_setters;

@@ -8,9 +8,9 @@ use bson::Document;
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
 
-use crate::client::{Client, Defaults};
-use crate::coll::{Collection, entry_names, option_setters, session_setter};
-use crate::cursor::Cursor;
+use crate::api::client::{Client, Defaults};
+use crate::api::coll::{Collection, entry_names, option_setters, session_setter};
+use crate::api::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::operation::{self, Namespace};
 use crate::options::{
@@ -107,13 +107,13 @@ impl Database {
 
     /// A change stream of every collection of the database (change streams spec
     /// `Database.watch`, `aggregate: 1`).
-    pub fn watch(&self) -> crate::change_stream::Watch<'_> {
-        crate::change_stream::Watch::database(&self.client, &self.name, self.defaults.clone())
+    pub fn watch(&self) -> crate::api::change_stream::Watch<'_> {
+        crate::api::change_stream::Watch::database(&self.client, &self.name, self.defaults.clone())
     }
 
     /// Runs a database-level pipeline (`aggregate: 1`, e.g. `$currentOp`).
-    pub fn aggregate(&self, pipeline: impl IntoIterator<Item = Document>) -> crate::coll::Aggregate<'_> {
-        crate::coll::Aggregate::new(
+    pub fn aggregate(&self, pipeline: impl IntoIterator<Item = Document>) -> crate::api::coll::Aggregate<'_> {
+        crate::api::coll::Aggregate::new(
             &self.client,
             self.name.clone(),
             None,
@@ -171,7 +171,7 @@ impl<'a> IntoFuture for RunCommand<'a> {
                 None => SelectionCriteria::Read(ReadPreference::primary()),
             };
             let mut op = operation::RunCommand::new(&self.db.name, self.command, criteria)?;
-            crate::coll::run_op(
+            crate::api::coll::run_op(
                 self.db.client.executor(),
                 self.db.defaults.timeout,
                 &mut op,
@@ -208,7 +208,7 @@ impl<'a> IntoFuture for CreateCollection<'a> {
             }
             let mut op =
                 operation::Create::new(Namespace::new(&self.db.name, &self.name), self.options, generic);
-            crate::coll::run_op(
+            crate::api::coll::run_op(
                 self.db.client.executor(),
                 self.db.defaults.timeout,
                 &mut op,
@@ -245,7 +245,7 @@ impl<'a> ListCollections<'a> {
     async fn open(self, name_only: bool) -> Result<Cursor<Document>> {
         let executor = self.db.client.executor();
         let mut op = operation::ListCollections::new(&self.db.name, name_only, self.options);
-        crate::coll::open_cursor(executor, self.db.defaults.timeout, &mut op, self.session).await
+        crate::api::coll::open_cursor(executor, self.db.defaults.timeout, &mut op, self.session).await
     }
 }
 

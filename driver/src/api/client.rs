@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::api::db::Database;
 use crate::connection::{Dialer, ServerApi};
 use crate::connection_string::{ConnectionString, Scheme};
-use crate::db::Database;
 use crate::error::Result;
 use crate::event::cmap::SharedCmapEventHandler;
 use crate::event::command::CommandEventHandler;
@@ -249,8 +249,8 @@ impl Client {
 
     /// A change stream of every collection in the deployment (change streams spec
     /// `MongoClient.watch`): `aggregate: 1` on `admin` with `allChangesForCluster`.
-    pub fn watch(&self) -> crate::change_stream::Watch<'_> {
-        crate::change_stream::Watch::cluster(self, self.inner.defaults.clone())
+    pub fn watch(&self) -> crate::api::change_stream::Watch<'_> {
+        crate::api::change_stream::Watch::cluster(self, self.inner.defaults.clone())
     }
 
     /// A handle to the same deployment (same topology, pools and sessions) whose operations,

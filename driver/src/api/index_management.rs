@@ -9,8 +9,8 @@ use bson::{Bson, Document};
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
 
-use crate::coll::{Collection, entry_names, option_setters, session_setter};
-use crate::cursor::Cursor;
+use crate::api::coll::{Collection, entry_names, option_setters, session_setter};
+use crate::api::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::operation;
 use crate::options::{Collation, CreateIndexOptions, DropIndexOptions, ListIndexesOptions, WriteConcern};
@@ -345,7 +345,7 @@ impl<'a, T: Send + Sync> ListIndexes<'a, T> {
 
     async fn run(self) -> Result<Cursor<Document>> {
         let mut op = operation::ListIndexes::new(self.coll.namespace().clone(), self.options);
-        crate::coll::open_cursor(self.coll.executor(), self.coll.timeout(), &mut op, self.session).await
+        crate::api::coll::open_cursor(self.coll.executor(), self.coll.timeout(), &mut op, self.session).await
     }
 }
 

@@ -6,8 +6,8 @@ use std::future::IntoFuture;
 use bson::Document;
 use futures::future::BoxFuture;
 
-use crate::client::Client;
-use crate::coll::{entry_names, option_setters, session_setter};
+use crate::api::client::Client;
+use crate::api::coll::{entry_names, option_setters, session_setter};
 use crate::error::Result;
 use crate::operation;
 use crate::options::ListDatabasesOptions;
@@ -52,7 +52,7 @@ impl ListDatabases<'_> {
 
     async fn run(self, name_only: bool) -> Result<Vec<Document>> {
         let mut op = operation::ListDatabases::new(name_only, self.options);
-        crate::coll::run_op(
+        crate::api::coll::run_op(
             self.client.executor(),
             self.client.defaults().timeout,
             &mut op,

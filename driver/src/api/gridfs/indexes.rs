@@ -7,9 +7,9 @@
 use bson::{Bson, Document, doc};
 use futures::TryStreamExt;
 
+use crate::api::cursor::Cursor;
 use crate::commands::OpMsgParts;
 use crate::connection::StreamDescription;
-use crate::cursor::Cursor;
 use crate::error::Result;
 use crate::operation::{CursorSpec, Namespace, Operation, Retryability};
 use crate::options::{ReadPreference, WriteConcern};
@@ -115,7 +115,7 @@ impl GridFsBucket {
         let executor = self.db.client().executor();
         let mut op = ListIndexes { ns };
         let cursor: Cursor<Document> =
-            match crate::coll::open_cursor(executor, self.db.timeout(), &mut op, None).await {
+            match crate::api::coll::open_cursor(executor, self.db.timeout(), &mut op, None).await {
                 Ok(c) => c,
                 Err(e) if e.code() == Some(NAMESPACE_NOT_FOUND) => return Ok(Vec::new()),
                 Err(e) => return Err(e),
@@ -137,7 +137,7 @@ impl GridFsBucket {
             unique,
             write_concern: self.files.write_concern().cloned(),
         };
-        crate::coll::run_op(
+        crate::api::coll::run_op(
             self.db.client().executor(),
             self.db.timeout(),
             &mut op,

@@ -10,8 +10,8 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use super::GridFsErrorKind;
-use crate::coll::Collection;
-use crate::cursor::Cursor;
+use crate::api::coll::Collection;
+use crate::api::cursor::Cursor;
 use crate::error::{Error, Result};
 
 /// A files collection document (GridFS spec "files collection document").

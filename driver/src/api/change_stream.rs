@@ -19,7 +19,7 @@ use bson::{Bson, Document, Timestamp, doc};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::client::{Client, Defaults};
+use crate::api::client::{Client, Defaults};
 use crate::commands::{AggregateCommand, Command, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, ErrorKind, Result};
