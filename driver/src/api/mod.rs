@@ -12,3 +12,4 @@ pub mod db;
 pub mod enumerate_databases;
 pub mod gridfs;
 pub mod index_management;
+pub mod session;

@@ -22,44 +22,11 @@ use crate::event::command::{
 use crate::operation::{Operation, Retryability};
 use crate::sdam::{ServerAddress, ServerType, TopologyType};
 use crate::selection::{ReadPreference, ReadPreferenceMode};
+pub(crate) use crate::session::PinnedConnection;
+pub use crate::session::SessionArg;
 use crate::session::transaction::{self, Role};
-use crate::session::{ClientSession, ServerSessionPool, SessionOptions, greater_cluster_time};
+use crate::session::{ClientSession, ServerSessionPool, SessionClient, SessionOptions, greater_cluster_time};
 use crate::topology::{SelectedServer, SelectionCriteria, Topology};
-
-/// The session an operation runs in (driver sessions spec).
-#[derive(Debug)]
-pub enum SessionArg<'a> {
-    /// No session beyond what the [`ExecutionContext`] carries.
-    None,
-    /// A session the application passed (checked: same client, not ended).
-    Explicit(&'a mut ClientSession),
-    /// An implicit session: after a connection is checked out, the executor fills the slot
-    /// from the server session pool when the server supports sessions and the write is
-    /// acknowledged. The caller keeps it (a cursor's getMores) or drops it (back to the pool).
-    Implicit(&'a mut Option<ClientSession>),
-}
-
-impl SessionArg<'_> {
-    fn session(&mut self) -> Option<&mut ClientSession> {
-        match self {
-            SessionArg::None => None,
-            SessionArg::Explicit(s) => Some(&mut **s),
-            SessionArg::Implicit(slot) => slot.as_mut(),
-        }
-    }
-
-    fn session_ref(&self) -> Option<&ClientSession> {
-        match self {
-            SessionArg::None => None,
-            SessionArg::Explicit(s) => Some(&**s),
-            SessionArg::Implicit(slot) => slot.as_ref(),
-        }
-    }
-}
-
-/// A connection pinned to a cursor or a transaction (load balancer spec "Connection
-/// Pinning"): its holders share it, and it is checked in when the last lets go.
-pub(crate) type PinnedConnection = Arc<tokio::sync::Mutex<PooledConnection<Connection>>>;
 
 /// How many ids one `endSessions` command carries at most (driver sessions spec).
 pub const END_SESSIONS_BATCH: usize = 10_000;
@@ -190,7 +157,7 @@ impl Executor {
     /// refused (snapshot reads spec).
     pub(crate) fn start_session(
         &self,
-        client: &crate::Client,
+        client: Arc<dyn SessionClient>,
         options: SessionOptions,
     ) -> Result<ClientSession> {
         if options.snapshot == Some(true) && options.causal_consistency == Some(true) {
@@ -202,7 +169,7 @@ impl Executor {
         Ok(ClientSession::new(
             self.session_pool.acquire(),
             self.session_pool.clone(),
-            Some(client.clone()),
+            Some(client),
             options,
             false,
         ))

@@ -4,8 +4,7 @@
 
 use bson::{Bson, Document, doc};
 
-use super::{Namespace, Operation};
-use crate::api::index_management::IndexModel;
+use super::{IndexModel, Namespace, Operation};
 use crate::commands::{GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, Result};
