@@ -1,5 +1,5 @@
 //! Change streams (change streams spec, "Driver API", "ChangeStream" and "Resume Process"):
-//! `watch` on a [`Client`], [`Database`](crate::Database) or
+//! `watch` on a [`Client`](crate::Client), [`Database`](crate::Database) or
 //! [`Collection`](crate::Collection) opens an `aggregate` whose first stage is
 //! `$changeStream`; the [`ChangeStream`] tracks the resume token and resumes once after each
 //! resumable error of a `getMore`. Events are raw [`Document`]s; [`ChangeStream::events`]
@@ -19,7 +19,7 @@ use bson::{Bson, Document, Timestamp, doc};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::api::client::{Client, Defaults};
+use crate::api::defaults::Defaults;
 use crate::commands::{AggregateCommand, Command, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, ErrorKind, Result};
@@ -570,12 +570,12 @@ impl<T> Drop for ChangeStream<T> {
     }
 }
 
-/// The future of the `watch` helpers ([`Client::watch`], [`crate::Database::watch`],
+/// The future of the `watch` helpers ([`crate::Client::watch`], [`crate::Database::watch`],
 /// [`crate::Collection::watch`]): chain the pipeline and options, then `.await` it to run the
 /// `aggregate` and get the [`ChangeStream`].
 #[must_use = "an action does nothing until awaited"]
 pub struct Watch<'a> {
-    client: &'a Client,
+    executor: &'a Arc<Executor>,
     target: Target,
     defaults: Defaults,
     pipeline: Vec<Document>,
@@ -584,9 +584,9 @@ pub struct Watch<'a> {
 }
 
 impl<'a> Watch<'a> {
-    fn new(client: &'a Client, target: Target, defaults: Defaults) -> Self {
+    fn new(executor: &'a Arc<Executor>, target: Target, defaults: Defaults) -> Self {
         Self {
-            client,
+            executor,
             target,
             defaults,
             pipeline: Vec::new(),
@@ -595,19 +595,19 @@ impl<'a> Watch<'a> {
         }
     }
 
-    /// A cluster-wide change stream of `client`.
-    pub(crate) fn cluster(client: &'a Client, defaults: Defaults) -> Self {
-        Self::new(client, Target::Cluster, defaults)
+    /// A cluster-wide change stream (of the client whose executor runs it).
+    pub(crate) fn cluster(executor: &'a Arc<Executor>, defaults: Defaults) -> Self {
+        Self::new(executor, Target::Cluster, defaults)
     }
 
     /// A change stream of every collection of database `db`.
-    pub(crate) fn database(client: &'a Client, db: &str, defaults: Defaults) -> Self {
-        Self::new(client, Target::Database(db.to_string()), defaults)
+    pub(crate) fn database(executor: &'a Arc<Executor>, db: &str, defaults: Defaults) -> Self {
+        Self::new(executor, Target::Database(db.to_string()), defaults)
     }
 
     /// A change stream of one collection.
-    pub(crate) fn collection(client: &'a Client, ns: Namespace, defaults: Defaults) -> Self {
-        Self::new(client, Target::Collection(ns), defaults)
+    pub(crate) fn collection(executor: &'a Arc<Executor>, ns: Namespace, defaults: Defaults) -> Self {
+        Self::new(executor, Target::Collection(ns), defaults)
     }
 
     /// Stages appended after `$changeStream` (e.g. `$match`, `$project`).
@@ -757,7 +757,7 @@ impl<'a> Watch<'a> {
             generic,
             criteria: SelectionCriteria::Read(rp),
         };
-        let executor = self.client.executor().clone();
+        let executor = self.executor.clone();
         let operation_id = executor.next_operation_id();
         let mut session = OpSession::new(self.session);
         let mut op = aggregate.clone();

@@ -1,9 +1,10 @@
 //! The client (CRUD spec "MongoClient"; connection-string and URI options specs): the entry
-//! point that owns the topology and the executor, and hands out [`Database`] handles.
+//! point that owns the topology and the executor, and hands out [`Database`](crate::Database) handles.
 
 use std::sync::Arc;
 
-use crate::api::db::Database;
+use crate::api::change_stream::Watch;
+pub use crate::api::defaults::Defaults;
 use crate::connection::{Dialer, ServerApi};
 use crate::connection_string::{ConnectionString, Scheme};
 use crate::error::Result;
@@ -45,21 +46,6 @@ pub(crate) struct ClientInner {
     /// The connection string the client runs with (a `mongodb+srv` one after SRV and TXT
     /// resolution, with the options given in code applied).
     pub(crate) connection_string: ConnectionString,
-}
-
-/// The read preference, read concern and write concern a handle applies when an operation
-/// sets none (inherited client → database → collection).
-#[derive(Debug, Clone, Default)]
-pub struct Defaults {
-    /// The read preference (default primary).
-    pub read_preference: ReadPreference,
-    /// The read concern (default: none sent, the server's).
-    pub read_concern: Option<ReadConcern>,
-    /// The write concern (default: none sent, the server's).
-    pub write_concern: Option<WriteConcern>,
-    /// `timeoutMS` (client-side operations timeout spec): the limit on each operation's
-    /// whole execution; `None` is unset (the legacy timeouts apply), zero is no limit.
-    pub timeout: Option<std::time::Duration>,
 }
 
 /// Builds a [`Client`] from a connection string plus event handlers.
@@ -242,15 +228,10 @@ impl Client {
         ClientBuilder { uri: uri.as_ref().to_string(), ..ClientBuilder::default() }
     }
 
-    /// A handle to database `name` (no I/O).
-    pub fn database(&self, name: &str) -> Database {
-        Database::new(self.clone(), name, self.inner.defaults.clone())
-    }
-
     /// A change stream of every collection in the deployment (change streams spec
     /// `MongoClient.watch`): `aggregate: 1` on `admin` with `allChangesForCluster`.
-    pub fn watch(&self) -> crate::api::change_stream::Watch<'_> {
-        crate::api::change_stream::Watch::cluster(self, self.inner.defaults.clone())
+    pub fn watch(&self) -> Watch<'_> {
+        Watch::cluster(self.executor(), self.inner.defaults.clone())
     }
 
     /// A handle to the same deployment (same topology, pools and sessions) whose operations,
@@ -266,11 +247,6 @@ impl Client {
                 connection_string: inner.connection_string.clone(),
             }),
         }
-    }
-
-    /// The database the connection string names (`/db`), if any.
-    pub fn default_database(&self) -> Option<Database> {
-        self.inner.default_database.as_deref().map(|name| self.database(name))
     }
 
     /// The connection string the client runs with: for `mongodb+srv`, the one SRV and TXT

@@ -587,7 +587,11 @@ impl<T: Send + Sync> Collection<T> {
 
     /// A change stream of the collection (change streams spec `Collection.watch`).
     pub fn watch(&self) -> crate::api::change_stream::Watch<'_> {
-        crate::api::change_stream::Watch::collection(&self.client, self.ns.clone(), self.defaults.clone())
+        crate::api::change_stream::Watch::collection(
+            self.client.executor(),
+            self.ns.clone(),
+            self.defaults.clone(),
+        )
     }
 
     /// The distinct values of `field` among the documents matching `filter`.

@@ -28,6 +28,18 @@ pub struct Database {
     defaults: Defaults,
 }
 
+impl Client {
+    /// A handle to database `name` (no I/O).
+    pub fn database(&self, name: &str) -> Database {
+        Database::new(self.clone(), name, self.inner.defaults.clone())
+    }
+
+    /// The database the connection string names (`/db`), if any.
+    pub fn default_database(&self) -> Option<Database> {
+        self.inner.default_database.as_deref().map(|name| self.database(name))
+    }
+}
+
 impl Database {
     pub(crate) fn new(client: Client, name: &str, defaults: Defaults) -> Self {
         Self { client, name: name.to_string(), defaults }
@@ -108,7 +120,7 @@ impl Database {
     /// A change stream of every collection of the database (change streams spec
     /// `Database.watch`, `aggregate: 1`).
     pub fn watch(&self) -> crate::api::change_stream::Watch<'_> {
-        crate::api::change_stream::Watch::database(&self.client, &self.name, self.defaults.clone())
+        crate::api::change_stream::Watch::database(self.client.executor(), &self.name, self.defaults.clone())
     }
 
     /// Runs a database-level pipeline (`aggregate: 1`, e.g. `$currentOp`).

@@ -9,6 +9,7 @@ pub mod client;
 pub mod coll;
 pub mod cursor;
 pub mod db;
+mod defaults;
 pub mod enumerate_databases;
 pub mod gridfs;
 pub mod index_management;
