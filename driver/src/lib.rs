@@ -1,7 +1,7 @@
 //! An async MongoDB driver whose behaviour is checked against the official driver
 //! specifications' test data.
 //!
-//! The lower layers, bottom to top; a module imports only from its own layer or below:
+//! The layers, bottom to top; a module imports only from its own layer or below:
 //!
 //! 0. [`error`] (one error type, the server's error codes) and [`options`] (connection
 //!    strings, `mongodb+srv`, options, and the shared vocabulary: addresses, read
@@ -12,7 +12,15 @@
 //! 3. [`cmap`] (connection pools and their events);
 //! 4. [`sdam`], [`selection`], [`monitor`], [`topology`] (discovery and monitoring, server
 //!    selection, the runtime that ties pools and monitors together), and [`event`] (every
-//!    monitoring event in one place).
+//!    monitoring event in one place);
+//! 5. [`session`] (client sessions, cluster time, the transaction state; it names its client
+//!    only through a trait);
+//! 6. [`operation`] (one type per command: build it, handle its reply);
+//! 7. [`executor`] (selection, check-out, session binding, retries, command events — once
+//!    for every operation);
+//! 8. [`api`] (`Client`, `Database`, `Collection<T>`, cursors, change streams, GridFS,
+//!    index management, the transaction API), whose modules are also re-exported at their
+//!    old top-level paths (`mongo_driver::coll`, `mongo_driver::client`, …).
 
 pub mod api;
 pub mod cmap;
