@@ -1,12 +1,9 @@
 //! Cluster time (driver sessions spec "Gossipping the cluster time"): comparing two
 //! `$clusterTime` documents by their `clusterTime` timestamp.
 
-use bson::{Document, Timestamp};
+use bson::Document;
 
-/// The `clusterTime` timestamp of a `$clusterTime` document.
-pub(crate) fn cluster_timestamp(doc: &Document) -> Option<Timestamp> {
-    doc.get_timestamp("clusterTime").ok()
-}
+pub(crate) use crate::topology::cluster_timestamp;
 
 /// The greater of two `$clusterTime` documents (by their `clusterTime`).
 pub(crate) fn greater_cluster_time<'a>(

@@ -22,7 +22,7 @@ pub(crate) use arg::OpSession;
 pub use arg::SessionArg;
 pub use client_session::{ClientSession, SessionOptions};
 pub(crate) use client_session::{SessionClient, SessionState};
-pub(crate) use cluster_time::{cluster_timestamp, greater_cluster_time};
+pub(crate) use cluster_time::greater_cluster_time;
 pub(crate) use pinned::PinnedConnection;
 pub use pool::{ServerSession, ServerSessionPool};
 pub use start::StartSession;
