@@ -12,6 +12,7 @@
 //! drive the server's C++ code generation (`cpp_name`, `access_check`, …) are read past.
 //! How IDL types become Rust types is the one table in [`types`].
 
+mod commands;
 pub mod emit;
 pub mod types;
 
