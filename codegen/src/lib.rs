@@ -3,6 +3,17 @@
 //!
 //! Nothing here depends on the driver or the simulator; the root build script, the
 //! driver's build script and the `spec-macros` proc-macro call into it.
+//!
+//! Layers, bottom to top (a module imports only from layers below it, or from its peers):
+//! - `error`, `naming`, `spec_data` (the pin), `test_model` (a generated test, its status,
+//!   a suite's description, spec-file discovery), then `newer` (ignored tests for newer files);
+//! - the format models and emitters, one per spec format: `auth`, `cmap`,
+//!   `connection_string`, `dns_seedlist`, `read_write_concern`, `sdam`, `selection`,
+//!   `unified` (whose own layers its module doc shows), then `legacy` and `crud_v1` (older
+//!   formats translated into unified cases); `idl` and `error_codes` for the driver's build;
+//! - `module_tree` (a suite's tests as one Rust module tree) and `manifest`;
+//! - `suite`: the registry of every suite and the emitter that makes it, the build scripts'
+//!   entry point.
 
 pub mod auth;
 pub mod cmap;
