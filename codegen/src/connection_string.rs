@@ -167,6 +167,31 @@ fn generate(spec_root: &Path, spec_dir: &str, module: &str) -> Result<Vec<Genera
     Ok(out)
 }
 
+/// The expected `options` of a case (at `pointer` in `file`) as an optional table of
+/// `(name, value)` pairs; a value the harness cannot compare is an error naming its key.
+pub(crate) fn emit_options(
+    file: &Path,
+    pointer: &str,
+    options: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<TokenStream, SpecError> {
+    let Some(map) = options else {
+        return Ok(quote! { ::core::option::Option::None });
+    };
+    let mut items = Vec::new();
+    for (key, raw) in map {
+        let value: OptionValue = serde_json::from_value(raw.clone()).map_err(|e| {
+            SpecError::new(
+                file,
+                format!("{pointer}/options/{}", crate::error::escape_token(key)),
+                format!("unsupported option value: {e}"),
+            )
+        })?;
+        let value = emit_value(&value);
+        items.push(quote! { (#key, #value) });
+    }
+    Ok(quote! { ::core::option::Option::Some(&[#(#items),*]) })
+}
+
 fn opt_str(value: &Option<String>) -> TokenStream {
     match value {
         Some(s) => quote! { ::core::option::Option::Some(#s) },
@@ -234,24 +259,7 @@ fn emit_case(name: &str, case: &TestCase, file: &Path, pointer: &str) -> Result<
         }
         None => quote! { ::core::option::Option::None },
     };
-    let options = match &case.options {
-        Some(map) => {
-            let mut items = Vec::new();
-            for (key, raw) in map {
-                let value: OptionValue = serde_json::from_value(raw.clone()).map_err(|e| {
-                    SpecError::new(
-                        file,
-                        format!("{pointer}/options/{}", crate::error::escape_token(key)),
-                        format!("unsupported option value: {e}"),
-                    )
-                })?;
-                let value = emit_value(&value);
-                items.push(quote! { (#key, #value) });
-            }
-            quote! { ::core::option::Option::Some(&[#(#items),*]) }
-        }
-        None => quote! { ::core::option::Option::None },
-    };
+    let options = emit_options(file, pointer, case.options.as_ref())?;
     Ok(quote! {
         #h::check(&#h::Case {
             name: #name,

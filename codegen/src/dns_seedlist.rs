@@ -13,7 +13,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use serde::Deserialize;
 
-use crate::connection_string::{OptionValue, emit_value};
+use crate::connection_string::emit_options;
 use crate::naming::Unique;
 use crate::{GeneratedTest, SpecError, Status};
 
@@ -230,24 +230,7 @@ fn emit_case(
     let num_hosts = option_some(file.num_hosts);
     let error = file.error.unwrap_or(false);
     let ping = file.ping.unwrap_or(true);
-    let options = match &file.options {
-        Some(map) => {
-            let mut items = Vec::new();
-            for (key, raw) in map {
-                let value: OptionValue = serde_json::from_value(raw.clone()).map_err(|e| {
-                    SpecError::new(
-                        path,
-                        format!("/options/{}", crate::error::escape_token(key)),
-                        format!("unsupported option value: {e}"),
-                    )
-                })?;
-                let value = emit_value(&value);
-                items.push(quote! { (#key, #value) });
-            }
-            quote! { ::core::option::Option::Some(&[#(#items),*]) }
-        }
-        None => quote! { ::core::option::Option::None },
-    };
+    let options = emit_options(path, "", file.options.as_ref())?;
     let mut parsed = Vec::new();
     for (key, raw) in file.parsed_options.iter().flatten() {
         let pointer = format!("/parsed_options/{}", crate::error::escape_token(key));

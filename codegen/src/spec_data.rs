@@ -288,32 +288,9 @@ pub fn locate_server(manifest_dir: &Path) -> Result<(Pin, PathBuf), String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn missing_data_says_how_to_get_it() {
-        let source = Source {
-            repository: "https://example.invalid/specs".into(),
-            commit: "abc".into(),
-            env: "SPEC_CODEGEN_TEST_UNSET_VAR".into(),
-            synced: "specifications".into(),
-            shared: "nowhere".into(),
-            suites: vec![],
-            newest_server: None,
-            name: None,
-            manifest: None,
-            moved: BTreeMap::new(),
-            known_failures: None,
-            known: BTreeMap::new(),
-        };
-        let err = source.locate(Path::new("/nonexistent/root"), "source").unwrap_err();
-        assert!(err.contains("spec data not found"), "{err}");
-        assert!(err.contains("spec-data/sync.sh"), "{err}");
-        assert!(err.contains("SPEC_CODEGEN_TEST_UNSET_VAR"), "{err}");
-        assert!(err.contains("/nonexistent/root/spec-data/specifications/source"), "{err}");
-    }
-
-    #[test]
-    fn moved_folders_map_by_longest_parent() {
-        let mut source = Source {
+    /// A pin with every field empty.
+    fn empty_source() -> Source {
+        Source {
             repository: String::new(),
             commit: String::new(),
             env: String::new(),
@@ -326,7 +303,29 @@ mod tests {
             moved: BTreeMap::new(),
             known_failures: None,
             known: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn missing_data_says_how_to_get_it() {
+        let source = Source {
+            repository: "https://example.invalid/specs".into(),
+            commit: "abc".into(),
+            env: "SPEC_CODEGEN_TEST_UNSET_VAR".into(),
+            synced: "specifications".into(),
+            shared: "nowhere".into(),
+            ..empty_source()
         };
+        let err = source.locate(Path::new("/nonexistent/root"), "source").unwrap_err();
+        assert!(err.contains("spec data not found"), "{err}");
+        assert!(err.contains("spec-data/sync.sh"), "{err}");
+        assert!(err.contains("SPEC_CODEGEN_TEST_UNSET_VAR"), "{err}");
+        assert!(err.contains("/nonexistent/root/spec-data/specifications/source"), "{err}");
+    }
+
+    #[test]
+    fn moved_folders_map_by_longest_parent() {
+        let mut source = empty_source();
         source.moved.insert("a/tests".into(), "b/tests/x".into());
         source.moved.insert("a/tests/old".into(), String::new());
         assert_eq!(source.locate_folder("a/tests").as_deref(), Some("b/tests/x"));

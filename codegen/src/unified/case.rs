@@ -175,6 +175,7 @@ fn with_runtime_entities(file: &TestFile, case: &TestCase) -> Option<TestFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unified::test_support::{assert_emits, emitted};
 
     fn session_file(session_arg: &str) -> TestFile {
         let text = format!(
@@ -198,22 +199,20 @@ mod tests {
     #[test]
     fn session_operations_are_emitted() {
         let file = session_file("s");
-        let (status, body) = generate_case(&file, &file.tests[0], 0, "f.json", "m::t");
-        assert!(matches!(status, Status::Run), "{status:?}");
-        let body = body.to_string();
-        for call in [
-            "take_session (\"s\")",
-            ". session (& mut session)",
-            "put_session (\"s\" , session)",
-            "assert_session_dirty (1usize , true)",
-            "assert_lsid_on_last_two_commands (2usize , false)",
-            "end_session (\"s\")",
-        ] {
-            assert!(body.contains(call), "{call} missing from {body}");
-        }
+        assert_emits(
+            &file,
+            &[
+                "take_session (\"s\")",
+                ". session (& mut session)",
+                "put_session (\"s\" , session)",
+                "assert_session_dirty (1usize , true)",
+                "assert_lsid_on_last_two_commands (2usize , false)",
+                "end_session (\"s\")",
+            ],
+        );
         // A session argument naming another kind of entity is not emitted.
         let wrong = session_file("coll");
-        let (status, _) = generate_case(&wrong, &wrong.tests[0], 0, "f.json", "m::t");
+        let (status, _) = emitted(&wrong);
         assert!(matches!(&status, Status::Ignored(r) if r.contains("not a session entity")), "{status:?}");
     }
 }

@@ -145,25 +145,10 @@ fn create_index(op: &Operation, session: &TokenStream) -> Result<TokenStream, St
 mod tests {
 
     use crate::Status;
-    use crate::unified::case::generate_case;
-
-    fn file(operations: &str) -> crate::unified::TestFile {
-        let text = format!(
-            r#"{{"description": "d", "schemaVersion": "1.9",
-            "createEntities": [
-                {{"client": {{"id": "c"}}}},
-                {{"database": {{"id": "db", "client": "c", "databaseName": "d"}}}},
-                {{"collection": {{"id": "coll", "database": "db", "collectionName": "x"}}}}
-            ],
-            "tests": [{{"description": "t", "operations": {operations}}}]}}"#
-        );
-        crate::unified::test_support::parse_ok(&text)
-    }
+    use crate::unified::test_support;
 
     fn emitted(operations: &str) -> (Status, String) {
-        let f = file(operations);
-        let (status, body) = generate_case(&f, &f.tests[0], 0, "f.json", "m::t");
-        (status, body.to_string())
+        test_support::emitted(&test_support::collection_file(operations))
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub(crate) use unsupported::failure_in;
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
+    use crate::Status;
     use std::path::Path;
 
     /// Parses a unified test file given as text (named `f.json`), failing the test with the
@@ -56,5 +57,37 @@ pub(crate) mod test_support {
             Ok(f) => f,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// A file (schema 1.9) with client `c`, database `db` and collection `coll`, whose one
+    /// case runs `operations` (a JSON array).
+    pub fn collection_file(operations: &str) -> TestFile {
+        let text = format!(
+            r#"{{"description": "d", "schemaVersion": "1.9",
+            "createEntities": [
+                {{"client": {{"id": "c"}}}},
+                {{"database": {{"id": "db", "client": "c", "databaseName": "d"}}}},
+                {{"collection": {{"id": "coll", "database": "db", "collectionName": "x"}}}}
+            ],
+            "tests": [{{"description": "t", "operations": {operations}}}]}}"#
+        );
+        parse_ok(&text)
+    }
+
+    /// Status and body (as text) of the first case of `file`, generated as `m::t` of `f.json`.
+    pub fn emitted(file: &TestFile) -> (Status, String) {
+        let (status, body) = case::generate_case(file, &file.tests[0], 0, "f.json", "m::t");
+        (status, body.to_string())
+    }
+
+    /// The body of the first case of `file`, failing the test unless the case runs and its
+    /// body contains each of `calls`.
+    pub fn assert_emits(file: &TestFile, calls: &[&str]) -> String {
+        let (status, body) = emitted(file);
+        assert!(matches!(status, Status::Run), "{status:?}");
+        for call in calls {
+            assert!(body.contains(call), "{call} missing from {body}");
+        }
+        body
     }
 }

@@ -216,8 +216,7 @@ pub(super) fn test_runner_operation(op: &Operation, i: usize) -> Result<TokenStr
 #[cfg(test)]
 mod tests {
 
-    use super::super::case::generate_case;
-    use crate::Status;
+    use crate::unified::test_support::{assert_emits, emitted};
 
     fn file(callback_session: &str) -> super::TestFile {
         let text = format!(
@@ -247,28 +246,26 @@ mod tests {
     #[test]
     fn transaction_operations_are_emitted() {
         let f = file("s");
-        let (status, body) = generate_case(&f, &f.tests[0], 0, "f.json", "m::t");
-        assert!(matches!(status, Status::Run), "{status:?}");
-        let body = body.to_string();
-        for call in [
-            "start_transaction (r . transaction_options (0usize))",
-            "assert_session_transaction_state (1usize)",
-            "commit_transaction ()",
-            "with_transaction (& mut r",
-            "r . callback_op (3usize , 0usize)",
-            "let mut session = & mut * txn_session",
-            "check_in_callback (3usize , 0usize , result) ?",
-            // The callback ends and restarts its own session's transaction.
-            "let session = & mut * txn_session",
-            "check_in_callback (3usize , 1usize , result) ?",
-            "let options = r . callback_transaction_options (3usize , 2usize)",
-            "assert_session_pinned (4usize , false)",
-        ] {
-            assert!(body.contains(call), "{call} missing from {body}");
-        }
+        assert_emits(
+            &f,
+            &[
+                "start_transaction (r . transaction_options (0usize))",
+                "assert_session_transaction_state (1usize)",
+                "commit_transaction ()",
+                "with_transaction (& mut r",
+                "r . callback_op (3usize , 0usize)",
+                "let mut session = & mut * txn_session",
+                "check_in_callback (3usize , 0usize , result) ?",
+                // The callback ends and restarts its own session's transaction.
+                "let session = & mut * txn_session",
+                "check_in_callback (3usize , 1usize , result) ?",
+                "let options = r . callback_transaction_options (3usize , 2usize)",
+                "assert_session_pinned (4usize , false)",
+            ],
+        );
         // Another session inside the callback is lent by the runner as usual.
         let other = file("t");
-        let (_, body) = generate_case(&other, &other.tests[0], 0, "f.json", "m::t");
-        assert!(body.to_string().contains("take_session (\"t\")"));
+        let (_, body) = emitted(&other);
+        assert!(body.contains("take_session (\"t\")"));
     }
 }
