@@ -8,7 +8,9 @@ use mongo_driver::event::command::CommandEvent;
 /// The command events of each client as a reviewable list: lsids become `<lsid #k>`,
 /// ObjectIds `<ObjectId #k>`, cursor ids `<cursor #k>` and resume tokens `<resume token #k>`
 /// (numbered in order of first appearance, so equal values stay equal), as do `host:port`
-/// addresses and UUIDs (`<uuid #k>`); cluster and operation times are `<redacted>`, dates `<date>`, `$rand` results
+/// addresses, UUIDs (`<uuid #k>`) and the server's connection ids in hello replies
+/// (`<connection #k>`: the simulator numbers every connection, monitors' included, so the
+/// absolute value depends on how monitor and application connections interleave); cluster and operation times are `<redacted>`, dates `<date>`, `$rand` results
 /// `<random>`.
 pub fn snapshot(logs: &[(String, Vec<CommandEvent>)]) -> serde_json::Value {
     snapshot_with(logs, false)
@@ -69,6 +71,8 @@ struct Redactor {
     tokens: Vec<String>,
     /// UUIDs (e.g. the session ids `$listLocalSessions` returns).
     uuids: Vec<bson::Binary>,
+    /// The server's connection ids (`connectionId` in hello replies).
+    connections: Vec<i64>,
     /// Whether `maxTimeMS` values and durations in messages vary (derived from `timeoutMS`).
     derived_max_time: bool,
 }
@@ -103,6 +107,11 @@ fn number_of<T: PartialEq + Clone>(seen: &mut Vec<T>, value: &T) -> usize {
 }
 
 impl Redactor {
+    /// A server connection id, numbered.
+    fn connection(&mut self, id: i64) -> serde_json::Value {
+        serde_json::Value::String(format!("<connection #{}>", number_of(&mut self.connections, &id)))
+    }
+
     /// An error message with the `host:port` addresses in it numbered.
     fn message(&mut self, text: &str) -> String {
         let words: Vec<String> = text
@@ -142,6 +151,11 @@ impl Redactor {
                         "$clusterTime" | "clusterTime" | "operationTime" | "electionId" | "opTime" => {
                             serde_json::Value::String("<redacted>".into())
                         }
+                        "connectionId" => match v {
+                            Bson::Int32(id) => self.connection(i64::from(id)),
+                            Bson::Int64(id) => self.connection(id),
+                            other => self.value(other, &k),
+                        },
                         "maxTimeMS" if self.derived_max_time => {
                             serde_json::Value::String("<remaining timeoutMS>".into())
                         }
