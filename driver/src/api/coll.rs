@@ -1260,68 +1260,53 @@ impl<'a, T: Send + Sync> DistinctAction<'a, T> {
 }
 action_future!(DistinctAction, Vec<Bson>, Send + Sync + 'a);
 
-/// The future of [`Collection::count_documents`].
-#[must_use = "an action does nothing until awaited"]
-pub struct CountDocuments<'a, T> {
-    coll: &'a Collection<T>,
-    session: Option<&'a mut ClientSession>,
-    filter: Document,
-    options: CountOptions,
+/// Defines the future of a count that takes a filter and [`CountOptions`]
+/// (`countDocuments`, and the deprecated `count`), running the operation `$op` builds.
+macro_rules! count_future {
+    ($(#[$attr:meta])* $action:ident, $op:path) => {
+        $(#[$attr])*
+        #[must_use = "an action does nothing until awaited"]
+        pub struct $action<'a, T> {
+            coll: &'a Collection<T>,
+            session: Option<&'a mut ClientSession>,
+            filter: Document,
+            options: CountOptions,
+        }
+
+        impl<'a, T: Send + Sync> $action<'a, T> {
+            option_setters!(
+                collation: Document,
+                comment: Bson,
+                hint: Hint,
+                limit: i64,
+                max_time: std::time::Duration,
+                read_concern: ReadConcern,
+                selection_criteria: ReadPreference,
+                skip: i64,
+            );
+
+            async fn run(self) -> Result<u64> {
+                let coll = self.coll;
+                let generic = coll.read_args(self.options.read_concern.as_ref());
+                let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
+                let mut op = $op(coll.ns.clone(), self.filter, self.options, generic, criteria);
+                coll.run_in(&mut op, self.session).await
+            }
+        }
+        action_future!($action, u64, Send + Sync + 'a);
+    };
 }
 
-impl<'a, T: Send + Sync> CountDocuments<'a, T> {
-    option_setters!(
-        collation: Document,
-        comment: Bson,
-        hint: Hint,
-        limit: i64,
-        max_time: std::time::Duration,
-        read_concern: ReadConcern,
-        selection_criteria: ReadPreference,
-        skip: i64,
-    );
-
-    async fn run(self) -> Result<u64> {
-        let coll = self.coll;
-        let generic = coll.read_args(self.options.read_concern.as_ref());
-        let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
-        let mut op =
-            operation::CountDocuments::new(coll.ns.clone(), self.filter, self.options, generic, criteria);
-        coll.run_in(&mut op, self.session).await
-    }
-}
-action_future!(CountDocuments, u64, Send + Sync + 'a);
-
-/// The future of the deprecated [`Collection::count`].
-#[must_use = "an action does nothing until awaited"]
-pub struct CountAction<'a, T> {
-    coll: &'a Collection<T>,
-    session: Option<&'a mut ClientSession>,
-    filter: Document,
-    options: CountOptions,
-}
-
-impl<'a, T: Send + Sync> CountAction<'a, T> {
-    option_setters!(
-        collation: Document,
-        comment: Bson,
-        hint: Hint,
-        limit: i64,
-        max_time: std::time::Duration,
-        read_concern: ReadConcern,
-        selection_criteria: ReadPreference,
-        skip: i64,
-    );
-
-    async fn run(self) -> Result<u64> {
-        let coll = self.coll;
-        let generic = coll.read_args(self.options.read_concern.as_ref());
-        let criteria = coll.read_criteria(self.options.selection_criteria.as_ref());
-        let mut op = operation::Count::new(coll.ns.clone(), self.filter, self.options, generic, criteria);
-        coll.run_in(&mut op, self.session).await
-    }
-}
-action_future!(CountAction, u64, Send + Sync + 'a);
+count_future!(
+    /// The future of [`Collection::count_documents`].
+    CountDocuments,
+    operation::CountDocuments::new
+);
+count_future!(
+    /// The future of the deprecated [`Collection::count`].
+    CountAction,
+    operation::Count::new
+);
 
 /// The future of [`Collection::estimated_document_count`].
 #[must_use = "an action does nothing until awaited"]

@@ -41,6 +41,22 @@ impl Client {
 }
 
 impl Database {
+    /// Runs `op` through the client's executor under this handle's `timeoutMS`, in
+    /// `session` (or an implicit one).
+    async fn run_in<O: crate::operation::Operation>(
+        &self,
+        op: &mut O,
+        session: Option<&mut ClientSession>,
+    ) -> Result<O::Output> {
+        crate::api::coll::run_op(
+            self.client.executor(),
+            self.defaults.timeout,
+            op,
+            &mut OpSession::new(session),
+        )
+        .await
+    }
+
     pub(crate) fn new(client: Client, name: &str, defaults: Defaults) -> Self {
         Self { client, name: name.to_string(), defaults }
     }
@@ -183,13 +199,7 @@ impl<'a> IntoFuture for RunCommand<'a> {
                 None => SelectionCriteria::Read(ReadPreference::primary()),
             };
             let mut op = operation::RunCommand::new(&self.db.name, self.command, criteria)?;
-            crate::api::coll::run_op(
-                self.db.client.executor(),
-                self.db.defaults.timeout,
-                &mut op,
-                &mut OpSession::new(self.session),
-            )
-            .await
+            self.db.run_in(&mut op, self.session).await
         })
     }
 }
@@ -220,13 +230,7 @@ impl<'a> IntoFuture for CreateCollection<'a> {
             }
             let mut op =
                 operation::Create::new(Namespace::new(&self.db.name, &self.name), self.options, generic);
-            crate::api::coll::run_op(
-                self.db.client.executor(),
-                self.db.defaults.timeout,
-                &mut op,
-                &mut OpSession::new(self.session),
-            )
-            .await
+            self.db.run_in(&mut op, self.session).await
         })
     }
 }
