@@ -24,7 +24,7 @@ use crate::commands::{AggregateCommand, Command, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, ErrorKind, Result};
 use crate::executor::{ExecutionContext, Executor, PinnedConnection, SessionArg};
-use crate::operation::{CursorSpec, GetMore, KillCursors, Namespace, Operation, Retryability, cursor_arg};
+use crate::operation::{CursorSpec, GetMore, KillCursors, Namespace, Operation, cursor_arg};
 use crate::options::{ReadConcern, ReadPreference, millis};
 use crate::sdam::ServerAddress;
 use crate::session::{ClientSession, OpSession};
@@ -190,18 +190,8 @@ impl Operation for ChangeStreamAggregate {
         })
     }
 
-    fn selection_criteria(&self) -> SelectionCriteria {
-        self.criteria.clone()
-    }
-
-    fn supports_read_concern(&self) -> bool {
-        true
-    }
-
-    fn retryability(&self) -> Retryability {
-        // Retryable reads spec: the watch helpers' initial aggregate is a retryable read.
-        Retryability::Read
-    }
+    // Retryable reads spec: the watch helpers' initial aggregate is a retryable read.
+    crate::operation::retryable_read!();
 }
 
 /// `cursor.postBatchResumeToken` of an aggregate or getMore reply, if present.

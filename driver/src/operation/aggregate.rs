@@ -170,17 +170,7 @@ impl Operation for CountDocuments {
         count_value(first.get("n"), "count_documents")
     }
 
-    fn selection_criteria(&self) -> SelectionCriteria {
-        self.criteria.clone()
-    }
-
-    fn supports_read_concern(&self) -> bool {
-        true
-    }
-
-    fn retryability(&self) -> Retryability {
-        Retryability::Read
-    }
+    crate::operation::retryable_read!();
 }
 
 /// A non-negative integral count from a reply.

@@ -5,7 +5,7 @@ use bson::Document;
 
 use super::aggregate::count_value;
 use super::generic_with;
-use super::{Namespace, Operation, Retryability};
+use super::{Namespace, Operation};
 use crate::commands::{Command, CountCommand, CountCommandReply, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::Result;
@@ -50,17 +50,7 @@ impl Operation for EstimatedDocumentCount {
         count_value(Some(&parsed.n), "count")
     }
 
-    fn selection_criteria(&self) -> SelectionCriteria {
-        self.criteria.clone()
-    }
-
-    fn supports_read_concern(&self) -> bool {
-        true
-    }
-
-    fn retryability(&self) -> Retryability {
-        Retryability::Read
-    }
+    crate::operation::retryable_read!();
 }
 
 /// The deprecated `count` helper: the `count` command with a filter (CRUD spec, "Count API
@@ -119,15 +109,5 @@ impl Operation for Count {
         count_value(Some(&parsed.n), "count")
     }
 
-    fn selection_criteria(&self) -> SelectionCriteria {
-        self.criteria.clone()
-    }
-
-    fn supports_read_concern(&self) -> bool {
-        true
-    }
-
-    fn retryability(&self) -> Retryability {
-        Retryability::Read
-    }
+    crate::operation::retryable_read!();
 }

@@ -3,7 +3,7 @@
 use bson::{Bson, Document};
 
 use super::generic_with;
-use super::{Namespace, Operation, Retryability};
+use super::{Namespace, Operation};
 use crate::commands::{Command, DistinctCommand, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::{Error, Result};
@@ -58,15 +58,5 @@ impl Operation for Distinct {
         })
     }
 
-    fn selection_criteria(&self) -> SelectionCriteria {
-        self.criteria.clone()
-    }
-
-    fn supports_read_concern(&self) -> bool {
-        true
-    }
-
-    fn retryability(&self) -> Retryability {
-        Retryability::Read
-    }
+    crate::operation::retryable_read!();
 }

@@ -3,7 +3,7 @@
 use bson::Document;
 
 use super::generic_with;
-use super::{CursorSpec, Namespace, Operation, Retryability, batch_size_arg};
+use super::{CursorSpec, Namespace, Operation, batch_size_arg};
 use crate::commands::{Command, FindCommand, GenericArguments, OpMsgParts};
 use crate::connection::StreamDescription;
 use crate::error::Result;
@@ -115,15 +115,5 @@ impl Operation for Find {
         .map(|c| c.with_comment(self.options.comment.clone()).with_limit(self.options.limit))
     }
 
-    fn selection_criteria(&self) -> SelectionCriteria {
-        self.criteria.clone()
-    }
-
-    fn supports_read_concern(&self) -> bool {
-        true
-    }
-
-    fn retryability(&self) -> Retryability {
-        Retryability::Read
-    }
+    crate::operation::retryable_read!();
 }

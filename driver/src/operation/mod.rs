@@ -120,6 +120,27 @@ pub enum Retryability {
     None,
 }
 
+/// The [`Operation`] methods every retryable read shares (retryable reads spec): it is
+/// routed by its `criteria` field, takes a read concern, and is retried once as a read.
+/// Used inside an `impl Operation for …` block whose type has a `criteria:
+/// SelectionCriteria` field.
+macro_rules! retryable_read {
+    () => {
+        fn selection_criteria(&self) -> $crate::topology::SelectionCriteria {
+            self.criteria.clone()
+        }
+
+        fn supports_read_concern(&self) -> bool {
+            true
+        }
+
+        fn retryability(&self) -> $crate::operation::Retryability {
+            $crate::operation::Retryability::Read
+        }
+    };
+}
+pub(crate) use retryable_read;
+
 /// A command the driver sends: how to build it and how to read its reply.
 pub trait Operation: Send {
     /// What the reply is turned into.
